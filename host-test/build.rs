@@ -1,0 +1,60 @@
+//! Builds the guest for `wasm32-unknown-unknown` with a nested cargo and turns it into a
+//! component, so that `cargo test` alone is enough. The nested build has its own target dir
+//! (sharing the outer one deadlocks on cargo's lock) and none of the host's rust flags.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest.parent().expect("host-test lives inside the workspace").to_path_buf();
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let target_dir = out.join("wasm-target");
+
+    for p in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(p).display());
+    }
+
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--package",
+            "kakaowork-channel",
+            "--lib",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            "guest",
+        ])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("CARGO_BUILD_BUILD_DIR", &target_dir)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .output()
+        .expect("failed to run the nested cargo build of the guest");
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let hint = if stderr.contains("wasm32-unknown-unknown") && stderr.contains("target may not be installed") {
+            "\nhint: run `rustup target add wasm32-unknown-unknown`\n"
+        } else {
+            ""
+        };
+        panic!("building the guest component failed:\n{stderr}{hint}");
+    }
+
+    let core = target_dir.join("wasm32-unknown-unknown/guest/kakaowork_channel.wasm");
+    let bytes = std::fs::read(&core).unwrap_or_else(|e| panic!("reading {}: {e}", core.display()));
+    let component = wit_component::ComponentEncoder::default()
+        .module(&bytes)
+        .and_then(|e| e.validate(true).encode())
+        .unwrap_or_else(|e| panic!("componentizing {}: {e:?}", core.display()));
+    let path = out.join("kakaowork_channel.component.wasm");
+    std::fs::write(&path, component).unwrap();
+    println!("cargo:rustc-env=GUEST_COMPONENT={}", path.display());
+}

@@ -1,0 +1,186 @@
+//! Loading the channel configuration on the host: JSON5 files, credential resolution
+//! (`appKey`, else `keyFile`, else `KAKAOWORK_APP_KEY` for the default account), and the
+//! redacted copy that is all the guest ever sees.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use kakaowork_channel::config::{self as shared, ConfigIssue, CredentialSource};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::http::{AppKey, Endpoint, HttpPolicy};
+use crate::wit;
+
+#[derive(Debug, Error)]
+pub enum HostConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid JSON5: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("the configuration is invalid:\n{}", .0.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<ConfigIssue>),
+    #[error("{path}: cannot read keyFile {file} for account `{account}`: {reason} (fix: point keyFile at a readable file that holds the App Key)")]
+    KeyFile {
+        account: String,
+        path: String,
+        file: String,
+        reason: String,
+    },
+}
+
+/// A configuration ready for the guest, plus the host-only parts.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The `channels.kakao` section with every `appKey` value replaced.
+    pub redacted_json: String,
+    pub credentials: Vec<wit::CredentialStatus>,
+    pub policy: HttpPolicy,
+    pub config: shared::ChannelConfig,
+}
+
+/// Read a config file: either a whole OpenClaw/Moltbot config (`channels.kakao` is used)
+/// or the section itself.
+pub fn load_file(path: &Path) -> Result<Value, HostConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| HostConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let value: Value = json5::from_str(&text).map_err(|e| HostConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(match value.pointer("/channels/kakao") {
+        Some(section) => section.clone(),
+        None => value,
+    })
+}
+
+fn source_to_wit(s: CredentialSource) -> wit::CredentialSource {
+    match s {
+        CredentialSource::Config => wit::CredentialSource::Config,
+        CredentialSource::KeyFile => wit::CredentialSource::KeyFile,
+        CredentialSource::Env => wit::CredentialSource::Env,
+        CredentialSource::None => wit::CredentialSource::None,
+    }
+}
+
+/// Resolve every account's key and build the redacted section and the HTTP policy.
+/// `env_key` is the value of `KAKAOWORK_APP_KEY`, if set.
+pub fn prepare(mut section: Value, env_key: Option<&str>) -> Result<Prepared, HostConfigError> {
+    let env_key = env_key.map(str::trim).filter(|k| !k.is_empty());
+    let report = shared::parse(&section).map_err(HostConfigError::Invalid)?;
+    let mut accounts = HashMap::new();
+    let mut credentials = Vec::new();
+    for a in &report.config.accounts {
+        let plan = a.credential_plan(env_key.is_some());
+        let key = match plan {
+            CredentialSource::Config => shared::inline_app_key(&section, a).map(str::to_owned),
+            CredentialSource::KeyFile => {
+                let file = a.key_file.clone().unwrap_or_default();
+                let text = std::fs::read_to_string(&file).map_err(|e| HostConfigError::KeyFile {
+                    account: a.id.clone(),
+                    path: format!("{}.keyFile", a.path),
+                    file: file.clone(),
+                    reason: e.to_string(),
+                })?;
+                let key = text.trim().to_owned();
+                if key.is_empty() {
+                    return Err(HostConfigError::KeyFile {
+                        account: a.id.clone(),
+                        path: format!("{}.keyFile", a.path),
+                        file,
+                        reason: "the file is empty".into(),
+                    });
+                }
+                Some(key)
+            }
+            CredentialSource::Env => env_key.map(str::to_owned),
+            CredentialSource::None => None,
+        };
+        let source = if key.is_some() { plan } else { CredentialSource::None };
+        // api_base was validated by the shared parser, so it parses here.
+        let endpoint = Endpoint::new(&a.api_base, key.map(AppKey::new), a.proxy.clone())
+            .map_err(|e| {
+                HostConfigError::Invalid(vec![ConfigIssue {
+                    path: format!("{}.apiBase", a.path),
+                    message: format!("`{}` is not a URL: {e}", a.api_base),
+                    fix: format!("use {}", shared::DEFAULT_API_BASE),
+                }])
+            })?;
+        accounts.insert(a.id.clone(), endpoint);
+        credentials.push(wit::CredentialStatus {
+            account: a.id.clone(),
+            source: source_to_wit(source),
+        });
+    }
+    shared::redact_credentials(&mut section);
+    Ok(Prepared {
+        redacted_json: section.to_string(),
+        credentials,
+        policy: HttpPolicy::new(accounts),
+        config: report.config,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_are_resolved_host_side_and_redacted() {
+        let dir = std::env::temp_dir().join(format!("kw-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key_file = dir.join("b.key");
+        std::fs::write(&key_file, "  file-secret\n").unwrap();
+        let section = json!({
+            "accounts": {
+                "a": {"appKey": "inline-secret"},
+                "b": {"keyFile": key_file.to_str().unwrap()},
+                "c": {}
+            },
+            "defaultAccount": "c"
+        });
+        let p = prepare(section, Some("env-secret")).unwrap();
+        for secret in ["inline-secret", "file-secret", "env-secret"] {
+            assert!(!p.redacted_json.contains(secret), "{}", p.redacted_json);
+        }
+        let key = |id: &str| p.policy.accounts[id].key.as_ref().map(|k| k.expose().to_owned());
+        assert_eq!(key("a").as_deref(), Some("inline-secret"));
+        assert_eq!(key("b").as_deref(), Some("file-secret"));
+        assert_eq!(key("c").as_deref(), Some("env-secret"));
+        let sources: Vec<_> = p.credentials.iter().map(|c| (c.account.as_str(), c.source)).collect();
+        assert_eq!(
+            sources,
+            [
+                ("a", wit::CredentialSource::Config),
+                ("b", wit::CredentialSource::KeyFile),
+                ("c", wit::CredentialSource::Env)
+            ]
+        );
+        assert_eq!(format!("{:?}", p.policy.accounts["a"].key), "Some(AppKey(***))");
+    }
+
+    #[test]
+    fn unreadable_key_file_is_a_clear_error() {
+        let err = prepare(json!({"keyFile": "/nonexistent/kw.key"}), None).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("channels.kakao.keyFile") && msg.contains("/nonexistent/kw.key"), "{msg}");
+    }
+
+    #[test]
+    fn whole_config_files_and_json5_are_accepted() {
+        let dir = std::env::temp_dir().join(format!("kw-cfg5-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("moltbot.json");
+        std::fs::write(&f, "{\n // comment\n channels: { kakao: { appKey: 'k', dmPolicy: 'pairing', }, },\n}").unwrap();
+        let v = load_file(&f).unwrap();
+        assert_eq!(v, json!({"appKey": "k", "dmPolicy": "pairing"}));
+        std::fs::write(&f, "{ nope").unwrap();
+        assert!(matches!(load_file(&f), Err(HostConfigError::Parse { .. })));
+    }
+}

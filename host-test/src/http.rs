@@ -1,0 +1,265 @@
+//! `moltbot:channel/http`: outbound HTTP with the host's capability checks.
+//!
+//! The guest names an account; the host attaches that account's app key, and only when the
+//! URL is on the account's configured API origin. Everything else is refused with `denied`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use url::{Origin, Url};
+
+use crate::bindings::moltbot::channel::http::{
+    Error, Host, Method, Request, Response, TransportFailure,
+};
+
+/// An app key. Its `Debug` output never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppKey(String);
+
+impl AppKey {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AppKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AppKey(***)")
+    }
+}
+
+/// What the host knows about one account: where its API is, and its key.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub origin: Origin,
+    pub key: Option<AppKey>,
+    pub proxy: Option<String>,
+}
+
+impl Endpoint {
+    pub fn new(api_base: &str, key: Option<AppKey>, proxy: Option<String>) -> Result<Self, url::ParseError> {
+        Ok(Self {
+            origin: Url::parse(api_base)?.origin(),
+            key,
+            proxy,
+        })
+    }
+}
+
+/// The capability policy of the `http` interface, shared by every store of one runtime.
+#[derive(Clone, Debug)]
+pub struct HttpPolicy {
+    pub accounts: HashMap<String, Endpoint>,
+    pub default_timeout: Duration,
+    pub max_timeout: Duration,
+    pub max_response_bytes: u64,
+}
+
+impl HttpPolicy {
+    pub fn new(accounts: HashMap<String, Endpoint>) -> Self {
+        Self {
+            accounts,
+            default_timeout: Duration::from_secs(10),
+            max_timeout: Duration::from_secs(30),
+            max_response_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// A request exactly as the guest produced it, before the host added anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub account: Option<String>,
+}
+
+/// Per-store state of the `http` interface.
+pub struct HttpState {
+    policy: Arc<HttpPolicy>,
+    agents: HashMap<Option<String>, ureq::Agent>,
+    /// Every request the guest made, for tests and the CLI.
+    pub log: Arc<Mutex<Vec<GuestRequest>>>,
+}
+
+impl HttpState {
+    pub fn new(policy: Arc<HttpPolicy>) -> Self {
+        Self {
+            policy,
+            agents: HashMap::new(),
+            log: Arc::default(),
+        }
+    }
+
+    fn agent(&mut self, proxy: Option<&String>) -> Result<ureq::Agent, Error> {
+        if let Some(a) = self.agents.get(&proxy.cloned()) {
+            return Ok(a.clone());
+        }
+        let proxy_cfg = proxy
+            .map(|p| ureq::Proxy::new(p).map_err(|e| Error::Other(format!("proxy `{p}`: {e}"))))
+            .transpose()?;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            // A redirect could carry the key elsewhere: never follow one.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .proxy(proxy_cfg)
+            .timeout_global(Some(self.policy.default_timeout))
+            .build()
+            .into();
+        self.agents.insert(proxy.cloned(), agent.clone());
+        Ok(agent)
+    }
+
+    /// Which credential (if any) this request gets, or why it is refused.
+    fn authorize(&self, req: &Request) -> Result<(Url, Option<AppKey>, Option<String>), Error> {
+        let url = Url::parse(&req.url)
+            .map_err(|e| Error::Denied(format!("`{}` is not a valid URL: {e}", req.url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::Denied(format!("scheme `{}` is not allowed", url.scheme())));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Error::Denied("URLs with credentials are not allowed".into()));
+        }
+        if let Some((name, _)) = req.headers.iter().find(|(k, _)| {
+            k.eq_ignore_ascii_case("authorization") || k.eq_ignore_ascii_case("proxy-authorization")
+        }) {
+            return Err(Error::Denied(format!(
+                "the guest may not set `{name}`: the host attaches credentials"
+            )));
+        }
+        let origin = url.origin();
+        match &req.account {
+            Some(id) => {
+                let ep = self.policy.accounts.get(id).ok_or_else(|| {
+                    Error::Denied(format!("no account `{id}` in the host's configuration"))
+                })?;
+                if ep.origin != origin {
+                    return Err(Error::Denied(format!(
+                        "{} is not the API origin of account `{id}` ({})",
+                        origin.ascii_serialization(),
+                        ep.origin.ascii_serialization()
+                    )));
+                }
+                Ok((url, ep.key.clone(), ep.proxy.clone()))
+            }
+            None => {
+                let ep = self
+                    .policy
+                    .accounts
+                    .values()
+                    .find(|ep| ep.origin == origin)
+                    .ok_or_else(|| {
+                        Error::Denied(format!(
+                            "{} is not a configured API origin",
+                            origin.ascii_serialization()
+                        ))
+                    })?;
+                Ok((url, None, ep.proxy.clone()))
+            }
+        }
+    }
+}
+
+fn transport(message: String, maybe_delivered: bool) -> Error {
+    Error::Transport(TransportFailure {
+        message,
+        maybe_delivered,
+    })
+}
+
+fn map_error(e: ureq::Error) -> Error {
+    match e {
+        ureq::Error::Timeout(_) => Error::Timeout,
+        ureq::Error::BodyExceedsLimit(_) => Error::TooLarge,
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::ConnectProxyFailed(_)
+        | ureq::Error::InvalidProxyUrl => transport(e.to_string(), false),
+        ureq::Error::Io(io) => {
+            let refused = matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable
+            );
+            transport(io.to_string(), !refused)
+        }
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => {
+            transport(e.to_string(), false)
+        }
+        ureq::Error::Protocol(_) => transport(e.to_string(), true),
+        other => Error::Other(other.to_string()),
+    }
+}
+
+impl Host for HttpState {
+    fn send(&mut self, req: Request) -> Result<Response, Error> {
+        if let Ok(mut log) = self.log.lock() {
+            log.push(GuestRequest {
+                method: match req.method {
+                    Method::Get => "GET",
+                    Method::Post => "POST",
+                },
+                url: req.url.clone(),
+                headers: req.headers.clone(),
+                body: req.body.clone(),
+                account: req.account.clone(),
+            });
+        }
+        let (url, key, proxy) = self.authorize(&req)?;
+        let agent = self.agent(proxy.as_ref())?;
+        let timeout = req
+            .timeout_ms
+            .map(|ms| Duration::from_millis(ms.into()))
+            .unwrap_or(self.policy.default_timeout)
+            .min(self.policy.max_timeout);
+        let auth = key.map(|k| format!("Bearer {}", k.expose()));
+        let result = match req.method {
+            Method::Get => {
+                let mut b = agent.get(url.as_str());
+                for (k, v) in &req.headers {
+                    b = b.header(k, v);
+                }
+                if let Some(a) = &auth {
+                    b = b.header("Authorization", a);
+                }
+                b.config().timeout_global(Some(timeout)).build().call()
+            }
+            Method::Post => {
+                let mut b = agent.post(url.as_str());
+                for (k, v) in &req.headers {
+                    b = b.header(k, v);
+                }
+                if let Some(a) = &auth {
+                    b = b.header("Authorization", a);
+                }
+                let b = b.config().timeout_global(Some(timeout)).build();
+                b.send(req.body.as_deref().unwrap_or_default())
+            }
+        };
+        let mut resp = result.map_err(map_error)?;
+        let headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(self.policy.max_response_bytes)
+            .read_to_vec()
+            .map_err(map_error)?;
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+}

@@ -1,0 +1,30 @@
+//! A wasmtime host for the KakaoWork channel component: one module per import interface
+//! (state, configuration and `Host` impl together), the runtime that instantiates the
+//! component, a KakaoWork emulator, and the configuration loader that keeps secrets host-side.
+
+pub mod clock;
+pub mod config;
+pub mod emulator;
+pub mod http;
+pub mod inspect;
+pub mod kv;
+pub mod random;
+pub mod runtime;
+
+/// Host bindings generated from `wit/`.
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        world: "channel-plugin",
+        path: "../wit",
+    });
+}
+
+pub use bindings::exports::moltbot::channel::channel as wit;
+
+/// Path of the component built by `build.rs`.
+pub const GUEST_COMPONENT_PATH: &str = env!("GUEST_COMPONENT");
+
+/// The component's bytes, embedded in the host.
+pub fn component_bytes() -> &'static [u8] {
+    include_bytes!(env!("GUEST_COMPONENT"))
+}

@@ -1,0 +1,218 @@
+//! The wasmtime side: one engine (pooling allocator, epoch interruption), one `InstancePre`,
+//! and a fresh store per instance with a memory limit and a deadline per call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder};
+
+use crate::bindings::{ChannelPlugin, ChannelPluginPre};
+use crate::clock::{Clock, ClockState};
+use crate::http::{GuestRequest, HttpPolicy, HttpState};
+use crate::kv::{KvState, KvStore};
+use crate::random::RandomState;
+use crate::wit;
+
+pub struct RuntimeOptions {
+    /// Linear memory per instance.
+    pub memory_limit: usize,
+    /// Wall-clock budget of one export call, host HTTP time included.
+    pub call_deadline: Duration,
+    pub epoch_tick: Duration,
+    /// Instances that may exist at once (sizes the pooling allocator).
+    pub max_instances: u32,
+    /// Replace the pooling allocator by host-allocated memories that tests can read.
+    pub memory_probe: Option<Arc<dyn wasmtime::MemoryCreator>>,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            memory_limit: 64 << 20,
+            call_deadline: Duration::from_secs(120),
+            epoch_tick: Duration::from_millis(10),
+            max_instances: 64,
+            memory_probe: None,
+        }
+    }
+}
+
+/// Everything an instance's imports are bound to.
+#[derive(Clone)]
+pub struct HostEnv {
+    pub http: Arc<HttpPolicy>,
+    pub kv: Arc<dyn KvStore>,
+    pub clock: Clock,
+}
+
+pub struct HostState {
+    pub http: HttpState,
+    pub kv: KvState,
+    pub clock: ClockState,
+    pub random: RandomState,
+    limits: StoreLimits,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    component: Component,
+    pre: ChannelPluginPre<HostState>,
+    deadline_ticks: u64,
+    memory_limit: usize,
+}
+
+impl Runtime {
+    pub fn new(component_bytes: &[u8], opts: RuntimeOptions) -> wasmtime::Result<Self> {
+        let mut cfg = Config::new();
+        cfg.epoch_interruption(true);
+        cfg.max_wasm_stack(512 << 10);
+        match &opts.memory_probe {
+            Some(creator) => {
+                // Host memories have no guard region: bounds checks are explicit.
+                cfg.with_host_memory(creator.clone());
+                cfg.memory_reservation(0);
+                cfg.memory_guard_size(0);
+                cfg.memory_reservation_for_growth(0);
+                cfg.memory_init_cow(false);
+            }
+            None => {
+                let mut pool = PoolingAllocationConfig::default();
+                pool.total_component_instances(opts.max_instances)
+                    .total_core_instances(opts.max_instances * 4)
+                    .total_memories(opts.max_instances * 2)
+                    .total_tables(opts.max_instances * 4)
+                    .max_memory_size(opts.memory_limit);
+                cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            }
+        }
+        let engine = Engine::new(&cfg)?;
+        let component = Component::new(&engine, component_bytes)?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        use crate::bindings::{moltbot::channel as mc, wasi};
+        mc::http::add_to_linker::<_, HasSelf<HttpState>>(&mut linker, |s| &mut s.http)?;
+        mc::kv::add_to_linker::<_, HasSelf<KvState>>(&mut linker, |s| &mut s.kv)?;
+        wasi::clocks::wall_clock::add_to_linker::<_, HasSelf<ClockState>>(&mut linker, |s| &mut s.clock)?;
+        wasi::random::random::add_to_linker::<_, HasSelf<RandomState>>(&mut linker, |s| &mut s.random)?;
+        let pre = ChannelPluginPre::new(linker.instantiate_pre(&component)?)?;
+
+        let weak = engine.weak();
+        let tick = opts.epoch_tick;
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                // Stops by itself once the engine is dropped.
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(tick);
+                }
+            })?;
+        let deadline_ticks = (opts.call_deadline.as_millis() / opts.epoch_tick.as_millis().max(1)).max(1) as u64;
+        Ok(Self {
+            engine,
+            component,
+            pre,
+            deadline_ticks,
+            memory_limit: opts.memory_limit,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+
+    /// A fresh instance in its own store.
+    pub fn instantiate(&self, env: &HostEnv) -> wasmtime::Result<Plugin> {
+        let state = HostState {
+            http: HttpState::new(env.http.clone()),
+            kv: KvState {
+                store: env.kv.clone(),
+                clock: env.clock.clone(),
+            },
+            clock: ClockState {
+                clock: env.clock.clone(),
+            },
+            random: RandomState,
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.memory_limit)
+                .trap_on_grow_failure(true)
+                .build(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(self.deadline_ticks);
+        let bindings = self.pre.instantiate(&mut store)?;
+        Ok(Plugin {
+            store,
+            bindings,
+            deadline_ticks: self.deadline_ticks,
+        })
+    }
+}
+
+/// One instance of the component. Calls return `Err` only on a trap; the plugin's own
+/// errors are the inner `Result`.
+pub struct Plugin {
+    store: Store<HostState>,
+    bindings: ChannelPlugin,
+    deadline_ticks: u64,
+}
+
+impl Plugin {
+    fn arm(&mut self) {
+        self.store.set_epoch_deadline(self.deadline_ticks);
+    }
+
+    pub fn configure(
+        &mut self,
+        config_json: &str,
+        credentials: &[wit::CredentialStatus],
+    ) -> wasmtime::Result<Result<wit::ConfigureResult, Vec<wit::ConfigIssue>>> {
+        self.arm();
+        self.bindings
+            .moltbot_channel_channel()
+            .call_configure(&mut self.store, config_json, credentials)
+    }
+
+    pub fn send(&mut self, req: &wit::SendRequest) -> wasmtime::Result<Result<wit::SendReceipt, wit::ChannelError>> {
+        self.arm();
+        self.bindings.moltbot_channel_channel().call_send(&mut self.store, req)
+    }
+
+    pub fn probe(&mut self, account: Option<&str>) -> wasmtime::Result<Result<wit::ProbeResult, wit::ChannelError>> {
+        self.arm();
+        self.bindings.moltbot_channel_channel().call_probe(&mut self.store, account)
+    }
+
+    pub fn handle_callback(
+        &mut self,
+        req: &wit::CallbackRequest,
+    ) -> wasmtime::Result<Result<wit::CallbackOutcome, wit::ChannelError>> {
+        self.arm();
+        self.bindings
+            .moltbot_channel_channel()
+            .call_handle_callback(&mut self.store, req)
+    }
+
+    pub fn check_policy(
+        &mut self,
+        account: Option<&str>,
+        sender_id: &str,
+        chat_type: wit::ChatType,
+    ) -> wasmtime::Result<Result<wit::PolicyDecision, wit::ChannelError>> {
+        self.arm();
+        self.bindings
+            .moltbot_channel_channel()
+            .call_check_policy(&mut self.store, account, sender_id, chat_type)
+    }
+
+    /// Requests the guest produced so far, before the host added anything.
+    pub fn guest_requests(&self) -> Vec<GuestRequest> {
+        self.store.data().http.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}

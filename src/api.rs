@@ -1,0 +1,304 @@
+//! KakaoWork Web API mapping: one function per method, request shapes as in the reference
+//! notes (section 4), answers parsed through the envelope into typed entities.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::envelope::{self, EnvelopeError, Id};
+use crate::pagination::{Page, PageParams};
+use crate::ports::{Http, HttpError, HttpRequest, Method};
+use thiserror::Error;
+
+/// The whole-request timeout the guest asks for; the host may lower it.
+pub const REQUEST_TIMEOUT_MS: u32 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Bot {
+    pub bot_id: Id,
+    pub title: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Conversation {
+    pub id: Id,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub users_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Message {
+    pub id: Id,
+    pub conversation_id: Id,
+    #[serde(default)]
+    pub send_time: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct User {
+    pub id: Id,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub space_id: Option<Id>,
+}
+
+#[derive(Deserialize)]
+struct InfoBody {
+    info: Bot,
+}
+#[derive(Deserialize)]
+struct ConversationBody {
+    conversation: Conversation,
+}
+#[derive(Deserialize)]
+struct ConversationsBody {
+    #[serde(default)]
+    conversations: Vec<Conversation>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+#[derive(Deserialize)]
+struct MessageBody {
+    message: Message,
+}
+#[derive(Deserialize)]
+struct UserBody {
+    user: User,
+}
+
+/// A client bound to one account: its id (for the host's credential) and API origin.
+pub struct Client<'a> {
+    http: &'a dyn Http,
+    account: &'a str,
+    base: &'a str,
+}
+
+/// Percent-encode a query component (RFC 3986 unreserved characters pass through).
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl<'a> Client<'a> {
+    pub fn new(http: &'a dyn Http, account: &'a str, base: &'a str) -> Self {
+        Self {
+            http,
+            account,
+            base,
+        }
+    }
+
+    pub fn url(&self, method: &str) -> String {
+        format!("{}/v1/{method}", self.base)
+    }
+
+    fn request(&self, method: Method, url: String, body: Option<Vec<u8>>) -> HttpRequest {
+        let mut headers = vec![("Accept".to_owned(), "application/json".to_owned())];
+        if body.is_some() {
+            headers.push((
+                "Content-Type".to_owned(),
+                "application/json; charset=utf-8".to_owned(),
+            ));
+        }
+        HttpRequest {
+            method,
+            url,
+            headers,
+            body,
+            account: Some(self.account.to_owned()),
+            timeout_ms: Some(REQUEST_TIMEOUT_MS),
+        }
+    }
+
+    /// A GET with query parameters.
+    pub fn get_request(&self, method: &str, query: &[(&str, String)]) -> HttpRequest {
+        let mut url = self.url(method);
+        for (i, (k, v)) in query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(k);
+            url.push('=');
+            url.push_str(&encode(v));
+        }
+        self.request(Method::Get, url, None)
+    }
+
+    /// A POST with a JSON body (the Messages APIs accept nothing else).
+    pub fn post_request(&self, method: &str, body: &serde_json::Value) -> HttpRequest {
+        self.request(
+            Method::Post,
+            self.url(method),
+            Some(serde_json::to_vec(body).unwrap_or_default()),
+        )
+    }
+
+    fn call<T: serde::de::DeserializeOwned>(&self, req: HttpRequest) -> Result<T, ApiError> {
+        let resp = self.http.send(&req)?;
+        Ok(envelope::parse(&resp)?)
+    }
+
+    /// `GET /v1/bots.info`: the payload is under `info`.
+    pub fn bots_info(&self) -> Result<Bot, ApiError> {
+        self.call::<InfoBody>(self.get_request("bots.info", &[]))
+            .map(|b| b.info)
+    }
+
+    /// `POST /v1/conversations.open` with `{"user_id": Int}`: the bot's DM with that user.
+    pub fn conversations_open(&self, user_id: &str) -> Result<Conversation, ApiError> {
+        // Ids reach here validated as u64 digits; KakaoWork types user_id as Integer.
+        let uid: serde_json::Value = user_id
+            .parse::<u64>()
+            .map(Into::into)
+            .unwrap_or_else(|_| user_id.into());
+        self.call::<ConversationBody>(
+            self.post_request("conversations.open", &json!({ "user_id": uid })),
+        )
+        .map(|b| b.conversation)
+    }
+
+    /// `GET /v1/conversations.list`, one page.
+    pub fn conversations_list(&self, page: &PageParams) -> Result<Page<Conversation>, ApiError> {
+        self.call::<ConversationsBody>(self.get_request("conversations.list", &page.query()))
+            .map(|b| Page {
+                items: b.conversations,
+                cursor: b.cursor,
+            })
+    }
+
+    /// `POST /v1/messages.send` with `{"conversation_id", "text"}`.
+    pub fn messages_send(&self, conversation_id: &str, text: &str) -> Result<Message, ApiError> {
+        self.call::<MessageBody>(self.post_request(
+            "messages.send",
+            &json!({ "conversation_id": conversation_id, "text": text }),
+        ))
+        .map(|b| b.message)
+    }
+
+    /// `POST /v1/messages.send_by_email` with `{"email", "text"}`.
+    pub fn messages_send_by_email(&self, email: &str, text: &str) -> Result<Message, ApiError> {
+        self.call::<MessageBody>(self.post_request(
+            "messages.send_by_email",
+            &json!({ "email": email, "text": text }),
+        ))
+        .map(|b| b.message)
+    }
+
+    /// `GET /v1/users.find_by_email?email=...`.
+    pub fn users_find_by_email(&self, email: &str) -> Result<User, ApiError> {
+        self.call::<UserBody>(self.get_request("users.find_by_email", &[("email", email.into())]))
+            .map(|b| b.user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::ScriptedHttp;
+    use crate::pagination::collect_all;
+
+    const BASE: &str = "https://api.kakaowork.com";
+
+    #[test]
+    fn request_shapes_match_the_reference() {
+        let http = ScriptedHttp::new(vec![
+            (200, r#"{"success":true,"info":{"bot_id":1234,"title":"배포봇","status":"activated"}}"#),
+            (200, r#"{"success":true,"conversation":{"id":"2092305","type":"dm","users_count":2,"name":"김민수"}}"#),
+            (200, r#"{"success":true,"message":{"id":"757617552587034624","conversation_id":2092305,"send_time":1700000000}}"#),
+            (200, r#"{"success":true,"message":{"id":"1","conversation_id":"5","send_time":1}}"#),
+            (200, r#"{"success":true,"user":{"id":"10000003","space_id":"400002","name":"김민수"}}"#),
+        ]);
+        let c = Client::new(&http, "acct", BASE);
+        let bot = c.bots_info().unwrap();
+        assert_eq!((bot.bot_id.as_str(), bot.title.as_str()), ("1234", "배포봇"));
+        let conv = c.conversations_open("10000003").unwrap();
+        assert_eq!(conv.id.as_str(), "2092305");
+        let m = c.messages_send("2092305", "hi").unwrap();
+        assert_eq!(m.id.as_str(), "757617552587034624");
+        c.messages_send_by_email("a@b.co", "hey").unwrap();
+        let u = c.users_find_by_email("a+b@example.co.kr").unwrap();
+        assert_eq!(u.id.as_str(), "10000003");
+
+        let reqs = http.requests();
+        let shape: Vec<(Method, &str)> = reqs.iter().map(|r| (r.method, r.url.as_str())).collect();
+        assert_eq!(
+            shape,
+            [
+                (Method::Get, "https://api.kakaowork.com/v1/bots.info"),
+                (Method::Post, "https://api.kakaowork.com/v1/conversations.open"),
+                (Method::Post, "https://api.kakaowork.com/v1/messages.send"),
+                (Method::Post, "https://api.kakaowork.com/v1/messages.send_by_email"),
+                (Method::Get, "https://api.kakaowork.com/v1/users.find_by_email?email=a%2Bb%40example.co.kr"),
+            ]
+        );
+        let body = |i: usize| -> serde_json::Value {
+            serde_json::from_slice(reqs[i].body.as_ref().unwrap()).unwrap()
+        };
+        assert_eq!(body(1), json!({"user_id": 10000003u64}));
+        assert_eq!(body(2), json!({"conversation_id": "2092305", "text": "hi"}));
+        assert_eq!(body(3), json!({"email": "a@b.co", "text": "hey"}));
+        for r in &reqs {
+            assert_eq!(r.account.as_deref(), Some("acct"));
+            assert!(r.headers.iter().all(|(k, _)| !k.eq_ignore_ascii_case("authorization")));
+            if r.body.is_some() {
+                assert!(r.headers.iter().any(|(k, v)| k == "Content-Type" && v.starts_with("application/json")));
+            }
+        }
+    }
+
+    #[test]
+    fn conversations_list_paginates_with_cursor_only() {
+        let http = ScriptedHttp::new(vec![
+            (200, r#"{"success":true,"cursor":"c1","conversations":[{"id":"1"},{"id":"2"}]}"#),
+            (200, r#"{"success":true,"cursor":"c2","conversations":[{"id":"3"},{"id":"4"}]}"#),
+            (200, r#"{"success":true,"cursor":null,"conversations":[{"id":5}]}"#),
+        ]);
+        let c = Client::new(&http, "a", BASE);
+        let all = collect_all(2, 10, |p| c.conversations_list(p)).unwrap();
+        let ids: Vec<_> = all.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["1", "2", "3", "4", "5"]);
+        let urls: Vec<_> = http.requests().into_iter().map(|r| r.url).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://api.kakaowork.com/v1/conversations.list?limit=2",
+                "https://api.kakaowork.com/v1/conversations.list?cursor=c1",
+                "https://api.kakaowork.com/v1/conversations.list?cursor=c2",
+            ]
+        );
+    }
+
+    #[test]
+    fn http_and_api_errors_are_typed() {
+        let http = ScriptedHttp::new(vec![(
+            401,
+            r#"{"success":false,"error":{"code":"invalid_authentication","message":"bad key"}}"#,
+        )]);
+        let c = Client::new(&http, "a", BASE);
+        match c.bots_info().unwrap_err() {
+            ApiError::Envelope(e) => assert!(e.code().unwrap().is_authentication()),
+            other => panic!("{other:?}"),
+        }
+        let http = ScriptedHttp::failing(HttpError::Timeout);
+        let c = Client::new(&http, "a", BASE);
+        assert_eq!(c.bots_info().unwrap_err(), ApiError::Http(HttpError::Timeout));
+    }
+}

@@ -1,0 +1,99 @@
+//! The channel's errors, one variant per thing a host or user can act on.
+
+use thiserror::Error;
+
+use crate::api::ApiError;
+use crate::envelope::{EnvelopeError, ErrorCode};
+use crate::ports::{HttpError, KvError};
+
+/// A KakaoWork API failure as the host sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiFailure {
+    pub code: String,
+    pub message: String,
+    pub http_status: u16,
+    pub retryable: bool,
+    pub retry_after_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ChannelError {
+    #[error("the channel is not configured: call configure first")]
+    NotConfigured,
+    #[error("{0}")]
+    UnknownAccount(String),
+    #[error("account `{0}` is disabled (enabled: false)")]
+    AccountDisabled(String),
+    #[error("account `{0}` has no app key: set appKey or keyFile (or KAKAOWORK_APP_KEY for the default account)")]
+    MissingCredential(String),
+    #[error("{0}")]
+    InvalidTarget(String),
+    #[error("invalid message: {0}")]
+    InvalidMessage(String),
+    #[error("KakaoWork rejected the app key ({}): {}; check the App Key in the KakaoWork admin console", .0.code, .0.message)]
+    Authentication(ApiFailure),
+    #[error("KakaoWork rate limit reached ({}); retry later", .0.code)]
+    RateLimited(ApiFailure),
+    #[error("KakaoWork error `{}` (HTTP {}): {}", .0.code, .0.http_status, .0.message)]
+    Api(ApiFailure),
+    #[error("deferred: call again in {0} ms")]
+    Deferred(u64),
+    #[error("the host refused the request: {0}")]
+    Denied(String),
+    #[error("the request to KakaoWork timed out")]
+    Timeout,
+    #[error("could not reach KakaoWork: {0}")]
+    Transport(String),
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("KakaoWork's answer could not be understood: {0}")]
+    InvalidResponse(String),
+    #[error("not implemented yet: {0}")]
+    NotImplemented(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<KvError> for ChannelError {
+    fn from(e: KvError) -> Self {
+        Self::Storage(e.to_string())
+    }
+}
+
+impl From<ApiError> for ChannelError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Http(HttpError::Denied(m)) => Self::Denied(m),
+            ApiError::Http(HttpError::Timeout) => Self::Timeout,
+            ApiError::Http(HttpError::TooLarge) => {
+                Self::InvalidResponse("the answer exceeded the host's size limit".into())
+            }
+            ApiError::Http(e @ HttpError::Transport { .. }) => Self::Transport(e.to_string()),
+            ApiError::Http(HttpError::Other(m)) => Self::Other(m),
+            ApiError::Envelope(EnvelopeError::Invalid { status, detail }) => {
+                Self::InvalidResponse(format!("HTTP {status}: {detail}"))
+            }
+            ApiError::Envelope(EnvelopeError::Api {
+                code,
+                message,
+                status,
+                retry_after_ms,
+            }) => {
+                let failure = ApiFailure {
+                    code: code.as_str().to_owned(),
+                    message,
+                    http_status: status,
+                    retryable: status == 429 || status >= 500,
+                    retry_after_ms,
+                };
+                if code.is_authentication() {
+                    Self::Authentication(failure)
+                } else if code == ErrorCode::TooManyRequests {
+                    Self::RateLimited(failure)
+                } else {
+                    Self::Api(failure)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The guest's view of its host: small traits for HTTP, key-value storage and the clock.
+//!
+//! The wasm glue implements them with the WIT imports; native unit tests use fakes. Keeping
+//! the logic behind these traits is what lets it run (and be tested) outside wasm.
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    /// The account whose credential the host attaches.
+    pub account: Option<String>,
+    pub timeout_ms: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// First header with this name, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum HttpError {
+    #[error("the host refused the request: {0}")]
+    Denied(String),
+    #[error("the request timed out")]
+    Timeout,
+    #[error("the response was larger than the host allows")]
+    TooLarge,
+    #[error("transport failure: {message}")]
+    Transport {
+        message: String,
+        maybe_delivered: bool,
+    },
+    #[error("HTTP failure: {0}")]
+    Other(String),
+}
+
+pub trait Http {
+    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, HttpError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KvError {
+    #[error("key-value store unavailable: {0}")]
+    Unavailable(String),
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
+    #[error("value too large for the key-value store")]
+    TooLarge,
+    #[error("key-value store error: {0}")]
+    Other(String),
+}
+
+pub trait Kv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    fn set(&self, key: &str, value: &[u8], ttl_ms: Option<u64>) -> Result<(), KvError>;
+    fn delete(&self, key: &str) -> Result<(), KvError>;
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        ttl_ms: Option<u64>,
+    ) -> Result<bool, KvError>;
+    fn list_keys(&self, prefix: &str) -> Result<Vec<String>, KvError>;
+}
+
+pub trait Clock {
+    /// Wall-clock time in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+}
+
+/// Everything the channel logic may touch outside itself.
+pub struct Ports<'a> {
+    pub http: &'a dyn Http,
+    pub kv: &'a dyn Kv,
+    pub clock: &'a dyn Clock,
+}
