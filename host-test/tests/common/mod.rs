@@ -1,0 +1,73 @@
+//! Shared set-up for the end-to-end tests: one compiled runtime per test binary, an emulator
+//! per test, and a configured plugin instance.
+#![allow(dead_code)]
+
+use std::sync::{Arc, OnceLock};
+
+use host_test::clock::Clock;
+use host_test::config::{Prepared, prepare};
+use host_test::emulator::{Emulator, EmulatorOptions};
+use host_test::kv::MemoryKv;
+use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
+use host_test::wit;
+use serde_json::{Value, json};
+
+pub fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| Runtime::new(host_test::component_bytes(), RuntimeOptions::default()).expect("runtime"))
+}
+
+pub struct Rig {
+    pub emulator: Emulator,
+    pub plugin: Plugin,
+    pub prepared: Prepared,
+    pub kv: Arc<MemoryKv>,
+    pub clock: Clock,
+}
+
+/// Start an emulator, point `section` at it (unless it sets apiBase) and configure a plugin,
+/// with `env_key` as `KAKAOWORK_APP_KEY`.
+pub fn rig_on(rt: &Runtime, mut section: Value, env_key: Option<&str>) -> Rig {
+    let clock = Clock::fake(1_700_000_000_000);
+    let emulator = Emulator::start(EmulatorOptions {
+        clock: clock.clone(),
+        ..Default::default()
+    })
+    .expect("emulator");
+    if section.get("apiBase").is_none() {
+        section["apiBase"] = json!(emulator.base_url());
+    }
+    let prepared = prepare(section, env_key).expect("valid config");
+    let kv = MemoryKv::new();
+    let env = HostEnv {
+        http: Arc::new(prepared.policy.clone()),
+        kv: kv.clone(),
+        clock: clock.clone(),
+    };
+    let mut plugin = rt.instantiate(&env).expect("instantiate");
+    plugin
+        .configure(&prepared.redacted_json, &prepared.credentials)
+        .expect("no trap")
+        .expect("configure accepted");
+    Rig {
+        emulator,
+        plugin,
+        prepared,
+        kv,
+        clock,
+    }
+}
+
+/// The usual rig: one default account whose key comes from the environment variable.
+pub fn rig() -> Rig {
+    rig_on(runtime(), json!({}), Some(host_test::emulator::DEFAULT_APP_KEY))
+}
+
+pub fn send_req(target: &str, text: &str) -> wit::SendRequest {
+    wit::SendRequest {
+        account: None,
+        target: target.into(),
+        text: text.into(),
+        idempotency_key: None,
+    }
+}

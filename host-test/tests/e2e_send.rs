@@ -1,0 +1,246 @@
+//! End to end through wasmtime: the component talks to the emulator over loopback.
+
+mod common;
+
+use common::{rig, rig_on, runtime, send_req};
+use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions, FIRST_GROUP_ROOM};
+use host_test::wit::{self, ChannelError};
+use serde_json::{Value, json};
+
+fn body_json(body: &[u8]) -> Value {
+    serde_json::from_slice(body).expect("JSON body")
+}
+
+#[test]
+fn send_to_a_conversation() {
+    let mut r = rig();
+    let receipt = r
+        .plugin
+        .send(&send_req(&format!("conversation:{FIRST_GROUP_ROOM}"), "배포가 끝났습니다"))
+        .unwrap()
+        .unwrap();
+    let posted = r.emulator.posted();
+    assert_eq!(posted.len(), 1);
+    assert_eq!(posted[0].text, "배포가 끝났습니다");
+    assert_eq!(posted[0].conversation_id, FIRST_GROUP_ROOM);
+    // The message id is above 2^53 and must come back exact.
+    assert_eq!(receipt.message_id, posted[0].id);
+    assert!(receipt.message_id.parse::<u64>().unwrap() > 1 << 53);
+    assert_eq!(receipt.conversation_id, FIRST_GROUP_ROOM.to_string());
+    assert_eq!(receipt.send_time, 1_700_000_000);
+    assert_eq!(receipt.account, "default");
+
+    let reqs = r.emulator.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!((reqs[0].method.as_str(), reqs[0].path.as_str()), ("POST", "/v1/messages.send"));
+    assert!(reqs[0].header("content-type").unwrap().starts_with("application/json"));
+    assert_eq!(
+        body_json(&reqs[0].body),
+        json!({"conversation_id": FIRST_GROUP_ROOM.to_string(), "text": "배포가 끝났습니다"})
+    );
+}
+
+#[test]
+fn bare_numeric_id_and_prefixes_go_to_the_conversation() {
+    let mut r = rig();
+    r.plugin.send(&send_req(&FIRST_GROUP_ROOM.to_string(), "a")).unwrap().unwrap();
+    r.plugin.send(&send_req(&format!("kw:{FIRST_GROUP_ROOM}"), "b")).unwrap().unwrap();
+    let posted = r.emulator.posted();
+    assert_eq!(posted.len(), 2);
+    assert!(posted.iter().all(|p| p.conversation_id == FIRST_GROUP_ROOM));
+}
+
+#[test]
+fn send_to_a_user_opens_the_dm_once() {
+    let mut r = rig();
+    let user = r.emulator.users()[2].clone();
+    let first = r.plugin.send(&send_req(&format!("user:{}", user.id), "안녕하세요")).unwrap().unwrap();
+    let second = r.plugin.send(&send_req(&format!("kakaowork:user:{}", user.id), "두 번째")).unwrap().unwrap();
+    assert_eq!(first.conversation_id, second.conversation_id);
+    let paths: Vec<_> = r.emulator.requests().iter().map(|q| q.path.clone()).collect();
+    assert_eq!(paths, ["/v1/conversations.open", "/v1/messages.send", "/v1/messages.send"]);
+    assert_eq!(body_json(&r.emulator.requests()[0].body), json!({"user_id": user.id}));
+    let posted = r.emulator.posted();
+    assert_eq!(posted[0].conversation_id.to_string(), first.conversation_id);
+    // A new instance sharing the KV reuses the cached DM.
+    let env = host_test::runtime::HostEnv {
+        http: std::sync::Arc::new(r.prepared.policy.clone()),
+        kv: r.kv.clone(),
+        clock: r.clock.clone(),
+    };
+    let mut other = runtime().instantiate(&env).unwrap();
+    other.configure(&r.prepared.redacted_json, &r.prepared.credentials).unwrap().unwrap();
+    other.send(&send_req(&format!("user:{}", user.id), "세 번째")).unwrap().unwrap();
+    let opens = r.emulator.requests().iter().filter(|q| q.path == "/v1/conversations.open").count();
+    assert_eq!(opens, 1);
+}
+
+#[test]
+fn send_to_an_email_address() {
+    let mut r = rig();
+    let user = r.emulator.users()[1].clone();
+    let receipt = r.plugin.send(&send_req(&format!("email:{}", user.email), "메일로 보냄")).unwrap().unwrap();
+    let reqs = r.emulator.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].path, "/v1/messages.send_by_email");
+    assert_eq!(body_json(&reqs[0].body), json!({"email": user.email, "text": "메일로 보냄"}));
+    assert_eq!(r.emulator.posted()[0].id, receipt.message_id);
+}
+
+#[test]
+fn unknown_email_is_a_typed_api_error() {
+    let mut r = rig();
+    match r.plugin.send(&send_req("email:nobody@example.co.kr", "x")).unwrap() {
+        Err(ChannelError::Api(f)) => {
+            assert_eq!(f.code, "invalid_parameter");
+            assert!(!f.retryable);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn wrong_app_key_is_an_authentication_error() {
+    let mut r = rig_on(runtime(), json!({}), Some("wrong.key"));
+    match r.plugin.send(&send_req("3000001", "x")).unwrap() {
+        Err(ChannelError::Authentication(f)) => {
+            assert_eq!(f.code, "invalid_authentication");
+            assert_eq!(f.http_status, 401);
+            assert!(!f.retryable);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(r.emulator.posted().is_empty());
+    assert!(matches!(r.plugin.probe(None).unwrap(), Err(ChannelError::Authentication(_))));
+}
+
+#[test]
+fn unknown_conversation_is_conversation_not_found() {
+    let mut r = rig();
+    match r.plugin.send(&send_req("conversation:999999", "x")).unwrap() {
+        Err(ChannelError::Api(f)) => assert_eq!(f.code, "conversation_not_found"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn malformed_target_makes_no_request() {
+    let mut r = rig();
+    for bad in ["#general", "user:abc", "email:nope", ""] {
+        match r.plugin.send(&send_req(bad, "x")).unwrap() {
+            Err(ChannelError::InvalidTarget(m)) => assert!(m.contains("conversation:<id>"), "{m}"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+    assert!(r.emulator.requests().is_empty());
+    assert!(r.plugin.guest_requests().is_empty());
+}
+
+#[test]
+fn probe_returns_the_bots_title_and_status() {
+    let mut r = rig();
+    let p = r.plugin.probe(None).unwrap().unwrap();
+    assert_eq!(p.title, "Moltbot 에뮬레이터 봇");
+    assert_eq!(p.status, "activated");
+    assert_eq!(p.bot_id, "1234");
+    assert_eq!(p.account, "default");
+    let reqs = r.emulator.requests();
+    assert_eq!((reqs[0].method.as_str(), reqs[0].path.as_str()), ("GET", "/v1/bots.info"));
+}
+
+#[test]
+fn host_refuses_an_origin_other_than_the_configured_one() {
+    // The host's policy says the account lives on `real`; the config handed to the guest
+    // claims `evil`. The guest follows its config, and the host must refuse.
+    let real = Emulator::start(EmulatorOptions::default()).unwrap();
+    let evil = Emulator::start(EmulatorOptions::default()).unwrap();
+    let prepared = host_test::config::prepare(json!({"apiBase": real.base_url()}), Some(DEFAULT_APP_KEY)).unwrap();
+    let env = host_test::runtime::HostEnv {
+        http: std::sync::Arc::new(prepared.policy.clone()),
+        kv: host_test::kv::MemoryKv::new(),
+        clock: host_test::clock::Clock::Real,
+    };
+    let mut plugin = runtime().instantiate(&env).unwrap();
+    let lying = json!({"apiBase": evil.base_url()}).to_string();
+    plugin.configure(&lying, &prepared.credentials).unwrap().unwrap();
+    match plugin.send(&send_req("3000001", "x")).unwrap() {
+        Err(ChannelError::Denied(m)) => assert!(m.contains("not the API origin"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    match plugin.probe(None).unwrap() {
+        Err(ChannelError::Denied(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(evil.requests().is_empty(), "nothing may reach another origin");
+    assert!(real.requests().is_empty());
+}
+
+#[test]
+fn authorization_is_added_by_the_host_only() {
+    let mut r = rig();
+    r.plugin.send(&send_req("user:10000001", "x")).unwrap().unwrap();
+    r.plugin.probe(None).unwrap().unwrap();
+    let guest = r.plugin.guest_requests();
+    assert_eq!(guest.len(), 3);
+    for g in &guest {
+        assert!(
+            g.headers.iter().all(|(k, _)| !k.eq_ignore_ascii_case("authorization")),
+            "guest produced {g:?}"
+        );
+        assert_eq!(g.account.as_deref(), Some("default"));
+    }
+    let wire = r.emulator.requests();
+    assert_eq!(wire.len(), 3);
+    for w in &wire {
+        assert_eq!(w.header("authorization"), Some(format!("Bearer {DEFAULT_APP_KEY}").as_str()));
+    }
+}
+
+#[test]
+fn configure_through_wasm_reports_every_error_with_its_path() {
+    let mut plugin = runtime()
+        .instantiate(&host_test::runtime::HostEnv {
+            http: std::sync::Arc::new(host_test::http::HttpPolicy::new(Default::default())),
+            kv: host_test::kv::MemoryKv::new(),
+            clock: host_test::clock::Clock::Real,
+        })
+        .unwrap();
+    let bad = json!({"dmPolicy": "everyone", "allowFrom": "123", "accounts": {"a": {"callbackUrl": "http://x.example/cb"}}});
+    let issues = plugin.configure(&bad.to_string(), &[]).unwrap().unwrap_err();
+    let paths: Vec<_> = issues.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["channels.kakao.dmPolicy", "channels.kakao.allowFrom", "channels.kakao.accounts.a.callbackUrl"]
+    );
+    assert!(issues.iter().all(|i| !i.fix.is_empty()));
+    // An unconfigured instance refuses to send.
+    assert!(matches!(plugin.send(&send_req("1", "x")).unwrap(), Err(ChannelError::NotConfigured)));
+}
+
+#[test]
+fn several_accounts_each_get_their_own_key() {
+    let emu2 = Emulator::start(EmulatorOptions {
+        app_key: "second.key".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let section = json!({
+        "accounts": {
+            "support": {"appKey": DEFAULT_APP_KEY},
+            "internal": {"appKey": "second.key", "apiBase": emu2.base_url()}
+        },
+        "defaultAccount": "support"
+    });
+    let mut r = rig_on(runtime(), section, None);
+    let cfg = r.plugin.configure(&r.prepared.redacted_json, &r.prepared.credentials).unwrap().unwrap();
+    assert_eq!(cfg.default_account, "support");
+    assert!(cfg.accounts.iter().all(|a| a.configured && a.credential_source == wit::CredentialSource::Config));
+    r.plugin.send(&send_req("3000001", "to support")).unwrap().unwrap();
+    let mut req = send_req("3000001", "to internal");
+    req.account = Some("internal".into());
+    let receipt = r.plugin.send(&req).unwrap().unwrap();
+    assert_eq!(receipt.account, "internal");
+    assert_eq!(r.emulator.posted().len(), 1);
+    assert_eq!(emu2.posted().len(), 1);
+    assert_eq!(emu2.requests()[0].header("authorization"), Some("Bearer second.key"));
+}
