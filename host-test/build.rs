@@ -8,7 +8,10 @@ use std::process::Command;
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest.parent().expect("host-test lives inside the workspace").to_path_buf();
+    let root = manifest
+        .parent()
+        .expect("host-test lives inside the workspace")
+        .to_path_buf();
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     let target_dir = out.join("wasm-target");
 
@@ -40,7 +43,9 @@ fn main() {
         .expect("failed to run the nested cargo build of the guest");
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let hint = if stderr.contains("wasm32-unknown-unknown") && stderr.contains("target may not be installed") {
+        let hint = if stderr.contains("wasm32-unknown-unknown")
+            && stderr.contains("target may not be installed")
+        {
             "\nhint: run `rustup target add wasm32-unknown-unknown`\n"
         } else {
             ""

@@ -220,15 +220,33 @@ mod tests {
     #[test]
     fn request_shapes_match_the_reference() {
         let http = ScriptedHttp::new(vec![
-            (200, r#"{"success":true,"info":{"bot_id":1234,"title":"배포봇","status":"activated"}}"#),
-            (200, r#"{"success":true,"conversation":{"id":"2092305","type":"dm","users_count":2,"name":"김민수"}}"#),
-            (200, r#"{"success":true,"message":{"id":"757617552587034624","conversation_id":2092305,"send_time":1700000000}}"#),
-            (200, r#"{"success":true,"message":{"id":"1","conversation_id":"5","send_time":1}}"#),
-            (200, r#"{"success":true,"user":{"id":"10000003","space_id":"400002","name":"김민수"}}"#),
+            (
+                200,
+                r#"{"success":true,"info":{"bot_id":1234,"title":"배포봇","status":"activated"}}"#,
+            ),
+            (
+                200,
+                r#"{"success":true,"conversation":{"id":"2092305","type":"dm","users_count":2,"name":"김민수"}}"#,
+            ),
+            (
+                200,
+                r#"{"success":true,"message":{"id":"757617552587034624","conversation_id":2092305,"send_time":1700000000}}"#,
+            ),
+            (
+                200,
+                r#"{"success":true,"message":{"id":"1","conversation_id":"5","send_time":1}}"#,
+            ),
+            (
+                200,
+                r#"{"success":true,"user":{"id":"10000003","space_id":"400002","name":"김민수"}}"#,
+            ),
         ]);
         let c = Client::new(&http, "acct", BASE);
         let bot = c.bots_info().unwrap();
-        assert_eq!((bot.bot_id.as_str(), bot.title.as_str()), ("1234", "배포봇"));
+        assert_eq!(
+            (bot.bot_id.as_str(), bot.title.as_str()),
+            ("1234", "배포봇")
+        );
         let conv = c.conversations_open("10000003").unwrap();
         assert_eq!(conv.id.as_str(), "2092305");
         let m = c.messages_send("2092305", "hi").unwrap();
@@ -243,10 +261,19 @@ mod tests {
             shape,
             [
                 (Method::Get, "https://api.kakaowork.com/v1/bots.info"),
-                (Method::Post, "https://api.kakaowork.com/v1/conversations.open"),
+                (
+                    Method::Post,
+                    "https://api.kakaowork.com/v1/conversations.open"
+                ),
                 (Method::Post, "https://api.kakaowork.com/v1/messages.send"),
-                (Method::Post, "https://api.kakaowork.com/v1/messages.send_by_email"),
-                (Method::Get, "https://api.kakaowork.com/v1/users.find_by_email?email=a%2Bb%40example.co.kr"),
+                (
+                    Method::Post,
+                    "https://api.kakaowork.com/v1/messages.send_by_email"
+                ),
+                (
+                    Method::Get,
+                    "https://api.kakaowork.com/v1/users.find_by_email?email=a%2Bb%40example.co.kr"
+                ),
             ]
         );
         let body = |i: usize| -> serde_json::Value {
@@ -257,9 +284,17 @@ mod tests {
         assert_eq!(body(3), json!({"email": "a@b.co", "text": "hey"}));
         for r in &reqs {
             assert_eq!(r.account.as_deref(), Some("acct"));
-            assert!(r.headers.iter().all(|(k, _)| !k.eq_ignore_ascii_case("authorization")));
+            assert!(
+                r.headers
+                    .iter()
+                    .all(|(k, _)| !k.eq_ignore_ascii_case("authorization"))
+            );
             if r.body.is_some() {
-                assert!(r.headers.iter().any(|(k, v)| k == "Content-Type" && v.starts_with("application/json")));
+                assert!(
+                    r.headers
+                        .iter()
+                        .any(|(k, v)| k == "Content-Type" && v.starts_with("application/json"))
+                );
             }
         }
     }
@@ -267,9 +302,18 @@ mod tests {
     #[test]
     fn conversations_list_paginates_with_cursor_only() {
         let http = ScriptedHttp::new(vec![
-            (200, r#"{"success":true,"cursor":"c1","conversations":[{"id":"1"},{"id":"2"}]}"#),
-            (200, r#"{"success":true,"cursor":"c2","conversations":[{"id":"3"},{"id":"4"}]}"#),
-            (200, r#"{"success":true,"cursor":null,"conversations":[{"id":5}]}"#),
+            (
+                200,
+                r#"{"success":true,"cursor":"c1","conversations":[{"id":"1"},{"id":"2"}]}"#,
+            ),
+            (
+                200,
+                r#"{"success":true,"cursor":"c2","conversations":[{"id":"3"},{"id":"4"}]}"#,
+            ),
+            (
+                200,
+                r#"{"success":true,"cursor":null,"conversations":[{"id":5}]}"#,
+            ),
         ]);
         let c = Client::new(&http, "a", BASE);
         let all = collect_all(2, 10, |p| c.conversations_list(p)).unwrap();
@@ -299,6 +343,9 @@ mod tests {
         }
         let http = ScriptedHttp::failing(HttpError::Timeout);
         let c = Client::new(&http, "a", BASE);
-        assert_eq!(c.bots_info().unwrap_err(), ApiError::Http(HttpError::Timeout));
+        assert_eq!(
+            c.bots_info().unwrap_err(),
+            ApiError::Http(HttpError::Timeout)
+        );
     }
 }

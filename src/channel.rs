@@ -93,7 +93,10 @@ impl Channel {
             if report.config.accounts.iter().all(|a| a.id != id) {
                 warnings.push(ConfigIssue {
                     path: config::SECTION_PATH.into(),
-                    message: format!("the host reported a credential for unknown account `{}`", c.account),
+                    message: format!(
+                        "the host reported a credential for unknown account `{}`",
+                        c.account
+                    ),
                     fix: "check that the host and the plugin read the same configuration".into(),
                 });
                 continue;
@@ -105,7 +108,10 @@ impl Channel {
             .accounts
             .iter()
             .map(|a| {
-                let source = sources.get(&a.id).copied().unwrap_or(CredentialSource::None);
+                let source = sources
+                    .get(&a.id)
+                    .copied()
+                    .unwrap_or(CredentialSource::None);
                 if source == CredentialSource::None && a.enabled {
                     warnings.push(ConfigIssue {
                         path: a.path.clone(),
@@ -150,7 +156,11 @@ impl Channel {
         if !account.enabled {
             return Err(ChannelError::AccountDisabled(account.id.clone()));
         }
-        if state.sources.get(&account.id).copied().unwrap_or(CredentialSource::None)
+        if state
+            .sources
+            .get(&account.id)
+            .copied()
+            .unwrap_or(CredentialSource::None)
             == CredentialSource::None
         {
             return Err(ChannelError::MissingCredential(account.id.clone()));
@@ -160,7 +170,8 @@ impl Channel {
 
     pub fn send(&self, ports: &Ports<'_>, req: &SendRequest) -> Result<SendReceipt, ChannelError> {
         let account = self.account(req.account.as_deref())?;
-        let target = target::parse(&req.target).map_err(|e| ChannelError::InvalidTarget(e.to_string()))?;
+        let target =
+            target::parse(&req.target).map_err(|e| ChannelError::InvalidTarget(e.to_string()))?;
         let chars = req.text.chars().count();
         if req.text.trim().is_empty() {
             return Err(ChannelError::InvalidMessage("the text is empty".into()));
@@ -200,7 +211,10 @@ impl Channel {
                     Some(m) => m,
                     None => {
                         let conv = client.conversations_open(user)?;
-                        let _ = ports.kv.set(&key, conv.id.as_str().as_bytes(), Some(DM_CACHE_TTL_MS));
+                        let _ =
+                            ports
+                                .kv
+                                .set(&key, conv.id.as_str().as_bytes(), Some(DM_CACHE_TTL_MS));
                         client.messages_send(conv.id.as_str(), &req.text)?
                     }
                 }
@@ -214,7 +228,11 @@ impl Channel {
         })
     }
 
-    pub fn probe(&self, ports: &Ports<'_>, account: Option<&str>) -> Result<ProbeResult, ChannelError> {
+    pub fn probe(
+        &self,
+        ports: &Ports<'_>,
+        account: Option<&str>,
+    ) -> Result<ProbeResult, ChannelError> {
         let account = self.account(account)?;
         let started = ports.clock.now_ms();
         let bot = Client::new(ports.http, &account.id, &account.api_base).bots_info()?;
@@ -276,14 +294,25 @@ mod tests {
         let kv = MemoryKv::default();
         let clock = FixedClock(Cell::new(0));
         let http = ScriptedHttp::new(vec![(200, OPEN), (200, SENT), (200, SENT)]);
-        let ports = Ports { http: &http, kv: &kv, clock: &clock };
+        let ports = Ports {
+            http: &http,
+            kv: &kv,
+            clock: &clock,
+        };
         let r = ch.send(&ports, &req("user:10000003")).unwrap();
         assert_eq!(r.message_id, "9007199254740993");
         assert_eq!(r.conversation_id, "77");
         assert_eq!(r.send_time, 1700000000);
         ch.send(&ports, &req("kakaowork:user:10000003")).unwrap();
-        let urls: Vec<_> = http.requests().iter().map(|r| r.url.rsplit('/').next().unwrap().to_owned()).collect();
-        assert_eq!(urls, ["conversations.open", "messages.send", "messages.send"]);
+        let urls: Vec<_> = http
+            .requests()
+            .iter()
+            .map(|r| r.url.rsplit('/').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            urls,
+            ["conversations.open", "messages.send", "messages.send"]
+        );
     }
 
     #[test]
@@ -292,14 +321,24 @@ mod tests {
         let kv = MemoryKv::default();
         kv.set("dm/v1/default/5", b"666", None).unwrap();
         let http = ScriptedHttp::new(vec![
-            (404, r#"{"success":false,"error":{"code":"conversation_not_found","message":"x"}}"#),
+            (
+                404,
+                r#"{"success":false,"error":{"code":"conversation_not_found","message":"x"}}"#,
+            ),
             (200, OPEN),
             (200, SENT),
         ]);
         let clock = FixedClock(Cell::new(0));
-        let ports = Ports { http: &http, kv: &kv, clock: &clock };
+        let ports = Ports {
+            http: &http,
+            kv: &kv,
+            clock: &clock,
+        };
         ch.send(&ports, &req("user:5")).unwrap();
-        assert_eq!(kv.get("dm/v1/default/5").unwrap().as_deref(), Some(&b"77"[..]));
+        assert_eq!(
+            kv.get("dm/v1/default/5").unwrap().as_deref(),
+            Some(&b"77"[..])
+        );
     }
 
     #[test]
@@ -309,25 +348,71 @@ mod tests {
         kv.fail.set(true);
         let http = ScriptedHttp::new(vec![(200, OPEN), (200, SENT)]);
         let clock = FixedClock(Cell::new(0));
-        let ports = Ports { http: &http, kv: &kv, clock: &clock };
+        let ports = Ports {
+            http: &http,
+            kv: &kv,
+            clock: &clock,
+        };
         assert!(ch.send(&ports, &req("user:5")).is_ok());
     }
 
     #[test]
     fn bad_input_fails_before_any_request() {
-        let ch = configured(r#"{"accounts":{"a":{},"off":{"enabled":false},"nokey":{}}}"#,
-            &[("a", CredentialSource::Config), ("off", CredentialSource::Config)]);
+        let ch = configured(
+            r#"{"accounts":{"a":{},"off":{"enabled":false},"nokey":{}}}"#,
+            &[
+                ("a", CredentialSource::Config),
+                ("off", CredentialSource::Config),
+            ],
+        );
         let kv = MemoryKv::default();
         let clock = FixedClock(Cell::new(0));
         let http = ScriptedHttp::new(vec![]);
-        let ports = Ports { http: &http, kv: &kv, clock: &clock };
-        let cases: Vec<(SendRequest, fn(&ChannelError) -> bool)> = vec![
-            (req("#general"), |e| matches!(e, ChannelError::InvalidTarget(_))),
-            (SendRequest { text: " ".into(), ..req("1") }, |e| matches!(e, ChannelError::InvalidMessage(_))),
-            (SendRequest { text: "가".repeat(MAX_TEXT_CHARS + 1), ..req("1") }, |e| matches!(e, ChannelError::InvalidMessage(_))),
-            (SendRequest { account: Some("zzz".into()), ..req("1") }, |e| matches!(e, ChannelError::UnknownAccount(_))),
-            (SendRequest { account: Some("off".into()), ..req("1") }, |e| matches!(e, ChannelError::AccountDisabled(_))),
-            (SendRequest { account: Some("nokey".into()), ..req("1") }, |e| matches!(e, ChannelError::MissingCredential(_))),
+        let ports = Ports {
+            http: &http,
+            kv: &kv,
+            clock: &clock,
+        };
+        type Check = fn(&ChannelError) -> bool;
+        let cases: Vec<(SendRequest, Check)> = vec![
+            (req("#general"), |e| {
+                matches!(e, ChannelError::InvalidTarget(_))
+            }),
+            (
+                SendRequest {
+                    text: " ".into(),
+                    ..req("1")
+                },
+                |e| matches!(e, ChannelError::InvalidMessage(_)),
+            ),
+            (
+                SendRequest {
+                    text: "가".repeat(MAX_TEXT_CHARS + 1),
+                    ..req("1")
+                },
+                |e| matches!(e, ChannelError::InvalidMessage(_)),
+            ),
+            (
+                SendRequest {
+                    account: Some("zzz".into()),
+                    ..req("1")
+                },
+                |e| matches!(e, ChannelError::UnknownAccount(_)),
+            ),
+            (
+                SendRequest {
+                    account: Some("off".into()),
+                    ..req("1")
+                },
+                |e| matches!(e, ChannelError::AccountDisabled(_)),
+            ),
+            (
+                SendRequest {
+                    account: Some("nokey".into()),
+                    ..req("1")
+                },
+                |e| matches!(e, ChannelError::MissingCredential(_)),
+            ),
         ];
         for (r, check) in cases {
             let e = ch.send(&ports, &r).unwrap_err();
@@ -335,7 +420,10 @@ mod tests {
         }
         assert!(http.requests().is_empty());
         let fresh = Channel::default();
-        assert_eq!(fresh.send(&ports, &req("1")), Err(ChannelError::NotConfigured));
+        assert_eq!(
+            fresh.send(&ports, &req("1")),
+            Err(ChannelError::NotConfigured)
+        );
     }
 
     #[test]
@@ -344,14 +432,21 @@ mod tests {
         let r = ch
             .configure(
                 r#"{"accounts":{"a":{"appKey":true},"b":{}},"defaultAccount":"a"}"#,
-                &[CredentialStatus { account: "a".into(), source: CredentialSource::Config }],
+                &[CredentialStatus {
+                    account: "a".into(),
+                    source: CredentialSource::Config,
+                }],
             )
             .unwrap();
         assert_eq!(r.default_account, "a");
         assert_eq!(r.accounts[0].credential_source, CredentialSource::Config);
         assert!(r.accounts[0].configured);
         assert!(!r.accounts[1].configured);
-        assert!(r.warnings.iter().any(|w| w.path == "channels.kakao.accounts.b" && w.message.contains("no app key")));
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.path == "channels.kakao.accounts.b" && w.message.contains("no app key"))
+        );
     }
 
     #[test]
@@ -360,12 +455,28 @@ mod tests {
         let kv = MemoryKv::default();
         let clock = FixedClock(Cell::new(0));
         let http = ScriptedHttp::new(vec![
-            (401, r#"{"success":false,"error":{"code":"invalid_authentication","message":"x"}}"#),
-            (429, r#"{"success":false,"error":{"code":"too_many_requests","message":"x"}}"#),
-            (404, r#"{"success":false,"error":{"code":"conversation_not_found","message":"x"}}"#),
+            (
+                401,
+                r#"{"success":false,"error":{"code":"invalid_authentication","message":"x"}}"#,
+            ),
+            (
+                429,
+                r#"{"success":false,"error":{"code":"too_many_requests","message":"x"}}"#,
+            ),
+            (
+                404,
+                r#"{"success":false,"error":{"code":"conversation_not_found","message":"x"}}"#,
+            ),
         ]);
-        let ports = Ports { http: &http, kv: &kv, clock: &clock };
-        assert!(matches!(ch.send(&ports, &req("1")), Err(ChannelError::Authentication(_))));
+        let ports = Ports {
+            http: &http,
+            kv: &kv,
+            clock: &clock,
+        };
+        assert!(matches!(
+            ch.send(&ports, &req("1")),
+            Err(ChannelError::Authentication(_))
+        ));
         match ch.send(&ports, &req("1")) {
             Err(ChannelError::RateLimited(f)) => assert!(f.retryable),
             other => panic!("{other:?}"),

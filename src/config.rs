@@ -136,16 +136,19 @@ impl ChannelConfig {
             Some(raw) => normalize_account_id(raw),
             None => self.default_account.clone(),
         };
-        self.accounts.iter().find(|a| a.id == wanted).ok_or_else(|| {
-            AccountError::Unknown(
-                id.unwrap_or(&wanted).to_owned(),
-                self.accounts
-                    .iter()
-                    .map(|a| a.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )
-        })
+        self.accounts
+            .iter()
+            .find(|a| a.id == wanted)
+            .ok_or_else(|| {
+                AccountError::Unknown(
+                    id.unwrap_or(&wanted).to_owned(),
+                    self.accounts
+                        .iter()
+                        .map(|a| a.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
+            })
     }
 }
 
@@ -225,8 +228,7 @@ pub fn split_origin(url: &str) -> Option<(&str, &str, &str)> {
     let (scheme, rest) = url.split_once("://")?;
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);
-    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace)
-    {
+    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
         return None;
     }
     let host = match authority.rsplit_once(':') {
@@ -608,7 +610,12 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
     let default_id;
     if declared.is_empty() {
         default_id = default_account.unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_owned());
-        accounts.push(build(default_id.clone(), None, SECTION_PATH.into(), base.clone()));
+        accounts.push(build(
+            default_id.clone(),
+            None,
+            SECTION_PATH.into(),
+            base.clone(),
+        ));
     } else {
         default_id = default_account
             .filter(|d| declared.contains_key(d))
@@ -757,8 +764,11 @@ mod tests {
         assert_eq!(internal.dm_policy, DmPolicy::Allowlist);
         assert!(!internal.is_default);
         // `open` is legal but warned about, with the account's path.
-        assert!(r.warnings.iter().any(|w| w.path == "channels.kakao.accounts.support"
-            && w.message.contains("open")));
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.path == "channels.kakao.accounts.support" && w.message.contains("open"))
+        );
     }
 
     #[test]
@@ -767,9 +777,15 @@ mod tests {
             "callbackUrl": "https://your-domain.com/kakao/callback",
             "callbackPath": "/kakao/callback"
         }));
-        assert_eq!(r.config.accounts[0].callback_path.as_deref(), Some("/kakao/callback"));
+        assert_eq!(
+            r.config.accounts[0].callback_path.as_deref(),
+            Some("/kakao/callback")
+        );
         let r = ok(json!({"callbackUrl": "https://x.example/hook/kw?x=1"}));
-        assert_eq!(r.config.accounts[0].callback_path.as_deref(), Some("/hook/kw"));
+        assert_eq!(
+            r.config.accounts[0].callback_path.as_deref(),
+            Some("/hook/kw")
+        );
     }
 
     #[test]
@@ -808,9 +824,15 @@ mod tests {
         }
         assert_eq!(e.len(), 13, "{e:#?}");
         for issue in &e {
-            assert!(!issue.fix.is_empty() && !issue.message.is_empty(), "{issue:?}");
+            assert!(
+                !issue.fix.is_empty() && !issue.message.is_empty(),
+                "{issue:?}"
+            );
         }
-        let policy = e.iter().find(|i| i.path == "channels.kakao.dmPolicy").unwrap();
+        let policy = e
+            .iter()
+            .find(|i| i.path == "channels.kakao.dmPolicy")
+            .unwrap();
         assert!(policy.fix.contains("pairing, allowlist, open, disabled"));
     }
 
@@ -873,7 +895,8 @@ mod tests {
 
     #[test]
     fn allow_entries_are_normalised() {
-        let cfg = ok(json!({"allowFrom": ["kakao:123", "KW: 456", 789, "*", "kakaowork:9"]})).config;
+        let cfg =
+            ok(json!({"allowFrom": ["kakao:123", "KW: 456", 789, "*", "kakaowork:9"]})).config;
         assert_eq!(cfg.accounts[0].allow_from, ["123", "456", "789", "*", "9"]);
     }
 
@@ -882,7 +905,10 @@ mod tests {
         let r = ok(json!({"dmPolicyy": "open", "accounts": {"a": {"we ird": 1}}}));
         let paths: Vec<_> = r.warnings.iter().map(|w| w.path.as_str()).collect();
         assert!(paths.contains(&"channels.kakao.dmPolicyy"), "{paths:?}");
-        assert!(paths.contains(&"channels.kakao.accounts.a[\"we ird\"]"), "{paths:?}");
+        assert!(
+            paths.contains(&"channels.kakao.accounts.a[\"we ird\"]"),
+            "{paths:?}"
+        );
     }
 
     #[test]
@@ -905,15 +931,23 @@ mod tests {
 
     #[test]
     fn redaction_removes_every_key_value() {
-        let mut v = json!({"appKey": "base-secret", "accounts": {"a": {"appKey": "a-secret"}, "b": {}}});
+        let mut v =
+            json!({"appKey": "base-secret", "accounts": {"a": {"appKey": "a-secret"}, "b": {}}});
         assert_eq!(redact_credentials(&mut v), 2);
         let text = v.to_string();
         assert!(!text.contains("secret"), "{text}");
         let cfg = ok(v.clone()).config;
         assert!(cfg.accounts.iter().all(|a| a.has_inline_key));
-        let orig = json!({"appKey": "base-secret", "accounts": {"a": {"appKey": "a-secret"}, "b": {}}});
+        let orig =
+            json!({"appKey": "base-secret", "accounts": {"a": {"appKey": "a-secret"}, "b": {}}});
         let a = ok(orig.clone()).config;
-        assert_eq!(inline_app_key(&orig, a.account(Some("a")).unwrap()), Some("a-secret"));
-        assert_eq!(inline_app_key(&orig, a.account(Some("b")).unwrap()), Some("base-secret"));
+        assert_eq!(
+            inline_app_key(&orig, a.account(Some("a")).unwrap()),
+            Some("a-secret")
+        );
+        assert_eq!(
+            inline_app_key(&orig, a.account(Some("b")).unwrap()),
+            Some("base-secret")
+        );
     }
 }

@@ -52,11 +52,11 @@ impl<'de> Deserialize<'de> for Id {
                 }
                 Ok(Id(v.to_string()))
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Id, E> {
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Id, E> {
                 // Only reached for numbers that do not fit u64: refuse rather than round.
-                Err(E::custom(format!(
-                    "id {v} is not an integer that fits in 64 bits; it cannot be kept exact"
-                )))
+                Err(E::custom(
+                    "an id that is not an integer of at most 64 bits cannot be kept exact",
+                ))
             }
         }
         d.deserialize_any(IdVisitor)

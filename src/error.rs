@@ -24,7 +24,9 @@ pub enum ChannelError {
     UnknownAccount(String),
     #[error("account `{0}` is disabled (enabled: false)")]
     AccountDisabled(String),
-    #[error("account `{0}` has no app key: set appKey or keyFile (or KAKAOWORK_APP_KEY for the default account)")]
+    #[error(
+        "account `{0}` has no app key: set appKey or keyFile (or KAKAOWORK_APP_KEY for the default account)"
+    )]
     MissingCredential(String),
     #[error("{0}")]
     InvalidTarget(String),

@@ -4,7 +4,9 @@
 use std::cell::RefCell;
 
 use crate::channel::{self as core, Channel};
-use crate::config::{ConfigIssue as CoreIssue, CredentialSource as CoreSource, DmPolicy as CorePolicy};
+use crate::config::{
+    ConfigIssue as CoreIssue, CredentialSource as CoreSource, DmPolicy as CorePolicy,
+};
 use crate::error::{ApiFailure as CoreFailure, ChannelError as CoreError};
 use crate::ports::{self, Ports};
 
@@ -239,8 +241,12 @@ impl wit::Guest for Plugin {
         })
     }
 
-    fn handle_callback(_req: wit::CallbackRequest) -> Result<wit::CallbackOutcome, wit::ChannelError> {
-        CHANNEL.with(|ch| ch.borrow().handle_callback()).map_err(error_to_wit)?;
+    fn handle_callback(
+        _req: wit::CallbackRequest,
+    ) -> Result<wit::CallbackOutcome, wit::ChannelError> {
+        CHANNEL
+            .with(|ch| ch.borrow().handle_callback())
+            .map_err(error_to_wit)?;
         Err(wit::ChannelError::Other("unreachable".into()))
     }
 
@@ -249,7 +255,9 @@ impl wit::Guest for Plugin {
         _sender_id: String,
         _chat_type: wit::ChatType,
     ) -> Result<wit::PolicyDecision, wit::ChannelError> {
-        CHANNEL.with(|ch| ch.borrow().check_policy()).map_err(error_to_wit)?;
+        CHANNEL
+            .with(|ch| ch.borrow().check_policy())
+            .map_err(error_to_wit)?;
         Err(wit::ChannelError::Other("unreachable".into()))
     }
 }

@@ -32,7 +32,9 @@ pub struct Page<T> {
 pub enum PaginationError<E> {
     #[error(transparent)]
     Fetch(E),
-    #[error("stopped after {pages} pages ({items} items) without reaching the end; raise the page bound or narrow the query")]
+    #[error(
+        "stopped after {pages} pages ({items} items) without reaching the end; raise the page bound or narrow the query"
+    )]
     TooManyPages { pages: usize, items: usize },
     #[error("the server returned the same cursor twice; stopping to avoid a loop")]
     RepeatedCursor,

@@ -13,7 +13,9 @@ pub enum Target {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("invalid target `{input}`: {reason}. Use conversation:<id>, a numeric conversation id, user:<id> or email:<address>")]
+#[error(
+    "invalid target `{input}`: {reason}. Use conversation:<id>, a numeric conversation id, user:<id> or email:<address>"
+)]
 pub struct TargetError {
     pub input: String,
     pub reason: String,
@@ -23,14 +25,18 @@ const CHANNEL_PREFIXES: [&str; 3] = ["kakaowork:", "kakao:", "kw:"];
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 /// Ids are decimal digits that fit in 64 bits.
 fn numeric_id(s: &str) -> Option<String> {
     let s = s.trim();
-    (!s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) && s.parse::<u64>().is_ok())
-        .then(|| s.to_owned())
+    (!s.is_empty()
+        && s.len() <= 20
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && s.parse::<u64>().is_ok())
+    .then(|| s.to_owned())
 }
 
 fn valid_email(s: &str) -> bool {
@@ -53,7 +59,10 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
     };
     let mut rest = input.trim();
     // One channel prefix at most, as OpenClaw's normalizeTarget strips it.
-    if let Some(r) = CHANNEL_PREFIXES.iter().find_map(|p| strip_prefix_ci(rest, p)) {
+    if let Some(r) = CHANNEL_PREFIXES
+        .iter()
+        .find_map(|p| strip_prefix_ci(rest, p))
+    {
         rest = r.trim();
     }
     if rest.is_empty() {
@@ -93,16 +102,25 @@ mod tests {
     #[test]
     fn accepted_forms() {
         let cases = [
-            ("conversation:2092305", Target::Conversation("2092305".into())),
+            (
+                "conversation:2092305",
+                Target::Conversation("2092305".into()),
+            ),
             ("2092305", Target::Conversation("2092305".into())),
             ("  2092305 ", Target::Conversation("2092305".into())),
             ("user:10000003", Target::User("10000003".into())),
-            ("email:minsu.kim@example.co.kr", Target::Email("minsu.kim@example.co.kr".into())),
+            (
+                "email:minsu.kim@example.co.kr",
+                Target::Email("minsu.kim@example.co.kr".into()),
+            ),
             ("kakao:user:10000003", Target::User("10000003".into())),
             ("kakaowork:conversation:5", Target::Conversation("5".into())),
             ("kw:7", Target::Conversation("7".into())),
             ("KW:Email:a@b.co", Target::Email("a@b.co".into())),
-            ("18446744073709551615", Target::Conversation("18446744073709551615".into())),
+            (
+                "18446744073709551615",
+                Target::Conversation("18446744073709551615".into()),
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(parse(input), Ok(want), "{input}");

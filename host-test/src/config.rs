@@ -23,7 +23,9 @@ pub enum HostConfigError {
     Parse { path: PathBuf, message: String },
     #[error("the configuration is invalid:\n{}", .0.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<ConfigIssue>),
-    #[error("{path}: cannot read keyFile {file} for account `{account}`: {reason} (fix: point keyFile at a readable file that holds the App Key)")]
+    #[error(
+        "{path}: cannot read keyFile {file} for account `{account}`: {reason} (fix: point keyFile at a readable file that holds the App Key)"
+    )]
     KeyFile {
         account: String,
         path: String,
@@ -81,12 +83,13 @@ pub fn prepare(mut section: Value, env_key: Option<&str>) -> Result<Prepared, Ho
             CredentialSource::Config => shared::inline_app_key(&section, a).map(str::to_owned),
             CredentialSource::KeyFile => {
                 let file = a.key_file.clone().unwrap_or_default();
-                let text = std::fs::read_to_string(&file).map_err(|e| HostConfigError::KeyFile {
-                    account: a.id.clone(),
-                    path: format!("{}.keyFile", a.path),
-                    file: file.clone(),
-                    reason: e.to_string(),
-                })?;
+                let text =
+                    std::fs::read_to_string(&file).map_err(|e| HostConfigError::KeyFile {
+                        account: a.id.clone(),
+                        path: format!("{}.keyFile", a.path),
+                        file: file.clone(),
+                        reason: e.to_string(),
+                    })?;
                 let key = text.trim().to_owned();
                 if key.is_empty() {
                     return Err(HostConfigError::KeyFile {
@@ -101,10 +104,14 @@ pub fn prepare(mut section: Value, env_key: Option<&str>) -> Result<Prepared, Ho
             CredentialSource::Env => env_key.map(str::to_owned),
             CredentialSource::None => None,
         };
-        let source = if key.is_some() { plan } else { CredentialSource::None };
+        let source = if key.is_some() {
+            plan
+        } else {
+            CredentialSource::None
+        };
         // api_base was validated by the shared parser, so it parses here.
-        let endpoint = Endpoint::new(&a.api_base, key.map(AppKey::new), a.proxy.clone())
-            .map_err(|e| {
+        let endpoint =
+            Endpoint::new(&a.api_base, key.map(AppKey::new), a.proxy.clone()).map_err(|e| {
                 HostConfigError::Invalid(vec![ConfigIssue {
                     path: format!("{}.apiBase", a.path),
                     message: format!("`{}` is not a URL: {e}", a.api_base),
@@ -149,11 +156,20 @@ mod tests {
         for secret in ["inline-secret", "file-secret", "env-secret"] {
             assert!(!p.redacted_json.contains(secret), "{}", p.redacted_json);
         }
-        let key = |id: &str| p.policy.accounts[id].key.as_ref().map(|k| k.expose().to_owned());
+        let key = |id: &str| {
+            p.policy.accounts[id]
+                .key
+                .as_ref()
+                .map(|k| k.expose().to_owned())
+        };
         assert_eq!(key("a").as_deref(), Some("inline-secret"));
         assert_eq!(key("b").as_deref(), Some("file-secret"));
         assert_eq!(key("c").as_deref(), Some("env-secret"));
-        let sources: Vec<_> = p.credentials.iter().map(|c| (c.account.as_str(), c.source)).collect();
+        let sources: Vec<_> = p
+            .credentials
+            .iter()
+            .map(|c| (c.account.as_str(), c.source))
+            .collect();
         assert_eq!(
             sources,
             [
@@ -162,14 +178,20 @@ mod tests {
                 ("c", wit::CredentialSource::Env)
             ]
         );
-        assert_eq!(format!("{:?}", p.policy.accounts["a"].key), "Some(AppKey(***))");
+        assert_eq!(
+            format!("{:?}", p.policy.accounts["a"].key),
+            "Some(AppKey(***))"
+        );
     }
 
     #[test]
     fn unreadable_key_file_is_a_clear_error() {
         let err = prepare(json!({"keyFile": "/nonexistent/kw.key"}), None).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("channels.kakao.keyFile") && msg.contains("/nonexistent/kw.key"), "{msg}");
+        assert!(
+            msg.contains("channels.kakao.keyFile") && msg.contains("/nonexistent/kw.key"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -177,7 +199,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kw-cfg5-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("moltbot.json");
-        std::fs::write(&f, "{\n // comment\n channels: { kakao: { appKey: 'k', dmPolicy: 'pairing', }, },\n}").unwrap();
+        std::fs::write(
+            &f,
+            "{\n // comment\n channels: { kakao: { appKey: 'k', dmPolicy: 'pairing', }, },\n}",
+        )
+        .unwrap();
         let v = load_file(&f).unwrap();
         assert_eq!(v, json!({"appKey": "k", "dmPolicy": "pairing"}));
         std::fs::write(&f, "{ nope").unwrap();

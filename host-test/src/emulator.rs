@@ -135,7 +135,11 @@ impl Emulator {
                 id: FIRST_GROUP_ROOM + i,
                 kind: "group",
                 name: format!("프로젝트 채널 {}", i + 1),
-                members: vec![BOT_USER_ID, users[(i % 5) as usize].id, users[((i + 1) % 5) as usize].id],
+                members: vec![
+                    BOT_USER_ID,
+                    users[(i % 5) as usize].id,
+                    users[((i + 1) % 5) as usize].id,
+                ],
             })
             .collect();
         let world = Arc::new(Mutex::new(World {
@@ -238,7 +242,10 @@ fn fail(status: u16, code: &str, message: &str) -> Answer {
 
 fn handle(world: &Arc<Mutex<World>>, mut req: tiny_http::Request) {
     let mut body = Vec::new();
-    let read = req.as_reader().take(MAX_BODY_BYTES + 1).read_to_end(&mut body);
+    let read = req
+        .as_reader()
+        .take(MAX_BODY_BYTES + 1)
+        .read_to_end(&mut body);
     let (path, query) = match req.url().split_once('?') {
         Some((p, q)) => (p.to_owned(), q.to_owned()),
         None => (req.url().to_owned(), String::new()),
@@ -246,7 +253,12 @@ fn handle(world: &Arc<Mutex<World>>, mut req: tiny_http::Request) {
     let headers: Vec<(String, String)> = req
         .headers()
         .iter()
-        .map(|h| (h.field.as_str().as_str().to_owned(), h.value.as_str().to_owned()))
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_owned(),
+                h.value.as_str().to_owned(),
+            )
+        })
         .collect();
     let method = req.method().as_str().to_owned();
     let mut w = world.lock().unwrap_or_else(|p| p.into_inner());
@@ -270,7 +282,10 @@ fn handle(world: &Arc<Mutex<World>>, mut req: tiny_http::Request) {
     let mut resp = tiny_http::Response::from_data(answer.body.to_string().into_bytes())
         .with_status_code(answer.status);
     let mut hdrs = vec![
-        ("Content-Type".to_owned(), "application/json; charset=utf-8".to_owned()),
+        (
+            "Content-Type".to_owned(),
+            "application/json; charset=utf-8".to_owned(),
+        ),
         ("RateLimit-Limit".to_owned(), limit.to_string()),
     ];
     hdrs.extend(answer.extra);
@@ -293,22 +308,36 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 fn id_param(params: &Map<String, Value>, key: &str) -> Result<Option<u64>, Answer> {
     match params.get(key) {
         None => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| fail(400, "invalid_parameter", &format!("{key} is not a valid id"))),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| fail(400, "invalid_parameter", &format!("{key} is not a valid id"))),
-        Some(_) => Err(fail(400, "invalid_parameter", &format!("{key} is not a valid id"))),
+        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
+            fail(
+                400,
+                "invalid_parameter",
+                &format!("{key} is not a valid id"),
+            )
+        }),
+        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| {
+            fail(
+                400,
+                "invalid_parameter",
+                &format!("{key} is not a valid id"),
+            )
+        }),
+        Some(_) => Err(fail(
+            400,
+            "invalid_parameter",
+            &format!("{key} is not a valid id"),
+        )),
     }
 }
 
 fn required_id(params: &Map<String, Value>, key: &str) -> Result<u64, Answer> {
-    id_param(params, key)?
-        .ok_or_else(|| fail(400, "missing_parameter", &format!("{key} parameter is missing.")))
+    id_param(params, key)?.ok_or_else(|| {
+        fail(
+            400,
+            "missing_parameter",
+            &format!("{key} parameter is missing."),
+        )
+    })
 }
 
 fn user_json(u: &SeedUser) -> Value {
@@ -392,7 +421,11 @@ impl World {
 
         let expected = format!("Bearer {}", self.opts.app_key);
         if header(headers, "authorization") != Some(expected.as_str()) {
-            return fail(401, "invalid_authentication", "인증 정보가 올바르지 않습니다.");
+            return fail(
+                401,
+                "invalid_authentication",
+                "인증 정보가 올바르지 않습니다.",
+            );
         }
         let Some(api) = path.strip_prefix("/v1/") else {
             return fail(404, "api_not_found", "api not found");
@@ -405,10 +438,12 @@ impl World {
             ("GET", "bots.info") => Ok(ok(
                 json!({"info": {"bot_id": 1234, "title": "Moltbot 에뮬레이터 봇", "status": "activated"}}),
             )),
-            ("GET", "spaces.info") => Ok(ok(json!({"space": {"id": 230021, "kakaoi_org_id": 285847,
+            ("GET", "spaces.info") => {
+                Ok(ok(json!({"space": {"id": 230021, "kakaoi_org_id": 285847,
                 "name": "Example Corp.", "color_code": "default", "color_tone": "light",
                 "permitted_ext": ["*"], "profile_name_format": "name_only",
-                "profile_position_format": "responsibility", "logo_url": ""}}))),
+                "profile_position_format": "responsibility", "logo_url": ""}})))
+            }
             ("GET", "users.info") => self.users_info(&params),
             ("GET", "users.find_by_email") => self.find_by_email(&params),
             ("GET", "users.list") => {
@@ -418,7 +453,11 @@ impl World {
             ("GET", "conversations.list") => {
                 let mut rooms = self.rooms.clone();
                 rooms.sort_by_key(|r| r.id);
-                Ok(paginate(&params, rooms.iter().map(room_json).collect(), "conversations"))
+                Ok(paginate(
+                    &params,
+                    rooms.iter().map(room_json).collect(),
+                    "conversations",
+                ))
             }
             ("POST", "conversations.open") => self.open(&params),
             ("POST", "messages.send") => self.send(now, &params),
@@ -442,26 +481,44 @@ impl World {
         if method != "POST" {
             return Ok(params);
         }
-        let ctype = header(headers, "content-type").unwrap_or("").to_ascii_lowercase();
+        let ctype = header(headers, "content-type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if ctype.starts_with("application/json") {
             match serde_json::from_slice::<Value>(body) {
                 Ok(Value::Object(m)) => params.extend(m),
-                _ => return Err(fail(400, "invalid_representation", "the body is not a JSON object")),
+                _ => {
+                    return Err(fail(
+                        400,
+                        "invalid_representation",
+                        "the body is not a JSON object",
+                    ));
+                }
             }
-        } else if ctype.starts_with("application/x-www-form-urlencoded") && !api.starts_with("messages.") {
+        } else if ctype.starts_with("application/x-www-form-urlencoded")
+            && !api.starts_with("messages.")
+        {
             params.extend(
                 url::form_urlencoded::parse(body)
                     .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))),
             );
         } else {
-            return Err(fail(400, "invalid_content_type", "application/json is required"));
+            return Err(fail(
+                400,
+                "invalid_content_type",
+                "application/json is required",
+            ));
         }
         Ok(params)
     }
 
     fn users_info(&self, params: &Map<String, Value>) -> Result<Answer, Answer> {
         let id = required_id(params, "user_id")?;
-        let u = self.users.iter().find(|u| u.id == id).ok_or_else(|| fail(400, "user_not_found", "사용자를 찾을 수 없습니다."))?;
+        let u = self
+            .users
+            .iter()
+            .find(|u| u.id == id)
+            .ok_or_else(|| fail(400, "user_not_found", "사용자를 찾을 수 없습니다."))?;
         Ok(ok(json!({"user": user_json(u)})))
     }
 
@@ -490,7 +547,11 @@ impl World {
             .find(|u| u.id == user)
             .cloned()
             .ok_or_else(|| fail(400, "user_not_found", "사용자를 찾을 수 없습니다."))?;
-        if let Some(r) = self.rooms.iter().find(|r| r.kind == "dm" && r.members.contains(&user)) {
+        if let Some(r) = self
+            .rooms
+            .iter()
+            .find(|r| r.kind == "dm" && r.members.contains(&user))
+        {
             return Ok(r.clone());
         }
         let room = Room {
@@ -536,10 +597,21 @@ impl World {
         Ok(ok(json!({"conversation": room_json(&room)})))
     }
 
-    fn post(&mut self, now: u64, conversation_id: u64, params: &Map<String, Value>) -> Result<Answer, Answer> {
+    fn post(
+        &mut self,
+        now: u64,
+        conversation_id: u64,
+        params: &Map<String, Value>,
+    ) -> Result<Answer, Answer> {
         let text = match params.get("text") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(_) => return Err(fail(400, "invalid_parameter", "text must be a non-empty string")),
+            Some(_) => {
+                return Err(fail(
+                    400,
+                    "invalid_parameter",
+                    "text must be a non-empty string",
+                ));
+            }
             None => return Err(fail(400, "missing_parameter", "text parameter is missing.")),
         };
         if text.chars().count() > MAX_TEXT_CHARS {
@@ -563,8 +635,16 @@ impl World {
 
     fn send(&mut self, now: u64, params: &Map<String, Value>) -> Result<Answer, Answer> {
         let conv = required_id(params, "conversation_id")?;
-        if !self.rooms.iter().any(|r| r.id == conv && r.members.contains(&BOT_USER_ID)) {
-            return Err(fail(400, "conversation_not_found", "채팅방을 찾을 수 없습니다."));
+        if !self
+            .rooms
+            .iter()
+            .any(|r| r.id == conv && r.members.contains(&BOT_USER_ID))
+        {
+            return Err(fail(
+                400,
+                "conversation_not_found",
+                "채팅방을 찾을 수 없습니다.",
+            ));
         }
         self.post(now, conv, params)
     }

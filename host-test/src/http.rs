@@ -42,7 +42,11 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn new(api_base: &str, key: Option<AppKey>, proxy: Option<String>) -> Result<Self, url::ParseError> {
+    pub fn new(
+        api_base: &str,
+        key: Option<AppKey>,
+        proxy: Option<String>,
+    ) -> Result<Self, url::ParseError> {
         Ok(Self {
             origin: Url::parse(api_base)?.origin(),
             key,
@@ -123,10 +127,15 @@ impl HttpState {
         let url = Url::parse(&req.url)
             .map_err(|e| Error::Denied(format!("`{}` is not a valid URL: {e}", req.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::Denied(format!("scheme `{}` is not allowed", url.scheme())));
+            return Err(Error::Denied(format!(
+                "scheme `{}` is not allowed",
+                url.scheme()
+            )));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(Error::Denied("URLs with credentials are not allowed".into()));
+            return Err(Error::Denied(
+                "URLs with credentials are not allowed".into(),
+            ));
         }
         if let Some((name, _)) = req.headers.iter().find(|(k, _)| {
             k.eq_ignore_ascii_case("authorization") || k.eq_ignore_ascii_case("proxy-authorization")

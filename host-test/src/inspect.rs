@@ -22,7 +22,12 @@ unsafe impl Sync for Region {}
 impl Drop for Region {
     fn drop(&mut self) {
         // SAFETY: allocated in `new_memory` with this exact layout.
-        unsafe { dealloc(self.ptr, Layout::from_size_align_unchecked(self.capacity, WASM_PAGE)) }
+        unsafe {
+            dealloc(
+                self.ptr,
+                Layout::from_size_align_unchecked(self.capacity, WASM_PAGE),
+            )
+        }
     }
 }
 
@@ -95,7 +100,10 @@ unsafe impl MemoryCreator for InspectableMemories {
         if guard != 0 {
             return Err("inspectable memories have no guard region".into());
         }
-        let capacity = maximum.unwrap_or(self.capacity).min(self.capacity).max(minimum);
+        let capacity = maximum
+            .unwrap_or(self.capacity)
+            .min(self.capacity)
+            .max(minimum);
         let capacity = capacity.next_multiple_of(WASM_PAGE).max(WASM_PAGE);
         let layout = Layout::from_size_align(capacity, WASM_PAGE).map_err(|e| e.to_string())?;
         // SAFETY: non-zero size, valid alignment.

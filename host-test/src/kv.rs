@@ -243,14 +243,37 @@ mod tests {
     #[test]
     fn compare_and_swap_semantics() {
         let (mut kv, clock) = state();
-        assert!(kv.compare_and_swap("k".into(), None, Some(b"1".to_vec()), None).unwrap());
-        assert!(!kv.compare_and_swap("k".into(), None, Some(b"2".to_vec()), None).unwrap());
-        assert!(!kv.compare_and_swap("k".into(), Some(b"9".to_vec()), Some(b"2".to_vec()), None).unwrap());
-        assert!(kv.compare_and_swap("k".into(), Some(b"1".to_vec()), Some(b"2".to_vec()), Some(10)).unwrap());
+        assert!(
+            kv.compare_and_swap("k".into(), None, Some(b"1".to_vec()), None)
+                .unwrap()
+        );
+        assert!(
+            !kv.compare_and_swap("k".into(), None, Some(b"2".to_vec()), None)
+                .unwrap()
+        );
+        assert!(
+            !kv.compare_and_swap("k".into(), Some(b"9".to_vec()), Some(b"2".to_vec()), None)
+                .unwrap()
+        );
+        assert!(
+            kv.compare_and_swap(
+                "k".into(),
+                Some(b"1".to_vec()),
+                Some(b"2".to_vec()),
+                Some(10)
+            )
+            .unwrap()
+        );
         clock.advance(10);
         // An expired value counts as absent.
-        assert!(kv.compare_and_swap("k".into(), None, Some(b"3".to_vec()), None).unwrap());
-        assert!(kv.compare_and_swap("k".into(), Some(b"3".to_vec()), None, None).unwrap());
+        assert!(
+            kv.compare_and_swap("k".into(), None, Some(b"3".to_vec()), None)
+                .unwrap()
+        );
+        assert!(
+            kv.compare_and_swap("k".into(), Some(b"3".to_vec()), None, None)
+                .unwrap()
+        );
         assert_eq!(kv.get("k".into()).unwrap(), None);
     }
 
@@ -264,9 +287,20 @@ mod tests {
                     for _ in 0..250 {
                         loop {
                             let cur = store.get("n", 0).unwrap();
-                            let n: u64 = cur.as_deref().map_or(0, |v| std::str::from_utf8(v).unwrap().parse().unwrap());
+                            let n: u64 = cur
+                                .as_deref()
+                                .map_or(0, |v| std::str::from_utf8(v).unwrap().parse().unwrap());
                             let next = (n + 1).to_string();
-                            if store.compare_and_swap("n", cur.as_deref(), Some(next.as_bytes()), None, 0).unwrap() {
+                            if store
+                                .compare_and_swap(
+                                    "n",
+                                    cur.as_deref(),
+                                    Some(next.as_bytes()),
+                                    None,
+                                    0,
+                                )
+                                .unwrap()
+                            {
                                 break;
                             }
                         }
@@ -288,7 +322,13 @@ mod tests {
         }
         assert_eq!(kv.list_keys("b/".into()).unwrap(), ["b/1", "b/2"]);
         assert!(matches!(kv.get(String::new()), Err(Error::InvalidKey(_))));
-        assert!(matches!(kv.get("x".repeat(MAX_KEY_BYTES + 1)), Err(Error::InvalidKey(_))));
-        assert!(matches!(kv.set("v".into(), vec![0; MAX_VALUE_BYTES + 1], None), Err(Error::TooLarge)));
+        assert!(matches!(
+            kv.get("x".repeat(MAX_KEY_BYTES + 1)),
+            Err(Error::InvalidKey(_))
+        ));
+        assert!(matches!(
+            kv.set("v".into(), vec![0; MAX_VALUE_BYTES + 1], None),
+            Err(Error::TooLarge)
+        ));
     }
 }

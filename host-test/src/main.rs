@@ -1,1 +1,366 @@
-fn main() {}
+//! `kakaowork-host`: runs the KakaoWork channel component for real.
+//!
+//! With no app key anywhere it starts the embedded KakaoWork emulator and talks to that, so it
+//! works on a fresh machine with no account and no network.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use host_test::clock::Clock;
+use host_test::config::{HostConfigError, Prepared, load_file, prepare};
+use host_test::emulator::{Emulator, EmulatorOptions, FIRST_GROUP_ROOM, SEEDED_GROUP_ROOMS};
+use host_test::kv::MemoryKv;
+use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
+use host_test::wit;
+use kakaowork_channel::config::APP_KEY_ENV;
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(
+    name = "kakaowork-host",
+    version,
+    about = "Run the KakaoWork channel plugin (a WebAssembly component) on wasmtime"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send messages.
+    Message {
+        #[command(subcommand)]
+        action: MessageAction,
+    },
+    /// Check an account's app key with bots.info.
+    Probe(Conn),
+    /// Write the plugin's component file, for loading into another host.
+    Component {
+        /// Where to write the .wasm file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum MessageAction {
+    /// Send a text message.
+    Send {
+        /// conversation:<id>, a numeric conversation id, user:<id> or email:<address>.
+        #[arg(long, short = 't')]
+        target: String,
+        /// The text to send.
+        #[arg(long, short = 'm')]
+        message: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(Args)]
+struct Conn {
+    /// Account id (default: defaultAccount, else the only account).
+    #[arg(long)]
+    account: Option<String>,
+    /// Config file: a Moltbot/OpenClaw config (channels.kakao is used) or that section alone. JSON5.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// KakaoWork API origin (default https://api.kakaowork.com).
+    #[arg(long)]
+    api_base: Option<String>,
+    /// Use the embedded emulator even if an app key is configured.
+    #[arg(long)]
+    emulator: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Config(#[from] HostConfigError),
+    #[error("the plugin rejected the configuration:\n{}", .0.iter().map(|i| format!("  - {}: {} (fix: {})", i.path, i.message, i.fix)).collect::<Vec<_>>().join("\n"))]
+    Rejected(Vec<wit::ConfigIssue>),
+    #[error("{0}")]
+    Channel(String),
+    #[error("could not start the embedded emulator: {0}")]
+    Emulator(std::io::Error),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the plugin trapped (a bug in the plugin or the host): {0}")]
+    Trap(String),
+}
+
+struct Session {
+    plugin: Plugin,
+    emulator: Option<Emulator>,
+    _runtime: Runtime,
+}
+
+fn trap(e: wasmtime::Error) -> CliError {
+    CliError::Trap(format!("{e:?}"))
+}
+
+fn connect(conn: &Conn) -> Result<Session, CliError> {
+    let env_key = std::env::var(APP_KEY_ENV)
+        .ok()
+        .filter(|k| !k.trim().is_empty());
+    let mut section = match &conn.config {
+        Some(path) => load_file(path)?,
+        None => json!({}),
+    };
+    if let Some(base) = &conn.api_base {
+        section["apiBase"] = json!(base);
+    }
+    let real = prepare(section.clone(), env_key.as_deref())?;
+    let has_key = real
+        .credentials
+        .iter()
+        .any(|c| c.source != wit::CredentialSource::None);
+    let (prepared, emulator) = if conn.emulator || !has_key {
+        let emu = Emulator::start(EmulatorOptions::default()).map_err(CliError::Emulator)?;
+        eprintln!(
+            "No KakaoWork app key found ({APP_KEY_ENV} or --config): using the embedded KakaoWork emulator at {}.",
+            emu.base_url()
+        );
+        point_at_emulator(&mut section, &emu);
+        (prepare(section, None)?, Some(emu))
+    } else {
+        (real, None)
+    };
+    let runtime =
+        Runtime::new(host_test::component_bytes(), RuntimeOptions::default()).map_err(trap)?;
+    let env = HostEnv {
+        http: Arc::new(prepared.policy.clone()),
+        kv: MemoryKv::new(),
+        clock: Clock::Real,
+    };
+    let mut plugin = runtime.instantiate(&env).map_err(trap)?;
+    configure(&mut plugin, &prepared)?;
+    Ok(Session {
+        plugin,
+        emulator,
+        _runtime: runtime,
+    })
+}
+
+/// Every account talks to the emulator, with the emulator's key.
+fn point_at_emulator(section: &mut Value, emu: &Emulator) {
+    let strip = |obj: &mut Value| {
+        if let Value::Object(m) = obj {
+            m.remove("appKey");
+            m.remove("keyFile");
+            m.remove("apiBase");
+        }
+    };
+    if let Some(Value::Object(accounts)) = section.get_mut("accounts") {
+        accounts.values_mut().for_each(strip);
+    }
+    strip(section);
+    section["apiBase"] = json!(emu.base_url());
+    section["appKey"] = json!(emu.app_key());
+}
+
+fn configure(plugin: &mut Plugin, prepared: &Prepared) -> Result<(), CliError> {
+    let result = plugin
+        .configure(&prepared.redacted_json, &prepared.credentials)
+        .map_err(trap)?
+        .map_err(CliError::Rejected)?;
+    for w in result.warnings {
+        eprintln!("warning: {}: {} (fix: {})", w.path, w.message, w.fix);
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` from Unix seconds (civil-from-days, proleptic Gregorian).
+fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn describe(e: &wit::ChannelError) -> String {
+    use wit::ChannelError as E;
+    match e {
+        E::NotConfigured => "the channel is not configured".into(),
+        E::UnknownAccount(m) | E::InvalidTarget(m) | E::Other(m) => m.clone(),
+        E::AccountDisabled(a) => format!("account `{a}` is disabled (enabled: false)"),
+        E::MissingCredential(a) => {
+            format!("account `{a}` has no app key: set appKey or keyFile (or {APP_KEY_ENV})")
+        }
+        E::InvalidMessage(m) => format!("invalid message: {m}"),
+        E::Authentication(f) => format!(
+            "KakaoWork rejected the app key ({}: {}); check the App Key in the KakaoWork admin console",
+            f.code, f.message
+        ),
+        E::RateLimited(f) => format!(
+            "KakaoWork rate limit reached; retry in {} s",
+            f.retry_after_ms.unwrap_or(60_000) / 1000
+        ),
+        E::Api(f) => format!(
+            "KakaoWork error `{}` (HTTP {}): {}",
+            f.code, f.http_status, f.message
+        ),
+        E::Deferred(ms) => format!("deferred: try again in {ms} ms"),
+        E::Denied(m) => format!("the host refused the request: {m}"),
+        E::Timeout => "the request to KakaoWork timed out".into(),
+        E::Transport(m) => format!("could not reach KakaoWork: {m}"),
+        E::Storage(m) => format!("storage error: {m}"),
+        E::InvalidResponse(m) => format!("KakaoWork's answer could not be understood: {m}"),
+        E::NotImplemented(m) => format!("not implemented yet: {m}"),
+    }
+}
+
+fn channel_error(e: wit::ChannelError, emulator: bool) -> CliError {
+    let mut msg = describe(&e);
+    if emulator
+        && matches!(&e, wit::ChannelError::Api(f) if f.code.ends_with("_not_found") || f.code == "invalid_parameter")
+    {
+        msg.push_str(&format!(
+            "\nhint: the emulator's workspace has conversations {FIRST_GROUP_ROOM}..{} and users 10000001..10000005 \
+             (e-mails: minsu.kim@example.co.kr, yh.lee@example.co.kr, ...); try --target user:10000001",
+            FIRST_GROUP_ROOM + SEEDED_GROUP_ROOMS - 1
+        ));
+    }
+    CliError::Channel(msg)
+}
+
+fn print_emulator_log(emu: &Emulator) {
+    let key = emu.app_key();
+    let requests = emu.requests();
+    if requests.is_empty() {
+        println!("The emulator received no request.");
+        return;
+    }
+    println!("The emulator received:");
+    for r in requests {
+        let auth = r
+            .header("authorization")
+            .map(|a| a.replace(&key, &format!("{}…", &key[..6])))
+            .unwrap_or_else(|| "(no Authorization)".into());
+        let q = if r.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", r.query)
+        };
+        println!(
+            "  {} {}{q} -> {}  [Authorization: {auth}]",
+            r.method, r.path, r.status
+        );
+        if !r.body.is_empty() {
+            println!("      {}", String::from_utf8_lossy(&r.body));
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Message {
+            action:
+                MessageAction::Send {
+                    target,
+                    message,
+                    conn,
+                },
+        } => {
+            let mut s = connect(&conn)?;
+            let req = wit::SendRequest {
+                account: conn.account.clone(),
+                target: target.clone(),
+                text: message,
+                idempotency_key: None,
+            };
+            let outcome = s.plugin.send(&req).map_err(trap)?;
+            let result = outcome.map_err(|e| channel_error(e, s.emulator.is_some()));
+            if let Some(emu) = &s.emulator {
+                if result.is_ok() {
+                    print_receipt(result.as_ref().ok(), &target);
+                }
+                print_emulator_log(emu);
+            } else if let Ok(r) = &result {
+                print_receipt(Some(r), &target);
+            }
+            result.map(|_| ())
+        }
+        Command::Probe(conn) => {
+            let mut s = connect(&conn)?;
+            let p = s
+                .plugin
+                .probe(conn.account.as_deref())
+                .map_err(trap)?
+                .map_err(|e| channel_error(e, s.emulator.is_some()))?;
+            println!(
+                "Account {}: bot \"{}\" (id {}), status {}, answered in {} ms",
+                p.account, p.title, p.bot_id, p.status, p.elapsed_ms
+            );
+            Ok(())
+        }
+        Command::Component { out } => {
+            let bytes = host_test::component_bytes();
+            std::fs::write(&out, bytes).map_err(|source| CliError::Write {
+                path: out.clone(),
+                source,
+            })?;
+            println!(
+                "Wrote {} ({} bytes): world moltbot:channel/channel-plugin@0.1.0",
+                out.display(),
+                bytes.len()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn print_receipt(r: Option<&wit::SendReceipt>, target: &str) {
+    let Some(r) = r else { return };
+    println!("Sent.");
+    println!("  account:         {}", r.account);
+    println!("  target:          {target}");
+    println!("  message id:      {}", r.message_id);
+    println!("  conversation id: {}", r.conversation_id);
+    println!("  send time:       {} ({})", utc(r.send_time), r.send_time);
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            match e {
+                CliError::Config(_) | CliError::Rejected(_) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn utc_formatting() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+    }
+}

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder,
+};
 
 use crate::bindings::{ChannelPlugin, ChannelPluginPre};
 use crate::clock::{Clock, ClockState};
@@ -92,8 +95,12 @@ impl Runtime {
         use crate::bindings::{moltbot::channel as mc, wasi};
         mc::http::add_to_linker::<_, HasSelf<HttpState>>(&mut linker, |s| &mut s.http)?;
         mc::kv::add_to_linker::<_, HasSelf<KvState>>(&mut linker, |s| &mut s.kv)?;
-        wasi::clocks::wall_clock::add_to_linker::<_, HasSelf<ClockState>>(&mut linker, |s| &mut s.clock)?;
-        wasi::random::random::add_to_linker::<_, HasSelf<RandomState>>(&mut linker, |s| &mut s.random)?;
+        wasi::clocks::wall_clock::add_to_linker::<_, HasSelf<ClockState>>(&mut linker, |s| {
+            &mut s.clock
+        })?;
+        wasi::random::random::add_to_linker::<_, HasSelf<RandomState>>(&mut linker, |s| {
+            &mut s.random
+        })?;
         let pre = ChannelPluginPre::new(linker.instantiate_pre(&component)?)?;
 
         let weak = engine.weak();
@@ -108,7 +115,8 @@ impl Runtime {
                     std::thread::sleep(tick);
                 }
             })?;
-        let deadline_ticks = (opts.call_deadline.as_millis() / opts.epoch_tick.as_millis().max(1)).max(1) as u64;
+        let deadline_ticks =
+            (opts.call_deadline.as_millis() / opts.epoch_tick.as_millis().max(1)).max(1) as u64;
         Ok(Self {
             engine,
             component,
@@ -174,19 +182,31 @@ impl Plugin {
         credentials: &[wit::CredentialStatus],
     ) -> wasmtime::Result<Result<wit::ConfigureResult, Vec<wit::ConfigIssue>>> {
         self.arm();
+        self.bindings.moltbot_channel_channel().call_configure(
+            &mut self.store,
+            config_json,
+            credentials,
+        )
+    }
+
+    pub fn send(
+        &mut self,
+        req: &wit::SendRequest,
+    ) -> wasmtime::Result<Result<wit::SendReceipt, wit::ChannelError>> {
+        self.arm();
         self.bindings
             .moltbot_channel_channel()
-            .call_configure(&mut self.store, config_json, credentials)
+            .call_send(&mut self.store, req)
     }
 
-    pub fn send(&mut self, req: &wit::SendRequest) -> wasmtime::Result<Result<wit::SendReceipt, wit::ChannelError>> {
+    pub fn probe(
+        &mut self,
+        account: Option<&str>,
+    ) -> wasmtime::Result<Result<wit::ProbeResult, wit::ChannelError>> {
         self.arm();
-        self.bindings.moltbot_channel_channel().call_send(&mut self.store, req)
-    }
-
-    pub fn probe(&mut self, account: Option<&str>) -> wasmtime::Result<Result<wit::ProbeResult, wit::ChannelError>> {
-        self.arm();
-        self.bindings.moltbot_channel_channel().call_probe(&mut self.store, account)
+        self.bindings
+            .moltbot_channel_channel()
+            .call_probe(&mut self.store, account)
     }
 
     pub fn handle_callback(
@@ -206,13 +226,22 @@ impl Plugin {
         chat_type: wit::ChatType,
     ) -> wasmtime::Result<Result<wit::PolicyDecision, wit::ChannelError>> {
         self.arm();
-        self.bindings
-            .moltbot_channel_channel()
-            .call_check_policy(&mut self.store, account, sender_id, chat_type)
+        self.bindings.moltbot_channel_channel().call_check_policy(
+            &mut self.store,
+            account,
+            sender_id,
+            chat_type,
+        )
     }
 
     /// Requests the guest produced so far, before the host added anything.
     pub fn guest_requests(&self) -> Vec<GuestRequest> {
-        self.store.data().http.log.lock().map(|l| l.clone()).unwrap_or_default()
+        self.store
+            .data()
+            .http
+            .log
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
     }
 }

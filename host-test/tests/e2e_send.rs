@@ -16,7 +16,10 @@ fn send_to_a_conversation() {
     let mut r = rig();
     let receipt = r
         .plugin
-        .send(&send_req(&format!("conversation:{FIRST_GROUP_ROOM}"), "배포가 끝났습니다"))
+        .send(&send_req(
+            &format!("conversation:{FIRST_GROUP_ROOM}"),
+            "배포가 끝났습니다",
+        ))
         .unwrap()
         .unwrap();
     let posted = r.emulator.posted();
@@ -32,8 +35,16 @@ fn send_to_a_conversation() {
 
     let reqs = r.emulator.requests();
     assert_eq!(reqs.len(), 1);
-    assert_eq!((reqs[0].method.as_str(), reqs[0].path.as_str()), ("POST", "/v1/messages.send"));
-    assert!(reqs[0].header("content-type").unwrap().starts_with("application/json"));
+    assert_eq!(
+        (reqs[0].method.as_str(), reqs[0].path.as_str()),
+        ("POST", "/v1/messages.send")
+    );
+    assert!(
+        reqs[0]
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
     assert_eq!(
         body_json(&reqs[0].body),
         json!({"conversation_id": FIRST_GROUP_ROOM.to_string(), "text": "배포가 끝났습니다"})
@@ -43,8 +54,14 @@ fn send_to_a_conversation() {
 #[test]
 fn bare_numeric_id_and_prefixes_go_to_the_conversation() {
     let mut r = rig();
-    r.plugin.send(&send_req(&FIRST_GROUP_ROOM.to_string(), "a")).unwrap().unwrap();
-    r.plugin.send(&send_req(&format!("kw:{FIRST_GROUP_ROOM}"), "b")).unwrap().unwrap();
+    r.plugin
+        .send(&send_req(&FIRST_GROUP_ROOM.to_string(), "a"))
+        .unwrap()
+        .unwrap();
+    r.plugin
+        .send(&send_req(&format!("kw:{FIRST_GROUP_ROOM}"), "b"))
+        .unwrap()
+        .unwrap();
     let posted = r.emulator.posted();
     assert_eq!(posted.len(), 2);
     assert!(posted.iter().all(|p| p.conversation_id == FIRST_GROUP_ROOM));
@@ -54,12 +71,35 @@ fn bare_numeric_id_and_prefixes_go_to_the_conversation() {
 fn send_to_a_user_opens_the_dm_once() {
     let mut r = rig();
     let user = r.emulator.users()[2].clone();
-    let first = r.plugin.send(&send_req(&format!("user:{}", user.id), "안녕하세요")).unwrap().unwrap();
-    let second = r.plugin.send(&send_req(&format!("kakaowork:user:{}", user.id), "두 번째")).unwrap().unwrap();
+    let first = r
+        .plugin
+        .send(&send_req(&format!("user:{}", user.id), "안녕하세요"))
+        .unwrap()
+        .unwrap();
+    let second = r
+        .plugin
+        .send(&send_req(&format!("kakaowork:user:{}", user.id), "두 번째"))
+        .unwrap()
+        .unwrap();
     assert_eq!(first.conversation_id, second.conversation_id);
-    let paths: Vec<_> = r.emulator.requests().iter().map(|q| q.path.clone()).collect();
-    assert_eq!(paths, ["/v1/conversations.open", "/v1/messages.send", "/v1/messages.send"]);
-    assert_eq!(body_json(&r.emulator.requests()[0].body), json!({"user_id": user.id}));
+    let paths: Vec<_> = r
+        .emulator
+        .requests()
+        .iter()
+        .map(|q| q.path.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/conversations.open",
+            "/v1/messages.send",
+            "/v1/messages.send"
+        ]
+    );
+    assert_eq!(
+        body_json(&r.emulator.requests()[0].body),
+        json!({"user_id": user.id})
+    );
     let posted = r.emulator.posted();
     assert_eq!(posted[0].conversation_id.to_string(), first.conversation_id);
     // A new instance sharing the KV reuses the cached DM.
@@ -69,9 +109,20 @@ fn send_to_a_user_opens_the_dm_once() {
         clock: r.clock.clone(),
     };
     let mut other = runtime().instantiate(&env).unwrap();
-    other.configure(&r.prepared.redacted_json, &r.prepared.credentials).unwrap().unwrap();
-    other.send(&send_req(&format!("user:{}", user.id), "세 번째")).unwrap().unwrap();
-    let opens = r.emulator.requests().iter().filter(|q| q.path == "/v1/conversations.open").count();
+    other
+        .configure(&r.prepared.redacted_json, &r.prepared.credentials)
+        .unwrap()
+        .unwrap();
+    other
+        .send(&send_req(&format!("user:{}", user.id), "세 번째"))
+        .unwrap()
+        .unwrap();
+    let opens = r
+        .emulator
+        .requests()
+        .iter()
+        .filter(|q| q.path == "/v1/conversations.open")
+        .count();
     assert_eq!(opens, 1);
 }
 
@@ -79,18 +130,29 @@ fn send_to_a_user_opens_the_dm_once() {
 fn send_to_an_email_address() {
     let mut r = rig();
     let user = r.emulator.users()[1].clone();
-    let receipt = r.plugin.send(&send_req(&format!("email:{}", user.email), "메일로 보냄")).unwrap().unwrap();
+    let receipt = r
+        .plugin
+        .send(&send_req(&format!("email:{}", user.email), "메일로 보냄"))
+        .unwrap()
+        .unwrap();
     let reqs = r.emulator.requests();
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].path, "/v1/messages.send_by_email");
-    assert_eq!(body_json(&reqs[0].body), json!({"email": user.email, "text": "메일로 보냄"}));
+    assert_eq!(
+        body_json(&reqs[0].body),
+        json!({"email": user.email, "text": "메일로 보냄"})
+    );
     assert_eq!(r.emulator.posted()[0].id, receipt.message_id);
 }
 
 #[test]
 fn unknown_email_is_a_typed_api_error() {
     let mut r = rig();
-    match r.plugin.send(&send_req("email:nobody@example.co.kr", "x")).unwrap() {
+    match r
+        .plugin
+        .send(&send_req("email:nobody@example.co.kr", "x"))
+        .unwrap()
+    {
         Err(ChannelError::Api(f)) => {
             assert_eq!(f.code, "invalid_parameter");
             assert!(!f.retryable);
@@ -111,13 +173,20 @@ fn wrong_app_key_is_an_authentication_error() {
         other => panic!("{other:?}"),
     }
     assert!(r.emulator.posted().is_empty());
-    assert!(matches!(r.plugin.probe(None).unwrap(), Err(ChannelError::Authentication(_))));
+    assert!(matches!(
+        r.plugin.probe(None).unwrap(),
+        Err(ChannelError::Authentication(_))
+    ));
 }
 
 #[test]
 fn unknown_conversation_is_conversation_not_found() {
     let mut r = rig();
-    match r.plugin.send(&send_req("conversation:999999", "x")).unwrap() {
+    match r
+        .plugin
+        .send(&send_req("conversation:999999", "x"))
+        .unwrap()
+    {
         Err(ChannelError::Api(f)) => assert_eq!(f.code, "conversation_not_found"),
         other => panic!("{other:?}"),
     }
@@ -145,7 +214,10 @@ fn probe_returns_the_bots_title_and_status() {
     assert_eq!(p.bot_id, "1234");
     assert_eq!(p.account, "default");
     let reqs = r.emulator.requests();
-    assert_eq!((reqs[0].method.as_str(), reqs[0].path.as_str()), ("GET", "/v1/bots.info"));
+    assert_eq!(
+        (reqs[0].method.as_str(), reqs[0].path.as_str()),
+        ("GET", "/v1/bots.info")
+    );
 }
 
 #[test]
@@ -154,7 +226,9 @@ fn host_refuses_an_origin_other_than_the_configured_one() {
     // claims `evil`. The guest follows its config, and the host must refuse.
     let real = Emulator::start(EmulatorOptions::default()).unwrap();
     let evil = Emulator::start(EmulatorOptions::default()).unwrap();
-    let prepared = host_test::config::prepare(json!({"apiBase": real.base_url()}), Some(DEFAULT_APP_KEY)).unwrap();
+    let prepared =
+        host_test::config::prepare(json!({"apiBase": real.base_url()}), Some(DEFAULT_APP_KEY))
+            .unwrap();
     let env = host_test::runtime::HostEnv {
         http: std::sync::Arc::new(prepared.policy.clone()),
         kv: host_test::kv::MemoryKv::new(),
@@ -162,7 +236,10 @@ fn host_refuses_an_origin_other_than_the_configured_one() {
     };
     let mut plugin = runtime().instantiate(&env).unwrap();
     let lying = json!({"apiBase": evil.base_url()}).to_string();
-    plugin.configure(&lying, &prepared.credentials).unwrap().unwrap();
+    plugin
+        .configure(&lying, &prepared.credentials)
+        .unwrap()
+        .unwrap();
     match plugin.send(&send_req("3000001", "x")).unwrap() {
         Err(ChannelError::Denied(m)) => assert!(m.contains("not the API origin"), "{m}"),
         other => panic!("{other:?}"),
@@ -171,20 +248,28 @@ fn host_refuses_an_origin_other_than_the_configured_one() {
         Err(ChannelError::Denied(_)) => {}
         other => panic!("{other:?}"),
     }
-    assert!(evil.requests().is_empty(), "nothing may reach another origin");
+    assert!(
+        evil.requests().is_empty(),
+        "nothing may reach another origin"
+    );
     assert!(real.requests().is_empty());
 }
 
 #[test]
 fn authorization_is_added_by_the_host_only() {
     let mut r = rig();
-    r.plugin.send(&send_req("user:10000001", "x")).unwrap().unwrap();
+    r.plugin
+        .send(&send_req("user:10000001", "x"))
+        .unwrap()
+        .unwrap();
     r.plugin.probe(None).unwrap().unwrap();
     let guest = r.plugin.guest_requests();
     assert_eq!(guest.len(), 3);
     for g in &guest {
         assert!(
-            g.headers.iter().all(|(k, _)| !k.eq_ignore_ascii_case("authorization")),
+            g.headers
+                .iter()
+                .all(|(k, _)| !k.eq_ignore_ascii_case("authorization")),
             "guest produced {g:?}"
         );
         assert_eq!(g.account.as_deref(), Some("default"));
@@ -192,7 +277,10 @@ fn authorization_is_added_by_the_host_only() {
     let wire = r.emulator.requests();
     assert_eq!(wire.len(), 3);
     for w in &wire {
-        assert_eq!(w.header("authorization"), Some(format!("Bearer {DEFAULT_APP_KEY}").as_str()));
+        assert_eq!(
+            w.header("authorization"),
+            Some(format!("Bearer {DEFAULT_APP_KEY}").as_str())
+        );
     }
 }
 
@@ -206,15 +294,25 @@ fn configure_through_wasm_reports_every_error_with_its_path() {
         })
         .unwrap();
     let bad = json!({"dmPolicy": "everyone", "allowFrom": "123", "accounts": {"a": {"callbackUrl": "http://x.example/cb"}}});
-    let issues = plugin.configure(&bad.to_string(), &[]).unwrap().unwrap_err();
+    let issues = plugin
+        .configure(&bad.to_string(), &[])
+        .unwrap()
+        .unwrap_err();
     let paths: Vec<_> = issues.iter().map(|i| i.path.as_str()).collect();
     assert_eq!(
         paths,
-        ["channels.kakao.dmPolicy", "channels.kakao.allowFrom", "channels.kakao.accounts.a.callbackUrl"]
+        [
+            "channels.kakao.dmPolicy",
+            "channels.kakao.allowFrom",
+            "channels.kakao.accounts.a.callbackUrl"
+        ]
     );
     assert!(issues.iter().all(|i| !i.fix.is_empty()));
     // An unconfigured instance refuses to send.
-    assert!(matches!(plugin.send(&send_req("1", "x")).unwrap(), Err(ChannelError::NotConfigured)));
+    assert!(matches!(
+        plugin.send(&send_req("1", "x")).unwrap(),
+        Err(ChannelError::NotConfigured)
+    ));
 }
 
 #[test]
@@ -232,15 +330,29 @@ fn several_accounts_each_get_their_own_key() {
         "defaultAccount": "support"
     });
     let mut r = rig_on(runtime(), section, None);
-    let cfg = r.plugin.configure(&r.prepared.redacted_json, &r.prepared.credentials).unwrap().unwrap();
+    let cfg = r
+        .plugin
+        .configure(&r.prepared.redacted_json, &r.prepared.credentials)
+        .unwrap()
+        .unwrap();
     assert_eq!(cfg.default_account, "support");
-    assert!(cfg.accounts.iter().all(|a| a.configured && a.credential_source == wit::CredentialSource::Config));
-    r.plugin.send(&send_req("3000001", "to support")).unwrap().unwrap();
+    assert!(
+        cfg.accounts
+            .iter()
+            .all(|a| a.configured && a.credential_source == wit::CredentialSource::Config)
+    );
+    r.plugin
+        .send(&send_req("3000001", "to support"))
+        .unwrap()
+        .unwrap();
     let mut req = send_req("3000001", "to internal");
     req.account = Some("internal".into());
     let receipt = r.plugin.send(&req).unwrap().unwrap();
     assert_eq!(receipt.account, "internal");
     assert_eq!(r.emulator.posted().len(), 1);
     assert_eq!(emu2.posted().len(), 1);
-    assert_eq!(emu2.requests()[0].header("authorization"), Some("Bearer second.key"));
+    assert_eq!(
+        emu2.requests()[0].header("authorization"),
+        Some("Bearer second.key")
+    );
 }

@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 
 pub fn runtime() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
-    RT.get_or_init(|| Runtime::new(host_test::component_bytes(), RuntimeOptions::default()).expect("runtime"))
+    RT.get_or_init(|| {
+        Runtime::new(host_test::component_bytes(), RuntimeOptions::default()).expect("runtime")
+    })
 }
 
 pub struct Rig {
@@ -60,7 +62,11 @@ pub fn rig_on(rt: &Runtime, mut section: Value, env_key: Option<&str>) -> Rig {
 
 /// The usual rig: one default account whose key comes from the environment variable.
 pub fn rig() -> Rig {
-    rig_on(runtime(), json!({}), Some(host_test::emulator::DEFAULT_APP_KEY))
+    rig_on(
+        runtime(),
+        json!({}),
+        Some(host_test::emulator::DEFAULT_APP_KEY),
+    )
 }
 
 pub fn send_req(target: &str, text: &str) -> wit::SendRequest {
