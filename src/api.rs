@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::envelope::{self, EnvelopeError, Id};
 use crate::pagination::{Page, PageParams};
-use crate::ports::{Http, HttpError, HttpRequest, Method};
+use crate::ports::{Http, HttpError, HttpRequest, HttpResponse, KvError, Method};
 use thiserror::Error;
 
 /// The whole-request timeout the guest asks for; the host may lower it.
@@ -18,6 +18,20 @@ pub enum ApiError {
     Http(#[from] HttpError),
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
+    /// The rate limiter said not now; nothing was sent.
+    #[error("deferred by the rate limiter for {0} ms")]
+    Deferred(u64),
+    /// The limiter's state could not be read; nothing was sent (fail closed).
+    #[error(transparent)]
+    Storage(#[from] KvError),
+}
+
+/// Checks every request of a client: the rate limiter sits here, so every API call counts.
+pub trait Gate {
+    /// Called before a request; an error means the request is not made.
+    fn before(&self) -> Result<(), ApiError>;
+    /// Called with every answer (rate limit headers, 429s).
+    fn after(&self, resp: &HttpResponse);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -25,6 +39,11 @@ pub struct Bot {
     pub bot_id: Id,
     pub title: String,
     pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Space {
+    pub id: Id,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -60,6 +79,10 @@ struct InfoBody {
     info: Bot,
 }
 #[derive(Deserialize)]
+struct SpaceBody {
+    space: Space,
+}
+#[derive(Deserialize)]
 struct ConversationBody {
     conversation: Conversation,
 }
@@ -84,6 +107,7 @@ pub struct Client<'a> {
     http: &'a dyn Http,
     account: &'a str,
     base: &'a str,
+    gate: Option<&'a dyn Gate>,
 }
 
 /// Percent-encode a query component (RFC 3986 unreserved characters pass through).
@@ -105,7 +129,13 @@ impl<'a> Client<'a> {
             http,
             account,
             base,
+            gate: None,
         }
+    }
+
+    pub fn with_gate(mut self, gate: &'a dyn Gate) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     pub fn url(&self, method: &str) -> String {
@@ -152,8 +182,20 @@ impl<'a> Client<'a> {
     }
 
     fn call<T: serde::de::DeserializeOwned>(&self, req: HttpRequest) -> Result<T, ApiError> {
+        if let Some(g) = self.gate {
+            g.before()?;
+        }
         let resp = self.http.send(&req)?;
+        if let Some(g) = self.gate {
+            g.after(&resp);
+        }
         Ok(envelope::parse(&resp)?)
+    }
+
+    /// `GET /v1/spaces.info`: the workspace, whose id keys the shared rate budget.
+    pub fn spaces_info(&self) -> Result<Space, ApiError> {
+        self.call::<SpaceBody>(self.get_request("spaces.info", &[]))
+            .map(|b| b.space)
     }
 
     /// `GET /v1/bots.info`: the payload is under `info`.

@@ -1,24 +1,43 @@
 //! The channel service behind the `channel` export: configure, send, probe; plus the typed
 //! "not implemented" answers of the exports that later work fills in.
+//!
+//! `send` is idempotent and resumable: each message has a ledger in KV (see [`crate::ledger`]),
+//! every API call passes the workspace rate limiter (see [`crate::limiter`]), and when the
+//! budget is spent the call returns `Deferred` instead of waiting.
 
 use std::collections::BTreeMap;
 
-use crate::api::{ApiError, Client};
-use crate::config::{self, Account, ChannelConfig, ConfigIssue, CredentialSource, DmPolicy};
-use crate::envelope::ErrorCode;
-use crate::error::ChannelError;
-use crate::ports::Ports;
+use crate::api::{ApiError, Client, Gate};
+use crate::chunk;
+use crate::config::{self, Account, ChannelConfig, ConfigIssue, CredentialSource, Delivery, DmPolicy};
+use crate::envelope::{EnvelopeError, ErrorCode};
+use crate::error::{ApiFailure, ChannelError, TransportFailure};
+use crate::ledger::{self, ChunkState, Ledger, LoadError, Stored};
+use crate::limiter::{self, Decision, Limiter};
+use crate::ports::{HttpError, HttpResponse, Ports};
 use crate::target::{self, Target};
 
-/// KakaoWork's reported cap on `text` (reference notes, section 4.3).
-pub const MAX_TEXT_CHARS: usize = 3000;
+/// The longest text one `send` accepts (it is split into chunks).
+pub const MAX_TEXT_CHARS: usize = 100_000;
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 200;
 /// How long a user's DM conversation id stays cached.
 const DM_CACHE_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
+/// How long the workspace id (the rate budget's key) stays cached.
+const WORKSPACE_TTL_MS: u64 = 24 * 3600 * 1000;
+/// An inflight chunk whose owner has not finished within this is presumed abandoned. It
+/// exceeds the host's longest request timeout.
+pub const INFLIGHT_LEASE_MS: u64 = 60_000;
+/// Attempts per chunk for retryable failures before `send` stops asking to be called again.
+pub const MAX_ATTEMPTS: u32 = 6;
+/// Authentication failures in a row (with one key) after which calls stop.
+pub const AUTH_FAILURE_LIMIT: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialStatus {
     pub account: String,
     pub source: CredentialSource,
+    /// A non-secret identifier of the key (e.g. a hash prefix), so a changed key is noticed.
+    pub key_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,15 +63,34 @@ pub struct SendRequest {
     pub account: Option<String>,
     pub target: String,
     pub text: String,
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkOutcome {
+    Sent,
+    Ambiguous,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkReceipt {
+    pub index: u32,
+    pub outcome: ChunkOutcome,
+    pub message_id: Option<String>,
+    pub send_time: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendReceipt {
     pub account: String,
+    pub idempotency_key: String,
+    /// The first chunk's message id ("" if its outcome is ambiguous).
     pub message_id: String,
     pub conversation_id: String,
     pub send_time: u64,
+    pub chunks: Vec<ChunkReceipt>,
+    /// True when some chunk's outcome is unknown (at-most-once mode).
+    pub ambiguous: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,9 +102,14 @@ pub struct ProbeResult {
     pub elapsed_ms: u64,
 }
 
+struct Credential {
+    source: CredentialSource,
+    key_id: Option<String>,
+}
+
 struct Configured {
     config: ChannelConfig,
-    sources: BTreeMap<String, CredentialSource>,
+    credentials: BTreeMap<String, Credential>,
 }
 
 /// One instance's state: the validated configuration, nothing else (shared state lives in KV).
@@ -79,6 +122,56 @@ fn dm_cache_key(account: &str, user_id: &str) -> String {
     format!("dm/v1/{account}/{user_id}")
 }
 
+/// The limiter at the gate of every API call of one account.
+struct LimitGate<'a> {
+    limiter: Limiter<'a>,
+    ports: &'a Ports<'a>,
+}
+
+impl Gate for LimitGate<'_> {
+    fn before(&self) -> Result<(), ApiError> {
+        match self.limiter.admit(self.ports.clock.now_ms())? {
+            Decision::Admit => Ok(()),
+            Decision::Wait(ms) => Err(ApiError::Deferred(ms)),
+        }
+    }
+
+    fn after(&self, resp: &HttpResponse) {
+        // Best effort: a KV hiccup here must not turn a delivered message into an error.
+        let _ = self.limiter.observe_limit(resp.header("ratelimit-limit"));
+        if resp.status == 429 {
+            let now = self.ports.clock.now_ms();
+            let retry = resp
+                .header("retry-after")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| s.saturating_mul(1000));
+            let wait = limiter::retry_after_block(retry, self.ports.random.next_u64());
+            let _ = self.limiter.block_until(now, now + wait);
+        }
+    }
+}
+
+/// A gate whose admission was already granted: it only observes the answer.
+struct Admitted<'a>(&'a LimitGate<'a>);
+
+impl Gate for Admitted<'_> {
+    fn before(&self) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn after(&self, resp: &HttpResponse) {
+        self.0.after(resp);
+    }
+}
+
+/// What one attempt at a chunk ended with.
+enum Attempt {
+    Sent { message_id: String, conversation_id: String, send_time: u64 },
+    /// Known not delivered; the chunk stays pending. The error is what `send` returns.
+    NotSent(ChannelError),
+    /// The request may have been delivered.
+    Unknown(String),
+}
+
 impl Channel {
     pub fn configure(
         &mut self,
@@ -87,31 +180,31 @@ impl Channel {
     ) -> Result<ConfigureResult, Vec<ConfigIssue>> {
         let report = config::parse_str(json)?;
         let mut warnings = report.warnings;
-        let mut sources = BTreeMap::new();
+        let mut creds = BTreeMap::new();
         for c in credentials {
             let id = config::normalize_account_id(&c.account);
             if report.config.accounts.iter().all(|a| a.id != id) {
                 warnings.push(ConfigIssue {
                     path: config::SECTION_PATH.into(),
-                    message: format!(
-                        "the host reported a credential for unknown account `{}`",
-                        c.account
-                    ),
+                    message: format!("the host reported a credential for unknown account `{}`", c.account),
                     fix: "check that the host and the plugin read the same configuration".into(),
                 });
                 continue;
             }
-            sources.insert(id, c.source);
+            creds.insert(
+                id,
+                Credential {
+                    source: c.source,
+                    key_id: c.key_id.clone(),
+                },
+            );
         }
         let accounts = report
             .config
             .accounts
             .iter()
             .map(|a| {
-                let source = sources
-                    .get(&a.id)
-                    .copied()
-                    .unwrap_or(CredentialSource::None);
+                let source = creds.get(&a.id).map_or(CredentialSource::None, |c| c.source);
                 if source == CredentialSource::None && a.enabled {
                     warnings.push(ConfigIssue {
                         path: a.path.clone(),
@@ -137,7 +230,7 @@ impl Channel {
         let default_account = report.config.default_account.clone();
         self.state = Some(Configured {
             config: report.config,
-            sources,
+            credentials: creds,
         });
         Ok(ConfigureResult {
             accounts,
@@ -147,7 +240,7 @@ impl Channel {
     }
 
     /// The account a call uses, checked to be usable.
-    fn account(&self, id: Option<&str>) -> Result<&Account, ChannelError> {
+    fn account(&self, id: Option<&str>) -> Result<(&Account, Option<&str>), ChannelError> {
         let state = self.state.as_ref().ok_or(ChannelError::NotConfigured)?;
         let account = state
             .config
@@ -156,86 +249,295 @@ impl Channel {
         if !account.enabled {
             return Err(ChannelError::AccountDisabled(account.id.clone()));
         }
-        if state
-            .sources
-            .get(&account.id)
-            .copied()
-            .unwrap_or(CredentialSource::None)
-            == CredentialSource::None
-        {
+        let cred = state.credentials.get(&account.id);
+        if cred.is_none_or(|c| c.source == CredentialSource::None) {
             return Err(ChannelError::MissingCredential(account.id.clone()));
         }
-        Ok(account)
+        Ok((account, cred.and_then(|c| c.key_id.as_deref())))
+    }
+
+    /// Stop calling with a key KakaoWork keeps rejecting; returns whether failures are on record.
+    fn auth_guard(ports: &Ports<'_>, account: &Account, key_id: Option<&str>) -> Result<bool, ChannelError> {
+        let key = format!("authfail/v1/{}", account.id);
+        let Some(raw) = ports.kv.get(&key)? else {
+            return Ok(false);
+        };
+        let text = String::from_utf8_lossy(&raw);
+        let (stored_id, count) = text.rsplit_once('|').unwrap_or(("", "0"));
+        let count: u32 = count.parse().unwrap_or(0);
+        if stored_id == key_id.unwrap_or("") && count >= AUTH_FAILURE_LIMIT {
+            return Err(ChannelError::Authentication(ApiFailure {
+                code: ErrorCode::InvalidAuthentication.as_str().into(),
+                message: format!(
+                    "calls for account `{}` are stopped after {count} authentication failures in a row; \
+                     fix its App Key (calls resume once the configured key changes)",
+                    account.id
+                ),
+                http_status: 401,
+                retryable: false,
+                retry_after_ms: None,
+            }));
+        }
+        Ok(true)
+    }
+
+    fn record_auth(ports: &Ports<'_>, account: &Account, key_id: Option<&str>, failed: bool, on_record: bool) {
+        let key = format!("authfail/v1/{}", account.id);
+        if !failed {
+            if on_record {
+                let _ = ports.kv.delete(&key);
+            }
+            return;
+        }
+        let id = key_id.unwrap_or("");
+        let count = ports
+            .kv
+            .get(&key)
+            .ok()
+            .flatten()
+            .map(|raw| String::from_utf8_lossy(&raw).into_owned())
+            .and_then(|t| {
+                let (sid, c) = t.rsplit_once('|')?;
+                (sid == id).then(|| c.parse::<u32>().ok()).flatten()
+            })
+            .unwrap_or(0);
+        let _ = ports.kv.set(&key, format!("{id}|{}", count + 1).as_bytes(), Some(30 * 24 * 3600 * 1000));
+    }
+
+    /// The rate budget's key: the workspace (from `spaces.info`, cached), else the account.
+    fn budget_key(ports: &Ports<'_>, account: &Account) -> Result<String, ChannelError> {
+        let cache = format!("ws/v1/{}", account.id);
+        if let Some(v) = ports.kv.get(&cache)? {
+            return Ok(String::from_utf8_lossy(&v).into_owned());
+        }
+        let own = format!("acct:{}", account.id);
+        let gate = LimitGate {
+            limiter: Limiter::new(ports.kv, &own, account.rate_limit),
+            ports,
+        };
+        let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
+        match client.spaces_info() {
+            Ok(space) => {
+                let key = format!("ws:{}", space.id);
+                ports.kv.set(&cache, key.as_bytes(), Some(WORKSPACE_TTL_MS))?;
+                // spaces.info was paid from the account's budget; count it in the shared one.
+                Limiter::new(ports.kv, &key, account.rate_limit).charge(ports.clock.now_ms())?;
+                Ok(key)
+            }
+            Err(e @ (ApiError::Deferred(_) | ApiError::Storage(_) | ApiError::Http(_))) => Err(e.into()),
+            Err(ApiError::Envelope(e)) if e.code().is_some_and(|c| c.is_authentication() || *c == ErrorCode::TooManyRequests) => {
+                Err(ApiError::Envelope(e).into())
+            }
+            Err(_) => {
+                // No workspace id to be had (e.g. the bot may not read spaces.info): the
+                // account is its own budget; ask again in an hour.
+                ports.kv.set(&cache, own.as_bytes(), Some(3600 * 1000))?;
+                Ok(own)
+            }
+        }
     }
 
     pub fn send(&self, ports: &Ports<'_>, req: &SendRequest) -> Result<SendReceipt, ChannelError> {
-        let account = self.account(req.account.as_deref())?;
-        let target =
-            target::parse(&req.target).map_err(|e| ChannelError::InvalidTarget(e.to_string()))?;
-        let chars = req.text.chars().count();
+        let (account, key_id) = self.account(req.account.as_deref())?;
+        let target = target::parse(&req.target).map_err(|e| ChannelError::InvalidTarget(e.to_string()))?;
         if req.text.trim().is_empty() {
             return Err(ChannelError::InvalidMessage("the text is empty".into()));
         }
+        let chars = req.text.chars().count();
         if chars > MAX_TEXT_CHARS {
             return Err(ChannelError::InvalidMessage(format!(
-                "the text is {chars} characters; KakaoWork accepts at most {MAX_TEXT_CHARS} per message"
+                "the text is {chars} characters; one send takes at most {MAX_TEXT_CHARS}"
             )));
         }
-        let client = Client::new(ports.http, &account.id, &account.api_base);
-        let message = match &target {
-            Target::Conversation(id) => client.messages_send(id, &req.text)?,
-            Target::Email(addr) => client.messages_send_by_email(addr, &req.text)?,
-            Target::User(user) => {
-                let key = dm_cache_key(&account.id, user);
-                // The cache only saves a request; a KV outage must not stop delivery.
-                let cached = ports
-                    .kv
-                    .get(&key)
-                    .ok()
-                    .flatten()
-                    .and_then(|v| String::from_utf8(v).ok());
-                let sent = match cached {
-                    Some(conv) => match client.messages_send(&conv, &req.text) {
-                        // A stale cache entry (room gone): forget it and open again.
-                        Err(ApiError::Envelope(e))
-                            if e.code() == Some(&ErrorCode::ConversationNotFound) =>
-                        {
-                            let _ = ports.kv.delete(&key);
-                            None
-                        }
-                        other => Some(other?),
-                    },
-                    None => None,
-                };
-                match sent {
-                    Some(m) => m,
-                    None => {
-                        let conv = client.conversations_open(user)?;
-                        let _ =
-                            ports
-                                .kv
-                                .set(&key, conv.id.as_str().as_bytes(), Some(DM_CACHE_TTL_MS));
-                        client.messages_send(conv.id.as_str(), &req.text)?
-                    }
+        let idem = req.idempotency_key.trim();
+        if idem.is_empty() || idem.len() > MAX_IDEMPOTENCY_KEY_BYTES || idem.chars().any(char::is_control) {
+            return Err(ChannelError::InvalidMessage(format!(
+                "the idempotency key must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes without control characters"
+            )));
+        }
+        let on_record = Self::auth_guard(ports, account, key_id)?;
+        let lkey = ledger::key(&account.id, idem);
+
+        let mut stored = match ledger::load(ports.kv, &lkey) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                let fresh = Ledger::new(&req.target, &req.text, chunk::split(&req.text, account.text_chunk_limit as usize));
+                match ledger::swap(ports.kv, &lkey, None, &fresh)? {
+                    Some(s) => s,
+                    // Another instance created it first: use theirs.
+                    None => load_existing(ports, &lkey)?,
                 }
             }
+            Err(e) => return Err(load_error(e)),
         };
-        Ok(SendReceipt {
-            account: account.id.clone(),
-            message_id: message.id.0,
-            conversation_id: message.conversation_id.0,
-            send_time: message.send_time.unwrap_or(ports.clock.now_ms() / 1000),
-        })
+        if stored.ledger.target != req.target || stored.ledger.text_hash != ledger::fnv1a(&req.text) {
+            return Err(ChannelError::InvalidMessage(format!(
+                "idempotency key `{idem}` was already used for a different message; use a new key per message"
+            )));
+        }
+
+        let mut budget_key: Option<String> = None;
+        let mut i = 0;
+        let mut rounds = 0;
+        while i < stored.ledger.chunks.len() {
+            rounds += 1;
+            if rounds > 4 * stored.ledger.chunks.len() + 64 {
+                // Persistent contention on the ledger: let the host come back.
+                return Err(ChannelError::Deferred(100));
+            }
+            let now = ports.clock.now_ms();
+            let chunk = &stored.ledger.chunks[i];
+            let resend_unknown = account.delivery == Delivery::AtLeastOnce;
+            match chunk.state {
+                ChunkState::Sent => {
+                    i += 1;
+                    continue;
+                }
+                ChunkState::Ambiguous if !resend_unknown => {
+                    i += 1;
+                    continue;
+                }
+                ChunkState::Inflight => {
+                    let since = chunk.since.unwrap_or(0);
+                    if now < since + INFLIGHT_LEASE_MS {
+                        // Another instance is sending it right now.
+                        return Err(ChannelError::Deferred(since + INFLIGHT_LEASE_MS - now));
+                    }
+                    if !resend_unknown {
+                        // Its owner vanished mid-request: the outcome is unknown.
+                        let mut next = stored.ledger.clone();
+                        next.chunks[i].state = ChunkState::Ambiguous;
+                        next.chunks[i].last_error = Some("the sending instance stopped mid-request".into());
+                        stored = commit(ports, &lkey, stored, next)?;
+                        continue;
+                    }
+                }
+                ChunkState::Pending | ChunkState::Ambiguous => {}
+            }
+
+            // The rate budget, and for a user target the DM, come before the chunk is claimed.
+            let bkey = match &budget_key {
+                Some(k) => k.clone(),
+                None => {
+                    let k = Self::budget_key(ports, account)?;
+                    budget_key = Some(k.clone());
+                    k
+                }
+            };
+            let gate = LimitGate {
+                limiter: Limiter::new(ports.kv, &bkey, account.rate_limit),
+                ports,
+            };
+            let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
+            let conversation = match &target {
+                Target::User(user) => match &stored.ledger.conversation_id {
+                    Some(c) => Some(c.clone()),
+                    None => {
+                        let c = open_dm(ports, &client, account, user)?;
+                        let mut next = stored.ledger.clone();
+                        next.conversation_id = Some(c.clone());
+                        stored = commit(ports, &lkey, stored, next)?;
+                        Some(c)
+                    }
+                },
+                Target::Conversation(c) => Some(c.clone()),
+                Target::Email(_) => None,
+            };
+
+            // Admission first: a deferral must not leave the chunk claimed.
+            gate.before().map_err(ChannelError::from)?;
+            let mut claimed = stored.ledger.clone();
+            claimed.chunks[i].state = ChunkState::Inflight;
+            claimed.chunks[i].since = Some(now);
+            claimed.chunks[i].attempts += 1;
+            let Some(s) = ledger::swap(ports.kv, &lkey, Some(&stored.raw), &claimed)? else {
+                stored = load_existing(ports, &lkey)?;
+                continue;
+            };
+            stored = s;
+
+            let text = stored.ledger.chunks[i].text.clone();
+            let admitted = Admitted(&gate);
+            let sender = Client::new(ports.http, &account.id, &account.api_base).with_gate(&admitted);
+            let result = match (&target, &conversation) {
+                (Target::Email(addr), _) => sender.messages_send_by_email(addr, &text),
+                (_, Some(conv)) => sender.messages_send(conv, &text),
+                (_, None) => Err(ApiError::Envelope(EnvelopeError::Invalid {
+                    status: 0,
+                    detail: "no conversation for the target".into(),
+                })),
+            };
+            let attempts = stored.ledger.chunks[i].attempts;
+            let outcome = classify(ports, &gate, result, attempts, account.delivery);
+            let mut next = stored.ledger.clone();
+            let c = &mut next.chunks[i];
+            c.since = None;
+            let mut stop = None;
+            match outcome {
+                Attempt::Sent { message_id, conversation_id, send_time } => {
+                    c.state = ChunkState::Sent;
+                    c.message_id = Some(message_id);
+                    c.send_time = Some(send_time);
+                    c.last_error = None;
+                    if next.conversation_id.is_none() {
+                        next.conversation_id = Some(conversation_id);
+                    }
+                    Self::record_auth(ports, account, key_id, false, on_record);
+                }
+                Attempt::Unknown(why) => {
+                    c.state = ChunkState::Ambiguous;
+                    c.last_error = Some(why);
+                }
+                Attempt::NotSent(err) => {
+                    c.state = ChunkState::Pending;
+                    c.last_error = Some(err.to_string());
+                    if matches!(err, ChannelError::Authentication(_)) {
+                        Self::record_auth(ports, account, key_id, true, on_record);
+                    }
+                    if let (Target::User(user), ChannelError::Api(f)) = (&target, &err)
+                        && f.code == ErrorCode::ConversationNotFound.as_str()
+                    {
+                        // The cached DM is gone: open it again next time.
+                        next.conversation_id = None;
+                        let _ = ports.kv.delete(&dm_cache_key(&account.id, user));
+                    }
+                    stop = Some(err);
+                }
+            }
+            stored = commit_owned(ports, &lkey, stored, next, i)?;
+            if let Some(err) = stop {
+                return Err(err);
+            }
+            i += 1;
+        }
+        Ok(receipt(account, idem, &stored.ledger))
     }
 
-    pub fn probe(
-        &self,
-        ports: &Ports<'_>,
-        account: Option<&str>,
-    ) -> Result<ProbeResult, ChannelError> {
-        let account = self.account(account)?;
+    pub fn probe(&self, ports: &Ports<'_>, account: Option<&str>) -> Result<ProbeResult, ChannelError> {
+        let (account, key_id) = self.account(account)?;
+        let on_record = Self::auth_guard(ports, account, key_id)?;
+        let bkey = Self::budget_key(ports, account)?;
+        let gate = LimitGate {
+            limiter: Limiter::new(ports.kv, &bkey, account.rate_limit),
+            ports,
+        };
         let started = ports.clock.now_ms();
-        let bot = Client::new(ports.http, &account.id, &account.api_base).bots_info()?;
+        let result = Client::new(ports.http, &account.id, &account.api_base)
+            .with_gate(&gate)
+            .bots_info();
+        let bot = match result {
+            Ok(b) => {
+                Self::record_auth(ports, account, key_id, false, on_record);
+                b
+            }
+            Err(e) => {
+                let e = ChannelError::from(e);
+                if matches!(e, ChannelError::Authentication(_)) {
+                    Self::record_auth(ports, account, key_id, true, on_record);
+                }
+                return Err(e);
+            }
+        };
         Ok(ProbeResult {
             account: account.id.clone(),
             bot_id: bot.bot_id.0,
@@ -256,12 +558,176 @@ impl Channel {
     }
 }
 
+fn load_error(e: LoadError) -> ChannelError {
+    match e {
+        LoadError::Kv(e) => e.into(),
+        LoadError::Corrupt(m) => ChannelError::Storage(format!("the send ledger is unreadable: {m}")),
+    }
+}
+
+fn load_existing(ports: &Ports<'_>, key: &str) -> Result<Stored, ChannelError> {
+    ledger::load(ports.kv, key)
+        .map_err(load_error)?
+        .ok_or_else(|| ChannelError::Storage("the send ledger vanished while in use".into()))
+}
+
+/// Write a change that does not depend on owning a chunk; on a race, the caller re-reads.
+fn commit(ports: &Ports<'_>, key: &str, stored: Stored, next: Ledger) -> Result<Stored, ChannelError> {
+    match ledger::swap(ports.kv, key, Some(&stored.raw), &next)? {
+        Some(s) => Ok(s),
+        None => load_existing(ports, key),
+    }
+}
+
+/// Record the outcome of chunk `i`, which this call owns (it is inflight under our claim):
+/// re-apply it onto the latest record if another instance changed something else meanwhile.
+fn commit_owned(ports: &Ports<'_>, key: &str, mut stored: Stored, next: Ledger, i: usize) -> Result<Stored, ChannelError> {
+    let mut next = next;
+    for _ in 0..16 {
+        if let Some(s) = ledger::swap(ports.kv, key, Some(&stored.raw), &next)? {
+            return Ok(s);
+        }
+        let latest = load_existing(ports, key)?;
+        let mut merged = latest.ledger.clone();
+        merged.chunks[i] = next.chunks[i].clone();
+        if merged.conversation_id.is_none() {
+            merged.conversation_id = next.conversation_id.clone();
+        }
+        next = merged;
+        stored = latest;
+    }
+    Err(ChannelError::Storage("could not record a sent chunk: the ledger keeps changing".into()))
+}
+
+fn open_dm(ports: &Ports<'_>, client: &Client<'_>, account: &Account, user: &str) -> Result<String, ChannelError> {
+    let key = dm_cache_key(&account.id, user);
+    // The cache only saves a request; a KV outage must not stop delivery.
+    if let Some(c) = ports.kv.get(&key).ok().flatten().and_then(|v| String::from_utf8(v).ok()) {
+        return Ok(c);
+    }
+    let conv = client.conversations_open(user)?;
+    let _ = ports.kv.set(&key, conv.id.as_str().as_bytes(), Some(DM_CACHE_TTL_MS));
+    Ok(conv.id.0)
+}
+
+/// Sort one attempt's result into sent, known-not-sent (with the error to return) or unknown.
+fn classify(
+    ports: &Ports<'_>,
+    gate: &LimitGate<'_>,
+    result: Result<crate::api::Message, ApiError>,
+    attempts: u32,
+    delivery: Delivery,
+) -> Attempt {
+    let backoff = |ports: &Ports<'_>| limiter::backoff_ms(attempts, ports.random.next_u64());
+    let exhausted = attempts >= MAX_ATTEMPTS;
+    let unknown = |why: String| -> Attempt {
+        match delivery {
+            Delivery::AtMostOnce => Attempt::Unknown(why),
+            Delivery::AtLeastOnce => Attempt::NotSent(ChannelError::Transport(TransportFailure {
+                message: format!("{why}; the chunk will be sent again (at-least-once)"),
+                retry_after_ms: (!exhausted).then(|| backoff(ports)),
+            })),
+        }
+    };
+    match result {
+        Ok(m) => Attempt::Sent {
+            message_id: m.id.0,
+            conversation_id: m.conversation_id.0,
+            send_time: m.send_time.unwrap_or(ports.clock.now_ms() / 1000),
+        },
+        Err(ApiError::Envelope(EnvelopeError::Api { status: 429, .. })) => {
+            // `after` recorded the block; report how long it is.
+            let wait = gate.limiter.blocked_for(ports.clock.now_ms()).unwrap_or(0).max(1000);
+            Attempt::NotSent(ChannelError::Deferred(wait))
+        }
+        Err(ApiError::Envelope(EnvelopeError::Api { code, message, status, retry_after_ms })) => {
+            let retryable = status >= 500 && !exhausted;
+            let err = ChannelError::from(ApiError::Envelope(EnvelopeError::Api {
+                code,
+                message,
+                status,
+                retry_after_ms,
+            }));
+            Attempt::NotSent(match err {
+                ChannelError::Api(mut f) => {
+                    f.retryable = retryable;
+                    f.retry_after_ms = retryable.then(|| f.retry_after_ms.unwrap_or_else(|| backoff(ports)));
+                    ChannelError::Api(f)
+                }
+                other => other,
+            })
+        }
+        // A 2xx we could not read may still have posted the message.
+        Err(ApiError::Envelope(e @ EnvelopeError::Invalid { .. })) => unknown(e.to_string()),
+        Err(ApiError::Http(HttpError::Timeout)) => unknown("no answer within the timeout".into()),
+        Err(ApiError::Http(HttpError::Transport { message, maybe_delivered: true })) => unknown(message),
+        Err(ApiError::Http(HttpError::TooLarge)) => unknown("the answer was too large to read".into()),
+        Err(ApiError::Http(HttpError::Transport { message, maybe_delivered: false })) => {
+            Attempt::NotSent(ChannelError::Transport(TransportFailure {
+                message,
+                retry_after_ms: (!exhausted).then(|| backoff(ports)),
+            }))
+        }
+        Err(e) => Attempt::NotSent(e.into()),
+    }
+}
+
+fn receipt(account: &Account, idem: &str, ledger: &Ledger) -> SendReceipt {
+    let chunks: Vec<ChunkReceipt> = ledger
+        .chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ChunkReceipt {
+            index: i as u32,
+            outcome: if c.state == ChunkState::Sent { ChunkOutcome::Sent } else { ChunkOutcome::Ambiguous },
+            message_id: c.message_id.clone(),
+            send_time: c.send_time,
+        })
+        .collect();
+    SendReceipt {
+        account: account.id.clone(),
+        idempotency_key: idem.to_owned(),
+        message_id: chunks.first().and_then(|c| c.message_id.clone()).unwrap_or_default(),
+        conversation_id: ledger.conversation_id.clone().unwrap_or_default(),
+        send_time: chunks.iter().find_map(|c| c.send_time).unwrap_or(0),
+        ambiguous: chunks.iter().any(|c| c.outcome == ChunkOutcome::Ambiguous),
+        chunks,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{FixedClock, MemoryKv, ScriptedHttp};
+    use crate::fakes::{FixedClock, MemoryKv, ScriptedHttp, SeqRandom};
     use crate::ports::Kv;
     use std::cell::Cell;
+
+    struct World {
+        kv: MemoryKv,
+        clock: FixedClock,
+        random: SeqRandom,
+    }
+
+    impl World {
+        fn new() -> Self {
+            let kv = MemoryKv::default();
+            // Skip spaces.info unless a test wants it.
+            kv.set("ws/v1/default", b"ws:1", None).unwrap();
+            Self {
+                kv,
+                clock: FixedClock(Cell::new(1_000_000)),
+                random: SeqRandom(Cell::new(7)),
+            }
+        }
+        fn ports<'a>(&'a self, http: &'a ScriptedHttp) -> Ports<'a> {
+            Ports {
+                http,
+                kv: &self.kv,
+                clock: &self.clock,
+                random: &self.random,
+            }
+        }
+    }
 
     fn configured(json: &str, sources: &[(&str, CredentialSource)]) -> Channel {
         let mut ch = Channel::default();
@@ -270,149 +736,297 @@ mod tests {
             .map(|(a, s)| CredentialStatus {
                 account: (*a).into(),
                 source: *s,
+                key_id: Some("k1".into()),
             })
             .collect();
         ch.configure(json, &creds).unwrap();
         ch
     }
 
+    fn default_channel() -> Channel {
+        configured("{}", &[("default", CredentialSource::Env)])
+    }
+
     fn req(target: &str) -> SendRequest {
+        req_k(target, "hello", "key-1")
+    }
+
+    fn req_k(target: &str, text: &str, key: &str) -> SendRequest {
         SendRequest {
             account: None,
             target: target.into(),
-            text: "hello".into(),
-            idempotency_key: None,
+            text: text.into(),
+            idempotency_key: key.into(),
         }
     }
 
     const OPEN: &str = r#"{"success":true,"conversation":{"id":"77","type":"dm"}}"#;
     const SENT: &str = r#"{"success":true,"message":{"id":"9007199254740993","conversation_id":77,"send_time":1700000000}}"#;
+    const E500: &str = r#"{"success":false,"error":{"code":"internal_server_error","message":"x"}}"#;
+
+    fn sent(id: u64) -> String {
+        format!(r#"{{"success":true,"message":{{"id":"{id}","conversation_id":77,"send_time":1700000000}}}}"#)
+    }
+
+    fn endpoints(http: &ScriptedHttp) -> Vec<String> {
+        http.requests().iter().map(|r| r.url.rsplit('/').next().unwrap().to_owned()).collect()
+    }
 
     #[test]
     fn user_target_opens_once_then_uses_the_cache() {
-        let ch = configured("{}", &[("default", CredentialSource::Env)]);
-        let kv = MemoryKv::default();
-        let clock = FixedClock(Cell::new(0));
+        let ch = default_channel();
+        let w = World::new();
         let http = ScriptedHttp::new(vec![(200, OPEN), (200, SENT), (200, SENT)]);
-        let ports = Ports {
-            http: &http,
-            kv: &kv,
-            clock: &clock,
-        };
+        let ports = w.ports(&http);
         let r = ch.send(&ports, &req("user:10000003")).unwrap();
         assert_eq!(r.message_id, "9007199254740993");
         assert_eq!(r.conversation_id, "77");
         assert_eq!(r.send_time, 1700000000);
-        ch.send(&ports, &req("kakaowork:user:10000003")).unwrap();
-        let urls: Vec<_> = http
+        assert!(!r.ambiguous);
+        ch.send(&ports, &req_k("kakaowork:user:10000003", "again", "key-2")).unwrap();
+        assert_eq!(endpoints(&http), ["conversations.open", "messages.send", "messages.send"]);
+    }
+
+    #[test]
+    fn same_key_twice_sends_once() {
+        let ch = default_channel();
+        let w = World::new();
+        let http = ScriptedHttp::new(vec![(200, SENT)]);
+        let ports = w.ports(&http);
+        let a = ch.send(&ports, &req("5")).unwrap();
+        let b = ch.send(&ports, &req("5")).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(http.requests().len(), 1);
+        let e = ch.send(&ports, &req_k("5", "other text", "key-1")).unwrap_err();
+        assert!(matches!(e, ChannelError::InvalidMessage(m) if m.contains("different message")));
+    }
+
+    #[test]
+    fn failure_part_way_resumes_at_the_first_unsent_chunk() {
+        let ch = configured(r#"{"textChunkLimit": 16}"#, &[("default", CredentialSource::Env)]);
+        let w = World::new();
+        let text = "aaaaaaaaaaaaaaa bbbbbbbbbbbbbbb ccccccccccccccc";
+        let s1 = sent(1);
+        let s3 = sent(3);
+        let http = ScriptedHttp::new(vec![(200, &s1), (500, E500)]);
+        let ports = w.ports(&http);
+        match ch.send(&ports, &req_k("5", text, "long")).unwrap_err() {
+            ChannelError::Api(f) => {
+                assert!(f.retryable);
+                assert!(f.retry_after_ms.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        let http2 = ScriptedHttp::new(vec![(200, &sent(2)), (200, &s3)]);
+        let r = ch.send(&w.ports(&http2), &req_k("5", text, "long")).unwrap();
+        let ids: Vec<_> = r.chunks.iter().map(|c| c.message_id.clone().unwrap()).collect();
+        assert_eq!(ids, ["1", "2", "3"]);
+        let bodies: Vec<String> = http
             .requests()
             .iter()
-            .map(|r| r.url.rsplit('/').next().unwrap().to_owned())
+            .chain(http2.requests().iter())
+            .map(|r| String::from_utf8(r.body.clone().unwrap()).unwrap())
             .collect();
-        assert_eq!(
-            urls,
-            ["conversations.open", "messages.send", "messages.send"]
-        );
+        assert!(bodies[0].contains("aaaa") && bodies[1].contains("bbbb") && bodies[2].contains("bbbb") && bodies[3].contains("cccc"));
+    }
+
+    #[test]
+    fn unknown_outcome_is_ambiguous_and_never_resent_by_default() {
+        let ch = default_channel();
+        let w = World::new();
+        let http = ScriptedHttp::from_results(vec![Err(HttpError::Timeout)]);
+        let r = ch.send(&w.ports(&http), &req("5")).unwrap();
+        assert!(r.ambiguous);
+        assert_eq!(r.chunks[0].outcome, ChunkOutcome::Ambiguous);
+        let http2 = ScriptedHttp::new(vec![]);
+        let again = ch.send(&w.ports(&http2), &req("5")).unwrap();
+        assert!(again.ambiguous);
+        assert!(http2.requests().is_empty(), "an ambiguous chunk is not resent");
+    }
+
+    #[test]
+    fn at_least_once_resends_unknown_outcomes() {
+        let ch = configured(r#"{"delivery": "at-least-once"}"#, &[("default", CredentialSource::Env)]);
+        let w = World::new();
+        let http = ScriptedHttp::from_results(vec![Err(HttpError::Transport {
+            message: "reset".into(),
+            maybe_delivered: true,
+        })]);
+        match ch.send(&w.ports(&http), &req("5")).unwrap_err() {
+            ChannelError::Transport(t) => assert!(t.retry_after_ms.is_some()),
+            other => panic!("{other:?}"),
+        }
+        let http2 = ScriptedHttp::new(vec![(200, SENT)]);
+        let r = ch.send(&w.ports(&http2), &req("5")).unwrap();
+        assert!(!r.ambiguous);
+    }
+
+    #[test]
+    fn abandoned_inflight_chunk_becomes_ambiguous_after_the_lease() {
+        let ch = default_channel();
+        let w = World::new();
+        let mut l = Ledger::new("5", "hello", vec!["hello".into()]);
+        l.chunks[0].state = ChunkState::Inflight;
+        l.chunks[0].since = Some(w.clock.0.get());
+        w.kv.set(&ledger::key("default", "key-1"), &l.encode(), None).unwrap();
+        let http = ScriptedHttp::new(vec![]);
+        match ch.send(&w.ports(&http), &req("5")).unwrap_err() {
+            ChannelError::Deferred(ms) => assert_eq!(ms, INFLIGHT_LEASE_MS),
+            other => panic!("{other:?}"),
+        }
+        w.clock.0.set(w.clock.0.get() + INFLIGHT_LEASE_MS);
+        let r = ch.send(&w.ports(&http), &req("5")).unwrap();
+        assert!(r.ambiguous);
+        assert!(http.requests().is_empty());
+    }
+
+    #[test]
+    fn rate_limit_429_defers_and_blocks_other_instances() {
+        let ch = default_channel();
+        let w = World::new();
+        let mut resp = crate::ports::HttpResponse {
+            status: 429,
+            headers: vec![("Retry-After".into(), "30".into())],
+            body: br#"{"success":false,"error":{"code":"too_many_requests","message":"x"}}"#.to_vec(),
+        };
+        resp.headers.push(("RateLimit-Limit".into(), "100".into()));
+        let http = ScriptedHttp::from_results(vec![Ok(resp)]);
+        match ch.send(&w.ports(&http), &req("5")).unwrap_err() {
+            ChannelError::Deferred(ms) => assert!((30_000..=31_000).contains(&ms), "{ms}"),
+            other => panic!("{other:?}"),
+        }
+        // Another message, another instance: deferred without a request.
+        let other = default_channel();
+        let http2 = ScriptedHttp::new(vec![]);
+        assert!(matches!(other.send(&w.ports(&http2), &req_k("6", "x", "k2")), Err(ChannelError::Deferred(_))));
+        assert!(http2.requests().is_empty());
+        assert_eq!(Limiter::new(&w.kv, "ws:1", Default::default()).budget().unwrap(), 100);
+    }
+
+    #[test]
+    fn spent_budget_defers_without_a_request() {
+        let ch = configured(r#"{"rateLimit": {"requestsPerMinute": 2, "burst": 1}}"#, &[("default", CredentialSource::Env)]);
+        let w = World::new();
+        let http = ScriptedHttp::new(vec![(200, &sent(1))]);
+        ch.send(&w.ports(&http), &req_k("5", "a", "a")).unwrap();
+        match ch.send(&w.ports(&http), &req_k("5", "b", "b")).unwrap_err() {
+            ChannelError::Deferred(ms) => assert_eq!(ms, 30_000),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(http.requests().len(), 1);
+    }
+
+    #[test]
+    fn kv_failure_fails_closed() {
+        let ch = default_channel();
+        let w = World::new();
+        w.kv.fail.set(true);
+        let http = ScriptedHttp::new(vec![]);
+        assert!(matches!(ch.send(&w.ports(&http), &req("5")), Err(ChannelError::Storage(_))));
+        assert!(http.requests().is_empty());
+    }
+
+    #[test]
+    fn workspace_budget_is_shared_by_accounts() {
+        let ch = configured(r#"{"accounts": {"a": {}, "b": {}}}"#, &[("a", CredentialSource::Config), ("b", CredentialSource::Config)]);
+        let w = World::new();
+        let space = r#"{"success":true,"space":{"id":230021}}"#;
+        let http = ScriptedHttp::new(vec![(200, space), (200, &sent(1)), (200, space), (200, &sent(2))]);
+        let ports = w.ports(&http);
+        let mut ra = req_k("5", "x", "1");
+        ra.account = Some("a".into());
+        let mut rb = req_k("5", "y", "2");
+        rb.account = Some("b".into());
+        ch.send(&ports, &ra).unwrap();
+        ch.send(&ports, &rb).unwrap();
+        assert_eq!(w.kv.get("ws/v1/a").unwrap().unwrap(), b"ws:230021");
+        assert_eq!(w.kv.get("ws/v1/b").unwrap().unwrap(), b"ws:230021");
+        assert_eq!(endpoints(&http), ["spaces.info", "messages.send", "spaces.info", "messages.send"]);
+    }
+
+    #[test]
+    fn repeated_authentication_failures_stop_calls_until_the_key_changes() {
+        let ch = default_channel();
+        let w = World::new();
+        let bad = r#"{"success":false,"error":{"code":"invalid_authentication","message":"x"}}"#;
+        let http = ScriptedHttp::new(vec![(401, bad), (401, bad), (401, bad)]);
+        for i in 0..3 {
+            assert!(matches!(ch.send(&w.ports(&http), &req_k("5", "x", &format!("k{i}"))), Err(ChannelError::Authentication(_))));
+        }
+        match ch.send(&w.ports(&http), &req_k("5", "x", "k9")).unwrap_err() {
+            ChannelError::Authentication(f) => assert!(f.message.contains("stopped"), "{}", f.message),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(http.requests().len(), 3, "no call once stopped");
+        // A new key (a new configuration) lifts the stop.
+        let mut fixed = Channel::default();
+        fixed
+            .configure("{}", &[CredentialStatus { account: "default".into(), source: CredentialSource::Env, key_id: Some("k2".into()) }])
+            .unwrap();
+        let http2 = ScriptedHttp::new(vec![(200, SENT)]);
+        fixed.send(&w.ports(&http2), &req_k("5", "x", "k10")).unwrap();
+        assert!(w.kv.get("authfail/v1/default").unwrap().is_none());
+    }
+
+    #[test]
+    fn validation_errors_are_not_retryable() {
+        let ch = default_channel();
+        let w = World::new();
+        let http = ScriptedHttp::new(vec![(400, r#"{"success":false,"error":{"code":"conversation_not_found","message":"x"}}"#)]);
+        match ch.send(&w.ports(&http), &req("5")).unwrap_err() {
+            ChannelError::Api(f) => {
+                assert_eq!(f.code, "conversation_not_found");
+                assert!(!f.retryable && f.retry_after_ms.is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn retries_stop_being_offered_after_max_attempts() {
+        let ch = default_channel();
+        let w = World::new();
+        for attempt in 1..=MAX_ATTEMPTS {
+            w.clock.0.set(w.clock.0.get() + 60_000);
+            let http = ScriptedHttp::new(vec![(503, E500)]);
+            match ch.send(&w.ports(&http), &req("5")).unwrap_err() {
+                ChannelError::Api(f) => assert_eq!(f.retryable, attempt < MAX_ATTEMPTS, "attempt {attempt}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]
     fn stale_dm_cache_reopens() {
-        let ch = configured("{}", &[("default", CredentialSource::Env)]);
-        let kv = MemoryKv::default();
-        kv.set("dm/v1/default/5", b"666", None).unwrap();
-        let http = ScriptedHttp::new(vec![
-            (
-                404,
-                r#"{"success":false,"error":{"code":"conversation_not_found","message":"x"}}"#,
-            ),
-            (200, OPEN),
-            (200, SENT),
-        ]);
-        let clock = FixedClock(Cell::new(0));
-        let ports = Ports {
-            http: &http,
-            kv: &kv,
-            clock: &clock,
-        };
-        ch.send(&ports, &req("user:5")).unwrap();
-        assert_eq!(
-            kv.get("dm/v1/default/5").unwrap().as_deref(),
-            Some(&b"77"[..])
-        );
-    }
-
-    #[test]
-    fn kv_outage_does_not_stop_a_dm() {
-        let ch = configured("{}", &[("default", CredentialSource::Env)]);
-        let kv = MemoryKv::default();
-        kv.fail.set(true);
-        let http = ScriptedHttp::new(vec![(200, OPEN), (200, SENT)]);
-        let clock = FixedClock(Cell::new(0));
-        let ports = Ports {
-            http: &http,
-            kv: &kv,
-            clock: &clock,
-        };
-        assert!(ch.send(&ports, &req("user:5")).is_ok());
+        let ch = default_channel();
+        let w = World::new();
+        w.kv.set("dm/v1/default/5", b"666", None).unwrap();
+        let nf = r#"{"success":false,"error":{"code":"conversation_not_found","message":"x"}}"#;
+        let http = ScriptedHttp::new(vec![(404, nf), (200, OPEN), (200, SENT)]);
+        assert!(ch.send(&w.ports(&http), &req("user:5")).is_err());
+        ch.send(&w.ports(&http), &req("user:5")).unwrap();
+        assert_eq!(w.kv.get("dm/v1/default/5").unwrap().as_deref(), Some(&b"77"[..]));
+        assert_eq!(endpoints(&http), ["messages.send", "conversations.open", "messages.send"]);
     }
 
     #[test]
     fn bad_input_fails_before_any_request() {
         let ch = configured(
             r#"{"accounts":{"a":{},"off":{"enabled":false},"nokey":{}}}"#,
-            &[
-                ("a", CredentialSource::Config),
-                ("off", CredentialSource::Config),
-            ],
+            &[("a", CredentialSource::Config), ("off", CredentialSource::Config)],
         );
-        let kv = MemoryKv::default();
-        let clock = FixedClock(Cell::new(0));
+        let w = World::new();
         let http = ScriptedHttp::new(vec![]);
-        let ports = Ports {
-            http: &http,
-            kv: &kv,
-            clock: &clock,
-        };
+        let ports = w.ports(&http);
         type Check = fn(&ChannelError) -> bool;
         let cases: Vec<(SendRequest, Check)> = vec![
-            (req("#general"), |e| {
-                matches!(e, ChannelError::InvalidTarget(_))
-            }),
-            (
-                SendRequest {
-                    text: " ".into(),
-                    ..req("1")
-                },
-                |e| matches!(e, ChannelError::InvalidMessage(_)),
-            ),
-            (
-                SendRequest {
-                    text: "가".repeat(MAX_TEXT_CHARS + 1),
-                    ..req("1")
-                },
-                |e| matches!(e, ChannelError::InvalidMessage(_)),
-            ),
-            (
-                SendRequest {
-                    account: Some("zzz".into()),
-                    ..req("1")
-                },
-                |e| matches!(e, ChannelError::UnknownAccount(_)),
-            ),
-            (
-                SendRequest {
-                    account: Some("off".into()),
-                    ..req("1")
-                },
-                |e| matches!(e, ChannelError::AccountDisabled(_)),
-            ),
-            (
-                SendRequest {
-                    account: Some("nokey".into()),
-                    ..req("1")
-                },
-                |e| matches!(e, ChannelError::MissingCredential(_)),
-            ),
+            (req("#general"), |e| matches!(e, ChannelError::InvalidTarget(_))),
+            (SendRequest { text: " ".into(), ..req("1") }, |e| matches!(e, ChannelError::InvalidMessage(_))),
+            (SendRequest { text: "가".repeat(MAX_TEXT_CHARS + 1), ..req("1") }, |e| matches!(e, ChannelError::InvalidMessage(_))),
+            (SendRequest { idempotency_key: "".into(), ..req("1") }, |e| matches!(e, ChannelError::InvalidMessage(_))),
+            (SendRequest { account: Some("zzz".into()), ..req("1") }, |e| matches!(e, ChannelError::UnknownAccount(_))),
+            (SendRequest { account: Some("off".into()), ..req("1") }, |e| matches!(e, ChannelError::AccountDisabled(_))),
+            (SendRequest { account: Some("nokey".into()), ..req("1") }, |e| matches!(e, ChannelError::MissingCredential(_))),
         ];
         for (r, check) in cases {
             let e = ch.send(&ports, &r).unwrap_err();
@@ -420,10 +1034,7 @@ mod tests {
         }
         assert!(http.requests().is_empty());
         let fresh = Channel::default();
-        assert_eq!(
-            fresh.send(&ports, &req("1")),
-            Err(ChannelError::NotConfigured)
-        );
+        assert_eq!(fresh.send(&ports, &req("1")), Err(ChannelError::NotConfigured));
     }
 
     #[test]
@@ -432,61 +1043,13 @@ mod tests {
         let r = ch
             .configure(
                 r#"{"accounts":{"a":{"appKey":true},"b":{}},"defaultAccount":"a"}"#,
-                &[CredentialStatus {
-                    account: "a".into(),
-                    source: CredentialSource::Config,
-                }],
+                &[CredentialStatus { account: "a".into(), source: CredentialSource::Config, key_id: None }],
             )
             .unwrap();
         assert_eq!(r.default_account, "a");
         assert_eq!(r.accounts[0].credential_source, CredentialSource::Config);
         assert!(r.accounts[0].configured);
         assert!(!r.accounts[1].configured);
-        assert!(
-            r.warnings
-                .iter()
-                .any(|w| w.path == "channels.kakao.accounts.b" && w.message.contains("no app key"))
-        );
-    }
-
-    #[test]
-    fn api_errors_map_to_actionable_variants() {
-        let ch = configured("{}", &[("default", CredentialSource::Config)]);
-        let kv = MemoryKv::default();
-        let clock = FixedClock(Cell::new(0));
-        let http = ScriptedHttp::new(vec![
-            (
-                401,
-                r#"{"success":false,"error":{"code":"invalid_authentication","message":"x"}}"#,
-            ),
-            (
-                429,
-                r#"{"success":false,"error":{"code":"too_many_requests","message":"x"}}"#,
-            ),
-            (
-                404,
-                r#"{"success":false,"error":{"code":"conversation_not_found","message":"x"}}"#,
-            ),
-        ]);
-        let ports = Ports {
-            http: &http,
-            kv: &kv,
-            clock: &clock,
-        };
-        assert!(matches!(
-            ch.send(&ports, &req("1")),
-            Err(ChannelError::Authentication(_))
-        ));
-        match ch.send(&ports, &req("1")) {
-            Err(ChannelError::RateLimited(f)) => assert!(f.retryable),
-            other => panic!("{other:?}"),
-        }
-        match ch.send(&ports, &req("1")) {
-            Err(ChannelError::Api(f)) => {
-                assert_eq!(f.code, "conversation_not_found");
-                assert!(!f.retryable);
-            }
-            other => panic!("{other:?}"),
-        }
+        assert!(r.warnings.iter().any(|w| w.path == "channels.kakao.accounts.b" && w.message.contains("no app key")));
     }
 }

@@ -5,6 +5,8 @@
 //! origin, so that host and guest cannot disagree about which accounts exist.
 
 use serde_json::{Map, Value};
+
+use crate::limiter::RateConfig;
 use std::collections::BTreeMap;
 use std::fmt;
 use thiserror::Error;
@@ -97,6 +99,9 @@ pub struct Account {
     /// Origin of the KakaoWork API, without a trailing slash.
     pub api_base: String,
     pub is_default: bool,
+    pub rate_limit: RateConfig,
+    pub text_chunk_limit: u32,
+    pub delivery: Delivery,
 }
 
 impl Account {
@@ -198,7 +203,7 @@ fn child(path: &str, key: &str) -> String {
     }
 }
 
-const ACCOUNT_KEYS: [&str; 10] = [
+const ACCOUNT_KEYS: [&str; 13] = [
     "enabled",
     "name",
     "appKey",
@@ -209,7 +214,25 @@ const ACCOUNT_KEYS: [&str; 10] = [
     "allowFrom",
     "proxy",
     "apiBase",
+    "rateLimit",
+    "textChunkLimit",
+    "delivery",
 ];
+
+/// KakaoWork's reported cap on message text (reference notes, 4.3).
+pub const MAX_TEXT_CHUNK_LIMIT: u32 = 3000;
+/// Below the cap, with room to spare.
+pub const DEFAULT_TEXT_CHUNK_LIMIT: u32 = 2000;
+
+/// What happens to a chunk whose outcome is unknown (the request left, no answer came).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// Reported as ambiguous and never resent: no duplicates, possibly a lost chunk.
+    #[default]
+    AtMostOnce,
+    /// Resent: nothing lost, possibly a duplicate.
+    AtLeastOnce,
+}
 const TOP_ONLY_KEYS: [&str; 2] = ["accounts", "defaultAccount"];
 
 fn type_name(v: &Value) -> &'static str {
@@ -268,6 +291,10 @@ struct Fields {
     allow_from: Option<Vec<String>>,
     proxy: Option<String>,
     api_base: Option<String>,
+    rpm: Option<u32>,
+    burst: Option<u32>,
+    text_chunk_limit: Option<u32>,
+    delivery: Option<Delivery>,
 }
 
 impl Fields {
@@ -283,6 +310,10 @@ impl Fields {
             allow_from: self.allow_from.or_else(|| base.allow_from.clone()),
             proxy: self.proxy.or_else(|| base.proxy.clone()),
             api_base: self.api_base.or_else(|| base.api_base.clone()),
+            rpm: self.rpm.or(base.rpm),
+            burst: self.burst.or(base.burst),
+            text_chunk_limit: self.text_chunk_limit.or(base.text_chunk_limit),
+            delivery: self.delivery.or(base.delivery),
         }
     }
 }
@@ -324,6 +355,21 @@ impl Checker {
                     &child(path, key),
                     format!("must be a string, found {}", type_name(other)),
                     format!("write `{key}` as a quoted string"),
+                );
+                None
+            }
+        }
+    }
+
+    fn int(&mut self, obj: &Map<String, Value>, path: &str, key: &str, min: u32, max: u32) -> Option<u32> {
+        let v = obj.get(key)?;
+        match v.as_u64() {
+            Some(n) if (min as u64..=max as u64).contains(&n) => Some(n as u32),
+            _ => {
+                self.error(
+                    &child(path, key),
+                    format!("must be a whole number from {min} to {max}, found {v}"),
+                    format!("set `{key}` between {min} and {max}"),
                 );
                 None
             }
@@ -466,6 +512,41 @@ impl Checker {
                     &child(path, "proxy"),
                     format!("`{proxy}` is not a proxy URL"),
                     "write it like http://proxy.example.com:3128 (http, https or socks5)",
+                ),
+            }
+        }
+        if let Some(v) = obj.get("rateLimit") {
+            let p = child(path, "rateLimit");
+            match v {
+                Value::Object(rl) => {
+                    for k in rl.keys() {
+                        if k != "requestsPerMinute" && k != "burst" {
+                            self.warn(
+                                &child(&p, k),
+                                format!("unknown key `{k}` is ignored"),
+                                "rateLimit takes requestsPerMinute and burst",
+                            );
+                        }
+                    }
+                    f.rpm = self.int(rl, &p, "requestsPerMinute", 1, 100_000);
+                    f.burst = self.int(rl, &p, "burst", 1, 1000);
+                }
+                other => self.error(
+                    &p,
+                    format!("must be an object, found {}", type_name(other)),
+                    "write it as { \"requestsPerMinute\": 200, \"burst\": 5 }",
+                ),
+            }
+        }
+        f.text_chunk_limit = self.int(obj, path, "textChunkLimit", 16, MAX_TEXT_CHUNK_LIMIT);
+        if let Some(v) = obj.get("delivery") {
+            match v.as_str() {
+                Some("at-most-once") => f.delivery = Some(Delivery::AtMostOnce),
+                Some("at-least-once") => f.delivery = Some(Delivery::AtLeastOnce),
+                _ => self.error(
+                    &child(path, "delivery"),
+                    format!("unknown delivery mode {v}"),
+                    "use \"at-most-once\" (never duplicate) or \"at-least-once\" (never lose)",
                 ),
             }
         }
@@ -689,6 +770,12 @@ fn build(id: String, raw_key: Option<String>, path: String, f: Fields) -> Accoun
         proxy: f.proxy,
         api_base: f.api_base.unwrap_or_else(|| DEFAULT_API_BASE.to_owned()),
         is_default: false,
+        rate_limit: RateConfig {
+            requests_per_minute: f.rpm.unwrap_or(crate::limiter::DEFAULT_REQUESTS_PER_MINUTE),
+            burst: f.burst.unwrap_or(crate::limiter::DEFAULT_BURST),
+        },
+        text_chunk_limit: f.text_chunk_limit.unwrap_or(DEFAULT_TEXT_CHUNK_LIMIT),
+        delivery: f.delivery.unwrap_or_default(),
     }
 }
 
@@ -834,6 +921,25 @@ mod tests {
             .find(|i| i.path == "channels.kakao.dmPolicy")
             .unwrap();
         assert!(policy.fix.contains("pairing, allowlist, open, disabled"));
+    }
+
+    #[test]
+    fn delivery_settings() {
+        let cfg = ok(json!({"rateLimit": {"requestsPerMinute": 100, "burst": 2}, "textChunkLimit": 500,
+                            "delivery": "at-least-once", "accounts": {"a": {}, "b": {"delivery": "at-most-once"}}}))
+        .config;
+        let a = cfg.account(Some("a")).unwrap();
+        assert_eq!(a.rate_limit, RateConfig { requests_per_minute: 100, burst: 2 });
+        assert_eq!(a.text_chunk_limit, 500);
+        assert_eq!(a.delivery, Delivery::AtLeastOnce);
+        assert_eq!(cfg.account(Some("b")).unwrap().delivery, Delivery::AtMostOnce);
+        let d = ok(json!({})).config;
+        assert_eq!(d.accounts[0].rate_limit, RateConfig::default());
+        assert_eq!(d.accounts[0].text_chunk_limit, DEFAULT_TEXT_CHUNK_LIMIT);
+        let e = errs(json!({"rateLimit": {"requestsPerMinute": 0, "burst": "x"}, "textChunkLimit": 4000, "delivery": "exactly-once"}));
+        let paths: Vec<_> = e.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(paths, ["channels.kakao.rateLimit.requestsPerMinute", "channels.kakao.rateLimit.burst",
+                           "channels.kakao.textChunkLimit", "channels.kakao.delivery"]);
     }
 
     #[test]

@@ -16,6 +16,13 @@ pub struct ApiFailure {
     pub retry_after_ms: Option<u64>,
 }
 
+/// A connection-level failure, with when to try again if that is worth it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportFailure {
+    pub message: String,
+    pub retry_after_ms: Option<u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ChannelError {
     #[error("the channel is not configured: call configure first")]
@@ -44,8 +51,8 @@ pub enum ChannelError {
     Denied(String),
     #[error("the request to KakaoWork timed out")]
     Timeout,
-    #[error("could not reach KakaoWork: {0}")]
-    Transport(String),
+    #[error("could not reach KakaoWork: {}", .0.message)]
+    Transport(TransportFailure),
     #[error("storage error: {0}")]
     Storage(String),
     #[error("KakaoWork's answer could not be understood: {0}")]
@@ -70,7 +77,12 @@ impl From<ApiError> for ChannelError {
             ApiError::Http(HttpError::TooLarge) => {
                 Self::InvalidResponse("the answer exceeded the host's size limit".into())
             }
-            ApiError::Http(e @ HttpError::Transport { .. }) => Self::Transport(e.to_string()),
+            ApiError::Http(e @ HttpError::Transport { .. }) => Self::Transport(TransportFailure {
+                message: e.to_string(),
+                retry_after_ms: None,
+            }),
+            ApiError::Deferred(ms) => Self::Deferred(ms),
+            ApiError::Storage(e) => Self::Storage(e.to_string()),
             ApiError::Http(HttpError::Other(m)) => Self::Other(m),
             ApiError::Envelope(EnvelopeError::Invalid { status, detail }) => {
                 Self::InvalidResponse(format!("HTTP {status}: {detail}"))

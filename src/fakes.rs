@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use crate::ports::{Clock, Http, HttpError, HttpRequest, HttpResponse, Kv, KvError};
+use crate::ports::{Clock, Http, HttpError, HttpRequest, HttpResponse, Kv, KvError, Random};
 
 /// Answers requests from a script, in order, and records what it was asked.
 pub struct ScriptedHttp {
@@ -117,5 +117,18 @@ pub struct FixedClock(pub Cell<u64>);
 impl Clock for FixedClock {
     fn now_ms(&self) -> u64 {
         self.0.get()
+    }
+}
+
+/// A deterministic generator (splitmix64) for tests.
+pub struct SeqRandom(pub Cell<u64>);
+
+impl Random for SeqRandom {
+    fn next_u64(&self) -> u64 {
+        let mut z = self.0.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        self.0.set(z);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
 }

@@ -5,9 +5,12 @@
 
 pub mod api;
 pub mod channel;
+pub mod chunk;
 pub mod config;
 pub mod envelope;
+pub mod ledger;
 pub mod error;
+pub mod limiter;
 pub mod pagination;
 pub mod ports;
 pub mod target;

@@ -91,9 +91,15 @@ pub trait Clock {
     fn now_ms(&self) -> u64;
 }
 
+pub trait Random {
+    /// A uniformly random `u64` from a secure source.
+    fn next_u64(&self) -> u64;
+}
+
 /// Everything the channel logic may touch outside itself.
 pub struct Ports<'a> {
     pub http: &'a dyn Http,
     pub kv: &'a dyn Kv,
     pub clock: &'a dyn Clock,
+    pub random: &'a dyn Random,
 }

@@ -1,0 +1,306 @@
+//! The workspace rate limiter: GCRA with its one timestamp per key kept in KV, so every
+//! instance and every account of a workspace shares one budget, across restarts.
+//!
+//! Decisions use absolute wall-clock milliseconds and compare-and-swap, never instance state.
+//! A KV failure is returned as an error: callers fail closed and make no request.
+
+use crate::ports::{Kv, KvError};
+
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 200;
+pub const DEFAULT_BURST: u32 = 5;
+/// A `Retry-After` longer than this is treated as this (a broken header must not park sends).
+pub const MAX_BLOCK_MS: u64 = 120_000;
+const WINDOW_MS: u64 = 60_000;
+const CAS_ATTEMPTS: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateConfig {
+    pub requests_per_minute: u32,
+    pub burst: u32,
+}
+
+impl Default for RateConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
+            burst: DEFAULT_BURST,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Admit,
+    /// Not now: try again after this many milliseconds.
+    Wait(u64),
+}
+
+/// GCRA parameters for a budget of `budget` requests per 60 s with `burst` at once.
+///
+/// A burst is paid for with sustained rate (`budget - burst + 1` per minute), so it is capped
+/// at `1 + budget / 20` to keep throughput at 95% of the budget or more.
+///
+/// The emission interval is chosen so that no 60-second window can hold more than `budget`
+/// requests: a conforming sequence has at most `burst + (W - 1) / T` requests in a window of
+/// `W` ms, and `T = ceil(60000 / (budget - burst + 1))` keeps that at or below `budget`.
+pub fn params(budget: u32, burst: u32) -> (u64, u64) {
+    let budget = budget.max(1) as u64;
+    let burst = (burst as u64).clamp(1, 1 + budget / 20);
+    let interval = WINDOW_MS.div_ceil(budget - burst + 1);
+    (interval, (burst - 1) * interval)
+}
+
+fn parse_u64(v: Option<&[u8]>) -> u64 {
+    v.and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+pub struct Limiter<'a> {
+    kv: &'a dyn Kv,
+    key: String,
+    config: RateConfig,
+}
+
+impl<'a> Limiter<'a> {
+    /// `key` names the budget: `ws:<workspace id>`, or `acct:<account>` until that is known.
+    pub fn new(kv: &'a dyn Kv, key: &str, config: RateConfig) -> Self {
+        Self {
+            kv,
+            key: key.to_owned(),
+            config,
+        }
+    }
+
+    fn k(&self, part: &str) -> String {
+        format!("rl/v1/{}/{part}", self.key)
+    }
+
+    /// The budget in force: the configured one, lowered by what KakaoWork reported.
+    pub fn budget(&self) -> Result<u32, KvError> {
+        let reported = parse_u64(self.kv.get(&self.k("limit"))?.as_deref());
+        let configured = self.config.requests_per_minute.max(1);
+        Ok(match reported {
+            0 => configured,
+            r => configured.min(r.min(u32::MAX as u64) as u32),
+        })
+    }
+
+    /// Milliseconds until a recorded 429 block ends (0 when none).
+    pub fn blocked_for(&self, now: u64) -> Result<u64, KvError> {
+        Ok(parse_u64(self.kv.get(&self.k("blocked"))?.as_deref()).saturating_sub(now))
+    }
+
+    /// May one request go now? Admission reserves its slot.
+    pub fn admit(&self, now: u64) -> Result<Decision, KvError> {
+        let blocked = parse_u64(self.kv.get(&self.k("blocked"))?.as_deref());
+        if blocked > now {
+            return Ok(Decision::Wait(blocked - now));
+        }
+        let (interval, tolerance) = params(self.budget()?, self.config.burst);
+        let key = self.k("tat");
+        for _ in 0..CAS_ATTEMPTS {
+            let current = self.kv.get(&key)?;
+            let tat = parse_u64(current.as_deref());
+            if tat > now + tolerance {
+                return Ok(Decision::Wait(tat - tolerance - now));
+            }
+            let next = tat.max(now) + interval;
+            let ttl = next - now + WINDOW_MS;
+            if self.kv.compare_and_swap(
+                &key,
+                current.as_deref(),
+                Some(next.to_string().as_bytes()),
+                Some(ttl),
+            )? {
+                return Ok(Decision::Admit);
+            }
+        }
+        // Heavy contention: back off one interval rather than spin.
+        Ok(Decision::Wait(interval))
+    }
+
+    /// Count a request that was made outside this budget (e.g. before the workspace was known).
+    pub fn charge(&self, now: u64) -> Result<(), KvError> {
+        let (interval, _) = params(self.budget()?, self.config.burst);
+        let key = self.k("tat");
+        for _ in 0..CAS_ATTEMPTS {
+            let current = self.kv.get(&key)?;
+            let next = parse_u64(current.as_deref()).max(now) + interval;
+            if self.kv.compare_and_swap(
+                &key,
+                current.as_deref(),
+                Some(next.to_string().as_bytes()),
+                Some(next - now + WINDOW_MS),
+            )? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// KakaoWork's `RateLimit-Limit`: lower the budget when it is smaller than configured.
+    pub fn observe_limit(&self, header: Option<&str>) -> Result<(), KvError> {
+        let Some(n) = header.and_then(|h| h.trim().parse::<u32>().ok()) else {
+            return Ok(());
+        };
+        if n == 0 || n >= self.config.requests_per_minute {
+            return Ok(());
+        }
+        let key = self.k("limit");
+        let current = self.kv.get(&key)?;
+        if parse_u64(current.as_deref()) != n as u64 {
+            // Remembered for a day; a raised limit is picked up when it expires.
+            self.kv.set(&key, n.to_string().as_bytes(), Some(24 * 3600 * 1000))?;
+        }
+        Ok(())
+    }
+
+    /// After a 429: nobody calls before `until` (only ever moved later).
+    pub fn block_until(&self, now: u64, until: u64) -> Result<(), KvError> {
+        let key = self.k("blocked");
+        for _ in 0..CAS_ATTEMPTS {
+            let current = self.kv.get(&key)?;
+            if parse_u64(current.as_deref()) >= until {
+                return Ok(());
+            }
+            if self.kv.compare_and_swap(
+                &key,
+                current.as_deref(),
+                Some(until.to_string().as_bytes()),
+                Some(until.saturating_sub(now) + 1000),
+            )? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// When to call again after a 429: `Retry-After` bounded to [1 s, 2 min], plus up to 1 s of
+/// jitter so that instances do not return in lockstep.
+pub fn retry_after_block(retry_after_ms: Option<u64>, random: u64) -> u64 {
+    retry_after_ms.unwrap_or(1000).clamp(1000, MAX_BLOCK_MS) + random % 1000
+}
+
+/// Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^attempt)].
+pub fn backoff_ms(attempt: u32, random: u64) -> u64 {
+    const BASE: u64 = 500;
+    const CAP: u64 = 30_000;
+    let ceiling = BASE.saturating_mul(1u64 << attempt.min(16)).min(CAP);
+    random % (ceiling + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::MemoryKv;
+
+    /// Run a saturated sender for `duration` ms; return the admission times.
+    fn saturate(limiters: &[Limiter<'_>], duration: u64) -> Vec<u64> {
+        let mut now = 0;
+        let mut times = vec![];
+        let mut next = vec![0u64; limiters.len()];
+        while now < duration {
+            let (i, t) = next.iter().copied().enumerate().min_by_key(|(_, t)| *t).unwrap();
+            now = t;
+            match limiters[i].admit(now).unwrap() {
+                Decision::Admit => times.push(now),
+                Decision::Wait(ms) => next[i] = now + ms.max(1),
+            }
+        }
+        times
+    }
+
+    fn max_in_window(times: &[u64]) -> usize {
+        let mut best = 0;
+        let mut lo = 0;
+        for hi in 0..times.len() {
+            while times[hi] - times[lo] >= 60_000 {
+                lo += 1;
+            }
+            best = best.max(hi - lo + 1);
+        }
+        best
+    }
+
+    #[test]
+    fn no_window_exceeds_the_budget_and_throughput_is_high() {
+        for (budget, burst) in [(200, 5), (100, 5), (60, 1), (10, 10), (200, 200)] {
+            let kv = MemoryKv::default();
+            let cfg = RateConfig { requests_per_minute: budget, burst };
+            let l = Limiter::new(&kv, "ws:1", cfg);
+            let times = saturate(&[l], 600_000);
+            assert!(max_in_window(&times) <= budget as usize, "{budget}/{burst}: {}", max_in_window(&times));
+            let per_min = times.len() as f64 / 10.0;
+            assert!(per_min >= budget as f64 * 0.95 - 1.0, "{budget}/{burst}: {per_min}/min");
+        }
+    }
+
+    #[test]
+    fn instances_share_one_budget_through_kv() {
+        let kv = MemoryKv::default();
+        let cfg = RateConfig::default();
+        let ls: Vec<_> = (0..4).map(|_| Limiter::new(&kv, "ws:1", cfg)).collect();
+        let times = saturate(&ls, 300_000);
+        assert!(max_in_window(&times) <= 200);
+        assert!(times.len() as f64 / 5.0 >= 190.0);
+    }
+
+    #[test]
+    fn burst_then_spacing() {
+        let kv = MemoryKv::default();
+        let l = Limiter::new(&kv, "a", RateConfig { requests_per_minute: 60, burst: 3 });
+        for _ in 0..3 {
+            assert_eq!(l.admit(0).unwrap(), Decision::Admit);
+        }
+        let (interval, _) = params(60, 3);
+        assert_eq!(l.admit(0).unwrap(), Decision::Wait(interval));
+        assert_eq!(l.admit(interval).unwrap(), Decision::Admit);
+    }
+
+    #[test]
+    fn reported_limit_lowers_the_budget_but_never_raises_it() {
+        let kv = MemoryKv::default();
+        let l = Limiter::new(&kv, "ws:1", RateConfig::default());
+        l.observe_limit(Some("100")).unwrap();
+        assert_eq!(l.budget().unwrap(), 100);
+        l.observe_limit(Some("500")).unwrap();
+        assert_eq!(l.budget().unwrap(), 100);
+        l.observe_limit(Some("garbage")).unwrap();
+        assert_eq!(l.budget().unwrap(), 100);
+    }
+
+    #[test]
+    fn block_until_defers_everyone_and_only_moves_later() {
+        let kv = MemoryKv::default();
+        let l = Limiter::new(&kv, "ws:1", RateConfig::default());
+        l.block_until(0, 5_000).unwrap();
+        l.block_until(0, 3_000).unwrap();
+        assert_eq!(l.admit(1_000).unwrap(), Decision::Wait(4_000));
+        let other = Limiter::new(&kv, "ws:1", RateConfig::default());
+        assert_eq!(other.admit(2_000).unwrap(), Decision::Wait(3_000));
+        assert_eq!(l.admit(5_000).unwrap(), Decision::Admit);
+    }
+
+    #[test]
+    fn kv_failure_fails_closed() {
+        let kv = MemoryKv::default();
+        kv.fail.set(true);
+        let l = Limiter::new(&kv, "ws:1", RateConfig::default());
+        assert!(l.admit(0).is_err());
+    }
+
+    #[test]
+    fn backoff_and_retry_after_are_bounded() {
+        for attempt in 0..40 {
+            for r in [0, 1, 12345, u64::MAX] {
+                assert!(backoff_ms(attempt, r) <= 30_000);
+            }
+        }
+        assert_eq!(backoff_ms(0, u64::MAX) <= 500, true);
+        assert_eq!(retry_after_block(Some(10 * 3600 * 1000), 0), MAX_BLOCK_MS);
+        assert_eq!(retry_after_block(Some(0), 999), 1999);
+        assert_eq!(retry_after_block(None, 0), 1000);
+    }
+}
