@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use crate::api::{ApiError, Client, Gate};
 use crate::chunk;
-use crate::config::{self, Account, ChannelConfig, ConfigIssue, CredentialSource, Delivery, DmPolicy};
+use crate::config::{
+    self, Account, ChannelConfig, ConfigIssue, CredentialSource, Delivery, DmPolicy,
+};
 use crate::envelope::{EnvelopeError, ErrorCode};
 use crate::error::{ApiFailure, ChannelError, TransportFailure};
 use crate::ledger::{self, ChunkState, Ledger, LoadError, Stored};
@@ -165,7 +167,11 @@ impl Gate for Admitted<'_> {
 
 /// What one attempt at a chunk ended with.
 enum Attempt {
-    Sent { message_id: String, conversation_id: String, send_time: u64 },
+    Sent {
+        message_id: String,
+        conversation_id: String,
+        send_time: u64,
+    },
     /// Known not delivered; the chunk stays pending. The error is what `send` returns.
     NotSent(ChannelError),
     /// The request may have been delivered.
@@ -186,7 +192,10 @@ impl Channel {
             if report.config.accounts.iter().all(|a| a.id != id) {
                 warnings.push(ConfigIssue {
                     path: config::SECTION_PATH.into(),
-                    message: format!("the host reported a credential for unknown account `{}`", c.account),
+                    message: format!(
+                        "the host reported a credential for unknown account `{}`",
+                        c.account
+                    ),
                     fix: "check that the host and the plugin read the same configuration".into(),
                 });
                 continue;
@@ -204,7 +213,9 @@ impl Channel {
             .accounts
             .iter()
             .map(|a| {
-                let source = creds.get(&a.id).map_or(CredentialSource::None, |c| c.source);
+                let source = creds
+                    .get(&a.id)
+                    .map_or(CredentialSource::None, |c| c.source);
                 if source == CredentialSource::None && a.enabled {
                     warnings.push(ConfigIssue {
                         path: a.path.clone(),
@@ -257,7 +268,11 @@ impl Channel {
     }
 
     /// Stop calling with a key KakaoWork keeps rejecting; returns whether failures are on record.
-    fn auth_guard(ports: &Ports<'_>, account: &Account, key_id: Option<&str>) -> Result<bool, ChannelError> {
+    fn auth_guard(
+        ports: &Ports<'_>,
+        account: &Account,
+        key_id: Option<&str>,
+    ) -> Result<bool, ChannelError> {
         let key = format!("authfail/v1/{}", account.id);
         let Some(raw) = ports.kv.get(&key)? else {
             return Ok(false);
@@ -281,7 +296,13 @@ impl Channel {
         Ok(true)
     }
 
-    fn record_auth(ports: &Ports<'_>, account: &Account, key_id: Option<&str>, failed: bool, on_record: bool) {
+    fn record_auth(
+        ports: &Ports<'_>,
+        account: &Account,
+        key_id: Option<&str>,
+        failed: bool,
+        on_record: bool,
+    ) {
         let key = format!("authfail/v1/{}", account.id);
         if !failed {
             if on_record {
@@ -301,7 +322,11 @@ impl Channel {
                 (sid == id).then(|| c.parse::<u32>().ok()).flatten()
             })
             .unwrap_or(0);
-        let _ = ports.kv.set(&key, format!("{id}|{}", count + 1).as_bytes(), Some(30 * 24 * 3600 * 1000));
+        let _ = ports.kv.set(
+            &key,
+            format!("{id}|{}", count + 1).as_bytes(),
+            Some(30 * 24 * 3600 * 1000),
+        );
     }
 
     /// The rate budget's key: the workspace (from `spaces.info`, cached), else the account.
@@ -319,13 +344,20 @@ impl Channel {
         match client.spaces_info() {
             Ok(space) => {
                 let key = format!("ws:{}", space.id);
-                ports.kv.set(&cache, key.as_bytes(), Some(WORKSPACE_TTL_MS))?;
+                ports
+                    .kv
+                    .set(&cache, key.as_bytes(), Some(WORKSPACE_TTL_MS))?;
                 // spaces.info was paid from the account's budget; count it in the shared one.
                 Limiter::new(ports.kv, &key, account.rate_limit).charge(ports.clock.now_ms())?;
                 Ok(key)
             }
-            Err(e @ (ApiError::Deferred(_) | ApiError::Storage(_) | ApiError::Http(_))) => Err(e.into()),
-            Err(ApiError::Envelope(e)) if e.code().is_some_and(|c| c.is_authentication() || *c == ErrorCode::TooManyRequests) => {
+            Err(e @ (ApiError::Deferred(_) | ApiError::Storage(_) | ApiError::Http(_))) => {
+                Err(e.into())
+            }
+            Err(ApiError::Envelope(e))
+                if e.code()
+                    .is_some_and(|c| c.is_authentication() || *c == ErrorCode::TooManyRequests) =>
+            {
                 Err(ApiError::Envelope(e).into())
             }
             Err(_) => {
@@ -339,7 +371,8 @@ impl Channel {
 
     pub fn send(&self, ports: &Ports<'_>, req: &SendRequest) -> Result<SendReceipt, ChannelError> {
         let (account, key_id) = self.account(req.account.as_deref())?;
-        let target = target::parse(&req.target).map_err(|e| ChannelError::InvalidTarget(e.to_string()))?;
+        let target =
+            target::parse(&req.target).map_err(|e| ChannelError::InvalidTarget(e.to_string()))?;
         if req.text.trim().is_empty() {
             return Err(ChannelError::InvalidMessage("the text is empty".into()));
         }
@@ -350,7 +383,10 @@ impl Channel {
             )));
         }
         let idem = req.idempotency_key.trim();
-        if idem.is_empty() || idem.len() > MAX_IDEMPOTENCY_KEY_BYTES || idem.chars().any(char::is_control) {
+        if idem.is_empty()
+            || idem.len() > MAX_IDEMPOTENCY_KEY_BYTES
+            || idem.chars().any(char::is_control)
+        {
             return Err(ChannelError::InvalidMessage(format!(
                 "the idempotency key must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes without control characters"
             )));
@@ -361,7 +397,11 @@ impl Channel {
         let mut stored = match ledger::load(ports.kv, &lkey) {
             Ok(Some(s)) => s,
             Ok(None) => {
-                let fresh = Ledger::new(&req.target, &req.text, chunk::split(&req.text, account.text_chunk_limit as usize));
+                let fresh = Ledger::new(
+                    &req.target,
+                    &req.text,
+                    chunk::split(&req.text, account.text_chunk_limit as usize),
+                );
                 match ledger::swap(ports.kv, &lkey, None, &fresh)? {
                     Some(s) => s,
                     // Another instance created it first: use theirs.
@@ -370,7 +410,8 @@ impl Channel {
             }
             Err(e) => return Err(load_error(e)),
         };
-        if stored.ledger.target != req.target || stored.ledger.text_hash != ledger::fnv1a(&req.text) {
+        if stored.ledger.target != req.target || stored.ledger.text_hash != ledger::fnv1a(&req.text)
+        {
             return Err(ChannelError::InvalidMessage(format!(
                 "idempotency key `{idem}` was already used for a different message; use a new key per message"
             )));
@@ -407,7 +448,8 @@ impl Channel {
                         // Its owner vanished mid-request: the outcome is unknown.
                         let mut next = stored.ledger.clone();
                         next.chunks[i].state = ChunkState::Ambiguous;
-                        next.chunks[i].last_error = Some("the sending instance stopped mid-request".into());
+                        next.chunks[i].last_error =
+                            Some("the sending instance stopped mid-request".into());
                         stored = commit(ports, &lkey, stored, next)?;
                         continue;
                     }
@@ -458,7 +500,8 @@ impl Channel {
 
             let text = stored.ledger.chunks[i].text.clone();
             let admitted = Admitted(&gate);
-            let sender = Client::new(ports.http, &account.id, &account.api_base).with_gate(&admitted);
+            let sender =
+                Client::new(ports.http, &account.id, &account.api_base).with_gate(&admitted);
             let result = match (&target, &conversation) {
                 (Target::Email(addr), _) => sender.messages_send_by_email(addr, &text),
                 (_, Some(conv)) => sender.messages_send(conv, &text),
@@ -474,7 +517,11 @@ impl Channel {
             c.since = None;
             let mut stop = None;
             match outcome {
-                Attempt::Sent { message_id, conversation_id, send_time } => {
+                Attempt::Sent {
+                    message_id,
+                    conversation_id,
+                    send_time,
+                } => {
                     c.state = ChunkState::Sent;
                     c.message_id = Some(message_id);
                     c.send_time = Some(send_time);
@@ -513,7 +560,11 @@ impl Channel {
         Ok(receipt(account, idem, &stored.ledger))
     }
 
-    pub fn probe(&self, ports: &Ports<'_>, account: Option<&str>) -> Result<ProbeResult, ChannelError> {
+    pub fn probe(
+        &self,
+        ports: &Ports<'_>,
+        account: Option<&str>,
+    ) -> Result<ProbeResult, ChannelError> {
         let (account, key_id) = self.account(account)?;
         let on_record = Self::auth_guard(ports, account, key_id)?;
         let bkey = Self::budget_key(ports, account)?;
@@ -561,7 +612,9 @@ impl Channel {
 fn load_error(e: LoadError) -> ChannelError {
     match e {
         LoadError::Kv(e) => e.into(),
-        LoadError::Corrupt(m) => ChannelError::Storage(format!("the send ledger is unreadable: {m}")),
+        LoadError::Corrupt(m) => {
+            ChannelError::Storage(format!("the send ledger is unreadable: {m}"))
+        }
     }
 }
 
@@ -572,7 +625,12 @@ fn load_existing(ports: &Ports<'_>, key: &str) -> Result<Stored, ChannelError> {
 }
 
 /// Write a change that does not depend on owning a chunk; on a race, the caller re-reads.
-fn commit(ports: &Ports<'_>, key: &str, stored: Stored, next: Ledger) -> Result<Stored, ChannelError> {
+fn commit(
+    ports: &Ports<'_>,
+    key: &str,
+    stored: Stored,
+    next: Ledger,
+) -> Result<Stored, ChannelError> {
     match ledger::swap(ports.kv, key, Some(&stored.raw), &next)? {
         Some(s) => Ok(s),
         None => load_existing(ports, key),
@@ -581,7 +639,13 @@ fn commit(ports: &Ports<'_>, key: &str, stored: Stored, next: Ledger) -> Result<
 
 /// Record the outcome of chunk `i`, which this call owns (it is inflight under our claim):
 /// re-apply it onto the latest record if another instance changed something else meanwhile.
-fn commit_owned(ports: &Ports<'_>, key: &str, mut stored: Stored, next: Ledger, i: usize) -> Result<Stored, ChannelError> {
+fn commit_owned(
+    ports: &Ports<'_>,
+    key: &str,
+    mut stored: Stored,
+    next: Ledger,
+    i: usize,
+) -> Result<Stored, ChannelError> {
     let mut next = next;
     for _ in 0..16 {
         if let Some(s) = ledger::swap(ports.kv, key, Some(&stored.raw), &next)? {
@@ -596,17 +660,32 @@ fn commit_owned(ports: &Ports<'_>, key: &str, mut stored: Stored, next: Ledger, 
         next = merged;
         stored = latest;
     }
-    Err(ChannelError::Storage("could not record a sent chunk: the ledger keeps changing".into()))
+    Err(ChannelError::Storage(
+        "could not record a sent chunk: the ledger keeps changing".into(),
+    ))
 }
 
-fn open_dm(ports: &Ports<'_>, client: &Client<'_>, account: &Account, user: &str) -> Result<String, ChannelError> {
+fn open_dm(
+    ports: &Ports<'_>,
+    client: &Client<'_>,
+    account: &Account,
+    user: &str,
+) -> Result<String, ChannelError> {
     let key = dm_cache_key(&account.id, user);
     // The cache only saves a request; a KV outage must not stop delivery.
-    if let Some(c) = ports.kv.get(&key).ok().flatten().and_then(|v| String::from_utf8(v).ok()) {
+    if let Some(c) = ports
+        .kv
+        .get(&key)
+        .ok()
+        .flatten()
+        .and_then(|v| String::from_utf8(v).ok())
+    {
         return Ok(c);
     }
     let conv = client.conversations_open(user)?;
-    let _ = ports.kv.set(&key, conv.id.as_str().as_bytes(), Some(DM_CACHE_TTL_MS));
+    let _ = ports
+        .kv
+        .set(&key, conv.id.as_str().as_bytes(), Some(DM_CACHE_TTL_MS));
     Ok(conv.id.0)
 }
 
@@ -637,10 +716,19 @@ fn classify(
         },
         Err(ApiError::Envelope(EnvelopeError::Api { status: 429, .. })) => {
             // `after` recorded the block; report how long it is.
-            let wait = gate.limiter.blocked_for(ports.clock.now_ms()).unwrap_or(0).max(1000);
+            let wait = gate
+                .limiter
+                .blocked_for(ports.clock.now_ms())
+                .unwrap_or(0)
+                .max(1000);
             Attempt::NotSent(ChannelError::Deferred(wait))
         }
-        Err(ApiError::Envelope(EnvelopeError::Api { code, message, status, retry_after_ms })) => {
+        Err(ApiError::Envelope(EnvelopeError::Api {
+            code,
+            message,
+            status,
+            retry_after_ms,
+        })) => {
             let retryable = status >= 500 && !exhausted;
             let err = ChannelError::from(ApiError::Envelope(EnvelopeError::Api {
                 code,
@@ -651,7 +739,8 @@ fn classify(
             Attempt::NotSent(match err {
                 ChannelError::Api(mut f) => {
                     f.retryable = retryable;
-                    f.retry_after_ms = retryable.then(|| f.retry_after_ms.unwrap_or_else(|| backoff(ports)));
+                    f.retry_after_ms =
+                        retryable.then(|| f.retry_after_ms.unwrap_or_else(|| backoff(ports)));
                     ChannelError::Api(f)
                 }
                 other => other,
@@ -660,14 +749,20 @@ fn classify(
         // A 2xx we could not read may still have posted the message.
         Err(ApiError::Envelope(e @ EnvelopeError::Invalid { .. })) => unknown(e.to_string()),
         Err(ApiError::Http(HttpError::Timeout)) => unknown("no answer within the timeout".into()),
-        Err(ApiError::Http(HttpError::Transport { message, maybe_delivered: true })) => unknown(message),
-        Err(ApiError::Http(HttpError::TooLarge)) => unknown("the answer was too large to read".into()),
-        Err(ApiError::Http(HttpError::Transport { message, maybe_delivered: false })) => {
-            Attempt::NotSent(ChannelError::Transport(TransportFailure {
-                message,
-                retry_after_ms: (!exhausted).then(|| backoff(ports)),
-            }))
+        Err(ApiError::Http(HttpError::Transport {
+            message,
+            maybe_delivered: true,
+        })) => unknown(message),
+        Err(ApiError::Http(HttpError::TooLarge)) => {
+            unknown("the answer was too large to read".into())
         }
+        Err(ApiError::Http(HttpError::Transport {
+            message,
+            maybe_delivered: false,
+        })) => Attempt::NotSent(ChannelError::Transport(TransportFailure {
+            message,
+            retry_after_ms: (!exhausted).then(|| backoff(ports)),
+        })),
         Err(e) => Attempt::NotSent(e.into()),
     }
 }
@@ -679,7 +774,11 @@ fn receipt(account: &Account, idem: &str, ledger: &Ledger) -> SendReceipt {
         .enumerate()
         .map(|(i, c)| ChunkReceipt {
             index: i as u32,
-            outcome: if c.state == ChunkState::Sent { ChunkOutcome::Sent } else { ChunkOutcome::Ambiguous },
+            outcome: if c.state == ChunkState::Sent {
+                ChunkOutcome::Sent
+            } else {
+                ChunkOutcome::Ambiguous
+            },
             message_id: c.message_id.clone(),
             send_time: c.send_time,
         })
@@ -687,7 +786,10 @@ fn receipt(account: &Account, idem: &str, ledger: &Ledger) -> SendReceipt {
     SendReceipt {
         account: account.id.clone(),
         idempotency_key: idem.to_owned(),
-        message_id: chunks.first().and_then(|c| c.message_id.clone()).unwrap_or_default(),
+        message_id: chunks
+            .first()
+            .and_then(|c| c.message_id.clone())
+            .unwrap_or_default(),
         conversation_id: ledger.conversation_id.clone().unwrap_or_default(),
         send_time: chunks.iter().find_map(|c| c.send_time).unwrap_or(0),
         ambiguous: chunks.iter().any(|c| c.outcome == ChunkOutcome::Ambiguous),
@@ -762,14 +864,20 @@ mod tests {
 
     const OPEN: &str = r#"{"success":true,"conversation":{"id":"77","type":"dm"}}"#;
     const SENT: &str = r#"{"success":true,"message":{"id":"9007199254740993","conversation_id":77,"send_time":1700000000}}"#;
-    const E500: &str = r#"{"success":false,"error":{"code":"internal_server_error","message":"x"}}"#;
+    const E500: &str =
+        r#"{"success":false,"error":{"code":"internal_server_error","message":"x"}}"#;
 
     fn sent(id: u64) -> String {
-        format!(r#"{{"success":true,"message":{{"id":"{id}","conversation_id":77,"send_time":1700000000}}}}"#)
+        format!(
+            r#"{{"success":true,"message":{{"id":"{id}","conversation_id":77,"send_time":1700000000}}}}"#
+        )
     }
 
     fn endpoints(http: &ScriptedHttp) -> Vec<String> {
-        http.requests().iter().map(|r| r.url.rsplit('/').next().unwrap().to_owned()).collect()
+        http.requests()
+            .iter()
+            .map(|r| r.url.rsplit('/').next().unwrap().to_owned())
+            .collect()
     }
 
     #[test]
@@ -783,8 +891,12 @@ mod tests {
         assert_eq!(r.conversation_id, "77");
         assert_eq!(r.send_time, 1700000000);
         assert!(!r.ambiguous);
-        ch.send(&ports, &req_k("kakaowork:user:10000003", "again", "key-2")).unwrap();
-        assert_eq!(endpoints(&http), ["conversations.open", "messages.send", "messages.send"]);
+        ch.send(&ports, &req_k("kakaowork:user:10000003", "again", "key-2"))
+            .unwrap();
+        assert_eq!(
+            endpoints(&http),
+            ["conversations.open", "messages.send", "messages.send"]
+        );
     }
 
     #[test]
@@ -797,13 +909,18 @@ mod tests {
         let b = ch.send(&ports, &req("5")).unwrap();
         assert_eq!(a, b);
         assert_eq!(http.requests().len(), 1);
-        let e = ch.send(&ports, &req_k("5", "other text", "key-1")).unwrap_err();
+        let e = ch
+            .send(&ports, &req_k("5", "other text", "key-1"))
+            .unwrap_err();
         assert!(matches!(e, ChannelError::InvalidMessage(m) if m.contains("different message")));
     }
 
     #[test]
     fn failure_part_way_resumes_at_the_first_unsent_chunk() {
-        let ch = configured(r#"{"textChunkLimit": 16}"#, &[("default", CredentialSource::Env)]);
+        let ch = configured(
+            r#"{"textChunkLimit": 16}"#,
+            &[("default", CredentialSource::Env)],
+        );
         let w = World::new();
         let text = "aaaaaaaaaaaaaaa bbbbbbbbbbbbbbb ccccccccccccccc";
         let s1 = sent(1);
@@ -818,8 +935,14 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let http2 = ScriptedHttp::new(vec![(200, &sent(2)), (200, &s3)]);
-        let r = ch.send(&w.ports(&http2), &req_k("5", text, "long")).unwrap();
-        let ids: Vec<_> = r.chunks.iter().map(|c| c.message_id.clone().unwrap()).collect();
+        let r = ch
+            .send(&w.ports(&http2), &req_k("5", text, "long"))
+            .unwrap();
+        let ids: Vec<_> = r
+            .chunks
+            .iter()
+            .map(|c| c.message_id.clone().unwrap())
+            .collect();
         assert_eq!(ids, ["1", "2", "3"]);
         let bodies: Vec<String> = http
             .requests()
@@ -827,7 +950,12 @@ mod tests {
             .chain(http2.requests().iter())
             .map(|r| String::from_utf8(r.body.clone().unwrap()).unwrap())
             .collect();
-        assert!(bodies[0].contains("aaaa") && bodies[1].contains("bbbb") && bodies[2].contains("bbbb") && bodies[3].contains("cccc"));
+        assert!(
+            bodies[0].contains("aaaa")
+                && bodies[1].contains("bbbb")
+                && bodies[2].contains("bbbb")
+                && bodies[3].contains("cccc")
+        );
     }
 
     #[test]
@@ -841,12 +969,18 @@ mod tests {
         let http2 = ScriptedHttp::new(vec![]);
         let again = ch.send(&w.ports(&http2), &req("5")).unwrap();
         assert!(again.ambiguous);
-        assert!(http2.requests().is_empty(), "an ambiguous chunk is not resent");
+        assert!(
+            http2.requests().is_empty(),
+            "an ambiguous chunk is not resent"
+        );
     }
 
     #[test]
     fn at_least_once_resends_unknown_outcomes() {
-        let ch = configured(r#"{"delivery": "at-least-once"}"#, &[("default", CredentialSource::Env)]);
+        let ch = configured(
+            r#"{"delivery": "at-least-once"}"#,
+            &[("default", CredentialSource::Env)],
+        );
         let w = World::new();
         let http = ScriptedHttp::from_results(vec![Err(HttpError::Transport {
             message: "reset".into(),
@@ -868,7 +1002,8 @@ mod tests {
         let mut l = Ledger::new("5", "hello", vec!["hello".into()]);
         l.chunks[0].state = ChunkState::Inflight;
         l.chunks[0].since = Some(w.clock.0.get());
-        w.kv.set(&ledger::key("default", "key-1"), &l.encode(), None).unwrap();
+        w.kv.set(&ledger::key("default", "key-1"), &l.encode(), None)
+            .unwrap();
         let http = ScriptedHttp::new(vec![]);
         match ch.send(&w.ports(&http), &req("5")).unwrap_err() {
             ChannelError::Deferred(ms) => assert_eq!(ms, INFLIGHT_LEASE_MS),
@@ -887,7 +1022,8 @@ mod tests {
         let mut resp = crate::ports::HttpResponse {
             status: 429,
             headers: vec![("Retry-After".into(), "30".into())],
-            body: br#"{"success":false,"error":{"code":"too_many_requests","message":"x"}}"#.to_vec(),
+            body: br#"{"success":false,"error":{"code":"too_many_requests","message":"x"}}"#
+                .to_vec(),
         };
         resp.headers.push(("RateLimit-Limit".into(), "100".into()));
         let http = ScriptedHttp::from_results(vec![Ok(resp)]);
@@ -898,14 +1034,25 @@ mod tests {
         // Another message, another instance: deferred without a request.
         let other = default_channel();
         let http2 = ScriptedHttp::new(vec![]);
-        assert!(matches!(other.send(&w.ports(&http2), &req_k("6", "x", "k2")), Err(ChannelError::Deferred(_))));
+        assert!(matches!(
+            other.send(&w.ports(&http2), &req_k("6", "x", "k2")),
+            Err(ChannelError::Deferred(_))
+        ));
         assert!(http2.requests().is_empty());
-        assert_eq!(Limiter::new(&w.kv, "ws:1", Default::default()).budget().unwrap(), 100);
+        assert_eq!(
+            Limiter::new(&w.kv, "ws:1", Default::default())
+                .budget()
+                .unwrap(),
+            100
+        );
     }
 
     #[test]
     fn spent_budget_defers_without_a_request() {
-        let ch = configured(r#"{"rateLimit": {"requestsPerMinute": 2, "burst": 1}}"#, &[("default", CredentialSource::Env)]);
+        let ch = configured(
+            r#"{"rateLimit": {"requestsPerMinute": 2, "burst": 1}}"#,
+            &[("default", CredentialSource::Env)],
+        );
         let w = World::new();
         let http = ScriptedHttp::new(vec![(200, &sent(1))]);
         ch.send(&w.ports(&http), &req_k("5", "a", "a")).unwrap();
@@ -922,16 +1069,30 @@ mod tests {
         let w = World::new();
         w.kv.fail.set(true);
         let http = ScriptedHttp::new(vec![]);
-        assert!(matches!(ch.send(&w.ports(&http), &req("5")), Err(ChannelError::Storage(_))));
+        assert!(matches!(
+            ch.send(&w.ports(&http), &req("5")),
+            Err(ChannelError::Storage(_))
+        ));
         assert!(http.requests().is_empty());
     }
 
     #[test]
     fn workspace_budget_is_shared_by_accounts() {
-        let ch = configured(r#"{"accounts": {"a": {}, "b": {}}}"#, &[("a", CredentialSource::Config), ("b", CredentialSource::Config)]);
+        let ch = configured(
+            r#"{"accounts": {"a": {}, "b": {}}}"#,
+            &[
+                ("a", CredentialSource::Config),
+                ("b", CredentialSource::Config),
+            ],
+        );
         let w = World::new();
         let space = r#"{"success":true,"space":{"id":230021}}"#;
-        let http = ScriptedHttp::new(vec![(200, space), (200, &sent(1)), (200, space), (200, &sent(2))]);
+        let http = ScriptedHttp::new(vec![
+            (200, space),
+            (200, &sent(1)),
+            (200, space),
+            (200, &sent(2)),
+        ]);
         let ports = w.ports(&http);
         let mut ra = req_k("5", "x", "1");
         ra.account = Some("a".into());
@@ -941,7 +1102,15 @@ mod tests {
         ch.send(&ports, &rb).unwrap();
         assert_eq!(w.kv.get("ws/v1/a").unwrap().unwrap(), b"ws:230021");
         assert_eq!(w.kv.get("ws/v1/b").unwrap().unwrap(), b"ws:230021");
-        assert_eq!(endpoints(&http), ["spaces.info", "messages.send", "spaces.info", "messages.send"]);
+        assert_eq!(
+            endpoints(&http),
+            [
+                "spaces.info",
+                "messages.send",
+                "spaces.info",
+                "messages.send"
+            ]
+        );
     }
 
     #[test]
@@ -951,20 +1120,37 @@ mod tests {
         let bad = r#"{"success":false,"error":{"code":"invalid_authentication","message":"x"}}"#;
         let http = ScriptedHttp::new(vec![(401, bad), (401, bad), (401, bad)]);
         for i in 0..3 {
-            assert!(matches!(ch.send(&w.ports(&http), &req_k("5", "x", &format!("k{i}"))), Err(ChannelError::Authentication(_))));
+            assert!(matches!(
+                ch.send(&w.ports(&http), &req_k("5", "x", &format!("k{i}"))),
+                Err(ChannelError::Authentication(_))
+            ));
         }
-        match ch.send(&w.ports(&http), &req_k("5", "x", "k9")).unwrap_err() {
-            ChannelError::Authentication(f) => assert!(f.message.contains("stopped"), "{}", f.message),
+        match ch
+            .send(&w.ports(&http), &req_k("5", "x", "k9"))
+            .unwrap_err()
+        {
+            ChannelError::Authentication(f) => {
+                assert!(f.message.contains("stopped"), "{}", f.message)
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(http.requests().len(), 3, "no call once stopped");
         // A new key (a new configuration) lifts the stop.
         let mut fixed = Channel::default();
         fixed
-            .configure("{}", &[CredentialStatus { account: "default".into(), source: CredentialSource::Env, key_id: Some("k2".into()) }])
+            .configure(
+                "{}",
+                &[CredentialStatus {
+                    account: "default".into(),
+                    source: CredentialSource::Env,
+                    key_id: Some("k2".into()),
+                }],
+            )
             .unwrap();
         let http2 = ScriptedHttp::new(vec![(200, SENT)]);
-        fixed.send(&w.ports(&http2), &req_k("5", "x", "k10")).unwrap();
+        fixed
+            .send(&w.ports(&http2), &req_k("5", "x", "k10"))
+            .unwrap();
         assert!(w.kv.get("authfail/v1/default").unwrap().is_none());
     }
 
@@ -972,7 +1158,10 @@ mod tests {
     fn validation_errors_are_not_retryable() {
         let ch = default_channel();
         let w = World::new();
-        let http = ScriptedHttp::new(vec![(400, r#"{"success":false,"error":{"code":"conversation_not_found","message":"x"}}"#)]);
+        let http = ScriptedHttp::new(vec![(
+            400,
+            r#"{"success":false,"error":{"code":"conversation_not_found","message":"x"}}"#,
+        )]);
         match ch.send(&w.ports(&http), &req("5")).unwrap_err() {
             ChannelError::Api(f) => {
                 assert_eq!(f.code, "conversation_not_found");
@@ -990,7 +1179,9 @@ mod tests {
             w.clock.0.set(w.clock.0.get() + 60_000);
             let http = ScriptedHttp::new(vec![(503, E500)]);
             match ch.send(&w.ports(&http), &req("5")).unwrap_err() {
-                ChannelError::Api(f) => assert_eq!(f.retryable, attempt < MAX_ATTEMPTS, "attempt {attempt}"),
+                ChannelError::Api(f) => {
+                    assert_eq!(f.retryable, attempt < MAX_ATTEMPTS, "attempt {attempt}")
+                }
                 other => panic!("{other:?}"),
             }
         }
@@ -1005,28 +1196,75 @@ mod tests {
         let http = ScriptedHttp::new(vec![(404, nf), (200, OPEN), (200, SENT)]);
         assert!(ch.send(&w.ports(&http), &req("user:5")).is_err());
         ch.send(&w.ports(&http), &req("user:5")).unwrap();
-        assert_eq!(w.kv.get("dm/v1/default/5").unwrap().as_deref(), Some(&b"77"[..]));
-        assert_eq!(endpoints(&http), ["messages.send", "conversations.open", "messages.send"]);
+        assert_eq!(
+            w.kv.get("dm/v1/default/5").unwrap().as_deref(),
+            Some(&b"77"[..])
+        );
+        assert_eq!(
+            endpoints(&http),
+            ["messages.send", "conversations.open", "messages.send"]
+        );
     }
 
     #[test]
     fn bad_input_fails_before_any_request() {
         let ch = configured(
             r#"{"accounts":{"a":{},"off":{"enabled":false},"nokey":{}}}"#,
-            &[("a", CredentialSource::Config), ("off", CredentialSource::Config)],
+            &[
+                ("a", CredentialSource::Config),
+                ("off", CredentialSource::Config),
+            ],
         );
         let w = World::new();
         let http = ScriptedHttp::new(vec![]);
         let ports = w.ports(&http);
         type Check = fn(&ChannelError) -> bool;
         let cases: Vec<(SendRequest, Check)> = vec![
-            (req("#general"), |e| matches!(e, ChannelError::InvalidTarget(_))),
-            (SendRequest { text: " ".into(), ..req("1") }, |e| matches!(e, ChannelError::InvalidMessage(_))),
-            (SendRequest { text: "가".repeat(MAX_TEXT_CHARS + 1), ..req("1") }, |e| matches!(e, ChannelError::InvalidMessage(_))),
-            (SendRequest { idempotency_key: "".into(), ..req("1") }, |e| matches!(e, ChannelError::InvalidMessage(_))),
-            (SendRequest { account: Some("zzz".into()), ..req("1") }, |e| matches!(e, ChannelError::UnknownAccount(_))),
-            (SendRequest { account: Some("off".into()), ..req("1") }, |e| matches!(e, ChannelError::AccountDisabled(_))),
-            (SendRequest { account: Some("nokey".into()), ..req("1") }, |e| matches!(e, ChannelError::MissingCredential(_))),
+            (req("#general"), |e| {
+                matches!(e, ChannelError::InvalidTarget(_))
+            }),
+            (
+                SendRequest {
+                    text: " ".into(),
+                    ..req("1")
+                },
+                |e| matches!(e, ChannelError::InvalidMessage(_)),
+            ),
+            (
+                SendRequest {
+                    text: "가".repeat(MAX_TEXT_CHARS + 1),
+                    ..req("1")
+                },
+                |e| matches!(e, ChannelError::InvalidMessage(_)),
+            ),
+            (
+                SendRequest {
+                    idempotency_key: "".into(),
+                    ..req("1")
+                },
+                |e| matches!(e, ChannelError::InvalidMessage(_)),
+            ),
+            (
+                SendRequest {
+                    account: Some("zzz".into()),
+                    ..req("1")
+                },
+                |e| matches!(e, ChannelError::UnknownAccount(_)),
+            ),
+            (
+                SendRequest {
+                    account: Some("off".into()),
+                    ..req("1")
+                },
+                |e| matches!(e, ChannelError::AccountDisabled(_)),
+            ),
+            (
+                SendRequest {
+                    account: Some("nokey".into()),
+                    ..req("1")
+                },
+                |e| matches!(e, ChannelError::MissingCredential(_)),
+            ),
         ];
         for (r, check) in cases {
             let e = ch.send(&ports, &r).unwrap_err();
@@ -1034,7 +1272,10 @@ mod tests {
         }
         assert!(http.requests().is_empty());
         let fresh = Channel::default();
-        assert_eq!(fresh.send(&ports, &req("1")), Err(ChannelError::NotConfigured));
+        assert_eq!(
+            fresh.send(&ports, &req("1")),
+            Err(ChannelError::NotConfigured)
+        );
     }
 
     #[test]
@@ -1043,13 +1284,21 @@ mod tests {
         let r = ch
             .configure(
                 r#"{"accounts":{"a":{"appKey":true},"b":{}},"defaultAccount":"a"}"#,
-                &[CredentialStatus { account: "a".into(), source: CredentialSource::Config, key_id: None }],
+                &[CredentialStatus {
+                    account: "a".into(),
+                    source: CredentialSource::Config,
+                    key_id: None,
+                }],
             )
             .unwrap();
         assert_eq!(r.default_account, "a");
         assert_eq!(r.accounts[0].credential_source, CredentialSource::Config);
         assert!(r.accounts[0].configured);
         assert!(!r.accounts[1].configured);
-        assert!(r.warnings.iter().any(|w| w.path == "channels.kakao.accounts.b" && w.message.contains("no app key")));
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.path == "channels.kakao.accounts.b" && w.message.contains("no app key"))
+        );
     }
 }

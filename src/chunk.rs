@@ -27,7 +27,9 @@ fn split_plain(text: &str, limit: usize, out: &mut Vec<String>) {
     while chars.len() - start > limit {
         let window = start + limit; // first index that does not fit
         let best = |pred: &dyn Fn(usize) -> bool| {
-            (start + 1..=window).rev().find(|&i| pred(i) && can_split_before(&chars, i))
+            (start + 1..=window)
+                .rev()
+                .find(|&i| pred(i) && can_split_before(&chars, i))
         };
         let cut = best(&|i| i >= 2 && chars[i - 1] == '\n' && chars[i - 2] == '\n')
             .or_else(|| best(&|i| chars[i - 1] == '\n'))
@@ -46,7 +48,11 @@ fn split_plain(text: &str, limit: usize, out: &mut Vec<String>) {
 enum Block {
     Text(String),
     /// A fenced code block: opening line (e.g. "```rust\n"), body lines, closing line.
-    Fence { open: String, body: String, close: String },
+    Fence {
+        open: String,
+        body: String,
+        close: String,
+    },
 }
 
 /// Cut the text into plain runs and fenced code blocks (``` or ~~~ at line start).
@@ -75,7 +81,11 @@ fn blocks(text: &str) -> Vec<Block> {
             let l = *next;
             lines.next();
             consumed.push(l);
-            if l.trim_start().starts_with(marker) && l.trim().chars().all(|c| c == marker.chars().next().unwrap()) {
+            if l.trim_start().starts_with(marker)
+                && l.trim()
+                    .chars()
+                    .all(|c| c == marker.chars().next().unwrap())
+            {
                 close = Some(l.to_owned());
                 break;
             }
@@ -135,8 +145,16 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
                     continue;
                 }
                 // Close and reopen the fence around each part.
-                let close_nl = if close.ends_with('\n') { close.clone() } else { format!("{close}\n") };
-                let reopen = if open.ends_with('\n') { open.clone() } else { format!("{open}\n") };
+                let close_nl = if close.ends_with('\n') {
+                    close.clone()
+                } else {
+                    format!("{close}\n")
+                };
+                let reopen = if open.ends_with('\n') {
+                    open.clone()
+                } else {
+                    format!("{open}\n")
+                };
                 let room = limit.saturating_sub(len(&reopen) + len(&close_nl)).max(1);
                 let mut parts = Vec::new();
                 split_plain(&body, room, &mut parts);
@@ -146,8 +164,16 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
                     if !p.ends_with('\n') && i + 1 < n {
                         p.push('\n');
                     }
-                    let end = if i + 1 == n { close.clone() } else { close_nl.clone() };
-                    let body_nl = if p.ends_with('\n') || p.is_empty() { p } else { format!("{p}\n") };
+                    let end = if i + 1 == n {
+                        close.clone()
+                    } else {
+                        close_nl.clone()
+                    };
+                    let body_nl = if p.ends_with('\n') || p.is_empty() {
+                        p
+                    } else {
+                        format!("{p}\n")
+                    };
                     pieces.push(format!("{reopen}{body_nl}{end}"));
                 }
             }
@@ -218,7 +244,10 @@ mod tests {
         let chunks = split(&text, 70);
         assert_eq!(chunks, [format!("{p1}\n\n{p2}\n\n"), p3.clone()]);
         assert_eq!(chunks.concat(), text);
-        assert_eq!(split(&text, 40), [format!("{p1}\n\n"), format!("{p2}\n\n"), p3]);
+        assert_eq!(
+            split(&text, 40),
+            [format!("{p1}\n\n"), format!("{p2}\n\n"), p3]
+        );
     }
 
     #[test]
@@ -230,7 +259,10 @@ mod tests {
         assert_eq!(chunks.concat(), text);
         let hangul = "가".repeat(100);
         let chunks = split(&hangul, 30);
-        assert_eq!(chunks.iter().map(|c| c.chars().count()).collect::<Vec<_>>(), [30, 30, 30, 10]);
+        assert_eq!(
+            chunks.iter().map(|c| c.chars().count()).collect::<Vec<_>>(),
+            [30, 30, 30, 10]
+        );
     }
 
     #[test]
@@ -253,7 +285,11 @@ mod tests {
             assert!(c.starts_with("```rust\n"), "{c}");
             assert_eq!(c.matches("```").count(), 2, "balanced: {c}");
         }
-        let lines: Vec<&str> = chunks.iter().flat_map(|c| c.lines()).filter(|l| !l.starts_with("```")).collect();
+        let lines: Vec<&str> = chunks
+            .iter()
+            .flat_map(|c| c.lines())
+            .filter(|l| !l.starts_with("```"))
+            .collect();
         assert_eq!(lines, body.lines().collect::<Vec<_>>());
     }
 
@@ -266,7 +302,10 @@ mod tests {
         }
         let family = "👨\u{200D}👩\u{200D}👧".repeat(10);
         for c in split(&family, 16) {
-            assert!(!c.starts_with('\u{200D}') && !c.ends_with('\u{200D}'), "{c:?}");
+            assert!(
+                !c.starts_with('\u{200D}') && !c.ends_with('\u{200D}'),
+                "{c:?}"
+            );
         }
     }
 

@@ -361,7 +361,14 @@ impl Checker {
         }
     }
 
-    fn int(&mut self, obj: &Map<String, Value>, path: &str, key: &str, min: u32, max: u32) -> Option<u32> {
+    fn int(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        min: u32,
+        max: u32,
+    ) -> Option<u32> {
         let v = obj.get(key)?;
         match v.as_u64() {
             Some(n) if (min as u64..=max as u64).contains(&n) => Some(n as u32),
@@ -929,17 +936,35 @@ mod tests {
                             "delivery": "at-least-once", "accounts": {"a": {}, "b": {"delivery": "at-most-once"}}}))
         .config;
         let a = cfg.account(Some("a")).unwrap();
-        assert_eq!(a.rate_limit, RateConfig { requests_per_minute: 100, burst: 2 });
+        assert_eq!(
+            a.rate_limit,
+            RateConfig {
+                requests_per_minute: 100,
+                burst: 2
+            }
+        );
         assert_eq!(a.text_chunk_limit, 500);
         assert_eq!(a.delivery, Delivery::AtLeastOnce);
-        assert_eq!(cfg.account(Some("b")).unwrap().delivery, Delivery::AtMostOnce);
+        assert_eq!(
+            cfg.account(Some("b")).unwrap().delivery,
+            Delivery::AtMostOnce
+        );
         let d = ok(json!({})).config;
         assert_eq!(d.accounts[0].rate_limit, RateConfig::default());
         assert_eq!(d.accounts[0].text_chunk_limit, DEFAULT_TEXT_CHUNK_LIMIT);
-        let e = errs(json!({"rateLimit": {"requestsPerMinute": 0, "burst": "x"}, "textChunkLimit": 4000, "delivery": "exactly-once"}));
+        let e = errs(
+            json!({"rateLimit": {"requestsPerMinute": 0, "burst": "x"}, "textChunkLimit": 4000, "delivery": "exactly-once"}),
+        );
         let paths: Vec<_> = e.iter().map(|i| i.path.as_str()).collect();
-        assert_eq!(paths, ["channels.kakao.rateLimit.requestsPerMinute", "channels.kakao.rateLimit.burst",
-                           "channels.kakao.textChunkLimit", "channels.kakao.delivery"]);
+        assert_eq!(
+            paths,
+            [
+                "channels.kakao.rateLimit.requestsPerMinute",
+                "channels.kakao.rateLimit.burst",
+                "channels.kakao.textChunkLimit",
+                "channels.kakao.delivery"
+            ]
+        );
     }
 
     #[test]

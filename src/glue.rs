@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 
+use crate::channel::ChunkOutcome;
 use crate::channel::{self as core, Channel};
 use crate::config::{
     ConfigIssue as CoreIssue, CredentialSource as CoreSource, DmPolicy as CorePolicy,
@@ -26,6 +27,13 @@ thread_local! {
 struct HostHttp;
 struct HostKv;
 struct HostClock;
+struct HostRandom;
+
+impl ports::Random for HostRandom {
+    fn next_u64(&self) -> u64 {
+        wasi::random::random::get_random_u64()
+    }
+}
 
 impl ports::Http for HostHttp {
     fn send(&self, req: &ports::HttpRequest) -> Result<ports::HttpResponse, ports::HttpError> {
@@ -104,6 +112,7 @@ const PORTS: Ports<'static> = Ports {
     http: &HostHttp,
     kv: &HostKv,
     clock: &HostClock,
+    random: &HostRandom,
 };
 
 fn source_to_wit(s: CoreSource) -> wit::CredentialSource {
@@ -166,7 +175,10 @@ fn error_to_wit(e: CoreError) -> wit::ChannelError {
         CoreError::Deferred(ms) => W::Deferred(ms),
         CoreError::Denied(m) => W::Denied(m),
         CoreError::Timeout => W::Timeout,
-        CoreError::Transport(m) => W::Transport(m),
+        CoreError::Transport(t) => W::Transport(wit::TransportError {
+            message: t.message,
+            retry_after_ms: t.retry_after_ms,
+        }),
         CoreError::Storage(m) => W::Storage(m),
         CoreError::InvalidResponse(m) => W::InvalidResponse(m),
         CoreError::NotImplemented(m) => W::NotImplemented(m),
@@ -186,6 +198,7 @@ impl wit::Guest for Plugin {
             .map(|c| core::CredentialStatus {
                 account: c.account,
                 source: source_from_wit(c.source),
+                key_id: c.key_id,
             })
             .collect();
         let r = CHANNEL
@@ -222,9 +235,24 @@ impl wit::Guest for Plugin {
             .map_err(error_to_wit)?;
         Ok(wit::SendReceipt {
             account: r.account,
+            idempotency_key: r.idempotency_key,
             message_id: r.message_id,
             conversation_id: r.conversation_id,
             send_time: r.send_time,
+            chunks: r
+                .chunks
+                .into_iter()
+                .map(|c| wit::ChunkReceipt {
+                    index: c.index,
+                    outcome: match c.outcome {
+                        ChunkOutcome::Sent => wit::ChunkOutcome::Sent,
+                        ChunkOutcome::Ambiguous => wit::ChunkOutcome::Ambiguous,
+                    },
+                    message_id: c.message_id,
+                    send_time: c.send_time,
+                })
+                .collect(),
+            ambiguous: r.ambiguous,
         })
     }
 

@@ -103,7 +103,12 @@ pub fn load(kv: &dyn Kv, key: &str) -> Result<Option<Stored>, LoadError> {
 }
 
 /// Replace `old` by `new`; false when another instance changed the record in between.
-pub fn swap(kv: &dyn Kv, key: &str, old: Option<&[u8]>, new: &Ledger) -> Result<Option<Stored>, KvError> {
+pub fn swap(
+    kv: &dyn Kv,
+    key: &str,
+    old: Option<&[u8]>,
+    new: &Ledger,
+) -> Result<Option<Stored>, KvError> {
     let raw = new.encode();
     if kv.compare_and_swap(key, old, Some(&raw), Some(LEDGER_TTL_MS))? {
         Ok(Some(Stored {

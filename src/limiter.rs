@@ -151,7 +151,8 @@ impl<'a> Limiter<'a> {
         let current = self.kv.get(&key)?;
         if parse_u64(current.as_deref()) != n as u64 {
             // Remembered for a day; a raised limit is picked up when it expires.
-            self.kv.set(&key, n.to_string().as_bytes(), Some(24 * 3600 * 1000))?;
+            self.kv
+                .set(&key, n.to_string().as_bytes(), Some(24 * 3600 * 1000))?;
         }
         Ok(())
     }
@@ -202,7 +203,12 @@ mod tests {
         let mut times = vec![];
         let mut next = vec![0u64; limiters.len()];
         while now < duration {
-            let (i, t) = next.iter().copied().enumerate().min_by_key(|(_, t)| *t).unwrap();
+            let (i, t) = next
+                .iter()
+                .copied()
+                .enumerate()
+                .min_by_key(|(_, t)| *t)
+                .unwrap();
             now = t;
             match limiters[i].admit(now).unwrap() {
                 Decision::Admit => times.push(now),
@@ -228,12 +234,22 @@ mod tests {
     fn no_window_exceeds_the_budget_and_throughput_is_high() {
         for (budget, burst) in [(200, 5), (100, 5), (60, 1), (10, 10), (200, 200)] {
             let kv = MemoryKv::default();
-            let cfg = RateConfig { requests_per_minute: budget, burst };
+            let cfg = RateConfig {
+                requests_per_minute: budget,
+                burst,
+            };
             let l = Limiter::new(&kv, "ws:1", cfg);
             let times = saturate(&[l], 600_000);
-            assert!(max_in_window(&times) <= budget as usize, "{budget}/{burst}: {}", max_in_window(&times));
+            assert!(
+                max_in_window(&times) <= budget as usize,
+                "{budget}/{burst}: {}",
+                max_in_window(&times)
+            );
             let per_min = times.len() as f64 / 10.0;
-            assert!(per_min >= budget as f64 * 0.95 - 1.0, "{budget}/{burst}: {per_min}/min");
+            assert!(
+                per_min >= budget as f64 * 0.95 - 1.0,
+                "{budget}/{burst}: {per_min}/min"
+            );
         }
     }
 
@@ -250,7 +266,14 @@ mod tests {
     #[test]
     fn burst_then_spacing() {
         let kv = MemoryKv::default();
-        let l = Limiter::new(&kv, "a", RateConfig { requests_per_minute: 60, burst: 3 });
+        let l = Limiter::new(
+            &kv,
+            "a",
+            RateConfig {
+                requests_per_minute: 60,
+                burst: 3,
+            },
+        );
         for _ in 0..3 {
             assert_eq!(l.admit(0).unwrap(), Decision::Admit);
         }

@@ -33,6 +33,21 @@ impl Clock {
             t.fetch_add(ms, Ordering::SeqCst);
         }
     }
+
+    /// Move a fake clock to `ms` unless it is already later.
+    pub fn advance_to(&self, ms: u64) {
+        if let Self::Fake(t) = self {
+            t.fetch_max(ms, Ordering::SeqCst);
+        }
+    }
+
+    /// Wait: really on the real clock, instantly (by advancing it) on a fake one.
+    pub fn sleep(&self, ms: u64) {
+        match self {
+            Self::Real => std::thread::sleep(std::time::Duration::from_millis(ms)),
+            Self::Fake(_) => self.advance(ms),
+        }
+    }
 }
 
 pub struct ClockState {

@@ -61,6 +61,16 @@ pub fn load_file(path: &Path) -> Result<Value, HostConfigError> {
     })
 }
 
+/// A non-secret identifier of a key: the first 64 bits of its SHA-256, in hex. It lets the
+/// plugin notice a changed key without ever holding the key.
+pub fn key_id(key: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn source_to_wit(s: CredentialSource) -> wit::CredentialSource {
     match s {
         CredentialSource::Config => wit::CredentialSource::Config,
@@ -109,6 +119,7 @@ pub fn prepare(mut section: Value, env_key: Option<&str>) -> Result<Prepared, Ho
         } else {
             CredentialSource::None
         };
+        let key_id = key.as_deref().map(key_id);
         // api_base was validated by the shared parser, so it parses here.
         let endpoint =
             Endpoint::new(&a.api_base, key.map(AppKey::new), a.proxy.clone()).map_err(|e| {
@@ -122,6 +133,7 @@ pub fn prepare(mut section: Value, env_key: Option<&str>) -> Result<Prepared, Ho
         credentials.push(wit::CredentialStatus {
             account: a.id.clone(),
             source: source_to_wit(source),
+            key_id,
         });
     }
     shared::redact_credentials(&mut section);

@@ -3,12 +3,17 @@
 //! It records every request so that tests can assert on what actually went over the wire.
 
 use std::collections::VecDeque;
-use std::io::Read;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
 
 use crate::clock::Clock;
@@ -23,6 +28,8 @@ const MAX_BODY_BYTES: u64 = 1 << 20;
 #[derive(Clone, Debug)]
 pub struct EmulatorOptions {
     pub app_key: String,
+    /// Keys of other bots of the same workspace (they share its rate budget).
+    pub extra_app_keys: Vec<String>,
     pub requests_per_minute: u32,
     pub clock: Clock,
 }
@@ -31,10 +38,38 @@ impl Default for EmulatorOptions {
     fn default() -> Self {
         Self {
             app_key: DEFAULT_APP_KEY.into(),
+            extra_app_keys: vec![],
             requests_per_minute: 200,
             clock: Clock::Real,
         }
     }
+}
+
+/// A fault the emulator can inject into an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this 5xx status without doing anything.
+    Status(u16),
+    /// Close the connection before reading the request body: nothing happens.
+    DropBeforeBody,
+    /// Do the work (a message is posted), then close the connection without answering.
+    DropAfterBody,
+    /// Do the work, then answer only after this many real milliseconds.
+    Delay(u64),
+}
+
+/// Which requests faults apply to, and how.
+#[derive(Clone, Debug)]
+enum FaultRule {
+    /// The next request to `path` (any path when `None`) gets this fault.
+    Once(Option<String>, Fault),
+    /// Every request to `path` gets one of `faults` with probability `per_mille / 1000`.
+    Random {
+        path: Option<String>,
+        per_mille: u32,
+        faults: Vec<Fault>,
+        state: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,7 +96,9 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub at_ms: u64,
+    /// The status answered; 0 when the connection was dropped instead.
     pub status: u16,
+    pub fault: Option<Fault>,
 }
 
 impl Recorded {
@@ -91,12 +128,13 @@ struct World {
     posted: Vec<Posted>,
     recorded: Vec<Recorded>,
     window: VecDeque<u64>,
+    faults: VecDeque<FaultRule>,
 }
 
 pub struct Emulator {
     world: Arc<Mutex<World>>,
-    server: Arc<tiny_http::Server>,
     port: u16,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -123,12 +161,9 @@ pub const FIRST_GROUP_ROOM: u64 = 3_000_001;
 
 impl Emulator {
     pub fn start(opts: EmulatorOptions) -> std::io::Result<Self> {
-        let server = tiny_http::Server::http("127.0.0.1:0").map_err(std::io::Error::other)?;
-        let port = server
-            .server_addr()
-            .to_ip()
-            .map(|a| a.port())
-            .ok_or_else(|| std::io::Error::other("no IP address"))?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
         let users = seed_users();
         let rooms = (0..SEEDED_GROUP_ROOMS)
             .map(|i| Room {
@@ -151,26 +186,68 @@ impl Emulator {
             posted: vec![],
             recorded: vec![],
             window: VecDeque::new(),
+            faults: VecDeque::new(),
         }));
-        let server = Arc::new(server);
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let thread = {
-            let server = server.clone();
             let world = world.clone();
             std::thread::Builder::new()
                 .name("kakaowork-emulator".into())
                 .spawn(move || {
-                    // Ends when `unblock` is called on drop.
-                    for req in server.incoming_requests() {
-                        handle(&world, req);
-                    }
+                    runtime.block_on(async move {
+                        let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                            return;
+                        };
+                        loop {
+                            tokio::select! {
+                                _ = &mut rx => break,
+                                accepted = listener.accept() => {
+                                    let Ok((stream, _)) = accepted else { continue };
+                                    let world = world.clone();
+                                    tokio::spawn(async move {
+                                        let service = service_fn(move |req| serve(world.clone(), req));
+                                        // An error here is a connection the emulator chose to drop.
+                                        let _ = http1::Builder::new()
+                                            .serve_connection(TokioIo::new(stream), service)
+                                            .await;
+                                    });
+                                }
+                            }
+                        }
+                    })
                 })?
         };
         Ok(Self {
             world,
-            server,
             port,
+            shutdown: Some(tx),
             thread: Some(thread),
         })
+    }
+
+    /// The next request to `path` (e.g. "/v1/messages.send"; any when `None`) gets `fault`.
+    pub fn inject(&self, path: Option<&str>, fault: Fault) {
+        self.lock()
+            .faults
+            .push_back(FaultRule::Once(path.map(str::to_owned), fault));
+    }
+
+    /// From now on, each request to `path` gets one of `faults` with probability
+    /// `per_mille / 1000`, drawn from a generator seeded with `seed` (reproducible).
+    pub fn inject_randomly(&self, path: Option<&str>, per_mille: u32, faults: &[Fault], seed: u64) {
+        self.lock().faults.push_back(FaultRule::Random {
+            path: path.map(str::to_owned),
+            per_mille,
+            faults: faults.to_vec(),
+            state: seed | 1,
+        });
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
     }
 
     pub fn base_url(&self) -> String {
@@ -206,7 +283,9 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        self.server.unblock();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -240,61 +319,93 @@ fn fail(status: u16, code: &str, message: &str) -> Answer {
     }
 }
 
-fn handle(world: &Arc<Mutex<World>>, mut req: tiny_http::Request) {
-    let mut body = Vec::new();
-    let read = req
-        .as_reader()
-        .take(MAX_BODY_BYTES + 1)
-        .read_to_end(&mut body);
-    let (path, query) = match req.url().split_once('?') {
-        Some((p, q)) => (p.to_owned(), q.to_owned()),
-        None => (req.url().to_owned(), String::new()),
-    };
-    let headers: Vec<(String, String)> = req
-        .headers()
+/// Why a connection was dropped on purpose.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+fn lock_world(world: &Arc<Mutex<World>>) -> MutexGuard<'_, World> {
+    world.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn serve(
+    world: Arc<Mutex<World>>,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Dropped> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or("").to_owned();
+    let method = parts.method.as_str().to_owned();
+    let headers: Vec<(String, String)> = parts
+        .headers
         .iter()
-        .map(|h| {
+        .map(|(k, v)| {
             (
-                h.field.as_str().as_str().to_owned(),
-                h.value.as_str().to_owned(),
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
             )
         })
         .collect();
-    let method = req.method().as_str().to_owned();
-    let mut w = world.lock().unwrap_or_else(|p| p.into_inner());
-    let now = w.opts.clock.now_ms();
-    let answer = if read.is_err() || body.len() as u64 > MAX_BODY_BYTES {
-        fail(400, "bad_request", "the request body could not be read")
-    } else {
-        w.answer(now, &method, &path, &query, &headers, &body)
+    let fault = lock_world(&world).take_fault(&path);
+    let record = |world: &Arc<Mutex<World>>, body: Vec<u8>, status: u16| {
+        let mut w = lock_world(world);
+        let at_ms = w.opts.clock.now_ms();
+        w.recorded.push(Recorded {
+            method: method.clone(),
+            path: path.clone(),
+            query: query.clone(),
+            headers: headers.clone(),
+            body,
+            at_ms,
+            status,
+            fault,
+        });
     };
-    let limit = w.opts.requests_per_minute;
-    w.recorded.push(Recorded {
-        method,
-        path,
-        query,
-        headers,
-        body,
-        at_ms: now,
-        status: answer.status,
-    });
-    drop(w);
-    let mut resp = tiny_http::Response::from_data(answer.body.to_string().into_bytes())
-        .with_status_code(answer.status);
-    let mut hdrs = vec![
-        (
-            "Content-Type".to_owned(),
-            "application/json; charset=utf-8".to_owned(),
-        ),
-        ("RateLimit-Limit".to_owned(), limit.to_string()),
-    ];
-    hdrs.extend(answer.extra);
-    for (k, v) in hdrs {
-        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            resp.add_header(h);
-        }
+    if fault == Some(Fault::DropBeforeBody) {
+        record(&world, vec![], 0);
+        return Err(Dropped);
     }
-    let _ = req.respond(resp);
+    let body = match Limited::new(body, MAX_BODY_BYTES as usize).collect().await {
+        Ok(b) => Some(b.to_bytes().to_vec()),
+        Err(_) => None,
+    };
+    let (answer, limit) = {
+        let mut w = lock_world(&world);
+        let now = w.opts.clock.now_ms();
+        let answer = match (&body, fault) {
+            (None, _) => fail(400, "bad_request", "the request body could not be read"),
+            (Some(_), Some(Fault::Status(code))) => {
+                fail(code, "internal_server_error", "injected failure")
+            }
+            (Some(b), _) => w.answer(now, &method, &path, &query, &headers, b),
+        };
+        (answer, w.opts.requests_per_minute)
+    };
+    let body = body.unwrap_or_default();
+    if fault == Some(Fault::DropAfterBody) {
+        record(&world, body, 0);
+        return Err(Dropped);
+    }
+    record(&world, body, answer.status);
+    if let Some(Fault::Delay(ms)) = fault {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let mut resp = hyper::Response::builder()
+        .status(answer.status)
+        .header("Content-Type", "application/json; charset=utf-8")
+        .header("RateLimit-Limit", limit.to_string());
+    for (k, v) in answer.extra {
+        resp = resp.header(k, v);
+    }
+    resp.body(Full::new(Bytes::from(answer.body.to_string())))
+        .map_err(|_| Dropped)
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -397,6 +508,37 @@ fn paginate(params: &Map<String, Value>, items: Vec<Value>, key: &str) -> Answer
 }
 
 impl World {
+    fn take_fault(&mut self, path: &str) -> Option<Fault> {
+        let matches = |p: &Option<String>| p.as_deref().is_none_or(|p| p == path);
+        let idx = self.faults.iter().position(|r| match r {
+            FaultRule::Once(p, _) => matches(p),
+            FaultRule::Random { path: p, .. } => matches(p),
+        })?;
+        match &mut self.faults[idx] {
+            FaultRule::Once(..) => match self.faults.remove(idx) {
+                Some(FaultRule::Once(_, f)) => Some(f),
+                _ => None,
+            },
+            FaultRule::Random {
+                per_mille,
+                faults,
+                state,
+                ..
+            } => {
+                // xorshift64: reproducible for a seed.
+                let mut next = || {
+                    *state ^= *state << 13;
+                    *state ^= *state >> 7;
+                    *state ^= *state << 17;
+                    *state
+                };
+                let hit = next() % 1000 < u64::from(*per_mille);
+                let pick = next() as usize;
+                (hit && !faults.is_empty()).then(|| faults[pick % faults.len()])
+            }
+        }
+    }
+
     fn answer(
         &mut self,
         now: u64,
@@ -419,8 +561,12 @@ impl World {
         }
         self.window.push_back(now);
 
-        let expected = format!("Bearer {}", self.opts.app_key);
-        if header(headers, "authorization") != Some(expected.as_str()) {
+        let authorized = header(headers, "authorization")
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .is_some_and(|k| {
+                k == self.opts.app_key || self.opts.extra_app_keys.iter().any(|e| e == k)
+            });
+        if !authorized {
             return fail(
                 401,
                 "invalid_authentication",

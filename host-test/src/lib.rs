@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod emulator;
 pub mod http;
 pub mod inspect;

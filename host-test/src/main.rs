@@ -10,6 +10,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use host_test::clock::Clock;
 use host_test::config::{HostConfigError, Prepared, load_file, prepare};
+use host_test::delivery::deliver;
 use host_test::emulator::{Emulator, EmulatorOptions, FIRST_GROUP_ROOM, SEEDED_GROUP_ROOMS};
 use host_test::kv::MemoryKv;
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
@@ -52,9 +53,12 @@ enum MessageAction {
         /// conversation:<id>, a numeric conversation id, user:<id> or email:<address>.
         #[arg(long, short = 't')]
         target: String,
-        /// The text to send.
+        /// The text to send (long text is split into several messages).
         #[arg(long, short = 'm')]
         message: String,
+        /// Resume an earlier send: chunks already delivered under this key are not sent again.
+        #[arg(long)]
+        idempotency_key: Option<String>,
         #[command(flatten)]
         conn: Conn,
     },
@@ -222,7 +226,7 @@ fn describe(e: &wit::ChannelError) -> String {
         E::Deferred(ms) => format!("deferred: try again in {ms} ms"),
         E::Denied(m) => format!("the host refused the request: {m}"),
         E::Timeout => "the request to KakaoWork timed out".into(),
-        E::Transport(m) => format!("could not reach KakaoWork: {m}"),
+        E::Transport(t) => format!("could not reach KakaoWork: {}", t.message),
         E::Storage(m) => format!("storage error: {m}"),
         E::InvalidResponse(m) => format!("KakaoWork's answer could not be understood: {m}"),
         E::NotImplemented(m) => format!("not implemented yet: {m}"),
@@ -278,18 +282,28 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 MessageAction::Send {
                     target,
                     message,
+                    idempotency_key,
                     conn,
                 },
         } => {
             let mut s = connect(&conn)?;
+            let key = idempotency_key.unwrap_or_else(new_idempotency_key);
             let req = wit::SendRequest {
                 account: conn.account.clone(),
                 target: target.clone(),
                 text: message,
-                idempotency_key: None,
+                idempotency_key: key,
             };
-            let outcome = s.plugin.send(&req).map_err(trap)?;
-            let result = outcome.map_err(|e| channel_error(e, s.emulator.is_some()));
+            let report = deliver(&mut s.plugin, &req, &Clock::Real, 50, |ms, reason| {
+                eprintln!(
+                    "{reason}: waiting {:.1} s before continuing…",
+                    ms as f64 / 1000.0
+                );
+            })
+            .map_err(trap)?;
+            let result = report
+                .outcome
+                .map_err(|e| channel_error(e, s.emulator.is_some()));
             if let Some(emu) = &s.emulator {
                 if result.is_ok() {
                     print_receipt(result.as_ref().ok(), &target);
@@ -329,14 +343,39 @@ fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+fn new_idempotency_key() -> String {
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).expect("the operating system's random generator failed");
+    format!(
+        "cli-{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    )
+}
+
 fn print_receipt(r: Option<&wit::SendReceipt>, target: &str) {
     let Some(r) = r else { return };
-    println!("Sent.");
+    if r.ambiguous {
+        println!(
+            "Sent, but the outcome of some parts is unknown (they were not resent, to avoid duplicates)."
+        );
+    } else {
+        println!("Sent.");
+    }
     println!("  account:         {}", r.account);
     println!("  target:          {target}");
     println!("  message id:      {}", r.message_id);
     println!("  conversation id: {}", r.conversation_id);
     println!("  send time:       {} ({})", utc(r.send_time), r.send_time);
+    println!("  idempotency key: {}", r.idempotency_key);
+    if r.chunks.len() > 1 {
+        for c in &r.chunks {
+            let state = match c.outcome {
+                wit::ChunkOutcome::Sent => c.message_id.clone().unwrap_or_default(),
+                wit::ChunkOutcome::Ambiguous => "unknown outcome".into(),
+            };
+            println!("  part {}/{}:        {state}", c.index + 1, r.chunks.len());
+        }
+    }
 }
 
 fn main() -> ExitCode {

@@ -11,6 +11,21 @@ fn body_json(body: &[u8]) -> Value {
     serde_json::from_slice(body).expect("JSON body")
 }
 
+/// Requests other than the one-time `spaces.info` (which keys the workspace rate budget).
+fn api_requests(emu: &Emulator) -> Vec<host_test::emulator::Recorded> {
+    let all = emu.requests();
+    assert_eq!(
+        all.first().map(|r| r.path.as_str()),
+        Some("/v1/spaces.info"),
+        "the workspace is looked up first"
+    );
+    assert_eq!(
+        all.iter().filter(|r| r.path == "/v1/spaces.info").count(),
+        1
+    );
+    all.into_iter().skip(1).collect()
+}
+
 #[test]
 fn send_to_a_conversation() {
     let mut r = rig();
@@ -33,7 +48,7 @@ fn send_to_a_conversation() {
     assert_eq!(receipt.send_time, 1_700_000_000);
     assert_eq!(receipt.account, "default");
 
-    let reqs = r.emulator.requests();
+    let reqs = api_requests(&r.emulator);
     assert_eq!(reqs.len(), 1);
     assert_eq!(
         (reqs[0].method.as_str(), reqs[0].path.as_str()),
@@ -82,9 +97,7 @@ fn send_to_a_user_opens_the_dm_once() {
         .unwrap()
         .unwrap();
     assert_eq!(first.conversation_id, second.conversation_id);
-    let paths: Vec<_> = r
-        .emulator
-        .requests()
+    let paths: Vec<_> = api_requests(&r.emulator)
         .iter()
         .map(|q| q.path.clone())
         .collect();
@@ -97,7 +110,7 @@ fn send_to_a_user_opens_the_dm_once() {
         ]
     );
     assert_eq!(
-        body_json(&r.emulator.requests()[0].body),
+        body_json(&api_requests(&r.emulator)[0].body),
         json!({"user_id": user.id})
     );
     let posted = r.emulator.posted();
@@ -135,7 +148,7 @@ fn send_to_an_email_address() {
         .send(&send_req(&format!("email:{}", user.email), "메일로 보냄"))
         .unwrap()
         .unwrap();
-    let reqs = r.emulator.requests();
+    let reqs = api_requests(&r.emulator);
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].path, "/v1/messages.send_by_email");
     assert_eq!(
@@ -213,7 +226,7 @@ fn probe_returns_the_bots_title_and_status() {
     assert_eq!(p.status, "activated");
     assert_eq!(p.bot_id, "1234");
     assert_eq!(p.account, "default");
-    let reqs = r.emulator.requests();
+    let reqs = api_requests(&r.emulator);
     assert_eq!(
         (reqs[0].method.as_str(), reqs[0].path.as_str()),
         ("GET", "/v1/bots.info")
@@ -264,7 +277,11 @@ fn authorization_is_added_by_the_host_only() {
         .unwrap();
     r.plugin.probe(None).unwrap().unwrap();
     let guest = r.plugin.guest_requests();
-    assert_eq!(guest.len(), 3);
+    assert_eq!(
+        guest.len(),
+        4,
+        "spaces.info, conversations.open, messages.send, bots.info"
+    );
     for g in &guest {
         assert!(
             g.headers
@@ -275,7 +292,7 @@ fn authorization_is_added_by_the_host_only() {
         assert_eq!(g.account.as_deref(), Some("default"));
     }
     let wire = r.emulator.requests();
-    assert_eq!(wire.len(), 3);
+    assert_eq!(wire.len(), 4);
     for w in &wire {
         assert_eq!(
             w.header("authorization"),

@@ -69,11 +69,14 @@ pub fn rig() -> Rig {
     )
 }
 
+/// A send request with a fresh idempotency key.
 pub fn send_req(target: &str, text: &str) -> wit::SendRequest {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     wit::SendRequest {
         account: None,
         target: target.into(),
         text: text.into(),
-        idempotency_key: None,
+        idempotency_key: format!("test-{n}"),
     }
 }
