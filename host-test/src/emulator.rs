@@ -63,6 +63,8 @@ pub enum Fault {
 enum FaultRule {
     /// The next request to `path` (any path when `None`) gets this fault.
     Once(Option<String>, Fault),
+    /// After `skip` more requests to `path` pass untouched, the next one gets this fault.
+    After(Option<String>, u32, Fault),
     /// Every request to `path` gets one of `faults` with probability `per_mille / 1000`.
     Random {
         path: Option<String>,
@@ -233,6 +235,13 @@ impl Emulator {
         self.lock()
             .faults
             .push_back(FaultRule::Once(path.map(str::to_owned), fault));
+    }
+
+    /// Let `skip` requests to `path` through, then give the next one `fault`.
+    pub fn inject_after(&self, path: Option<&str>, skip: u32, fault: Fault) {
+        self.lock()
+            .faults
+            .push_back(FaultRule::After(path.map(str::to_owned), skip, fault));
     }
 
     /// From now on, each request to `path` gets one of `faults` with probability
@@ -511,10 +520,18 @@ impl World {
     fn take_fault(&mut self, path: &str) -> Option<Fault> {
         let matches = |p: &Option<String>| p.as_deref().is_none_or(|p| p == path);
         let idx = self.faults.iter().position(|r| match r {
-            FaultRule::Once(p, _) => matches(p),
+            FaultRule::Once(p, _) | FaultRule::After(p, _, _) => matches(p),
             FaultRule::Random { path: p, .. } => matches(p),
         })?;
         match &mut self.faults[idx] {
+            FaultRule::After(_, skip, _) if *skip > 0 => {
+                *skip -= 1;
+                None
+            }
+            FaultRule::After(..) => match self.faults.remove(idx) {
+                Some(FaultRule::After(_, _, f)) => Some(f),
+                _ => None,
+            },
             FaultRule::Once(..) => match self.faults.remove(idx) {
                 Some(FaultRule::Once(_, f)) => Some(f),
                 _ => None,

@@ -55,13 +55,44 @@ impl Endpoint {
     }
 }
 
-/// The capability policy of the `http` interface, shared by every store of one runtime.
+/// A request that passed the capability checks, credential attached, ready to go out.
 #[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub method: Method,
+    pub url: Url,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub timeout: Duration,
+    pub proxy: Option<String>,
+}
+
+/// What carries requests out. The default is a blocking HTTP client over real sockets;
+/// benchmarks plug in an in-process responder.
+pub trait Transport: Send + Sync {
+    fn execute(&self, req: Outgoing) -> Result<Response, Error>;
+}
+
+/// The capability policy of the `http` interface, shared by every store of one runtime.
+#[derive(Clone)]
 pub struct HttpPolicy {
     pub accounts: HashMap<String, Endpoint>,
     pub default_timeout: Duration,
     pub max_timeout: Duration,
     pub max_response_bytes: u64,
+    /// `None`: real HTTP.
+    pub transport: Option<Arc<dyn Transport>>,
+}
+
+impl fmt::Debug for HttpPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpPolicy")
+            .field("accounts", &self.accounts)
+            .field("default_timeout", &self.default_timeout)
+            .field("max_timeout", &self.max_timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("transport", &self.transport.as_ref().map(|_| "custom"))
+            .finish()
+    }
 }
 
 impl HttpPolicy {
@@ -71,6 +102,7 @@ impl HttpPolicy {
             default_timeout: Duration::from_secs(10),
             max_timeout: Duration::from_secs(30),
             max_response_bytes: 4 * 1024 * 1024,
+            transport: None,
         }
     }
 }
@@ -207,49 +239,24 @@ fn map_error(e: ureq::Error) -> Error {
     }
 }
 
-impl Host for HttpState {
-    fn send(&mut self, req: Request) -> Result<Response, Error> {
-        if let Ok(mut log) = self.log.lock() {
-            log.push(GuestRequest {
-                method: match req.method {
-                    Method::Get => "GET",
-                    Method::Post => "POST",
-                },
-                url: req.url.clone(),
-                headers: req.headers.clone(),
-                body: req.body.clone(),
-                account: req.account.clone(),
-            });
-        }
-        let (url, key, proxy) = self.authorize(&req)?;
-        let agent = self.agent(proxy.as_ref())?;
-        let timeout = req
-            .timeout_ms
-            .map(|ms| Duration::from_millis(ms.into()))
-            .unwrap_or(self.policy.default_timeout)
-            .min(self.policy.max_timeout);
-        let auth = key.map(|k| format!("Bearer {}", k.expose()));
-        let result = match req.method {
+impl HttpState {
+    fn execute_ureq(&mut self, out: Outgoing) -> Result<Response, Error> {
+        let agent = self.agent(out.proxy.as_ref())?;
+        let result = match out.method {
             Method::Get => {
-                let mut b = agent.get(url.as_str());
-                for (k, v) in &req.headers {
+                let mut b = agent.get(out.url.as_str());
+                for (k, v) in &out.headers {
                     b = b.header(k, v);
                 }
-                if let Some(a) = &auth {
-                    b = b.header("Authorization", a);
-                }
-                b.config().timeout_global(Some(timeout)).build().call()
+                b.config().timeout_global(Some(out.timeout)).build().call()
             }
             Method::Post => {
-                let mut b = agent.post(url.as_str());
-                for (k, v) in &req.headers {
+                let mut b = agent.post(out.url.as_str());
+                for (k, v) in &out.headers {
                     b = b.header(k, v);
                 }
-                if let Some(a) = &auth {
-                    b = b.header("Authorization", a);
-                }
-                let b = b.config().timeout_global(Some(timeout)).build();
-                b.send(req.body.as_deref().unwrap_or_default())
+                let b = b.config().timeout_global(Some(out.timeout)).build();
+                b.send(out.body.as_deref().unwrap_or_default())
             }
         };
         let mut resp = result.map_err(map_error)?;
@@ -270,5 +277,44 @@ impl Host for HttpState {
             headers,
             body,
         })
+    }
+}
+
+impl Host for HttpState {
+    fn send(&mut self, req: Request) -> Result<Response, Error> {
+        if let Ok(mut log) = self.log.lock() {
+            log.push(GuestRequest {
+                method: match req.method {
+                    Method::Get => "GET",
+                    Method::Post => "POST",
+                },
+                url: req.url.clone(),
+                headers: req.headers.clone(),
+                body: req.body.clone(),
+                account: req.account.clone(),
+            });
+        }
+        let (url, key, proxy) = self.authorize(&req)?;
+        let timeout = req
+            .timeout_ms
+            .map(|ms| Duration::from_millis(ms.into()))
+            .unwrap_or(self.policy.default_timeout)
+            .min(self.policy.max_timeout);
+        let mut headers = req.headers;
+        if let Some(k) = key {
+            headers.push(("Authorization".into(), format!("Bearer {}", k.expose())));
+        }
+        let out = Outgoing {
+            method: req.method,
+            url,
+            headers,
+            body: req.body,
+            timeout,
+            proxy,
+        };
+        match self.policy.transport.clone() {
+            Some(t) => t.execute(out),
+            None => self.execute_ureq(out),
+        }
     }
 }

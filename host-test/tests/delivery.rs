@@ -1,0 +1,461 @@
+//! Delivery under load, faults and restarts, on the fake clock. Several instances are separate
+//! stores sharing one KV, driven by a discrete-event loop: the instance that is ready first
+//! runs next, and the clock jumps to its ready time.
+
+mod common;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use host_test::clock::Clock;
+use host_test::config::prepare;
+use host_test::delivery::retry_hint;
+use host_test::emulator::{Emulator, EmulatorOptions, Fault, Recorded};
+use host_test::kv::{KvStore, MemoryKv};
+use host_test::runtime::{HostEnv, Plugin};
+use host_test::wit::{ChannelError, SendReceipt, SendRequest};
+use kakaowork_channel::ledger::{ChunkState, Ledger};
+use serde_json::{Value, json};
+
+const ROOM: &str = "3000001";
+const KEY_A: &str = "bot-a.0123456789abcdef0123456789abcdef";
+const KEY_B: &str = "bot-b.fedcba9876543210fedcba9876543210";
+
+struct Fleet {
+    emulator: Emulator,
+    clock: Clock,
+    kv: Arc<MemoryKv>,
+    section: Value,
+    env: HostEnv,
+}
+
+impl Fleet {
+    fn new(
+        server_budget: u32,
+        section: Value,
+        tune: impl FnOnce(&mut host_test::http::HttpPolicy),
+    ) -> Self {
+        let clock = Clock::fake(1_700_000_000_000);
+        let emulator = Emulator::start(EmulatorOptions {
+            app_key: KEY_A.into(),
+            extra_app_keys: vec![KEY_B.into()],
+            requests_per_minute: server_budget,
+            clock: clock.clone(),
+        })
+        .unwrap();
+        let mut section = section;
+        section["apiBase"] = json!(emulator.base_url());
+        let prepared = prepare(section.clone(), None).unwrap();
+        let mut policy = prepared.policy.clone();
+        tune(&mut policy);
+        let kv = MemoryKv::new();
+        let env = HostEnv {
+            http: Arc::new(policy),
+            kv: kv.clone(),
+            clock: clock.clone(),
+        };
+        Self {
+            emulator,
+            clock,
+            kv,
+            section,
+            env,
+        }
+    }
+
+    fn instance(&self) -> Plugin {
+        let prepared = prepare(self.section.clone(), None).unwrap();
+        let mut p = common::runtime().instantiate(&self.env).unwrap();
+        p.configure(&prepared.redacted_json, &prepared.credentials)
+            .unwrap()
+            .unwrap();
+        p
+    }
+
+    fn ledger(&self, account: &str, key: &str) -> Option<Ledger> {
+        let raw = self
+            .kv
+            .get(
+                &kakaowork_channel::ledger::key(account, key),
+                self.clock.now_ms(),
+            )
+            .unwrap()?;
+        Some(serde_json::from_slice(&raw).unwrap())
+    }
+}
+
+fn two_accounts() -> Value {
+    json!({"accounts": {"a": {"appKey": KEY_A}, "b": {"appKey": KEY_B}}, "defaultAccount": "a"})
+}
+
+fn one_account() -> Value {
+    json!({"appKey": KEY_A})
+}
+
+#[derive(Debug)]
+enum Final {
+    Delivered(SendReceipt),
+    Failed(ChannelError),
+}
+
+/// Run every queue to completion; returns each request's final outcome by idempotency key.
+fn run(fleet: &Fleet, queues: Vec<(Plugin, VecDeque<SendRequest>)>) -> HashMap<String, Final> {
+    struct Slot {
+        plugin: Plugin,
+        queue: VecDeque<SendRequest>,
+        ready_at: u64,
+    }
+    let mut slots: Vec<Slot> = queues
+        .into_iter()
+        .map(|(plugin, queue)| Slot {
+            plugin,
+            queue,
+            ready_at: fleet.clock.now_ms(),
+        })
+        .collect();
+    let mut done = HashMap::new();
+    for _ in 0..200_000 {
+        let Some(slot) = slots
+            .iter_mut()
+            .filter(|s| !s.queue.is_empty())
+            .min_by_key(|s| s.ready_at)
+        else {
+            return done;
+        };
+        fleet.clock.advance_to(slot.ready_at);
+        let req = slot.queue.front().unwrap().clone();
+        let outcome = slot.plugin.send(&req).expect("no trap");
+        let now = fleet.clock.now_ms();
+        match outcome {
+            Ok(r) => {
+                done.insert(req.idempotency_key.clone(), Final::Delivered(r));
+                slot.queue.pop_front();
+                slot.ready_at = now;
+            }
+            Err(e) => match retry_hint(&e) {
+                Some((ms, _)) => slot.ready_at = now + ms.max(1),
+                None => {
+                    done.insert(req.idempotency_key.clone(), Final::Failed(e));
+                    slot.queue.pop_front();
+                    slot.ready_at = now;
+                }
+            },
+        }
+    }
+    panic!("the simulation did not finish");
+}
+
+fn req(account: &str, i: usize, text: String) -> SendRequest {
+    SendRequest {
+        account: Some(account.into()),
+        target: format!("conversation:{ROOM}"),
+        text,
+        idempotency_key: format!("msg-{i}"),
+    }
+}
+
+fn max_in_any_window(recorded: &[Recorded]) -> usize {
+    let times: Vec<u64> = recorded.iter().map(|r| r.at_ms).collect();
+    let mut best = 0;
+    let mut lo = 0;
+    for hi in 0..times.len() {
+        while times[hi] - times[lo] >= 60_000 {
+            lo += 1;
+        }
+        best = best.max(hi - lo + 1);
+    }
+    best
+}
+
+fn assert_no_duplicates(fleet: &Fleet) {
+    let posted = fleet.emulator.posted();
+    let mut seen = std::collections::HashSet::new();
+    for p in &posted {
+        assert!(seen.insert(p.text.clone()), "posted twice: {}", p.text);
+    }
+}
+
+/// `instances` senders, messages spread over `accounts`, 1,000 messages in all.
+fn saturate(instances: usize, accounts: &[&str]) {
+    let section = if accounts.len() == 1 {
+        one_account()
+    } else {
+        two_accounts()
+    };
+    let fleet = Fleet::new(200, section, |_| {});
+    let total = 1000;
+    let mut queues: Vec<(Plugin, VecDeque<SendRequest>)> = (0..instances)
+        .map(|_| (fleet.instance(), VecDeque::new()))
+        .collect();
+    let acct = |i: usize| {
+        if accounts.len() == 1 {
+            "default"
+        } else {
+            accounts[i % accounts.len()]
+        }
+    };
+    for i in 0..total {
+        queues[i % instances]
+            .1
+            .push_back(req(acct(i), i, format!("message {i}")));
+    }
+    let done = run(&fleet, queues);
+    assert_eq!(done.len(), total);
+    assert!(
+        done.values()
+            .all(|f| matches!(f, Final::Delivered(r) if !r.ambiguous)),
+        "all delivered"
+    );
+    let posted = fleet.emulator.posted();
+    assert_eq!(posted.len(), total, "0 lost");
+    assert_no_duplicates(&fleet);
+
+    let recorded = fleet.emulator.requests();
+    assert!(
+        recorded.iter().all(|r| r.status == 200),
+        "no request was refused"
+    );
+    let peak = max_in_any_window(&recorded);
+    assert!(
+        peak <= 200,
+        "{instances} instances: {peak} requests in one 60 s window"
+    );
+    let sends: Vec<&Recorded> = recorded
+        .iter()
+        .filter(|r| r.path == "/v1/messages.send")
+        .collect();
+    let span = sends.last().unwrap().at_ms - sends.first().unwrap().at_ms;
+    let per_minute = (sends.len() - 1) as f64 * 60_000.0 / span as f64;
+    assert!(
+        per_minute >= 190.0,
+        "{instances} instances: {per_minute:.1} messages/min, below 95% of 200"
+    );
+    eprintln!(
+        "{instances} instance(s), accounts {accounts:?}: peak {peak}/60 s, {per_minute:.1} messages/min"
+    );
+}
+
+#[test]
+fn one_instance_saturates_within_the_budget() {
+    saturate(1, &["default"]);
+}
+
+#[test]
+fn two_instances_two_accounts_share_the_workspace_budget() {
+    saturate(2, &["a", "b"]);
+}
+
+#[test]
+fn four_instances_share_the_workspace_budget() {
+    saturate(4, &["a", "b"]);
+}
+
+#[test]
+fn a_server_budget_below_the_clients_is_learned() {
+    let fleet = Fleet::new(100, two_accounts(), |_| {});
+    let total = 300;
+    let mut queues: Vec<(Plugin, VecDeque<SendRequest>)> = (0..2)
+        .map(|_| (fleet.instance(), VecDeque::new()))
+        .collect();
+    for i in 0..total {
+        queues[i % 2]
+            .1
+            .push_back(req(["a", "b"][i % 2], i, format!("low budget {i}")));
+    }
+    let done = run(&fleet, queues);
+    assert!(
+        done.values()
+            .all(|f| matches!(f, Final::Delivered(r) if !r.ambiguous))
+    );
+    assert_eq!(fleet.emulator.posted().len(), total, "0 lost");
+    assert_no_duplicates(&fleet);
+    let recorded = fleet.emulator.requests();
+    let refused = recorded.iter().filter(|r| r.status == 429).count();
+    // Only the first burst, before RateLimit-Limit was seen, can overrun the smaller budget.
+    assert!(refused <= 5, "{refused} requests answered 429");
+    let accepted: Vec<Recorded> = recorded.into_iter().filter(|r| r.status != 429).collect();
+    assert!(max_in_any_window(&accepted) <= 100);
+}
+
+#[test]
+fn faults_end_in_reported_states_without_duplicates() {
+    let fleet = Fleet::new(200, two_accounts(), |p| {
+        p.max_timeout = Duration::from_millis(300);
+    });
+    fleet.emulator.inject_randomly(
+        Some("/v1/messages.send"),
+        250,
+        &[
+            Fault::Status(500),
+            Fault::Status(503),
+            Fault::DropBeforeBody,
+            Fault::DropAfterBody,
+            Fault::Delay(600),
+        ],
+        42,
+    );
+    let total = 120;
+    let mut queues: Vec<(Plugin, VecDeque<SendRequest>)> = (0..2)
+        .map(|_| (fleet.instance(), VecDeque::new()))
+        .collect();
+    for i in 0..total {
+        queues[i % 2]
+            .1
+            .push_back(req(["a", "b"][i % 2], i, format!("faulty {i}")));
+    }
+    let done = run(&fleet, queues);
+    assert_eq!(done.len(), total);
+    assert_no_duplicates(&fleet);
+    let posted: HashMap<String, String> = fleet
+        .emulator
+        .posted()
+        .into_iter()
+        .map(|p| (p.text, p.id))
+        .collect();
+    let (mut delivered, mut ambiguous, mut failed) = (0, 0, 0);
+    for i in 0..total {
+        let key = format!("msg-{i}");
+        let account = ["a", "b"][i % 2];
+        let ledger = fleet.ledger(account, &key).expect("a ledger per message");
+        let chunk = &ledger.chunks[0];
+        let on_server = posted.get(&format!("faulty {i}"));
+        match &done[&key] {
+            Final::Delivered(r) if !r.ambiguous => {
+                delivered += 1;
+                assert_eq!(chunk.state, ChunkState::Sent);
+                assert_eq!(
+                    on_server,
+                    chunk.message_id.as_ref(),
+                    "ledger and server agree on {key}"
+                );
+                assert_eq!(Some(&r.message_id), on_server);
+            }
+            Final::Delivered(_) => {
+                ambiguous += 1;
+                assert_eq!(chunk.state, ChunkState::Ambiguous, "{key}");
+            }
+            Final::Failed(e) => {
+                failed += 1;
+                assert_eq!(chunk.state, ChunkState::Pending, "{key}: {e:?}");
+                assert!(on_server.is_none(), "{key} failed but is on the server");
+            }
+        }
+    }
+    let faults = fleet
+        .emulator
+        .requests()
+        .iter()
+        .filter(|r| r.fault.is_some())
+        .count();
+    eprintln!("{faults} faults: {delivered} delivered, {ambiguous} ambiguous, {failed} failed");
+    assert!(faults >= 15, "the fault plan should have fired: {faults}");
+    assert!(
+        ambiguous >= 1,
+        "drops after the body and slow answers make ambiguous outcomes"
+    );
+    assert!(delivered >= total - 40);
+}
+
+fn long_text() -> String {
+    (0..6)
+        .map(|i| format!("Paragraph {i}: {}", "내용 ".repeat(20)))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+fn assert_chunks_once_in_order(fleet: &Fleet, text: &str, receipt: &SendReceipt) {
+    let posted = fleet.emulator.posted();
+    assert_eq!(posted.len(), receipt.chunks.len());
+    assert!(
+        receipt.chunks.len() >= 4,
+        "the text was split: {}",
+        receipt.chunks.len()
+    );
+    let ids: Vec<String> = receipt
+        .chunks
+        .iter()
+        .map(|c| c.message_id.clone().unwrap())
+        .collect();
+    let server_ids: Vec<String> = posted.iter().map(|p| p.id.clone()).collect();
+    assert_eq!(ids, server_ids, "every chunk exactly once, in order");
+    let joined: String = posted.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(joined, text);
+}
+
+#[test]
+fn dropped_instance_between_chunks_is_resumed_by_a_new_one() {
+    // A budget of 2 requests at a time: the first instance is deferred part-way.
+    let section = json!({"appKey": KEY_A, "textChunkLimit": 100, "rateLimit": {"requestsPerMinute": 40, "burst": 3}});
+    let fleet = Fleet::new(200, section, |_| {});
+    let text = long_text();
+    let request = SendRequest {
+        account: None,
+        target: format!("conversation:{ROOM}"),
+        text: text.clone(),
+        idempotency_key: "long-1".into(),
+    };
+    let mut first = fleet.instance();
+    let wait = match first.send(&request).unwrap() {
+        Err(ChannelError::Deferred(ms)) => ms,
+        other => panic!("expected a deferral part-way, got {other:?}"),
+    };
+    let sent_before = fleet.emulator.posted().len();
+    assert!(sent_before >= 1 && sent_before < 4, "{sent_before}");
+    drop(first);
+
+    let mut second = fleet.instance();
+    fleet.clock.advance(wait);
+    let report =
+        host_test::delivery::deliver(&mut second, &request, &fleet.clock, 100, |_, _| {}).unwrap();
+    let receipt = report.outcome.unwrap();
+    assert_chunks_once_in_order(&fleet, &text, &receipt);
+}
+
+#[test]
+fn a_server_error_part_way_is_resumed_without_resending() {
+    let section = json!({"appKey": KEY_A, "textChunkLimit": 100});
+    let fleet = Fleet::new(200, section, |_| {});
+    let text = long_text();
+    let request = SendRequest {
+        account: None,
+        target: format!("conversation:{ROOM}"),
+        text: text.clone(),
+        idempotency_key: "long-2".into(),
+    };
+    let mut first = fleet.instance();
+    first
+        .send(&SendRequest {
+            idempotency_key: "warm".into(),
+            text: "warm-up".into(),
+            ..request.clone()
+        })
+        .unwrap()
+        .unwrap();
+    let before = fleet.emulator.posted().len();
+    // Two chunks pass, the third meets a 502; then the instance is dropped.
+    fleet
+        .emulator
+        .inject_after(Some("/v1/messages.send"), 2, Fault::Status(502));
+    match first.send(&request).unwrap() {
+        Err(ChannelError::Api(f)) => assert!(f.retryable && f.retry_after_ms.is_some(), "{f:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fleet.emulator.posted().len() - before, 2);
+    drop(first);
+    let mut second = fleet.instance();
+    let report =
+        host_test::delivery::deliver(&mut second, &request, &fleet.clock, 100, |_, _| {}).unwrap();
+    let receipt = report.outcome.unwrap();
+    let posted: Vec<_> = fleet.emulator.posted().into_iter().skip(before).collect();
+    let ids: Vec<String> = receipt
+        .chunks
+        .iter()
+        .map(|c| c.message_id.clone().unwrap())
+        .collect();
+    assert_eq!(ids, posted.iter().map(|p| p.id.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        posted.iter().map(|p| p.text.as_str()).collect::<String>(),
+        text
+    );
+}
