@@ -54,7 +54,23 @@ fn main() {
     }
 
     let core = target_dir.join("wasm32-unknown-unknown/guest/kakaowork_channel.wasm");
-    let bytes = std::fs::read(&core).unwrap_or_else(|e| panic!("reading {}: {e}", core.display()));
+    // binaryen's size optimisation takes about a sixth off what rustc and LTO leave.
+    let optimized = out.join("kakaowork_channel.opt.wasm");
+    let mut opts = wasm_opt::OptimizationOptions::new_optimize_for_size_aggressively();
+    for f in [
+        wasm_opt::Feature::MutableGlobals,
+        wasm_opt::Feature::TruncSat,
+        wasm_opt::Feature::BulkMemory,
+        wasm_opt::Feature::SignExt,
+        wasm_opt::Feature::ReferenceTypes,
+        wasm_opt::Feature::Multivalue,
+    ] {
+        opts.enable_feature(f);
+    }
+    opts.run(&core, &optimized)
+        .unwrap_or_else(|e| panic!("wasm-opt on {}: {e}", core.display()));
+    let bytes = std::fs::read(&optimized)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", optimized.display()));
     let component = wit_component::ComponentEncoder::default()
         .module(&bytes)
         .and_then(|e| e.validate(true).encode())

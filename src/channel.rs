@@ -5,8 +5,6 @@
 //! every API call passes the workspace rate limiter (see [`crate::limiter`]), and when the
 //! budget is spent the call returns `Deferred` instead of waiting.
 
-use std::collections::BTreeMap;
-
 use crate::api::{ApiError, Client, Gate};
 use crate::chunk;
 use crate::config::{
@@ -111,7 +109,8 @@ struct Credential {
 
 struct Configured {
     config: ChannelConfig,
-    credentials: BTreeMap<String, Credential>,
+    /// (account id, credential); a Vec keeps the guest small.
+    credentials: Vec<(String, Credential)>,
 }
 
 /// One instance's state: the validated configuration, nothing else (shared state lives in KV).
@@ -186,7 +185,7 @@ impl Channel {
     ) -> Result<ConfigureResult, Vec<ConfigIssue>> {
         let report = config::parse_str(json)?;
         let mut warnings = report.warnings;
-        let mut creds = BTreeMap::new();
+        let mut creds: Vec<(String, Credential)> = Vec::new();
         for c in credentials {
             let id = config::normalize_account_id(&c.account);
             if report.config.accounts.iter().all(|a| a.id != id) {
@@ -200,13 +199,14 @@ impl Channel {
                 });
                 continue;
             }
-            creds.insert(
+            creds.retain(|(a, _)| *a != id);
+            creds.push((
                 id,
                 Credential {
                     source: c.source,
                     key_id: c.key_id.clone(),
                 },
-            );
+            ));
         }
         let accounts = report
             .config
@@ -214,8 +214,9 @@ impl Channel {
             .iter()
             .map(|a| {
                 let source = creds
-                    .get(&a.id)
-                    .map_or(CredentialSource::None, |c| c.source);
+                    .iter()
+                    .find(|(id, _)| *id == a.id)
+                    .map_or(CredentialSource::None, |(_, c)| c.source);
                 if source == CredentialSource::None && a.enabled {
                     warnings.push(ConfigIssue {
                         path: a.path.clone(),
@@ -260,7 +261,11 @@ impl Channel {
         if !account.enabled {
             return Err(ChannelError::AccountDisabled(account.id.clone()));
         }
-        let cred = state.credentials.get(&account.id);
+        let cred = state
+            .credentials
+            .iter()
+            .find(|(id, _)| *id == account.id)
+            .map(|(_, c)| c);
         if cred.is_none_or(|c| c.source == CredentialSource::None) {
             return Err(ChannelError::MissingCredential(account.id.clone()));
         }

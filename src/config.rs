@@ -7,7 +7,6 @@
 use serde_json::{Map, Value};
 
 use crate::limiter::RateConfig;
-use std::collections::BTreeMap;
 use std::fmt;
 use thiserror::Error;
 
@@ -102,6 +101,9 @@ pub struct Account {
     pub rate_limit: RateConfig,
     pub text_chunk_limit: u32,
     pub delivery: Delivery,
+    pub group_policy: GroupPolicy,
+    /// `None`: groups use `allow_from`.
+    pub group_allow_from: Option<Vec<String>>,
 }
 
 impl Account {
@@ -203,7 +205,7 @@ fn child(path: &str, key: &str) -> String {
     }
 }
 
-const ACCOUNT_KEYS: [&str; 13] = [
+const ACCOUNT_KEYS: [&str; 15] = [
     "enabled",
     "name",
     "appKey",
@@ -217,7 +219,19 @@ const ACCOUNT_KEYS: [&str; 13] = [
     "rateLimit",
     "textChunkLimit",
     "delivery",
+    "groupPolicy",
+    "groupAllowFrom",
 ];
+
+/// Who may use the bot from group conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupPolicy {
+    Open,
+    /// Senders in `groupAllowFrom` (else `allowFrom`) or approved by pairing.
+    #[default]
+    Allowlist,
+    Disabled,
+}
 
 /// KakaoWork's reported cap on message text (reference notes, 4.3).
 pub const MAX_TEXT_CHUNK_LIMIT: u32 = 3000;
@@ -295,6 +309,8 @@ struct Fields {
     burst: Option<u32>,
     text_chunk_limit: Option<u32>,
     delivery: Option<Delivery>,
+    group_policy: Option<GroupPolicy>,
+    group_allow_from: Option<Vec<String>>,
 }
 
 impl Fields {
@@ -314,6 +330,10 @@ impl Fields {
             burst: self.burst.or(base.burst),
             text_chunk_limit: self.text_chunk_limit.or(base.text_chunk_limit),
             delivery: self.delivery.or(base.delivery),
+            group_policy: self.group_policy.or(base.group_policy),
+            group_allow_from: self
+                .group_allow_from
+                .or_else(|| base.group_allow_from.clone()),
         }
     }
 }
@@ -381,6 +401,46 @@ impl Checker {
                 None
             }
         }
+    }
+
+    fn allow_list(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<Vec<String>> {
+        let v = obj.get(key)?;
+        let p = child(path, key);
+        let Value::Array(items) = v else {
+            self.error(
+                &p,
+                format!("must be a list, found {}", type_name(v)),
+                format!("write it as a list, e.g. \"{key}\": [\"12345\"]"),
+            );
+            return None;
+        };
+        let mut list = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Value::String(s) if !normalize_allow_entry(s).is_empty() => {
+                    list.push(normalize_allow_entry(s))
+                }
+                Value::Number(n) if n.is_u64() => list.push(n.to_string()),
+                other => self.error(
+                    &format!("{p}[{i}]"),
+                    format!(
+                        "must be a KakaoWork user id or \"*\", found {}",
+                        match other {
+                            Value::String(_) => "an empty string",
+                            Value::Number(_) => "a number that is not a user id",
+                            o => type_name(o),
+                        }
+                    ),
+                    "write user ids like \"12345\" or 12345, or \"*\" for everyone",
+                ),
+            }
+        }
+        Some(list)
     }
 
     fn fields(&mut self, obj: &Map<String, Value>, path: &str, top: bool) -> Fields {
@@ -476,38 +536,17 @@ impl Checker {
                 ),
             }
         }
-        if let Some(v) = obj.get("allowFrom") {
-            let p = child(path, "allowFrom");
-            match v {
-                Value::Array(items) => {
-                    let mut list = Vec::new();
-                    for (i, item) in items.iter().enumerate() {
-                        let ip = format!("{p}[{i}]");
-                        match item {
-                            Value::String(s) if !normalize_allow_entry(s).is_empty() => {
-                                list.push(normalize_allow_entry(s))
-                            }
-                            Value::Number(n) if n.is_u64() => list.push(n.to_string()),
-                            other => self.error(
-                                &ip,
-                                format!(
-                                    "must be a KakaoWork user id or \"*\", found {}",
-                                    match other {
-                                        Value::String(_) => "an empty string",
-                                        Value::Number(_) => "a number that is not a user id",
-                                        o => type_name(o),
-                                    }
-                                ),
-                                "write user ids like \"12345\" or 12345, or \"*\" for everyone",
-                            ),
-                        }
-                    }
-                    f.allow_from = Some(list);
-                }
-                other => self.error(
-                    &p,
-                    format!("must be a list, found {}", type_name(other)),
-                    "write it as a list, e.g. \"allowFrom\": [\"12345\"]",
+        f.allow_from = self.allow_list(obj, path, "allowFrom");
+        f.group_allow_from = self.allow_list(obj, path, "groupAllowFrom");
+        if let Some(v) = obj.get("groupPolicy") {
+            match v.as_str() {
+                Some("open") => f.group_policy = Some(GroupPolicy::Open),
+                Some("allowlist") => f.group_policy = Some(GroupPolicy::Allowlist),
+                Some("disabled") => f.group_policy = Some(GroupPolicy::Disabled),
+                _ => self.error(
+                    &child(path, "groupPolicy"),
+                    format!("unknown group policy {v}"),
+                    "use one of open, allowlist, disabled",
                 ),
             }
         }
@@ -618,7 +657,8 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
     let enabled = base.enabled != Some(false);
 
     let accounts_path = child(SECTION_PATH, "accounts");
-    let mut declared: BTreeMap<String, (String, Fields)> = BTreeMap::new();
+    // (normalised id, key as written, fields); a Vec keeps the guest small.
+    let mut declared: Vec<(String, String, Fields)> = Vec::new();
     match top.get("accounts") {
         None => {}
         Some(Value::Object(map)) => {
@@ -649,7 +689,7 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
                     continue;
                 };
                 let f = c.fields(obj, &path, false);
-                if let Some((other, _)) = declared.get(&id) {
+                if let Some((_, other, _)) = declared.iter().find(|d| d.0 == id) {
                     c.error(
                         &path,
                         format!("accounts `{other}` and `{raw}` both normalise to `{id}`"),
@@ -657,7 +697,7 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
                     );
                     continue;
                 }
-                declared.insert(id, (raw.clone(), f));
+                declared.push((id, raw.clone(), f));
             }
         }
         Some(other) => c.error(
@@ -667,18 +707,24 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
         ),
     }
 
+    declared.sort_by(|a, b| a.0.cmp(&b.0));
+    let has = |id: &str| declared.iter().any(|d| d.0 == id);
     let default_path = child(SECTION_PATH, "defaultAccount");
     let default_account = match top.get("defaultAccount") {
         None => None,
         Some(Value::String(s)) => {
             let id = normalize_account_id(s);
-            if !declared.is_empty() && !declared.contains_key(&id) {
+            if !declared.is_empty() && !has(&id) {
                 c.error(
                     &default_path,
                     format!("names `{s}`, which is not under accounts"),
                     format!(
                         "use one of: {}",
-                        declared.keys().cloned().collect::<Vec<_>>().join(", ")
+                        declared
+                            .iter()
+                            .map(|d| d.0.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 );
             }
@@ -706,14 +752,10 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
         ));
     } else {
         default_id = default_account
-            .filter(|d| declared.contains_key(d))
-            .or_else(|| {
-                declared
-                    .contains_key(DEFAULT_ACCOUNT_ID)
-                    .then(|| DEFAULT_ACCOUNT_ID.to_owned())
-            })
-            .unwrap_or_else(|| declared.keys().next().cloned().unwrap_or_default());
-        for (id, (raw, f)) in declared {
+            .filter(|d| has(d))
+            .or_else(|| has(DEFAULT_ACCOUNT_ID).then(|| DEFAULT_ACCOUNT_ID.to_owned()))
+            .unwrap_or_else(|| declared.first().map(|d| d.0.clone()).unwrap_or_default());
+        for (id, raw, f) in declared {
             let path = child(&accounts_path, &raw);
             accounts.push(build(id, Some(raw), path, f.merged_over(&base)));
         }
@@ -721,15 +763,26 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
     for a in &mut accounts {
         a.is_default = a.id == default_id;
         a.enabled &= enabled;
-        if a.dm_policy == DmPolicy::Open && !a.allow_from.iter().any(|e| e == "*") {
-            c.warn(
-                &a.path,
-                format!(
-                    "account `{}` uses dmPolicy \"open\": anyone in the workspace can talk to the agent",
-                    a.id
-                ),
-                "use \"pairing\" or \"allowlist\" unless that is intended",
-            );
+        if a.dm_policy == DmPolicy::Open {
+            if a.allow_from.is_empty() || a.allow_from.iter().any(|e| e == "*") {
+                c.warn(
+                    &a.path,
+                    format!(
+                        "account `{}` uses dmPolicy \"open\": anyone in the workspace can talk to the agent",
+                        a.id
+                    ),
+                    "use \"pairing\" or \"allowlist\" unless that is intended",
+                );
+            } else {
+                c.warn(
+                    &a.path,
+                    format!(
+                        "account `{}` uses dmPolicy \"open\" with a list: only the listed users are admitted, and pairing does not widen it",
+                        a.id
+                    ),
+                    "add \"*\" to allowFrom for everyone, or use dmPolicy \"allowlist\"",
+                );
+            }
         }
         if a.dm_policy == DmPolicy::Allowlist && a.allow_from.is_empty() {
             c.warn(
@@ -783,6 +836,8 @@ fn build(id: String, raw_key: Option<String>, path: String, f: Fields) -> Accoun
         },
         text_chunk_limit: f.text_chunk_limit.unwrap_or(DEFAULT_TEXT_CHUNK_LIMIT),
         delivery: f.delivery.unwrap_or_default(),
+        group_policy: f.group_policy.unwrap_or_default(),
+        group_allow_from: f.group_allow_from,
     }
 }
 

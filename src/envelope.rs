@@ -182,6 +182,13 @@ fn snippet(body: &[u8]) -> String {
     s
 }
 
+/// Decode JSON into `T` through `serde_json::Value`: every type then shares one deserializer,
+/// which keeps the component small.
+pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
 /// Parse an answer into `T`, the success payload (entity keys such as `message` as fields).
 pub fn parse<T: DeserializeOwned>(resp: &HttpResponse) -> Result<T, EnvelopeError> {
     let status = resp.status;

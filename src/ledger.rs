@@ -98,7 +98,7 @@ pub fn load(kv: &dyn Kv, key: &str) -> Result<Option<Stored>, LoadError> {
     let Some(raw) = kv.get(key).map_err(LoadError::Kv)? else {
         return Ok(None);
     };
-    let ledger = serde_json::from_slice(&raw).map_err(|e| LoadError::Corrupt(e.to_string()))?;
+    let ledger = crate::envelope::from_json(&raw).map_err(LoadError::Corrupt)?;
     Ok(Some(Stored { raw, ledger }))
 }
 

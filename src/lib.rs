@@ -12,6 +12,7 @@ pub mod error;
 pub mod ledger;
 pub mod limiter;
 pub mod pagination;
+pub mod pairing;
 pub mod ports;
 pub mod target;
 

@@ -321,7 +321,7 @@ mod tests {
                 assert!(backoff_ms(attempt, r) <= 30_000);
             }
         }
-        assert_eq!(backoff_ms(0, u64::MAX) <= 500, true);
+        assert!(backoff_ms(0, u64::MAX) <= 500);
         assert_eq!(retry_after_block(Some(10 * 3600 * 1000), 0), MAX_BLOCK_MS);
         assert_eq!(retry_after_block(Some(0), 999), 1999);
         assert_eq!(retry_after_block(None, 0), 1000);
