@@ -1,10 +1,10 @@
 //! KakaoWork Web API mapping: one function per method, request shapes as in the reference
 //! notes (section 4), answers parsed through the envelope into typed entities.
 
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::envelope::{self, EnvelopeError, Id};
+use crate::json::{self, FromJson, Obj};
 use crate::pagination::{Page, PageParams};
 use crate::ports::{Http, HttpError, HttpRequest, HttpResponse, KvError, Method};
 use thiserror::Error;
@@ -34,72 +34,141 @@ pub trait Gate {
     fn after(&self, resp: &HttpResponse);
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bot {
     pub bot_id: Id,
     pub title: String,
     pub status: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Space {
     pub id: Id,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conversation {
     pub id: Id,
-    #[serde(rename = "type", default)]
     pub kind: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub users_count: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub id: Id,
     pub conversation_id: Id,
-    #[serde(default)]
     pub send_time: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: Id,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub space_id: Option<Id>,
 }
 
-#[derive(Deserialize)]
-struct InfoBody {
-    info: Bot,
+impl FromJson for Bot {
+    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
+        let o = json::obj(v, "info")?;
+        Ok(Self {
+            bot_id: json::id(o, "bot_id")?,
+            title: json::string(o, "title")?,
+            status: json::string(o, "status")?,
+        })
+    }
 }
-#[derive(Deserialize)]
-struct SpaceBody {
-    space: Space,
+
+impl FromJson for Space {
+    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
+        Ok(Self {
+            id: json::id(json::obj(v, "space")?, "id")?,
+        })
+    }
 }
-#[derive(Deserialize)]
-struct ConversationBody {
-    conversation: Conversation,
+
+impl FromJson for Conversation {
+    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
+        let o = json::obj(v, "conversation")?;
+        Ok(Self {
+            id: json::id(o, "id")?,
+            kind: json::opt_string(o, "type"),
+            name: json::opt_string(o, "name"),
+            users_count: json::opt_u64(o, "users_count"),
+        })
+    }
 }
-#[derive(Deserialize)]
-struct ConversationsBody {
-    #[serde(default)]
-    conversations: Vec<Conversation>,
-    #[serde(default)]
-    cursor: Option<String>,
+
+impl FromJson for Message {
+    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
+        let o = json::obj(v, "message")?;
+        Ok(Self {
+            id: json::id(o, "id")?,
+            conversation_id: json::id(o, "conversation_id")?,
+            send_time: json::opt_u64(o, "send_time"),
+        })
+    }
 }
-#[derive(Deserialize)]
-struct MessageBody {
-    message: Message,
+
+impl FromJson for User {
+    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
+        let o = json::obj(v, "user")?;
+        Ok(Self {
+            id: json::id(o, "id")?,
+            name: json::opt_string(o, "name"),
+            space_id: o
+                .get("space_id")
+                .and_then(|s| json::id_value(s, "space_id").ok()),
+        })
+    }
 }
-#[derive(Deserialize)]
-struct UserBody {
-    user: User,
+
+/// The entity under `key` of a success envelope.
+struct Entity<T>(T);
+
+fn entity<T: FromJson>(o: &Obj, key: &str) -> Result<T, String> {
+    T::from_json(json::field(o, key)?).map_err(|e| format!("`{key}`: {e}"))
+}
+
+struct ConversationPage(Page<Conversation>);
+
+impl FromJson for ConversationPage {
+    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
+        let o = json::obj(v, "answer")?;
+        Ok(Self(Page {
+            items: json::list(o, "conversations")?,
+            cursor: json::opt_string(o, "cursor"),
+        }))
+    }
+}
+
+impl<T> FromJson for Entity<T>
+where
+    T: FromJson + EntityKey,
+{
+    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
+        Ok(Entity(entity::<T>(json::obj(v, "answer")?, T::KEY)?))
+    }
+}
+
+/// The envelope key an entity is found under.
+pub trait EntityKey {
+    const KEY: &'static str;
+}
+impl EntityKey for Bot {
+    const KEY: &'static str = "info";
+}
+impl EntityKey for Space {
+    const KEY: &'static str = "space";
+}
+impl EntityKey for Conversation {
+    const KEY: &'static str = "conversation";
+}
+impl EntityKey for Message {
+    const KEY: &'static str = "message";
+}
+impl EntityKey for User {
+    const KEY: &'static str = "user";
 }
 
 /// A client bound to one account: its id (for the host's credential) and API origin.
@@ -181,7 +250,7 @@ impl<'a> Client<'a> {
         )
     }
 
-    fn call<T: serde::de::DeserializeOwned>(&self, req: HttpRequest) -> Result<T, ApiError> {
+    fn call<T: FromJson>(&self, req: HttpRequest) -> Result<T, ApiError> {
         if let Some(g) = self.gate {
             g.before()?;
         }
@@ -194,14 +263,14 @@ impl<'a> Client<'a> {
 
     /// `GET /v1/spaces.info`: the workspace, whose id keys the shared rate budget.
     pub fn spaces_info(&self) -> Result<Space, ApiError> {
-        self.call::<SpaceBody>(self.get_request("spaces.info", &[]))
-            .map(|b| b.space)
+        self.call::<Entity<Space>>(self.get_request("spaces.info", &[]))
+            .map(|e| e.0)
     }
 
     /// `GET /v1/bots.info`: the payload is under `info`.
     pub fn bots_info(&self) -> Result<Bot, ApiError> {
-        self.call::<InfoBody>(self.get_request("bots.info", &[]))
-            .map(|b| b.info)
+        self.call::<Entity<Bot>>(self.get_request("bots.info", &[]))
+            .map(|e| e.0)
     }
 
     /// `POST /v1/conversations.open` with `{"user_id": Int}`: the bot's DM with that user.
@@ -211,43 +280,42 @@ impl<'a> Client<'a> {
             .parse::<u64>()
             .map(Into::into)
             .unwrap_or_else(|_| user_id.into());
-        self.call::<ConversationBody>(
+        self.call::<Entity<Conversation>>(
             self.post_request("conversations.open", &json!({ "user_id": uid })),
         )
-        .map(|b| b.conversation)
+        .map(|e| e.0)
     }
 
     /// `GET /v1/conversations.list`, one page.
     pub fn conversations_list(&self, page: &PageParams) -> Result<Page<Conversation>, ApiError> {
-        self.call::<ConversationsBody>(self.get_request("conversations.list", &page.query()))
-            .map(|b| Page {
-                items: b.conversations,
-                cursor: b.cursor,
-            })
+        self.call::<ConversationPage>(self.get_request("conversations.list", &page.query()))
+            .map(|p| p.0)
     }
 
     /// `POST /v1/messages.send` with `{"conversation_id", "text"}`.
     pub fn messages_send(&self, conversation_id: &str, text: &str) -> Result<Message, ApiError> {
-        self.call::<MessageBody>(self.post_request(
+        self.call::<Entity<Message>>(self.post_request(
             "messages.send",
             &json!({ "conversation_id": conversation_id, "text": text }),
         ))
-        .map(|b| b.message)
+        .map(|e| e.0)
     }
 
     /// `POST /v1/messages.send_by_email` with `{"email", "text"}`.
     pub fn messages_send_by_email(&self, email: &str, text: &str) -> Result<Message, ApiError> {
-        self.call::<MessageBody>(self.post_request(
+        self.call::<Entity<Message>>(self.post_request(
             "messages.send_by_email",
             &json!({ "email": email, "text": text }),
         ))
-        .map(|b| b.message)
+        .map(|e| e.0)
     }
 
     /// `GET /v1/users.find_by_email?email=...`.
     pub fn users_find_by_email(&self, email: &str) -> Result<User, ApiError> {
-        self.call::<UserBody>(self.get_request("users.find_by_email", &[("email", email.into())]))
-            .map(|b| b.user)
+        self.call::<Entity<User>>(
+            self.get_request("users.find_by_email", &[("email", email.into())]),
+        )
+        .map(|e| e.0)
     }
 }
 

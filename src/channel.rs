@@ -8,12 +8,13 @@
 use crate::api::{ApiError, Client, Gate};
 use crate::chunk;
 use crate::config::{
-    self, Account, ChannelConfig, ConfigIssue, CredentialSource, Delivery, DmPolicy,
+    self, Account, ChannelConfig, ConfigIssue, CredentialSource, Delivery, DmPolicy, GroupPolicy,
 };
 use crate::envelope::{EnvelopeError, ErrorCode};
 use crate::error::{ApiFailure, ChannelError, TransportFailure};
 use crate::ledger::{self, ChunkState, Ledger, LoadError, Stored};
 use crate::limiter::{self, Decision, Limiter};
+use crate::pairing::{Pairing, PairingError, Pending, Upsert};
 use crate::ports::{HttpError, HttpResponse, Ports};
 use crate::target::{self, Target};
 
@@ -91,6 +92,40 @@ pub struct SendReceipt {
     pub chunks: Vec<ChunkReceipt>,
     /// True when some chunk's outcome is unknown (at-most-once mode).
     pub ambiguous: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatType {
+    Direct,
+    Group,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyDecision {
+    Allow(String),
+    Deny(String),
+    PairingRequired {
+        code: String,
+        created: bool,
+        reply: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairingRequest {
+    pub account: String,
+    pub user_id: String,
+    pub code: String,
+    pub created_ms: u64,
+    pub expires_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairingApproval {
+    pub account: String,
+    pub user_id: String,
+    pub code: String,
+    pub notice: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -608,9 +643,185 @@ impl Channel {
         Err(ChannelError::NotImplemented("handle-callback".into()))
     }
 
-    /// Designed in the WIT; built by the access-control work.
-    pub fn check_policy(&self) -> Result<(), ChannelError> {
-        Err(ChannelError::NotImplemented("check-policy".into()))
+    /// An account for policy and pairing work: it must exist; no credential is needed.
+    fn policy_account(&self, id: Option<&str>) -> Result<&Account, ChannelError> {
+        let state = self.state.as_ref().ok_or(ChannelError::NotConfigured)?;
+        state
+            .config
+            .account(id)
+            .map_err(|e| ChannelError::UnknownAccount(e.to_string()))
+    }
+
+    pub fn check_policy(
+        &self,
+        ports: &Ports<'_>,
+        account: Option<&str>,
+        sender: &str,
+        chat: ChatType,
+    ) -> Result<PolicyDecision, ChannelError> {
+        let account = self.policy_account(account)?;
+        let sender = config::normalize_allow_entry(sender);
+        if sender.is_empty()
+            || sender.len() > 64
+            || sender == "*"
+            || sender.chars().any(char::is_control)
+        {
+            return Err(ChannelError::InvalidTarget(format!(
+                "`{sender}` is not a KakaoWork user id"
+            )));
+        }
+        if !account.enabled {
+            return Ok(PolicyDecision::Deny(format!(
+                "account `{}` is disabled",
+                account.id
+            )));
+        }
+        let id = &account.id;
+        let listed = |list: &[String]| list.iter().any(|e| e == "*" || *e == sender);
+        let pairing = Pairing::new(ports.kv, id);
+        let approved = || pairing.is_allowed(&sender).map_err(pairing_error);
+        Ok(match chat {
+            ChatType::Direct => match account.dm_policy {
+                DmPolicy::Disabled => PolicyDecision::Deny(format!(
+                    "direct messages are disabled for `{id}` (dmPolicy \"disabled\")"
+                )),
+                DmPolicy::Open => {
+                    if account.allow_from.is_empty() || listed(&account.allow_from) {
+                        PolicyDecision::Allow(format!("dmPolicy \"open\" on `{id}`"))
+                    } else {
+                        PolicyDecision::Deny(format!(
+                            "dmPolicy \"open\" on `{id}` admits only allowFrom, and {sender} is not in it"
+                        ))
+                    }
+                }
+                DmPolicy::Allowlist | DmPolicy::Pairing if listed(&account.allow_from) => {
+                    PolicyDecision::Allow(format!("{sender} is in allowFrom of `{id}`"))
+                }
+                DmPolicy::Allowlist | DmPolicy::Pairing if approved()? => {
+                    PolicyDecision::Allow(format!("{sender} was approved by pairing on `{id}`"))
+                }
+                DmPolicy::Allowlist => PolicyDecision::Deny(format!(
+                    "{sender} is not in the allowlist of `{id}` (dmPolicy \"allowlist\"; nothing is sent to them)"
+                )),
+                DmPolicy::Pairing => {
+                    match pairing
+                        .upsert(ports.clock.now_ms(), &sender, ports.random)
+                        .map_err(pairing_error)?
+                    {
+                        Upsert::Code { code, created } => PolicyDecision::PairingRequired {
+                            reply: pairing_reply(&sender, &code),
+                            code,
+                            created,
+                        },
+                        Upsert::Full => PolicyDecision::Deny(format!(
+                            "{sender} needs pairing, but `{id}` already has {} pending requests; \
+                             approve or reject one (they also expire after an hour)",
+                            crate::pairing::MAX_PENDING
+                        )),
+                    }
+                }
+            },
+            ChatType::Group => {
+                let list = account
+                    .group_allow_from
+                    .as_deref()
+                    .unwrap_or(&account.allow_from);
+                match account.group_policy {
+                    GroupPolicy::Disabled => PolicyDecision::Deny(format!(
+                        "group conversations are disabled for `{id}` (groupPolicy \"disabled\")"
+                    )),
+                    GroupPolicy::Open => {
+                        PolicyDecision::Allow(format!("groupPolicy \"open\" on `{id}`"))
+                    }
+                    GroupPolicy::Allowlist if listed(list) => PolicyDecision::Allow(format!(
+                        "{sender} is in the group allowlist of `{id}`"
+                    )),
+                    GroupPolicy::Allowlist if approved()? => {
+                        PolicyDecision::Allow(format!("{sender} was approved by pairing on `{id}`"))
+                    }
+                    GroupPolicy::Allowlist => PolicyDecision::Deny(format!(
+                        "{sender} is not allowed in group conversations of `{id}` (groupPolicy \"allowlist\")"
+                    )),
+                }
+            }
+        })
+    }
+
+    pub fn pairing_list(
+        &self,
+        ports: &Ports<'_>,
+        account: Option<&str>,
+    ) -> Result<Vec<PairingRequest>, ChannelError> {
+        let account = self.policy_account(account)?;
+        let store = Pairing::new(ports.kv, &account.id)
+            .snapshot(ports.clock.now_ms())
+            .map_err(pairing_error)?;
+        Ok(store
+            .pending
+            .into_iter()
+            .map(|p| request(&account.id, p))
+            .collect())
+    }
+
+    pub fn pairing_approve(
+        &self,
+        ports: &Ports<'_>,
+        account: Option<&str>,
+        code_or_user: &str,
+    ) -> Result<PairingApproval, ChannelError> {
+        let account = self.policy_account(account)?;
+        let p = Pairing::new(ports.kv, &account.id)
+            .approve(ports.clock.now_ms(), code_or_user)
+            .map_err(pairing_error)?;
+        Ok(PairingApproval {
+            account: account.id.clone(),
+            user_id: p.user_id,
+            code: p.code,
+            notice: APPROVED_NOTICE.into(),
+        })
+    }
+
+    pub fn pairing_reject(
+        &self,
+        ports: &Ports<'_>,
+        account: Option<&str>,
+        code_or_user: &str,
+    ) -> Result<PairingRequest, ChannelError> {
+        let account = self.policy_account(account)?;
+        let p = Pairing::new(ports.kv, &account.id)
+            .reject(ports.clock.now_ms(), code_or_user)
+            .map_err(pairing_error)?;
+        Ok(request(&account.id, p))
+    }
+}
+
+/// What an approved user is told when the admin asks for a notice.
+pub const APPROVED_NOTICE: &str =
+    "✅ Moltbot access approved. You can now talk to the assistant here.";
+
+/// The pairing reply, in OpenClaw's four parts.
+pub fn pairing_reply(user: &str, code: &str) -> String {
+    format!(
+        "Moltbot: access not configured.\n\nYour KakaoWork user id: {user}\n\nPairing code: {code}\n\n\
+         Ask the bot owner to approve with:\nmoltbot pairing approve kakao {code}"
+    )
+}
+
+fn pairing_error(e: PairingError) -> ChannelError {
+    match e {
+        PairingError::Kv(e) => e.into(),
+        PairingError::NotFound(_) => ChannelError::NotFound(e.to_string()),
+        PairingError::Corrupt(..) | PairingError::Contended => ChannelError::Storage(e.to_string()),
+    }
+}
+
+fn request(account: &str, p: Pending) -> PairingRequest {
+    PairingRequest {
+        account: account.to_owned(),
+        user_id: p.user_id,
+        code: p.code,
+        created_ms: p.created_ms,
+        expires_ms: p.created_ms + crate::pairing::PENDING_TTL_MS,
     }
 }
 
@@ -1305,5 +1516,202 @@ mod tests {
                 .iter()
                 .any(|w| w.path == "channels.kakao.accounts.b" && w.message.contains("no app key"))
         );
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Want {
+        Allow,
+        Deny,
+        Pair,
+    }
+
+    fn decide(ch: &Channel, w: &World, sender: &str, chat: ChatType) -> Want {
+        let http = ScriptedHttp::new(vec![]);
+        match ch
+            .check_policy(&w.ports(&http), None, sender, chat)
+            .unwrap()
+        {
+            PolicyDecision::Allow(_) => Want::Allow,
+            PolicyDecision::Deny(_) => Want::Deny,
+            PolicyDecision::PairingRequired { .. } => Want::Pair,
+        }
+    }
+
+    #[test]
+    fn policy_table() {
+        use Want::*;
+        // Sender 100 is in allowFrom, 200 was approved by pairing, 300 is unknown.
+        // Columns: direct 100, 200, 300; group 100, 200, 300.
+        let table: &[(&str, [Want; 6])] = &[
+            (
+                r#"{"dmPolicy":"pairing","allowFrom":["100"]}"#,
+                [Allow, Allow, Pair, Allow, Allow, Deny],
+            ),
+            (
+                r#"{"dmPolicy":"allowlist","allowFrom":["100"]}"#,
+                [Allow, Allow, Deny, Allow, Allow, Deny],
+            ),
+            (
+                r#"{"dmPolicy":"open","allowFrom":["100"]}"#,
+                [Allow, Deny, Deny, Allow, Allow, Deny],
+            ),
+            (
+                r#"{"dmPolicy":"open"}"#,
+                [Allow, Allow, Allow, Deny, Allow, Deny],
+            ),
+            (
+                r#"{"dmPolicy":"disabled","allowFrom":["100"]}"#,
+                [Deny, Deny, Deny, Allow, Allow, Deny],
+            ),
+            // The wildcard admits everyone, except where DMs are disabled.
+            (
+                r#"{"dmPolicy":"pairing","allowFrom":["*"]}"#,
+                [Allow, Allow, Allow, Allow, Allow, Allow],
+            ),
+            (
+                r#"{"dmPolicy":"allowlist","allowFrom":["*"]}"#,
+                [Allow, Allow, Allow, Allow, Allow, Allow],
+            ),
+            (
+                r#"{"dmPolicy":"open","allowFrom":["*"]}"#,
+                [Allow, Allow, Allow, Allow, Allow, Allow],
+            ),
+            (
+                r#"{"dmPolicy":"disabled","allowFrom":["*"]}"#,
+                [Deny, Deny, Deny, Allow, Allow, Allow],
+            ),
+            // Group policies and their own allowlist.
+            (
+                r#"{"groupPolicy":"open"}"#,
+                [Pair, Allow, Pair, Allow, Allow, Allow],
+            ),
+            (
+                r#"{"groupPolicy":"disabled","allowFrom":["100"]}"#,
+                [Allow, Allow, Pair, Deny, Deny, Deny],
+            ),
+            (
+                r#"{"allowFrom":["100"],"groupAllowFrom":["300"]}"#,
+                [Allow, Allow, Pair, Deny, Allow, Allow],
+            ),
+            // The default policy is pairing; prefixed and numeric entries match.
+            (
+                r#"{"allowFrom":["kakao:100"]}"#,
+                [Allow, Allow, Pair, Allow, Allow, Deny],
+            ),
+            (
+                r#"{"allowFrom":[100]}"#,
+                [Allow, Allow, Pair, Allow, Allow, Deny],
+            ),
+            (
+                r#"{"enabled":false,"allowFrom":["*"]}"#,
+                [Deny, Deny, Deny, Deny, Deny, Deny],
+            ),
+        ];
+        for (cfg, want) in table {
+            let ch = configured(cfg, &[("default", CredentialSource::Env)]);
+            let w = World::new();
+            let p = Pairing::new(&w.kv, "default");
+            p.upsert(0, "200", &w.random).unwrap();
+            p.approve(0, "200").unwrap();
+            let got: Vec<Want> = [ChatType::Direct, ChatType::Group]
+                .iter()
+                .flat_map(|chat| ["100", "200", "300"].map(|s| (s, *chat)))
+                .map(|(s, chat)| decide(&ch, &w, s, chat))
+                .collect();
+            assert_eq!(got, want, "{cfg}");
+        }
+    }
+
+    #[test]
+    fn pairing_through_check_policy_then_approval() {
+        let ch = default_channel();
+        let w = World::new();
+        let http = ScriptedHttp::new(vec![]);
+        let ports = w.ports(&http);
+        let (code, reply) = match ch
+            .check_policy(&ports, None, "kw:555", ChatType::Direct)
+            .unwrap()
+        {
+            PolicyDecision::PairingRequired {
+                code,
+                created: true,
+                reply,
+            } => (code, reply),
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            reply.contains("Your KakaoWork user id: 555")
+                && reply.contains(&format!("Pairing code: {code}"))
+        );
+        assert!(reply.contains(&format!("moltbot pairing approve kakao {code}")));
+        // Asked again: same code, not created, so the host does not repeat the reply.
+        match ch
+            .check_policy(&ports, None, "555", ChatType::Direct)
+            .unwrap()
+        {
+            PolicyDecision::PairingRequired {
+                code: c2,
+                created: false,
+                ..
+            } => assert_eq!(c2, code),
+            other => panic!("{other:?}"),
+        }
+        let list = ch.pairing_list(&ports, None).unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(
+            list[0].expires_ms,
+            list[0].created_ms + crate::pairing::PENDING_TTL_MS
+        );
+        let approval = ch
+            .pairing_approve(&ports, None, &code.to_lowercase())
+            .unwrap();
+        assert_eq!(approval.user_id, "555");
+        assert!(!approval.notice.is_empty());
+        assert!(matches!(
+            ch.check_policy(&ports, None, "555", ChatType::Direct)
+                .unwrap(),
+            PolicyDecision::Allow(_)
+        ));
+        assert!(matches!(
+            ch.pairing_approve(&ports, None, &code),
+            Err(ChannelError::NotFound(_))
+        ));
+        assert!(ch.pairing_list(&ports, None).unwrap().is_empty());
+        assert!(matches!(
+            ch.check_policy(&ports, None, "", ChatType::Direct),
+            Err(ChannelError::InvalidTarget(_))
+        ));
+    }
+
+    #[test]
+    fn fourth_sender_gets_no_code_until_one_frees() {
+        let ch = default_channel();
+        let w = World::new();
+        let http = ScriptedHttp::new(vec![]);
+        let ports = w.ports(&http);
+        for u in ["1", "2", "3"] {
+            assert!(matches!(
+                ch.check_policy(&ports, None, u, ChatType::Direct).unwrap(),
+                PolicyDecision::PairingRequired { created: true, .. }
+            ));
+        }
+        match ch
+            .check_policy(&ports, None, "4", ChatType::Direct)
+            .unwrap()
+        {
+            PolicyDecision::Deny(why) => assert!(why.contains("pending"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        ch.pairing_reject(&ports, None, "2").unwrap();
+        assert!(matches!(
+            ch.check_policy(&ports, None, "4", ChatType::Direct)
+                .unwrap(),
+            PolicyDecision::PairingRequired { created: true, .. }
+        ));
+        // Expiry after an hour frees the others.
+        w.clock
+            .0
+            .set(w.clock.0.get() + crate::pairing::PENDING_TTL_MS);
+        assert!(ch.pairing_list(&ports, None).unwrap().is_empty());
     }
 }

@@ -4,17 +4,16 @@
 //! Unknown fields are ignored (KakaoWork keeps adding them), ids may be strings or numbers,
 //! and ids above 2^53 stay exact because they are kept as decimal strings.
 
-use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
 use thiserror::Error;
 
+use crate::json::{self, FromJson};
+
 use crate::ports::HttpResponse;
 
 /// A KakaoWork id, kept as its decimal text whether the API sent a string or a number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id(pub String);
 
 impl Id {
@@ -26,40 +25,6 @@ impl Id {
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct IdVisitor;
-        impl Visitor<'_> for IdVisitor {
-            type Value = Id;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an id as a string or a non-negative integer")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
-                if v.is_empty() {
-                    return Err(E::custom("empty id"));
-                }
-                Ok(Id(v.to_owned()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Id, E> {
-                if v < 0 {
-                    return Err(E::custom(format!("negative id {v}")));
-                }
-                Ok(Id(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Id, E> {
-                // Only reached for numbers that do not fit u64: refuse rather than round.
-                Err(E::custom(
-                    "an id that is not an integer of at most 64 bits cannot be kept exact",
-                ))
-            }
-        }
-        d.deserialize_any(IdVisitor)
     }
 }
 
@@ -158,14 +123,6 @@ impl EnvelopeError {
     }
 }
 
-#[derive(Deserialize)]
-struct RawError {
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-}
-
 /// `Retry-After` in whole seconds (KakaoWork sends integers), as milliseconds.
 fn retry_after_ms(resp: &HttpResponse) -> Option<u64> {
     resp.header("retry-after")
@@ -182,15 +139,8 @@ fn snippet(body: &[u8]) -> String {
     s
 }
 
-/// Decode JSON into `T` through `serde_json::Value`: every type then shares one deserializer,
-/// which keeps the component small.
-pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    serde_json::from_value(value).map_err(|e| e.to_string())
-}
-
 /// Parse an answer into `T`, the success payload (entity keys such as `message` as fields).
-pub fn parse<T: DeserializeOwned>(resp: &HttpResponse) -> Result<T, EnvelopeError> {
+pub fn parse<T: FromJson>(resp: &HttpResponse) -> Result<T, EnvelopeError> {
     let status = resp.status;
     let value: Value = serde_json::from_slice(&resp.body).map_err(|e| EnvelopeError::Invalid {
         status,
@@ -213,14 +163,11 @@ pub fn parse<T: DeserializeOwned>(resp: &HttpResponse) -> Result<T, EnvelopeErro
         }
     };
     if !success || !(200..300).contains(&status) {
-        let raw: Option<RawError> = map
-            .get("error")
-            .filter(|e| !e.is_null())
-            .and_then(|e| serde_json::from_value(e.clone()).ok());
-        let (code, message) = match raw {
-            Some(RawError { code, message }) => (code, message.unwrap_or_default()),
-            None => (None, String::new()),
-        };
+        let raw = map.get("error").and_then(Value::as_object);
+        let code = raw.and_then(|e| json::opt_string(e, "code"));
+        let message = raw
+            .and_then(|e| json::opt_string(e, "message"))
+            .unwrap_or_default();
         let code = match code {
             Some(c) => ErrorCode::parse(&c),
             None if status == 429 => ErrorCode::TooManyRequests,
@@ -235,7 +182,7 @@ pub fn parse<T: DeserializeOwned>(resp: &HttpResponse) -> Result<T, EnvelopeErro
             retry_after_ms: retry_after_ms(resp),
         });
     }
-    serde_json::from_value(value).map_err(|e| EnvelopeError::Invalid {
+    T::from_json(&value).map_err(|e| EnvelopeError::Invalid {
         status,
         detail: format!("unexpected shape: {e}"),
     })
@@ -245,14 +192,26 @@ pub fn parse<T: DeserializeOwned>(resp: &HttpResponse) -> Result<T, EnvelopeErro
 mod tests {
     use super::*;
 
-    #[derive(Deserialize, Debug)]
+    #[derive(Debug)]
     struct WithMessage {
         message: Msg,
     }
-    #[derive(Deserialize, Debug)]
+    #[derive(Debug)]
     struct Msg {
         id: Id,
         conversation_id: Id,
+    }
+
+    impl FromJson for WithMessage {
+        fn from_json(v: &Value) -> Result<Self, String> {
+            let m = json::obj(json::field(json::obj(v, "answer")?, "message")?, "message")?;
+            Ok(Self {
+                message: Msg {
+                    id: json::id(m, "id")?,
+                    conversation_id: json::id(m, "conversation_id")?,
+                },
+            })
+        }
     }
 
     fn resp(status: u16, body: &str) -> HttpResponse {

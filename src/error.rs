@@ -57,6 +57,8 @@ pub enum ChannelError {
     Storage(String),
     #[error("KakaoWork's answer could not be understood: {0}")]
     InvalidResponse(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("not implemented yet: {0}")]
     NotImplemented(String),
     #[error("{0}")]

@@ -181,6 +181,7 @@ fn error_to_wit(e: CoreError) -> wit::ChannelError {
         }),
         CoreError::Storage(m) => W::Storage(m),
         CoreError::InvalidResponse(m) => W::InvalidResponse(m),
+        CoreError::NotFound(m) => W::NotFound(m),
         CoreError::NotImplemented(m) => W::NotImplemented(m),
         CoreError::Other(m) => W::Other(m),
     }
@@ -279,14 +280,83 @@ impl wit::Guest for Plugin {
     }
 
     fn check_policy(
-        _account: Option<String>,
-        _sender_id: String,
-        _chat_type: wit::ChatType,
+        account: Option<String>,
+        sender_id: String,
+        chat_type: wit::ChatType,
     ) -> Result<wit::PolicyDecision, wit::ChannelError> {
-        CHANNEL
-            .with(|ch| ch.borrow().check_policy())
+        let chat = match chat_type {
+            wit::ChatType::Direct => core::ChatType::Direct,
+            wit::ChatType::Group => core::ChatType::Group,
+        };
+        let d = CHANNEL
+            .with(|ch| {
+                ch.borrow()
+                    .check_policy(&PORTS, account.as_deref(), &sender_id, chat)
+            })
             .map_err(error_to_wit)?;
-        Err(wit::ChannelError::Other("unreachable".into()))
+        Ok(match d {
+            core::PolicyDecision::Allow(why) => wit::PolicyDecision::Allow(why),
+            core::PolicyDecision::Deny(why) => wit::PolicyDecision::Deny(why),
+            core::PolicyDecision::PairingRequired {
+                code,
+                created,
+                reply,
+            } => wit::PolicyDecision::PairingRequired(wit::PairingChallenge {
+                code,
+                created,
+                reply,
+            }),
+        })
+    }
+
+    fn pairing_list(
+        account: Option<String>,
+    ) -> Result<Vec<wit::PairingRequest>, wit::ChannelError> {
+        let list = CHANNEL
+            .with(|ch| ch.borrow().pairing_list(&PORTS, account.as_deref()))
+            .map_err(error_to_wit)?;
+        Ok(list.into_iter().map(request_to_wit).collect())
+    }
+
+    fn pairing_approve(
+        account: Option<String>,
+        code_or_user: String,
+    ) -> Result<wit::PairingApproval, wit::ChannelError> {
+        let a = CHANNEL
+            .with(|ch| {
+                ch.borrow()
+                    .pairing_approve(&PORTS, account.as_deref(), &code_or_user)
+            })
+            .map_err(error_to_wit)?;
+        Ok(wit::PairingApproval {
+            account: a.account,
+            user_id: a.user_id,
+            code: a.code,
+            notice: a.notice,
+        })
+    }
+
+    fn pairing_reject(
+        account: Option<String>,
+        code_or_user: String,
+    ) -> Result<wit::PairingRequest, wit::ChannelError> {
+        CHANNEL
+            .with(|ch| {
+                ch.borrow()
+                    .pairing_reject(&PORTS, account.as_deref(), &code_or_user)
+            })
+            .map(request_to_wit)
+            .map_err(error_to_wit)
+    }
+}
+
+fn request_to_wit(p: core::PairingRequest) -> wit::PairingRequest {
+    wit::PairingRequest {
+        account: p.account,
+        user_id: p.user_id,
+        code: p.code,
+        created_ms: p.created_ms,
+        expires_ms: p.expires_ms,
     }
 }
 

@@ -1,15 +1,16 @@
 //! The send ledger: one KV record per outbound message (keyed by the host's idempotency key)
 //! holding each chunk's state, so that a retried or resumed `send` never posts a chunk twice.
 
-use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::json::{self as j, FromJson};
 
 use crate::ports::{Kv, KvError};
 
 /// Ledgers outlive any sensible retry horizon.
 pub const LEDGER_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChunkState {
     /// Not sent yet (or a failed attempt that is known not to have been delivered).
     Pending,
@@ -20,30 +21,70 @@ pub enum ChunkState {
     Ambiguous,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl ChunkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Inflight => "inflight",
+            Self::Sent => "sent",
+            Self::Ambiguous => "ambiguous",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Inflight, Self::Sent, Self::Ambiguous]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
     pub text: String,
     pub state: ChunkState,
-    #[serde(default)]
     pub message_id: Option<String>,
-    #[serde(default)]
     pub send_time: Option<u64>,
-    #[serde(default)]
     pub attempts: u32,
-    #[serde(default)]
     pub since: Option<u64>,
-    #[serde(default)]
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ledger {
     pub target: String,
     /// FNV-1a of the full text: a reused key with another message is refused.
     pub text_hash: u64,
-    #[serde(default)]
     pub conversation_id: Option<String>,
     pub chunks: Vec<Chunk>,
+}
+
+impl FromJson for Chunk {
+    fn from_json(v: &Value) -> Result<Self, String> {
+        let o = j::obj(v, "chunk")?;
+        let state = j::string(o, "state")?;
+        Ok(Self {
+            text: j::string(o, "text")?,
+            state: ChunkState::parse(&state)
+                .ok_or_else(|| format!("unknown chunk state `{state}`"))?,
+            message_id: j::opt_string(o, "message_id"),
+            send_time: j::opt_u64(o, "send_time"),
+            attempts: j::opt_u64(o, "attempts").unwrap_or(0).min(u32::MAX as u64) as u32,
+            since: j::opt_u64(o, "since"),
+            last_error: j::opt_string(o, "last_error"),
+        })
+    }
+}
+
+impl FromJson for Ledger {
+    fn from_json(v: &Value) -> Result<Self, String> {
+        let o = j::obj(v, "ledger")?;
+        Ok(Self {
+            target: j::string(o, "target")?,
+            text_hash: j::u64_of(o, "text_hash")?,
+            conversation_id: j::opt_string(o, "conversation_id"),
+            chunks: j::list(o, "chunks")?,
+        })
+    }
 }
 
 pub fn fnv1a(s: &str) -> u64 {
@@ -74,7 +115,27 @@ impl Ledger {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        let chunks: Vec<Value> = self
+            .chunks
+            .iter()
+            .map(|c| {
+                json!({
+                    "text": c.text, "state": c.state.as_str(), "message_id": c.message_id,
+                    "send_time": c.send_time, "attempts": c.attempts, "since": c.since,
+                    "last_error": c.last_error,
+                })
+            })
+            .collect();
+        json!({
+            "target": self.target, "text_hash": self.text_hash,
+            "conversation_id": self.conversation_id, "chunks": chunks,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        j::decode(bytes)
     }
 }
 
@@ -98,7 +159,7 @@ pub fn load(kv: &dyn Kv, key: &str) -> Result<Option<Stored>, LoadError> {
     let Some(raw) = kv.get(key).map_err(LoadError::Kv)? else {
         return Ok(None);
     };
-    let ledger = crate::envelope::from_json(&raw).map_err(LoadError::Corrupt)?;
+    let ledger = Ledger::decode(&raw).map_err(LoadError::Corrupt)?;
     Ok(Some(Stored { raw, ledger }))
 }
 

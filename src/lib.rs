@@ -9,6 +9,7 @@ pub mod chunk;
 pub mod config;
 pub mod envelope;
 pub mod error;
+pub mod json;
 pub mod ledger;
 pub mod limiter;
 pub mod pagination;

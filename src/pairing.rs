@@ -3,9 +3,10 @@
 //! record updated by compare-and-swap, so an approval is a single atomic step: there is no
 //! moment where the user is neither pending nor allowed, and concurrent changes never lose one.
 
-use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use thiserror::Error;
 
+use crate::json::{self as j, FromJson};
 use crate::ports::{Kv, KvError, Random};
 
 /// 32 symbols: A-Z and 2-9 without 0, O, 1 and I. 32 divides 256, so `byte % 32` is uniform.
@@ -15,7 +16,7 @@ pub const PENDING_TTL_MS: u64 = 3600 * 1000;
 pub const MAX_PENDING: usize = 3;
 const CAS_ATTEMPTS: usize = 32;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub user_id: String,
     pub code: String,
@@ -23,15 +24,49 @@ pub struct Pending {
     pub last_seen_ms: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Store {
-    #[serde(default)]
     pub pending: Vec<Pending>,
-    #[serde(default)]
     pub allowed: Vec<String>,
 }
 
+impl FromJson for Pending {
+    fn from_json(v: &Value) -> Result<Self, String> {
+        let o = j::obj(v, "pending request")?;
+        Ok(Self {
+            user_id: j::string(o, "user_id")?,
+            code: j::string(o, "code")?,
+            created_ms: j::u64_of(o, "created_ms")?,
+            last_seen_ms: j::u64_of(o, "last_seen_ms")?,
+        })
+    }
+}
+
+impl FromJson for Store {
+    fn from_json(v: &Value) -> Result<Self, String> {
+        let o = j::obj(v, "pairing store")?;
+        Ok(Self {
+            pending: j::list(o, "pending")?,
+            allowed: j::list(o, "allowed")?,
+        })
+    }
+}
+
 impl Store {
+    fn encode(&self) -> Vec<u8> {
+        let pending: Vec<Value> = self
+            .pending
+            .iter()
+            .map(|p| {
+                json!({"user_id": p.user_id, "code": p.code, "created_ms": p.created_ms,
+                       "last_seen_ms": p.last_seen_ms})
+            })
+            .collect();
+        json!({"pending": pending, "allowed": self.allowed})
+            .to_string()
+            .into_bytes()
+    }
+
     fn prune(&mut self, now: u64) {
         self.pending.retain(|p| now < p.created_ms + PENDING_TTL_MS);
     }
@@ -95,8 +130,9 @@ impl<'a> Pairing<'a> {
     fn load(&self) -> Result<(Option<Vec<u8>>, Store), PairingError> {
         let raw = self.kv.get(&store_key(&self.account))?;
         let store = match &raw {
-            Some(bytes) => crate::envelope::from_json(bytes)
-                .map_err(|e| PairingError::Corrupt(self.account.clone(), e))?,
+            Some(bytes) => {
+                j::decode(bytes).map_err(|e| PairingError::Corrupt(self.account.clone(), e))?
+            }
             None => Store::default(),
         };
         Ok((raw, store))
@@ -112,7 +148,7 @@ impl<'a> Pairing<'a> {
             let (raw, mut store) = self.load()?;
             store.prune(now);
             let result = change(&mut store)?;
-            let bytes = serde_json::to_vec(&store).unwrap_or_default();
+            let bytes = store.encode();
             if raw.as_deref() == Some(bytes.as_slice()) {
                 return Ok(result);
             }

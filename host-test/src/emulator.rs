@@ -157,6 +157,9 @@ fn seed_users() -> Vec<SeedUser> {
     .collect()
 }
 
+/// A user's DM with the bot is `DM_ROOM_BASE + user id % 10000`.
+pub const DM_ROOM_BASE: u64 = 2_090_000;
+
 /// 23 group rooms, so that listing them with the default page size takes 3 pages.
 pub const SEEDED_GROUP_ROOMS: u64 = 23;
 pub const FIRST_GROUP_ROOM: u64 = 3_000_001;
@@ -717,13 +720,13 @@ impl World {
         {
             return Ok(r.clone());
         }
+        // DM ids depend only on the user, so cached ids stay right across emulator runs.
         let room = Room {
-            id: self.next_room,
+            id: DM_ROOM_BASE + user % 10_000,
             kind: "dm",
             name: u.name,
             members: vec![BOT_USER_ID, user],
         };
-        self.next_room += 1;
         self.rooms.push(room.clone());
         Ok(room)
     }

@@ -138,6 +138,197 @@ impl KvStore for MemoryKv {
     }
 }
 
+/// Keys under a prefix of another store: keeps separate states (e.g. the emulator's and the
+/// real API's) apart in one database.
+pub struct Prefixed {
+    pub inner: Arc<dyn KvStore>,
+    pub prefix: String,
+}
+
+impl KvStore for Prefixed {
+    fn get(&self, key: &str, now: u64) -> Result<Option<Vec<u8>>, Error> {
+        self.inner.get(&format!("{}{key}", self.prefix), now)
+    }
+    fn set(&self, key: &str, value: &[u8], expires_at: Option<u64>) -> Result<(), Error> {
+        self.inner
+            .set(&format!("{}{key}", self.prefix), value, expires_at)
+    }
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.inner.delete(&format!("{}{key}", self.prefix))
+    }
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        expires_at: Option<u64>,
+        now: u64,
+    ) -> Result<bool, Error> {
+        self.inner.compare_and_swap(
+            &format!("{}{key}", self.prefix),
+            expected,
+            new,
+            expires_at,
+            now,
+        )
+    }
+    fn list_keys(&self, prefix: &str, now: u64) -> Result<Vec<String>, Error> {
+        Ok(self
+            .inner
+            .list_keys(&format!("{}{prefix}", self.prefix), now)?
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_owned))
+            .collect())
+    }
+}
+
+impl MemoryKv {
+    /// A copy of every live entry of `from`: lets a caller try something without changing it.
+    pub fn copy_of(from: &dyn KvStore, now: u64) -> Result<Arc<Self>, Error> {
+        let copy = Self::new();
+        for key in from.list_keys("", now)? {
+            if let Some(v) = from.get(&key, now)? {
+                copy.set(&key, &v, None)?;
+            }
+        }
+        Ok(copy)
+    }
+}
+
+/// A store in a SQLite file (WAL mode), shared by every process that opens the same file:
+/// a serving process and an admin's `pairing approve` see one state. Compare-and-swap runs in
+/// an immediate transaction, so it is atomic across connections and processes.
+pub struct SqliteKv {
+    conn: Mutex<rusqlite::Connection>,
+}
+
+fn sql(e: rusqlite::Error) -> Error {
+    Error::Unavailable(format!("SQLite: {e}"))
+}
+
+impl SqliteKv {
+    pub fn open(path: &std::path::Path) -> Result<Arc<Self>, Error> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::Unavailable(format!(
+                    "cannot create the state directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let conn = rusqlite::Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS kv (
+                 key TEXT PRIMARY KEY NOT NULL,
+                 value BLOB NOT NULL,
+                 expires_at INTEGER
+             ) WITHOUT ROWID;",
+        )
+        .map_err(sql)?;
+        Ok(Arc::new(Self {
+            conn: Mutex::new(conn),
+        }))
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>, Error> {
+        self.conn
+            .lock()
+            .map_err(|_| Error::Unavailable("the database lock is poisoned".into()))
+    }
+}
+
+const LIVE: &str = "(expires_at IS NULL OR expires_at > ?2)";
+
+impl KvStore for SqliteKv {
+    fn get(&self, key: &str, now: u64) -> Result<Option<Vec<u8>>, Error> {
+        use rusqlite::OptionalExtension;
+        self.lock()?
+            .query_row(
+                &format!("SELECT value FROM kv WHERE key = ?1 AND {LIVE}"),
+                rusqlite::params![key, now as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)
+    }
+
+    fn set(&self, key: &str, value: &[u8], expires_at: Option<u64>) -> Result<(), Error> {
+        self.lock()?
+            .execute(
+                "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![key, value, expires_at.map(|t| t as i64)],
+            )
+            .map(|_| ())
+            .map_err(sql)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.lock()?
+            .execute("DELETE FROM kv WHERE key = ?1", [key])
+            .map(|_| ())
+            .map_err(sql)
+    }
+
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        expires_at: Option<u64>,
+        now: u64,
+    ) -> Result<bool, Error> {
+        use rusqlite::OptionalExtension;
+        let mut conn = self.lock()?;
+        // IMMEDIATE takes the write lock first, so no other connection changes the row between
+        // the read and the write.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let current: Option<Vec<u8>> = tx
+            .query_row(
+                &format!("SELECT value FROM kv WHERE key = ?1 AND {LIVE}"),
+                rusqlite::params![key, now as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        if current.as_deref() != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(v) => tx.execute(
+                "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![key, v, expires_at.map(|t| t as i64)],
+            ),
+            None => tx.execute("DELETE FROM kv WHERE key = ?1", [key]),
+        }
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(true)
+    }
+
+    fn list_keys(&self, prefix: &str, now: u64) -> Result<Vec<String>, Error> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT key FROM kv WHERE substr(key, 1, length(?1)) = ?1 AND {LIVE} ORDER BY key"
+            ))
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map(rusqlite::params![prefix, now as i64], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(sql)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+    }
+}
+
 /// Per-store state of the `kv` interface.
 pub struct KvState {
     pub store: Arc<dyn KvStore>,
@@ -312,6 +503,100 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(store.get("n", 0).unwrap(), Some(b"1000".to_vec()));
+    }
+
+    fn temp_db(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("kw-kv-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("state.sqlite3")
+    }
+
+    #[test]
+    fn sqlite_honours_ttl_and_cas_across_connections() {
+        let path = temp_db("ttl");
+        let a = SqliteKv::open(&path).unwrap();
+        let b = SqliteKv::open(&path).unwrap();
+        a.set("k", b"1", Some(1000)).unwrap();
+        assert_eq!(b.get("k", 999).unwrap(), Some(b"1".to_vec()));
+        assert_eq!(b.get("k", 1000).unwrap(), None);
+        assert!(
+            b.compare_and_swap("k", None, Some(b"2"), None, 1000)
+                .unwrap(),
+            "expired counts as absent"
+        );
+        assert!(
+            !a.compare_and_swap("k", Some(b"1"), Some(b"3"), None, 1000)
+                .unwrap()
+        );
+        assert!(
+            a.compare_and_swap("k", Some(b"2"), None, None, 1000)
+                .unwrap()
+        );
+        assert_eq!(b.get("k", 0).unwrap(), None);
+        for k in ["p/2", "p/1", "q"] {
+            a.set(k, b"", None).unwrap();
+        }
+        assert_eq!(b.list_keys("p/", 0).unwrap(), ["p/1", "p/2"]);
+    }
+
+    #[test]
+    fn sqlite_concurrent_cas_from_separate_connections_loses_nothing() {
+        let path = temp_db("cas");
+        SqliteKv::open(&path).unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let store = SqliteKv::open(&path).unwrap();
+                    for _ in 0..50 {
+                        loop {
+                            let cur = store.get("n", 0).unwrap();
+                            let n: u64 = cur
+                                .as_deref()
+                                .map_or(0, |v| std::str::from_utf8(v).unwrap().parse().unwrap());
+                            if store
+                                .compare_and_swap(
+                                    "n",
+                                    cur.as_deref(),
+                                    Some((n + 1).to_string().as_bytes()),
+                                    None,
+                                    0,
+                                )
+                                .unwrap()
+                            {
+                                break;
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(
+            SqliteKv::open(&path).unwrap().get("n", 0).unwrap(),
+            Some(b"200".to_vec())
+        );
+    }
+
+    #[test]
+    fn prefixed_stores_are_separate() {
+        let base = MemoryKv::new();
+        let a = Prefixed {
+            inner: base.clone(),
+            prefix: "emulator/".into(),
+        };
+        a.set("x", b"1", None).unwrap();
+        assert_eq!(base.get("x", 0).unwrap(), None);
+        assert_eq!(a.list_keys("", 0).unwrap(), ["x"]);
+        let copy = MemoryKv::copy_of(&a, 0).unwrap();
+        copy.set("x", b"2", None).unwrap();
+        assert_eq!(
+            a.get("x", 0).unwrap(),
+            Some(b"1".to_vec()),
+            "the copy is independent"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use host_test::clock::Clock;
 use host_test::config::{HostConfigError, Prepared, load_file, prepare};
 use host_test::delivery::deliver;
 use host_test::emulator::{Emulator, EmulatorOptions, FIRST_GROUP_ROOM, SEEDED_GROUP_ROOMS};
-use host_test::kv::MemoryKv;
+use host_test::kv::{KvStore, MemoryKv, Prefixed, SqliteKv};
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
 use host_test::wit;
 use kakaowork_channel::config::APP_KEY_ENV;
@@ -38,6 +38,16 @@ enum Command {
     },
     /// Check an account's app key with bots.info.
     Probe(Conn),
+    /// Pairing requests of unknown users: list, approve, reject.
+    Pairing {
+        #[command(subcommand)]
+        action: PairingAction,
+    },
+    /// Access policy.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
     /// Write the plugin's component file, for loading into another host.
     Component {
         /// Where to write the .wasm file.
@@ -64,6 +74,46 @@ enum MessageAction {
     },
 }
 
+#[derive(Subcommand)]
+enum PairingAction {
+    /// Pending requests (they expire one hour after they were made).
+    List(Conn),
+    /// Approve a request by its code (any case) or by the user id.
+    Approve {
+        code_or_user: String,
+        /// Tell the user by a KakaoWork message.
+        #[arg(long)]
+        notify: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Drop a pending request by its code or user id.
+    Reject {
+        code_or_user: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyAction {
+    /// Explain what the policy decides for a user (changes nothing).
+    Check {
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_enum, default_value = "direct")]
+        chat_type: ChatKind,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ChatKind {
+    Direct,
+    Group,
+}
+
 #[derive(Args)]
 struct Conn {
     /// Account id (default: defaultAccount, else the only account).
@@ -78,6 +128,11 @@ struct Conn {
     /// Use the embedded emulator even if an app key is configured.
     #[arg(long)]
     emulator: bool,
+    /// Where state (pairing, allowlist, send ledgers, caches) is kept, in a SQLite file.
+    /// Default: $KAKAOWORK_STATE_DIR, else $XDG_STATE_HOME/kakaowork-channel, else
+    /// ~/.local/state/kakaowork-channel.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,12 +152,34 @@ enum CliError {
     },
     #[error("the plugin trapped (a bug in the plugin or the host): {0}")]
     Trap(String),
+    #[error(
+        "cannot open the state in {path}: {message} (fix: pass --state-dir with a writable directory)"
+    )]
+    State { path: PathBuf, message: String },
 }
 
 struct Session {
     plugin: Plugin,
     emulator: Option<Emulator>,
-    _runtime: Runtime,
+    kv: Arc<dyn KvStore>,
+    env: HostEnv,
+    prepared: Prepared,
+    runtime: Runtime,
+}
+
+fn state_dir(conn: &Conn) -> PathBuf {
+    if let Some(d) = &conn.state_dir {
+        return d.clone();
+    }
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("KAKAOWORK_STATE_DIR")
+        .or_else(|| env("XDG_STATE_HOME").map(|d| d.join("kakaowork-channel")))
+        .or_else(|| env("HOME").map(|h| h.join(".local/state/kakaowork-channel")))
+        .unwrap_or_else(|| PathBuf::from(".kakaowork-state"))
 }
 
 fn trap(e: wasmtime::Error) -> CliError {
@@ -136,11 +213,26 @@ fn connect(conn: &Conn) -> Result<Session, CliError> {
     } else {
         (real, None)
     };
+    let dir = state_dir(conn);
+    let db = dir.join("state.sqlite3");
+    let store = SqliteKv::open(&db).map_err(|e| CliError::State {
+        path: db.clone(),
+        message: format!("{e:?}"),
+    })?;
+    // The emulator's workspace is not the real one: keep their states apart.
+    let kv: Arc<dyn KvStore> = if emulator.is_some() {
+        Arc::new(Prefixed {
+            inner: store,
+            prefix: "emulator/".into(),
+        })
+    } else {
+        store
+    };
     let runtime =
         Runtime::new(host_test::component_bytes(), RuntimeOptions::default()).map_err(trap)?;
     let env = HostEnv {
         http: Arc::new(prepared.policy.clone()),
-        kv: MemoryKv::new(),
+        kv: kv.clone(),
         clock: Clock::Real,
     };
     let mut plugin = runtime.instantiate(&env).map_err(trap)?;
@@ -148,7 +240,10 @@ fn connect(conn: &Conn) -> Result<Session, CliError> {
     Ok(Session {
         plugin,
         emulator,
-        _runtime: runtime,
+        kv,
+        env,
+        prepared,
+        runtime,
     })
 }
 
@@ -229,6 +324,7 @@ fn describe(e: &wit::ChannelError) -> String {
         E::Transport(t) => format!("could not reach KakaoWork: {}", t.message),
         E::Storage(m) => format!("storage error: {m}"),
         E::InvalidResponse(m) => format!("KakaoWork's answer could not be understood: {m}"),
+        E::NotFound(m) => m.clone(),
         E::NotImplemented(m) => format!("not implemented yet: {m}"),
     }
 }
@@ -327,6 +423,52 @@ fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
+        Command::Pairing { action } => pairing(action),
+        Command::Policy {
+            action:
+                PolicyAction::Check {
+                    user,
+                    chat_type,
+                    conn,
+                },
+        } => {
+            let s = connect(&conn)?;
+            // Explaining must change nothing: decide on a copy of the state.
+            let copy = MemoryKv::copy_of(s.kv.as_ref(), Clock::Real.now_ms())
+                .map_err(|e| CliError::Channel(format!("cannot read the state: {e:?}")))?;
+            let env = HostEnv {
+                kv: copy,
+                ..s.env.clone()
+            };
+            let mut dry = s.runtime.instantiate(&env).map_err(trap)?;
+            configure(&mut dry, &s.prepared)?;
+            let chat = match chat_type {
+                ChatKind::Direct => wit::ChatType::Direct,
+                ChatKind::Group => wit::ChatType::Group,
+            };
+            let decision = dry
+                .check_policy(conn.account.as_deref(), &user, chat)
+                .map_err(trap)?
+                .map_err(|e| channel_error(e, false))?;
+            match decision {
+                wit::PolicyDecision::Allow(why) => println!("allow: {why}"),
+                wit::PolicyDecision::Deny(why) => println!("deny: {why}"),
+                wit::PolicyDecision::PairingRequired(p) => {
+                    println!(
+                        "pairing required: {user} is unknown; a message from them would {} and get this reply:",
+                        if p.created {
+                            "create a pairing request"
+                        } else {
+                            "find their pending request"
+                        }
+                    );
+                    for line in p.reply.lines() {
+                        println!("  {line}");
+                    }
+                }
+            }
+            Ok(())
+        }
         Command::Component { out } => {
             let bytes = host_test::component_bytes();
             std::fs::write(&out, bytes).map_err(|source| CliError::Write {
@@ -350,6 +492,86 @@ fn new_idempotency_key() -> String {
         "cli-{}",
         b.iter().map(|x| format!("{x:02x}")).collect::<String>()
     )
+}
+
+fn pairing(action: PairingAction) -> Result<(), CliError> {
+    match action {
+        PairingAction::List(conn) => {
+            let mut s = connect(&conn)?;
+            let list = s
+                .plugin
+                .pairing_list(conn.account.as_deref())
+                .map_err(trap)?
+                .map_err(|e| channel_error(e, false))?;
+            if list.is_empty() {
+                println!("No pending pairing requests.");
+            }
+            for p in list {
+                println!(
+                    "{}  user {}  account {}  requested {}  expires {}",
+                    p.code,
+                    p.user_id,
+                    p.account,
+                    utc(p.created_ms / 1000),
+                    utc(p.expires_ms / 1000)
+                );
+            }
+            Ok(())
+        }
+        PairingAction::Approve {
+            code_or_user,
+            notify,
+            conn,
+        } => {
+            let mut s = connect(&conn)?;
+            let a = s
+                .plugin
+                .pairing_approve(conn.account.as_deref(), &code_or_user)
+                .map_err(trap)?
+                .map_err(|e| channel_error(e, false))?;
+            println!(
+                "Approved user {} on account {} (code {}).",
+                a.user_id, a.account, a.code
+            );
+            if notify {
+                let req = wit::SendRequest {
+                    account: Some(a.account.clone()),
+                    target: format!("user:{}", a.user_id),
+                    text: a.notice.clone(),
+                    idempotency_key: format!("pairing-approved-{}-{}", a.user_id, a.code),
+                };
+                let report = deliver(&mut s.plugin, &req, &Clock::Real, 50, |ms, reason| {
+                    eprintln!(
+                        "{reason}: waiting {:.1} s before continuing…",
+                        ms as f64 / 1000.0
+                    );
+                })
+                .map_err(trap)?;
+                match report.outcome {
+                    Ok(r) => println!("Told the user (message {}).", r.message_id),
+                    // The approval stands; only the notice failed.
+                    Err(e) => eprintln!(
+                        "warning: the approval stands, but the notice was not sent: {}",
+                        describe(&e)
+                    ),
+                }
+            }
+            Ok(())
+        }
+        PairingAction::Reject { code_or_user, conn } => {
+            let mut s = connect(&conn)?;
+            let p = s
+                .plugin
+                .pairing_reject(conn.account.as_deref(), &code_or_user)
+                .map_err(trap)?
+                .map_err(|e| channel_error(e, false))?;
+            println!(
+                "Rejected the request of user {} (code {}).",
+                p.user_id, p.code
+            );
+            Ok(())
+        }
+    }
 }
 
 fn print_receipt(r: Option<&wit::SendReceipt>, target: &str) {

@@ -234,6 +234,40 @@ impl Plugin {
         )
     }
 
+    pub fn pairing_list(
+        &mut self,
+        account: Option<&str>,
+    ) -> wasmtime::Result<Result<Vec<wit::PairingRequest>, wit::ChannelError>> {
+        self.arm();
+        self.bindings
+            .moltbot_channel_channel()
+            .call_pairing_list(&mut self.store, account)
+    }
+
+    pub fn pairing_approve(
+        &mut self,
+        account: Option<&str>,
+        code_or_user: &str,
+    ) -> wasmtime::Result<Result<wit::PairingApproval, wit::ChannelError>> {
+        self.arm();
+        self.bindings
+            .moltbot_channel_channel()
+            .call_pairing_approve(&mut self.store, account, code_or_user)
+    }
+
+    pub fn pairing_reject(
+        &mut self,
+        account: Option<&str>,
+        code_or_user: &str,
+    ) -> wasmtime::Result<Result<wit::PairingRequest, wit::ChannelError>> {
+        self.arm();
+        self.bindings.moltbot_channel_channel().call_pairing_reject(
+            &mut self.store,
+            account,
+            code_or_user,
+        )
+    }
+
     /// Requests the guest produced so far, before the host added anything.
     pub fn guest_requests(&self) -> Vec<GuestRequest> {
         self.store

@@ -2,10 +2,146 @@
 
 use std::process::Command;
 
+fn state() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("kw-cli-state-{}", std::process::id()))
+}
+
 fn host() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kakaowork-host"));
     c.env_remove("KAKAOWORK_APP_KEY");
+    c.env("KAKAOWORK_STATE_DIR", state());
     c
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = host().args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn pairing_from_a_serving_process_is_approved_from_the_command_line() {
+    use host_test::kv::{KvStore, Prefixed, SqliteKv};
+    use std::sync::Arc;
+    let dir = std::env::temp_dir().join(format!("kw-cli-pairing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_s = dir.to_str().unwrap();
+    // The "serving process": the same state file, in emulator mode (the CLI's prefix).
+    let kv: Arc<dyn KvStore> = Arc::new(Prefixed {
+        inner: SqliteKv::open(&dir.join("state.sqlite3")).unwrap(),
+        prefix: "emulator/".into(),
+    });
+    let prepared = host_test::config::prepare(serde_json::json!({}), Some("k")).unwrap();
+    let env = host_test::runtime::HostEnv {
+        http: Arc::new(prepared.policy.clone()),
+        kv,
+        clock: host_test::clock::Clock::Real,
+    };
+    let rt =
+        host_test::runtime::Runtime::new(host_test::component_bytes(), Default::default()).unwrap();
+    let mut server = rt.instantiate(&env).unwrap();
+    server
+        .configure(&prepared.redacted_json, &prepared.credentials)
+        .unwrap()
+        .unwrap();
+    let code = match server
+        .check_policy(None, "10000004", host_test::wit::ChatType::Direct)
+        .unwrap()
+        .unwrap()
+    {
+        host_test::wit::PolicyDecision::PairingRequired(p) => p.code,
+        other => panic!("{other:?}"),
+    };
+
+    // Explaining a decision changes nothing.
+    let (rc, out, _) = run(&[
+        "policy",
+        "check",
+        "--user",
+        "10000005",
+        "--state-dir",
+        dir_s,
+    ]);
+    assert_eq!(rc, 0);
+    assert!(out.contains("pairing required"), "{out}");
+    let (_, out, _) = run(&["pairing", "list", "--state-dir", dir_s]);
+    assert!(out.contains(&code) && out.contains("10000004"), "{out}");
+    assert!(
+        !out.contains("10000005"),
+        "policy check created a request: {out}"
+    );
+
+    let (rc, out, err) = run(&[
+        "pairing",
+        "approve",
+        &code.to_lowercase(),
+        "--notify",
+        "--state-dir",
+        dir_s,
+    ]);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(out.contains("Approved user 10000004"), "{out}");
+    assert!(out.contains("Told the user"), "{out}{err}");
+    let (_, out, _) = run(&[
+        "policy",
+        "check",
+        "--user",
+        "10000004",
+        "--state-dir",
+        dir_s,
+    ]);
+    assert!(out.starts_with("allow:"), "{out}");
+    // The serving process sees the approval at once.
+    assert!(matches!(
+        server
+            .check_policy(None, "10000004", host_test::wit::ChatType::Direct)
+            .unwrap()
+            .unwrap(),
+        host_test::wit::PolicyDecision::Allow(_)
+    ));
+    let (rc, _, err) = run(&["pairing", "approve", &code, "--state-dir", dir_s]);
+    assert_eq!(rc, 1);
+    assert!(err.contains("no pending pairing request"), "{err}");
+    let (rc, _, err) = run(&["pairing", "reject", "NOPE2345", "--state-dir", dir_s]);
+    assert_eq!(rc, 1);
+    assert!(err.contains("NOPE2345"), "{err}");
+}
+
+#[test]
+fn resuming_a_send_with_its_key_posts_nothing_twice() {
+    let (rc, out, err) = run(&[
+        "message",
+        "send",
+        "--target",
+        "user:10000002",
+        "--message",
+        "once",
+        "--idempotency-key",
+        "cli-resume-1",
+    ]);
+    assert_eq!(rc, 0, "{out}{err}");
+    let id = out
+        .lines()
+        .find(|l| l.contains("message id:"))
+        .unwrap()
+        .to_owned();
+    // Same key again: the ledger in the state directory says it was sent; nothing is posted.
+    let (rc, out2, err2) = run(&[
+        "message",
+        "send",
+        "--target",
+        "user:10000002",
+        "--message",
+        "once",
+        "--idempotency-key",
+        "cli-resume-1",
+    ]);
+    assert_eq!(rc, 0, "{out2}{err2}");
+    assert!(out2.contains(&id), "{out2}");
+    assert!(!out2.contains("POST /v1/messages.send"), "{out2}");
 }
 
 #[test]

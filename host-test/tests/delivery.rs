@@ -81,7 +81,7 @@ impl Fleet {
                 self.clock.now_ms(),
             )
             .unwrap()?;
-        Some(serde_json::from_slice(&raw).unwrap())
+        Some(Ledger::decode(&raw).unwrap())
     }
 }
 
