@@ -294,20 +294,47 @@ impl<'a> Client<'a> {
 
     /// `POST /v1/messages.send` with `{"conversation_id", "text"}`.
     pub fn messages_send(&self, conversation_id: &str, text: &str) -> Result<Message, ApiError> {
-        self.call::<Entity<Message>>(self.post_request(
-            "messages.send",
-            &json!({ "conversation_id": conversation_id, "text": text }),
-        ))
-        .map(|e| e.0)
+        self.messages_send_blocks(conversation_id, text, None)
+    }
+
+    /// `messages.send` with Block Kit blocks; `text` is then the notification preview.
+    pub fn messages_send_blocks(
+        &self,
+        conversation_id: &str,
+        text: &str,
+        blocks: Option<&serde_json::Value>,
+    ) -> Result<Message, ApiError> {
+        let mut body = json!({ "conversation_id": conversation_id, "text": text });
+        if let Some(b) = blocks {
+            body["blocks"] = b.clone();
+        }
+        self.call::<Entity<Message>>(self.post_request("messages.send", &body))
+            .map(|e| e.0)
     }
 
     /// `POST /v1/messages.send_by_email` with `{"email", "text"}`.
     pub fn messages_send_by_email(&self, email: &str, text: &str) -> Result<Message, ApiError> {
-        self.call::<Entity<Message>>(self.post_request(
-            "messages.send_by_email",
-            &json!({ "email": email, "text": text }),
-        ))
-        .map(|e| e.0)
+        self.messages_send_by_email_blocks(email, text, None)
+    }
+
+    pub fn messages_send_by_email_blocks(
+        &self,
+        email: &str,
+        text: &str,
+        blocks: Option<&serde_json::Value>,
+    ) -> Result<Message, ApiError> {
+        let mut body = json!({ "email": email, "text": text });
+        if let Some(b) = blocks {
+            body["blocks"] = b.clone();
+        }
+        self.call::<Entity<Message>>(self.post_request("messages.send_by_email", &body))
+            .map(|e| e.0)
+    }
+
+    /// `GET /v1/users.info?user_id=...`.
+    pub fn users_info(&self, user_id: &str) -> Result<User, ApiError> {
+        self.call::<Entity<User>>(self.get_request("users.info", &[("user_id", user_id.into())]))
+            .map(|e| e.0)
     }
 
     /// `GET /v1/users.find_by_email?email=...`.

@@ -6,6 +6,7 @@
 //! budget is spent the call returns `Deferred` instead of waiting.
 
 use crate::api::{ApiError, Client, Gate};
+use crate::callback::{self, CallbackRequest, CallbackResponse, Kind};
 use crate::chunk;
 use crate::config::{
     self, Account, ChannelConfig, ConfigIssue, CredentialSource, Delivery, DmPolicy, GroupPolicy,
@@ -92,6 +93,40 @@ pub struct SendReceipt {
     pub chunks: Vec<ChunkReceipt>,
     /// True when some chunk's outcome is unknown (at-most-once mode).
     pub ambiguous: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Action,
+    ModalSubmission,
+    Text,
+}
+
+/// One inbound message for the agent, as OpenClaw's inbound context needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundEvent {
+    pub account: String,
+    pub kind: EventKind,
+    pub sender_id: String,
+    pub sender_name: Option<String>,
+    pub conversation_id: String,
+    pub chat_type: ChatType,
+    pub message_id: String,
+    pub timestamp_ms: u64,
+    pub text: String,
+    pub from: String,
+    pub to: String,
+    pub action_name: Option<String>,
+    pub action_value: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackOutcome {
+    pub response: CallbackResponse,
+    pub events: Vec<InboundEvent>,
+    /// Messages the plugin could not send now (e.g. a pairing reply while the budget is spent);
+    /// the host delivers them.
+    pub outbound: Vec<SendRequest>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -457,6 +492,12 @@ impl Channel {
             )));
         }
 
+        let reply_value = if account.reply_button.enabled {
+            let key = callback::signing_key(ports.kv, ports.random, &account.id)?;
+            Some(callback::sign(&key, "reply"))
+        } else {
+            None
+        };
         let mut budget_key: Option<String> = None;
         let mut i = 0;
         let mut rounds = 0;
@@ -539,12 +580,17 @@ impl Channel {
             stored = s;
 
             let text = stored.ledger.chunks[i].text.clone();
+            let blocks = reply_value
+                .as_ref()
+                .map(|v| callback::reply_blocks(&text, &account.reply_button.label, v));
             let admitted = Admitted(&gate);
             let sender =
                 Client::new(ports.http, &account.id, &account.api_base).with_gate(&admitted);
             let result = match (&target, &conversation) {
-                (Target::Email(addr), _) => sender.messages_send_by_email(addr, &text),
-                (_, Some(conv)) => sender.messages_send(conv, &text),
+                (Target::Email(addr), _) => {
+                    sender.messages_send_by_email_blocks(addr, &text, blocks.as_ref())
+                }
+                (_, Some(conv)) => sender.messages_send_blocks(conv, &text, blocks.as_ref()),
                 (_, None) => Err(ApiError::Envelope(EnvelopeError::Invalid {
                     status: 0,
                     detail: "no conversation for the target".into(),
@@ -638,9 +684,150 @@ impl Channel {
         })
     }
 
-    /// Designed in the WIT; built by the inbound-callbacks work.
-    pub fn handle_callback(&self) -> Result<(), ChannelError> {
-        Err(ChannelError::NotImplemented("handle-callback".into()))
+    /// A KakaoWork callback: the HTTP answer, and the inbound events for the agent.
+    pub fn handle_callback(&self, ports: &Ports<'_>, req: &CallbackRequest) -> Result<CallbackOutcome, ChannelError> {
+        let state = self.state.as_ref().ok_or(ChannelError::NotConfigured)?;
+        let answer = |response| Ok(CallbackOutcome { response, events: vec![], outbound: vec![] });
+        let path = req.path.split('?').next().unwrap_or("");
+        let Some(account) = state
+            .config
+            .accounts
+            .iter()
+            .find(|a| a.enabled && a.callback_path.as_deref() == Some(path))
+        else {
+            return answer(CallbackResponse::error(404, "no account listens on this path"));
+        };
+        if let Err(resp) = callback::check_transport(req, account.callback_secret.as_deref()) {
+            return answer(resp);
+        }
+        let cb = match callback::parse(&req.body) {
+            Ok(c) => c,
+            Err(resp) => return answer(resp),
+        };
+        let Some(sent) = ports.kv.get(&sent_key(&account.id, cb.message_id.as_str()))? else {
+            return answer(CallbackResponse::error(403, "the message was not sent by this bot"));
+        };
+        let key = callback::signing_key(ports.kv, ports.random, &account.id)?;
+        let Some(payload) = callback::verify(&key, &cb.value) else {
+            return answer(CallbackResponse::error(403, "the value failed verification"));
+        };
+        let payload = payload.to_owned();
+        let sent = String::from_utf8_lossy(&sent).into_owned();
+        let chat = if sent.starts_with("g|") { ChatType::Group } else { ChatType::Direct };
+
+        // Replays within the window: 200 and nothing else. Modal requests may repeat freely.
+        let fp = callback::fingerprint(&cb);
+        if cb.kind != Kind::RequestModal
+            && !ports.kv.compare_and_swap(
+                &format!("dedup/v1/{}/{fp}", account.id),
+                None,
+                Some(b"1"),
+                Some(callback::DEDUP_TTL_MS),
+            )?
+        {
+            return answer(CallbackResponse::json(200, &serde_json::json!({})));
+        }
+
+        let ok = CallbackResponse::json(200, &serde_json::json!({}));
+        match self.check_policy(ports, Some(&account.id), cb.user_id.as_str(), chat)? {
+            PolicyDecision::Allow(_) => {}
+            PolicyDecision::Deny(_) => return answer(ok),
+            PolicyDecision::PairingRequired { code, created, reply } => {
+                let mut outbound = vec![];
+                if created {
+                    let notice = SendRequest {
+                        account: Some(account.id.clone()),
+                        target: format!("user:{}", cb.user_id),
+                        text: reply,
+                        idempotency_key: format!("pairing-reply-{}-{code}", cb.user_id),
+                    };
+                    // Sent now if the budget allows; otherwise the host delivers it.
+                    if self.send(ports, &notice).is_err() {
+                        outbound.push(notice);
+                    }
+                }
+                return Ok(CallbackOutcome { response: ok, events: vec![], outbound });
+            }
+        }
+
+        let (kind, text, action_name, action_value) = match cb.kind {
+            Kind::RequestModal => {
+                if payload != "reply" {
+                    return answer(CallbackResponse::error(400, "this button opens no modal"));
+                }
+                let modal = callback::reply_modal(&callback::sign(&key, "modal:reply"));
+                return answer(CallbackResponse::json(200, &modal));
+            }
+            Kind::SubmitAction => (
+                EventKind::Action,
+                cb.action_name.clone().unwrap_or_else(|| payload.clone()),
+                cb.action_name.clone(),
+                Some(payload.clone()),
+            ),
+            Kind::Submission if payload == "modal:reply" => {
+                let typed = cb
+                    .actions
+                    .iter()
+                    .find(|(k, _)| k == callback::REPLY_INPUT)
+                    .map(|(_, v)| v.trim().to_owned())
+                    .unwrap_or_default();
+                if typed.is_empty() {
+                    return answer(CallbackResponse::error(400, "the reply is empty"));
+                }
+                (EventKind::Text, typed, None, None)
+            }
+            Kind::Submission => {
+                let map: serde_json::Map<String, serde_json::Value> = cb
+                    .actions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
+                (
+                    EventKind::ModalSubmission,
+                    serde_json::Value::Object(map).to_string(),
+                    None,
+                    Some(payload.clone()),
+                )
+            }
+        };
+        let sender = cb.user_id.as_str();
+        let event = InboundEvent {
+            account: account.id.clone(),
+            kind,
+            sender_id: sender.to_owned(),
+            sender_name: self.sender_name(ports, account, sender),
+            conversation_id: cb.conversation_id.0.clone(),
+            chat_type: chat,
+            message_id: format!("{}:{fp}", cb.message_id),
+            timestamp_ms: ports.clock.now_ms(),
+            text,
+            from: format!("kakaowork:{sender}"),
+            to: format!("kakaowork:{}", cb.conversation_id),
+            action_name,
+            action_value,
+        };
+        Ok(CallbackOutcome { response: ok, events: vec![event], outbound: vec![] })
+    }
+
+    /// The sender's display name from `users.info`, cached for an hour; best effort.
+    fn sender_name(&self, ports: &Ports<'_>, account: &Account, user: &str) -> Option<String> {
+        let key = format!("user/v1/{}/{user}", account.id);
+        if let Some(v) = ports.kv.get(&key).ok().flatten() {
+            return String::from_utf8(v).ok();
+        }
+        let (account, _) = self.account(Some(&account.id)).ok()?;
+        let bkey = Self::budget_key(ports, account).ok()?;
+        let gate = LimitGate {
+            limiter: Limiter::new(ports.kv, &bkey, account.rate_limit),
+            ports,
+        };
+        let name = Client::new(ports.http, &account.id, &account.api_base)
+            .with_gate(&gate)
+            .users_info(user)
+            .ok()?
+            .name?;
+        let _ = ports.kv.set(&key, name.as_bytes(), Some(3600 * 1000));
+        Some(name)
     }
 
     /// An account for policy and pairing work: it must exist; no credential is needed.
@@ -793,6 +980,10 @@ impl Channel {
             .map_err(pairing_error)?;
         Ok(request(&account.id, p))
     }
+}
+
+fn sent_key(account: &str, message_id: &str) -> String {
+    format!("sent/v1/{account}/{message_id}")
 }
 
 /// What an approved user is told when the admin asks for a notice.

@@ -104,6 +104,9 @@ pub struct Account {
     pub group_policy: GroupPolicy,
     /// `None`: groups use `allow_from`.
     pub group_allow_from: Option<Vec<String>>,
+    /// The token KakaoWork's calls must carry (`?token=`); `None` accepts any (warned).
+    pub callback_secret: Option<String>,
+    pub reply_button: ReplyButton,
 }
 
 impl Account {
@@ -205,7 +208,7 @@ fn child(path: &str, key: &str) -> String {
     }
 }
 
-const ACCOUNT_KEYS: [&str; 15] = [
+const ACCOUNT_KEYS: [&str; 17] = [
     "enabled",
     "name",
     "appKey",
@@ -221,7 +224,28 @@ const ACCOUNT_KEYS: [&str; 15] = [
     "delivery",
     "groupPolicy",
     "groupAllowFrom",
+    "callbackSecret",
+    "replyButton",
 ];
+
+/// The Reply button added to agent messages (opens the reply modal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyButton {
+    pub enabled: bool,
+    pub label: String,
+}
+
+impl Default for ReplyButton {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            label: "답장하기".into(),
+        }
+    }
+}
+
+/// A callback secret must carry at least 128 bits: 22 URL-safe base64 characters.
+pub const MIN_SECRET_CHARS: usize = 22;
 
 /// Who may use the bot from group conversations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -311,6 +335,8 @@ struct Fields {
     delivery: Option<Delivery>,
     group_policy: Option<GroupPolicy>,
     group_allow_from: Option<Vec<String>>,
+    callback_secret: Option<String>,
+    reply_button: Option<ReplyButton>,
 }
 
 impl Fields {
@@ -334,6 +360,8 @@ impl Fields {
             group_allow_from: self
                 .group_allow_from
                 .or_else(|| base.group_allow_from.clone()),
+            callback_secret: self.callback_secret.or_else(|| base.callback_secret.clone()),
+            reply_button: self.reply_button.or_else(|| base.reply_button.clone()),
         }
     }
 }
@@ -596,6 +624,49 @@ impl Checker {
                 ),
             }
         }
+        f.callback_secret = self.string(obj, path, "callbackSecret");
+        if let Some(secret) = &f.callback_secret
+            && (secret.len() < MIN_SECRET_CHARS
+                || !secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            self.error(
+                &child(path, "callbackSecret"),
+                format!(
+                    "must be at least {MIN_SECRET_CHARS} characters of A-Z, a-z, 0-9, `-` or `_` (128 bits or more)"
+                ),
+                "generate one with `kakaowork-host secret`",
+            );
+        }
+        if let Some(v) = obj.get("replyButton") {
+            let p = child(path, "replyButton");
+            match v {
+                Value::Bool(enabled) => {
+                    f.reply_button = Some(ReplyButton {
+                        enabled: *enabled,
+                        ..ReplyButton::default()
+                    })
+                }
+                Value::Object(rb) => match rb.get("label") {
+                    None => f.reply_button = Some(ReplyButton::default()),
+                    Some(Value::String(l)) if !l.trim().is_empty() && l.chars().count() <= 20 => {
+                        f.reply_button = Some(ReplyButton {
+                            enabled: rb.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+                            label: l.trim().to_owned(),
+                        })
+                    }
+                    Some(_) => self.error(
+                        &child(&p, "label"),
+                        "must be a non-empty string of at most 20 characters (KakaoWork's button limit)",
+                        "shorten the label",
+                    ),
+                },
+                other => self.error(
+                    &p,
+                    format!("must be true, false or {{\"label\": ...}}, found {}", type_name(other)),
+                    "write \"replyButton\": false to turn it off, or {\"label\": \"Reply\"}",
+                ),
+            }
+        }
         f.api_base = self.string(obj, path, "apiBase");
         if let Some(base) = f.api_base.take() {
             let p = child(path, "apiBase");
@@ -760,6 +831,31 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
             accounts.push(build(id, Some(raw), path, f.merged_over(&base)));
         }
     }
+    let mut paths: Vec<(String, String)> = Vec::new();
+    for a in &mut accounts {
+        let path = a
+            .callback_path
+            .get_or_insert_with(|| format!("/kakaowork/{}/callback", a.id))
+            .clone();
+        if let Some((_, other)) = paths.iter().find(|(p, _)| *p == path) {
+            c.error(
+                &child(&a.path, "callbackPath"),
+                format!("`{path}` is also the callback path of account `{other}`"),
+                "give each account its own callbackPath",
+            );
+        }
+        paths.push((path, a.id.clone()));
+        if a.callback_secret.is_none() && a.enabled {
+            c.warn(
+                &a.path,
+                format!(
+                    "callbacks of account `{}` are not authenticated (no callbackSecret)",
+                    a.id
+                ),
+                "set callbackSecret (`kakaowork-host secret` makes one) and register the callback URL with ?token=<secret>",
+            );
+        }
+    }
     for a in &mut accounts {
         a.is_default = a.id == default_id;
         a.enabled &= enabled;
@@ -838,6 +934,8 @@ fn build(id: String, raw_key: Option<String>, path: String, f: Fields) -> Accoun
         delivery: f.delivery.unwrap_or_default(),
         group_policy: f.group_policy.unwrap_or_default(),
         group_allow_from: f.group_allow_from,
+        callback_secret: f.callback_secret,
+        reply_button: f.reply_button.unwrap_or_default(),
     }
 }
 
@@ -892,7 +990,10 @@ mod tests {
         assert!(a.enabled && a.has_inline_key && a.is_default);
         assert_eq!(a.dm_policy, DmPolicy::Pairing);
         assert_eq!(a.api_base, DEFAULT_API_BASE);
-        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        assert_eq!(a.callback_path.as_deref(), Some("/kakaowork/default/callback"));
+        // The only warning: callbacks are not authenticated without a secret.
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert!(r.warnings[0].message.contains("callbackSecret"));
     }
 
     #[test]
@@ -971,7 +1072,9 @@ mod tests {
         ] {
             assert!(paths.contains(&want), "missing {want} in {paths:#?}");
         }
-        assert_eq!(e.len(), 13, "{e:#?}");
+        // The invalid base callbackPath is inherited by accounts a and c, which then collide.
+        assert!(paths.contains(&"channels.kakao.accounts.c.callbackPath"), "{paths:#?}");
+        assert_eq!(e.len(), 14, "{e:#?}");
         for issue in &e {
             assert!(
                 !issue.fix.is_empty() && !issue.message.is_empty(),
@@ -1020,6 +1123,23 @@ mod tests {
                 "channels.kakao.delivery"
             ]
         );
+    }
+
+    #[test]
+    fn callback_settings() {
+        let secret = "abcdefghijklmnopqrstuvwxyz012345";
+        let r = ok(json!({"callbackSecret": secret, "replyButton": {"label": "Reply"},
+                          "accounts": {"a": {}, "b": {"replyButton": false, "callbackPath": "/b"}}}));
+        let a = r.config.account(Some("a")).unwrap();
+        assert_eq!(a.callback_secret.as_deref(), Some(secret));
+        assert_eq!(a.reply_button, ReplyButton { enabled: true, label: "Reply".into() });
+        assert!(!r.config.account(Some("b")).unwrap().reply_button.enabled);
+        assert!(r.warnings.iter().all(|w| !w.message.contains("callbackSecret")));
+        let e = errs(json!({"callbackSecret": "short", "accounts": {"a": {"callbackPath": "/same"}, "b": {"callbackPath": "/same"}},
+                            "replyButton": {"label": "this label is far too long for a button"}}));
+        let paths: Vec<_> = e.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(paths, ["channels.kakao.callbackSecret", "channels.kakao.replyButton.label",
+                           "channels.kakao.accounts.b.callbackPath"]);
     }
 
     #[test]

@@ -1,0 +1,373 @@
+//! KakaoWork's reactive callbacks (button clicks, modal requests, modal submissions): transport
+//! checks, authentication, parsing of hostile input, signed button values and the reply modal.
+//!
+//! Callbacks carry no signature, so trust comes from three places: a secret token in the
+//! callback URL (compared in constant time before anything is parsed), an HMAC on every button
+//! value the plugin emits (key per account, in KV), and the message id having been sent by
+//! this plugin (an index in KV).
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::envelope::Id;
+use crate::json::{self as j, Obj};
+use crate::ports::{Kv, KvError, Random};
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// A replayed callback within this window is answered 200 and produces nothing.
+pub const DEDUP_TTL_MS: u64 = 10 * 60 * 1000;
+/// How long the plugin remembers that it sent a message (its buttons stay clickable).
+pub const SENT_INDEX_TTL_MS: u64 = 30 * 24 * 3600 * 1000;
+/// The reply modal's text input.
+pub const REPLY_INPUT: &str = "reply";
+const VALUE_PREFIX: &str = "kw1";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl CallbackResponse {
+    pub fn json(status: u16, body: &Value) -> Self {
+        Self {
+            status,
+            headers: vec![(
+                "Content-Type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    /// An error answer: `{"error": why}`.
+    pub fn error(status: u16, why: &str) -> Self {
+        Self::json(status, &json!({ "error": why }))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    SubmitAction,
+    RequestModal,
+    Submission,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SubmitAction => "submit_action",
+            Self::RequestModal => "request_modal",
+            Self::Submission => "submission",
+        }
+    }
+}
+
+/// A callback body, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    pub kind: Kind,
+    pub message_id: Id,
+    pub conversation_id: Id,
+    pub user_id: Id,
+    pub value: String,
+    pub action_name: Option<String>,
+    pub action_time: Option<String>,
+    /// `submission` only: input name to entered text.
+    pub actions: Vec<(String, String)>,
+}
+
+fn header<'a>(req: &'a CallbackRequest, name: &str) -> Option<&'a str> {
+    req.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Equal in time that depends only on the longer length, not on where the bytes differ.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len().max(b.len());
+    let mut diff = (a.len() ^ b.len()) as u8 | u8::from(a.len() != b.len());
+    for i in 0..n {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+/// The `token` query parameter.
+pub fn token(query: &str) -> Option<&str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "token")
+        .map(|(_, v)| v)
+}
+
+/// Checks that need no parsing: method, token, size, content type. `Err` is the answer.
+pub fn check_transport(req: &CallbackRequest, secret: Option<&str>) -> Result<(), CallbackResponse> {
+    if !req.method.eq_ignore_ascii_case("POST") {
+        let mut r = CallbackResponse::error(405, "callbacks are POST requests");
+        r.headers.push(("Allow".into(), "POST".into()));
+        return Err(r);
+    }
+    if let Some(secret) = secret {
+        let given = token(&req.query).unwrap_or("");
+        if !ct_eq(given.as_bytes(), secret.as_bytes()) {
+            return Err(CallbackResponse::error(401, "missing or wrong token"));
+        }
+    }
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(CallbackResponse::error(413, "the body is larger than 64 KiB"));
+    }
+    let ctype = header(req, "content-type").unwrap_or("").trim().to_ascii_lowercase();
+    if !(ctype == "application/json" || ctype.starts_with("application/json;")) {
+        return Err(CallbackResponse::error(415, "the content type must be application/json"));
+    }
+    Ok(())
+}
+
+fn bad(why: impl Into<String>) -> CallbackResponse {
+    CallbackResponse::error(400, &why.into())
+}
+
+/// Parse a callback body. Hostile input gets a 400, never a panic.
+pub fn parse(body: &[u8]) -> Result<Callback, CallbackResponse> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| bad(format!("malformed JSON: {e}")))?;
+    let o = v.as_object().ok_or_else(|| bad("the body is not a JSON object"))?;
+    let kind = match o.get("type").and_then(Value::as_str) {
+        Some("submit_action") => Kind::SubmitAction,
+        Some("request_modal") => Kind::RequestModal,
+        Some("submission") => Kind::Submission,
+        Some(other) => return Err(bad(format!("unknown callback type `{}`", other.chars().take(40).collect::<String>()))),
+        None => return Err(bad("missing callback type")),
+    };
+    let message: &Obj = o
+        .get("message")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("missing message"))?;
+    let message_id = j::id(message, "id").map_err(bad)?;
+    let conversation_id = j::id(message, "conversation_id").map_err(bad)?;
+    let user_id = j::id(o, "react_user_id").map_err(bad)?;
+    let value = j::string(o, "value").map_err(bad)?;
+    let action_name = match o.get("action_name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(bad("action_name is not a string")),
+    };
+    let action_time = match o.get("action_time") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(n @ Value::Number(_)) => Some(n.to_string()),
+        Some(_) => return Err(bad("action_time is not a string")),
+    };
+    let mut actions = Vec::new();
+    if kind == Kind::Submission {
+        let map = o
+            .get("actions")
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad("a submission needs an actions object"))?;
+        for (k, v) in map {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Null => String::new(),
+                _ => return Err(bad(format!("actions.{k} is not a value"))),
+            };
+            actions.push((k.clone(), text));
+        }
+    }
+    Ok(Callback {
+        kind,
+        message_id,
+        conversation_id,
+        user_id,
+        value,
+        action_name,
+        action_time,
+        actions,
+    })
+}
+
+/// The per-account HMAC key, made from secure randomness on first use.
+pub fn signing_key(kv: &dyn Kv, random: &dyn Random, account: &str) -> Result<Vec<u8>, KvError> {
+    let key = format!("sigkey/v1/{account}");
+    for _ in 0..8 {
+        if let Some(k) = kv.get(&key)?
+            && k.len() == 32
+        {
+            return Ok(k);
+        }
+        let fresh: Vec<u8> = (0..4).flat_map(|_| random.next_u64().to_le_bytes()).collect();
+        if kv.compare_and_swap(&key, None, Some(&fresh), None)? {
+            return Ok(fresh);
+        }
+    }
+    Err(KvError::Other("could not create the signing key".into()))
+}
+
+fn mac(key: &[u8], payload: &str) -> String {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    m.update(payload.as_bytes());
+    m.finalize().into_bytes()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `kw1|<payload>|<hmac>`: a button or modal value only this account's key can make.
+pub fn sign(key: &[u8], payload: &str) -> String {
+    let body = format!("{VALUE_PREFIX}|{payload}");
+    let tag = mac(key, &body);
+    format!("{body}|{tag}")
+}
+
+/// The payload of a value signed with `key`, or `None` when it was not.
+pub fn verify<'a>(key: &[u8], value: &'a str) -> Option<&'a str> {
+    let (body, tag) = value.rsplit_once('|')?;
+    let payload = body.strip_prefix(VALUE_PREFIX)?.strip_prefix('|')?;
+    ct_eq(mac(key, body).as_bytes(), tag.as_bytes()).then_some(payload)
+}
+
+/// The message blocks for `text` with a Reply button (KakaoWork text blocks hold 500 chars).
+pub fn reply_blocks(text: &str, label: &str, value: &str) -> Value {
+    let mut blocks: Vec<Value> = crate::chunk::split(text, 500)
+        .into_iter()
+        .map(|t| json!({"type": "text", "text": t, "markdown": false}))
+        .collect();
+    blocks.push(json!({"type": "action", "elements": [
+        {"type": "button", "text": label, "style": "default", "action_type": "call_modal", "value": value}
+    ]}));
+    Value::Array(blocks)
+}
+
+/// The reply modal, as KakaoWork expects it in the answer to `request_modal`.
+pub fn reply_modal(value: &str) -> Value {
+    json!({"view": {
+        "title": "답장",
+        "accept": "보내기",
+        "decline": "취소",
+        "value": value,
+        "blocks": [
+            {"type": "label", "text": "어시스턴트에게 보낼 메시지", "markdown": false},
+            {"type": "input", "name": REPLY_INPUT, "required": true, "placeholder": "메시지를 입력하세요"}
+        ]
+    }})
+}
+
+/// A short digest identifying one callback (type, message, user, action, value, time).
+pub fn fingerprint(c: &Callback) -> String {
+    use sha2::Digest;
+    let mut h = Sha256::new();
+    for part in [
+        c.kind.as_str(),
+        c.message_id.as_str(),
+        c.user_id.as_str(),
+        c.action_name.as_deref().unwrap_or(""),
+        &c.value,
+        c.action_time.as_deref().unwrap_or(""),
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: &str, ctype: &str, query: &str, body: &[u8]) -> CallbackRequest {
+        CallbackRequest {
+            method: method.into(),
+            path: "/cb".into(),
+            query: query.into(),
+            headers: vec![("Content-Type".into(), ctype.into())],
+            body: body.to_vec(),
+        }
+    }
+
+    #[test]
+    fn constant_time_equality() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"abcd"));
+        assert!(!ct_eq(b"", b"a"));
+        assert!(ct_eq(b"", b""));
+    }
+
+    #[test]
+    fn transport_checks_in_order() {
+        let s = Some("secret-secret-secret-secret");
+        let status = |r: &CallbackRequest| check_transport(r, s).err().map(|e| e.status);
+        assert_eq!(status(&req("GET", "application/json", "token=secret-secret-secret-secret", b"{}")), Some(405));
+        assert_eq!(status(&req("POST", "application/json", "", b"{}")), Some(401));
+        assert_eq!(status(&req("POST", "application/json", "token=nope", b"{}")), Some(401));
+        assert_eq!(status(&req("POST", "text/plain", "token=secret-secret-secret-secret", b"{}")), Some(415));
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        assert_eq!(status(&req("POST", "application/json", "token=secret-secret-secret-secret", &big)), Some(413));
+        assert_eq!(status(&req("POST", "application/json; charset=utf-8", "a=1&token=secret-secret-secret-secret", b"{}")), None);
+        assert_eq!(check_transport(&req("POST", "application/json", "", b"{}"), None).err().map(|e| e.status), None);
+    }
+
+    #[test]
+    fn signatures_verify_and_tampering_fails() {
+        let key = [7u8; 32];
+        let v = sign(&key, "reply");
+        assert_eq!(verify(&key, &v), Some("reply"));
+        assert_eq!(verify(&[8u8; 32], &v), None);
+        assert_eq!(verify(&key, &v.replace("reply", "reblY")), None);
+        let mut flipped = v.clone();
+        flipped.pop();
+        flipped.push(if v.ends_with('0') { '1' } else { '0' });
+        assert_eq!(verify(&key, &flipped), None);
+        assert_eq!(verify(&key, "reply"), None);
+        assert_eq!(verify(&key, ""), None);
+    }
+
+    #[test]
+    fn parse_accepts_ids_as_strings_or_numbers_and_rejects_garbage() {
+        let ok = br#"{"type":"submit_action","action_time":"t","message":{"id":"757617552587034624","conversation_id":2092305},
+                     "react_user_id":10000003,"action_name":"a","value":"v"}"#;
+        let c = parse(ok).unwrap();
+        assert_eq!(c.kind, Kind::SubmitAction);
+        assert_eq!(c.user_id.as_str(), "10000003");
+        assert_eq!(c.message_id.as_str(), "757617552587034624");
+        for bad_body in [
+            &b"not json"[..],
+            b"[]",
+            b"{}",
+            br#"{"type":"dance"}"#,
+            br#"{"type":"submit_action"}"#,
+            br#"{"type":"submit_action","message":{"id":1},"react_user_id":1,"value":"v"}"#,
+            br#"{"type":"submission","message":{"id":1,"conversation_id":2},"react_user_id":1,"value":"v"}"#,
+            br#"{"type":"submit_action","message":{"id":-1,"conversation_id":2},"react_user_id":1,"value":"v"}"#,
+            br#"{"type":"submit_action","message":{"id":1.5,"conversation_id":2},"react_user_id":1,"value":"v"}"#,
+            b"\xff\xfe",
+        ] {
+            assert_eq!(parse(bad_body).unwrap_err().status, 400, "{}", String::from_utf8_lossy(bad_body));
+        }
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(parse(deep.as_bytes()).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn fingerprints_separate_distinct_clicks() {
+        let c = parse(br#"{"type":"submit_action","action_time":"t1","message":{"id":"1","conversation_id":2},"react_user_id":3,"value":"v"}"#).unwrap();
+        let mut d = c.clone();
+        assert_eq!(fingerprint(&c), fingerprint(&d));
+        d.action_time = Some("t2".into());
+        assert_ne!(fingerprint(&c), fingerprint(&d));
+    }
+}
