@@ -57,6 +57,7 @@ fn main() {
     // binaryen's size optimisation takes about a sixth off what rustc and LTO leave.
     let optimized = out.join("kakaowork_channel.opt.wasm");
     let mut opts = wasm_opt::OptimizationOptions::new_optimize_for_size_aggressively();
+    opts.set_converge();
     for f in [
         wasm_opt::Feature::MutableGlobals,
         wasm_opt::Feature::TruncSat,

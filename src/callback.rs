@@ -115,7 +115,10 @@ pub fn token(query: &str) -> Option<&str> {
 }
 
 /// Checks that need no parsing: method, token, size, content type. `Err` is the answer.
-pub fn check_transport(req: &CallbackRequest, secret: Option<&str>) -> Result<(), CallbackResponse> {
+pub fn check_transport(
+    req: &CallbackRequest,
+    secret: Option<&str>,
+) -> Result<(), CallbackResponse> {
     if !req.method.eq_ignore_ascii_case("POST") {
         let mut r = CallbackResponse::error(405, "callbacks are POST requests");
         r.headers.push(("Allow".into(), "POST".into()));
@@ -128,11 +131,20 @@ pub fn check_transport(req: &CallbackRequest, secret: Option<&str>) -> Result<()
         }
     }
     if req.body.len() > MAX_BODY_BYTES {
-        return Err(CallbackResponse::error(413, "the body is larger than 64 KiB"));
+        return Err(CallbackResponse::error(
+            413,
+            "the body is larger than 64 KiB",
+        ));
     }
-    let ctype = header(req, "content-type").unwrap_or("").trim().to_ascii_lowercase();
+    let ctype = header(req, "content-type")
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if !(ctype == "application/json" || ctype.starts_with("application/json;")) {
-        return Err(CallbackResponse::error(415, "the content type must be application/json"));
+        return Err(CallbackResponse::error(
+            415,
+            "the content type must be application/json",
+        ));
     }
     Ok(())
 }
@@ -144,12 +156,19 @@ fn bad(why: impl Into<String>) -> CallbackResponse {
 /// Parse a callback body. Hostile input gets a 400, never a panic.
 pub fn parse(body: &[u8]) -> Result<Callback, CallbackResponse> {
     let v: Value = serde_json::from_slice(body).map_err(|e| bad(format!("malformed JSON: {e}")))?;
-    let o = v.as_object().ok_or_else(|| bad("the body is not a JSON object"))?;
+    let o = v
+        .as_object()
+        .ok_or_else(|| bad("the body is not a JSON object"))?;
     let kind = match o.get("type").and_then(Value::as_str) {
         Some("submit_action") => Kind::SubmitAction,
         Some("request_modal") => Kind::RequestModal,
         Some("submission") => Kind::Submission,
-        Some(other) => return Err(bad(format!("unknown callback type `{}`", other.chars().take(40).collect::<String>()))),
+        Some(other) => {
+            return Err(bad(format!(
+                "unknown callback type `{}`",
+                other.chars().take(40).collect::<String>()
+            )));
+        }
         None => return Err(bad("missing callback type")),
     };
     let message: &Obj = o
@@ -209,7 +228,9 @@ pub fn signing_key(kv: &dyn Kv, random: &dyn Random, account: &str) -> Result<Ve
         {
             return Ok(k);
         }
-        let fresh: Vec<u8> = (0..4).flat_map(|_| random.next_u64().to_le_bytes()).collect();
+        let fresh: Vec<u8> = (0..4)
+            .flat_map(|_| random.next_u64().to_le_bytes())
+            .collect();
         if kv.compare_and_swap(&key, None, Some(&fresh), None)? {
             return Ok(fresh);
         }
@@ -252,18 +273,16 @@ pub fn reply_blocks(text: &str, label: &str, value: &str) -> Value {
     Value::Array(blocks)
 }
 
+/// The reply modal (its `value` is filled in), kept as text: smaller than building it in code.
+const REPLY_MODAL: &str = r#"{"view":{"title":"답장","accept":"보내기","decline":"취소","value":"",
+"blocks":[{"type":"label","text":"어시스턴트에게 보낼 메시지","markdown":false},
+{"type":"input","name":"reply","required":true,"placeholder":"메시지를 입력하세요"}]}}"#;
+
 /// The reply modal, as KakaoWork expects it in the answer to `request_modal`.
 pub fn reply_modal(value: &str) -> Value {
-    json!({"view": {
-        "title": "답장",
-        "accept": "보내기",
-        "decline": "취소",
-        "value": value,
-        "blocks": [
-            {"type": "label", "text": "어시스턴트에게 보낼 메시지", "markdown": false},
-            {"type": "input", "name": REPLY_INPUT, "required": true, "placeholder": "메시지를 입력하세요"}
-        ]
-    }})
+    let mut modal: Value = serde_json::from_str(REPLY_MODAL).unwrap_or(Value::Null);
+    modal["view"]["value"] = Value::String(value.to_owned());
+    modal
 }
 
 /// A short digest identifying one callback (type, message, user, action, value, time).
@@ -281,7 +300,10 @@ pub fn fingerprint(c: &Callback) -> String {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
-    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -311,14 +333,57 @@ mod tests {
     fn transport_checks_in_order() {
         let s = Some("secret-secret-secret-secret");
         let status = |r: &CallbackRequest| check_transport(r, s).err().map(|e| e.status);
-        assert_eq!(status(&req("GET", "application/json", "token=secret-secret-secret-secret", b"{}")), Some(405));
-        assert_eq!(status(&req("POST", "application/json", "", b"{}")), Some(401));
-        assert_eq!(status(&req("POST", "application/json", "token=nope", b"{}")), Some(401));
-        assert_eq!(status(&req("POST", "text/plain", "token=secret-secret-secret-secret", b"{}")), Some(415));
+        assert_eq!(
+            status(&req(
+                "GET",
+                "application/json",
+                "token=secret-secret-secret-secret",
+                b"{}"
+            )),
+            Some(405)
+        );
+        assert_eq!(
+            status(&req("POST", "application/json", "", b"{}")),
+            Some(401)
+        );
+        assert_eq!(
+            status(&req("POST", "application/json", "token=nope", b"{}")),
+            Some(401)
+        );
+        assert_eq!(
+            status(&req(
+                "POST",
+                "text/plain",
+                "token=secret-secret-secret-secret",
+                b"{}"
+            )),
+            Some(415)
+        );
         let big = vec![b' '; MAX_BODY_BYTES + 1];
-        assert_eq!(status(&req("POST", "application/json", "token=secret-secret-secret-secret", &big)), Some(413));
-        assert_eq!(status(&req("POST", "application/json; charset=utf-8", "a=1&token=secret-secret-secret-secret", b"{}")), None);
-        assert_eq!(check_transport(&req("POST", "application/json", "", b"{}"), None).err().map(|e| e.status), None);
+        assert_eq!(
+            status(&req(
+                "POST",
+                "application/json",
+                "token=secret-secret-secret-secret",
+                &big
+            )),
+            Some(413)
+        );
+        assert_eq!(
+            status(&req(
+                "POST",
+                "application/json; charset=utf-8",
+                "a=1&token=secret-secret-secret-secret",
+                b"{}"
+            )),
+            None
+        );
+        assert_eq!(
+            check_transport(&req("POST", "application/json", "", b"{}"), None)
+                .err()
+                .map(|e| e.status),
+            None
+        );
     }
 
     #[test]
@@ -360,6 +425,18 @@ mod tests {
         }
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert_eq!(parse(deep.as_bytes()).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn reply_modal_is_complete() {
+        let m = reply_modal("kw1|modal:reply|00");
+        let view = &m["view"];
+        for k in ["title", "accept", "decline"] {
+            assert!(view[k].as_str().is_some_and(|s| !s.is_empty()), "{k}");
+        }
+        assert_eq!(view["value"], "kw1|modal:reply|00");
+        assert_eq!(view["blocks"][1]["name"], REPLY_INPUT);
+        assert_eq!(view["blocks"][1]["required"], true);
     }
 
     #[test]

@@ -608,6 +608,17 @@ impl Channel {
                     conversation_id,
                     send_time,
                 } => {
+                    // Remember the message as ours: its buttons may call back.
+                    let kind = if matches!(target, Target::Conversation(_)) {
+                        "g"
+                    } else {
+                        "d"
+                    };
+                    let _ = ports.kv.set(
+                        &sent_key(&account.id, &message_id),
+                        format!("{kind}|{conversation_id}").as_bytes(),
+                        Some(callback::SENT_INDEX_TTL_MS),
+                    );
                     c.state = ChunkState::Sent;
                     c.message_id = Some(message_id);
                     c.send_time = Some(send_time);
@@ -685,9 +696,19 @@ impl Channel {
     }
 
     /// A KakaoWork callback: the HTTP answer, and the inbound events for the agent.
-    pub fn handle_callback(&self, ports: &Ports<'_>, req: &CallbackRequest) -> Result<CallbackOutcome, ChannelError> {
+    pub fn handle_callback(
+        &self,
+        ports: &Ports<'_>,
+        req: &CallbackRequest,
+    ) -> Result<CallbackOutcome, ChannelError> {
         let state = self.state.as_ref().ok_or(ChannelError::NotConfigured)?;
-        let answer = |response| Ok(CallbackOutcome { response, events: vec![], outbound: vec![] });
+        let answer = |response| {
+            Ok(CallbackOutcome {
+                response,
+                events: vec![],
+                outbound: vec![],
+            })
+        };
         let path = req.path.split('?').next().unwrap_or("");
         let Some(account) = state
             .config
@@ -695,7 +716,10 @@ impl Channel {
             .iter()
             .find(|a| a.enabled && a.callback_path.as_deref() == Some(path))
         else {
-            return answer(CallbackResponse::error(404, "no account listens on this path"));
+            return answer(CallbackResponse::error(
+                404,
+                "no account listens on this path",
+            ));
         };
         if let Err(resp) = callback::check_transport(req, account.callback_secret.as_deref()) {
             return answer(resp);
@@ -704,16 +728,29 @@ impl Channel {
             Ok(c) => c,
             Err(resp) => return answer(resp),
         };
-        let Some(sent) = ports.kv.get(&sent_key(&account.id, cb.message_id.as_str()))? else {
-            return answer(CallbackResponse::error(403, "the message was not sent by this bot"));
+        let Some(sent) = ports
+            .kv
+            .get(&sent_key(&account.id, cb.message_id.as_str()))?
+        else {
+            return answer(CallbackResponse::error(
+                403,
+                "the message was not sent by this bot",
+            ));
         };
         let key = callback::signing_key(ports.kv, ports.random, &account.id)?;
         let Some(payload) = callback::verify(&key, &cb.value) else {
-            return answer(CallbackResponse::error(403, "the value failed verification"));
+            return answer(CallbackResponse::error(
+                403,
+                "the value failed verification",
+            ));
         };
         let payload = payload.to_owned();
         let sent = String::from_utf8_lossy(&sent).into_owned();
-        let chat = if sent.starts_with("g|") { ChatType::Group } else { ChatType::Direct };
+        let chat = if sent.starts_with("g|") {
+            ChatType::Group
+        } else {
+            ChatType::Direct
+        };
 
         // Replays within the window: 200 and nothing else. Modal requests may repeat freely.
         let fp = callback::fingerprint(&cb);
@@ -732,7 +769,11 @@ impl Channel {
         match self.check_policy(ports, Some(&account.id), cb.user_id.as_str(), chat)? {
             PolicyDecision::Allow(_) => {}
             PolicyDecision::Deny(_) => return answer(ok),
-            PolicyDecision::PairingRequired { code, created, reply } => {
+            PolicyDecision::PairingRequired {
+                code,
+                created,
+                reply,
+            } => {
                 let mut outbound = vec![];
                 if created {
                     let notice = SendRequest {
@@ -746,7 +787,11 @@ impl Channel {
                         outbound.push(notice);
                     }
                 }
-                return Ok(CallbackOutcome { response: ok, events: vec![], outbound });
+                return Ok(CallbackOutcome {
+                    response: ok,
+                    events: vec![],
+                    outbound,
+                });
             }
         }
 
@@ -806,7 +851,11 @@ impl Channel {
             action_name,
             action_value,
         };
-        Ok(CallbackOutcome { response: ok, events: vec![event], outbound: vec![] })
+        Ok(CallbackOutcome {
+            response: ok,
+            events: vec![event],
+            outbound: vec![],
+        })
     }
 
     /// The sender's display name from `users.info`, cached for an hour; best effort.

@@ -360,7 +360,9 @@ impl Fields {
             group_allow_from: self
                 .group_allow_from
                 .or_else(|| base.group_allow_from.clone()),
-            callback_secret: self.callback_secret.or_else(|| base.callback_secret.clone()),
+            callback_secret: self
+                .callback_secret
+                .or_else(|| base.callback_secret.clone()),
             reply_button: self.reply_button.or_else(|| base.reply_button.clone()),
         }
     }
@@ -627,7 +629,9 @@ impl Checker {
         f.callback_secret = self.string(obj, path, "callbackSecret");
         if let Some(secret) = &f.callback_secret
             && (secret.len() < MIN_SECRET_CHARS
-                || !secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+                || !secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
         {
             self.error(
                 &child(path, "callbackSecret"),
@@ -778,7 +782,7 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
         ),
     }
 
-    declared.sort_by(|a, b| a.0.cmp(&b.0));
+    declared.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let has = |id: &str| declared.iter().any(|d| d.0 == id);
     let default_path = child(SECTION_PATH, "defaultAccount");
     let default_account = match top.get("defaultAccount") {
@@ -990,7 +994,10 @@ mod tests {
         assert!(a.enabled && a.has_inline_key && a.is_default);
         assert_eq!(a.dm_policy, DmPolicy::Pairing);
         assert_eq!(a.api_base, DEFAULT_API_BASE);
-        assert_eq!(a.callback_path.as_deref(), Some("/kakaowork/default/callback"));
+        assert_eq!(
+            a.callback_path.as_deref(),
+            Some("/kakaowork/default/callback")
+        );
         // The only warning: callbacks are not authenticated without a secret.
         assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
         assert!(r.warnings[0].message.contains("callbackSecret"));
@@ -1073,7 +1080,10 @@ mod tests {
             assert!(paths.contains(&want), "missing {want} in {paths:#?}");
         }
         // The invalid base callbackPath is inherited by accounts a and c, which then collide.
-        assert!(paths.contains(&"channels.kakao.accounts.c.callbackPath"), "{paths:#?}");
+        assert!(
+            paths.contains(&"channels.kakao.accounts.c.callbackPath"),
+            "{paths:#?}"
+        );
         assert_eq!(e.len(), 14, "{e:#?}");
         for issue in &e {
             assert!(
@@ -1128,18 +1138,38 @@ mod tests {
     #[test]
     fn callback_settings() {
         let secret = "abcdefghijklmnopqrstuvwxyz012345";
-        let r = ok(json!({"callbackSecret": secret, "replyButton": {"label": "Reply"},
-                          "accounts": {"a": {}, "b": {"replyButton": false, "callbackPath": "/b"}}}));
+        let r = ok(
+            json!({"callbackSecret": secret, "replyButton": {"label": "Reply"},
+                          "accounts": {"a": {}, "b": {"replyButton": false, "callbackPath": "/b"}}}),
+        );
         let a = r.config.account(Some("a")).unwrap();
         assert_eq!(a.callback_secret.as_deref(), Some(secret));
-        assert_eq!(a.reply_button, ReplyButton { enabled: true, label: "Reply".into() });
+        assert_eq!(
+            a.reply_button,
+            ReplyButton {
+                enabled: true,
+                label: "Reply".into()
+            }
+        );
         assert!(!r.config.account(Some("b")).unwrap().reply_button.enabled);
-        assert!(r.warnings.iter().all(|w| !w.message.contains("callbackSecret")));
-        let e = errs(json!({"callbackSecret": "short", "accounts": {"a": {"callbackPath": "/same"}, "b": {"callbackPath": "/same"}},
-                            "replyButton": {"label": "this label is far too long for a button"}}));
+        assert!(
+            r.warnings
+                .iter()
+                .all(|w| !w.message.contains("callbackSecret"))
+        );
+        let e = errs(
+            json!({"callbackSecret": "short", "accounts": {"a": {"callbackPath": "/same"}, "b": {"callbackPath": "/same"}},
+                            "replyButton": {"label": "this label is far too long for a button"}}),
+        );
         let paths: Vec<_> = e.iter().map(|i| i.path.as_str()).collect();
-        assert_eq!(paths, ["channels.kakao.callbackSecret", "channels.kakao.replyButton.label",
-                           "channels.kakao.accounts.b.callbackPath"]);
+        assert_eq!(
+            paths,
+            [
+                "channels.kakao.callbackSecret",
+                "channels.kakao.replyButton.label",
+                "channels.kakao.accounts.b.callbackPath"
+            ]
+        );
     }
 
     #[test]

@@ -141,6 +141,15 @@ fn snippet(body: &[u8]) -> String {
 
 /// Parse an answer into `T`, the success payload (entity keys such as `message` as fields).
 pub fn parse<T: FromJson>(resp: &HttpResponse) -> Result<T, EnvelopeError> {
+    let value = parse_value(resp)?;
+    T::from_json(&value).map_err(|e| EnvelopeError::Invalid {
+        status: resp.status,
+        detail: format!("unexpected shape: {e}"),
+    })
+}
+
+/// The success envelope as a JSON value; one copy of this code serves every entity type.
+fn parse_value(resp: &HttpResponse) -> Result<Value, EnvelopeError> {
     let status = resp.status;
     let value: Value = serde_json::from_slice(&resp.body).map_err(|e| EnvelopeError::Invalid {
         status,
@@ -182,10 +191,7 @@ pub fn parse<T: FromJson>(resp: &HttpResponse) -> Result<T, EnvelopeError> {
             retry_after_ms: retry_after_ms(resp),
         });
     }
-    T::from_json(&value).map_err(|e| EnvelopeError::Invalid {
-        status,
-        detail: format!("unexpected shape: {e}"),
-    })
+    Ok(value)
 }
 
 #[cfg(test)]

@@ -271,12 +271,61 @@ impl wit::Guest for Plugin {
     }
 
     fn handle_callback(
-        _req: wit::CallbackRequest,
+        req: wit::CallbackRequest,
     ) -> Result<wit::CallbackOutcome, wit::ChannelError> {
-        CHANNEL
-            .with(|ch| ch.borrow().handle_callback())
+        let req = crate::callback::CallbackRequest {
+            method: req.method,
+            path: req.path,
+            query: req.query,
+            headers: req.headers,
+            body: req.body,
+        };
+        let o = CHANNEL
+            .with(|ch| ch.borrow().handle_callback(&PORTS, &req))
             .map_err(error_to_wit)?;
-        Err(wit::ChannelError::Other("unreachable".into()))
+        Ok(wit::CallbackOutcome {
+            response: wit::CallbackResponse {
+                status: o.response.status,
+                headers: o.response.headers,
+                body: o.response.body,
+            },
+            events: o
+                .events
+                .into_iter()
+                .map(|e| wit::InboundEvent {
+                    account: e.account,
+                    kind: match e.kind {
+                        core::EventKind::Action => wit::EventKind::Action,
+                        core::EventKind::ModalSubmission => wit::EventKind::ModalSubmission,
+                        core::EventKind::Text => wit::EventKind::Text,
+                    },
+                    sender_id: e.sender_id,
+                    sender_name: e.sender_name,
+                    conversation_id: e.conversation_id,
+                    chat_type: match e.chat_type {
+                        core::ChatType::Direct => wit::ChatType::Direct,
+                        core::ChatType::Group => wit::ChatType::Group,
+                    },
+                    message_id: e.message_id,
+                    timestamp_ms: e.timestamp_ms,
+                    text: e.text,
+                    from: e.from,
+                    to: e.to,
+                    action_name: e.action_name,
+                    action_value: e.action_value,
+                })
+                .collect(),
+            outbound: o
+                .outbound
+                .into_iter()
+                .map(|r| wit::SendRequest {
+                    account: r.account,
+                    target: r.target,
+                    text: r.text,
+                    idempotency_key: r.idempotency_key,
+                })
+                .collect(),
+        })
     }
 
     fn check_policy(

@@ -215,6 +215,16 @@ impl<'a> Pairing<'a> {
 
     /// Approve by code (any case) or by the user id of a pending request. Returns the request.
     pub fn approve(&self, now: u64, code_or_user: &str) -> Result<Pending, PairingError> {
+        self.take(now, code_or_user, true)
+    }
+
+    /// Drop a pending request by code (any case) or user id.
+    pub fn reject(&self, now: u64, code_or_user: &str) -> Result<Pending, PairingError> {
+        self.take(now, code_or_user, false)
+    }
+
+    /// Remove a pending request, moving its user to the allow store when `allow`.
+    fn take(&self, now: u64, code_or_user: &str, allow: bool) -> Result<Pending, PairingError> {
         let wanted = code_or_user.trim();
         let code = normalize_code(wanted);
         let user = crate::config::normalize_allow_entry(wanted);
@@ -225,25 +235,10 @@ impl<'a> Pairing<'a> {
                 .position(|p| p.code == code || p.user_id == user)
                 .ok_or_else(|| PairingError::NotFound(wanted.to_owned()))?;
             let p = store.pending.remove(idx);
-            if !store.allowed.contains(&p.user_id) {
+            if allow && !store.allowed.contains(&p.user_id) {
                 store.allowed.push(p.user_id.clone());
             }
             Ok(p)
-        })
-    }
-
-    /// Drop a pending request by code (any case) or user id.
-    pub fn reject(&self, now: u64, code_or_user: &str) -> Result<Pending, PairingError> {
-        let wanted = code_or_user.trim();
-        let code = normalize_code(wanted);
-        let user = crate::config::normalize_allow_entry(wanted);
-        self.update(now, |store| {
-            let idx = store
-                .pending
-                .iter()
-                .position(|p| p.code == code || p.user_id == user)
-                .ok_or_else(|| PairingError::NotFound(wanted.to_owned()))?;
-            Ok(store.pending.remove(idx))
         })
     }
 }
