@@ -752,6 +752,16 @@ impl Channel {
             ChatType::Direct
         };
 
+        if cb.kind == Kind::Submission
+            && payload == "modal:reply"
+            && cb
+                .actions
+                .iter()
+                .all(|(k, v)| k != callback::REPLY_INPUT || v.trim().is_empty())
+        {
+            return answer(CallbackResponse::error(400, "the reply is empty"));
+        }
+
         // Replays within the window: 200 and nothing else. Modal requests may repeat freely.
         let fp = callback::fingerprint(&cb);
         if cb.kind != Kind::RequestModal

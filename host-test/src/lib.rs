@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod kv;
 pub mod random;
 pub mod runtime;
+pub mod serve;
 
 /// Host bindings generated from `wit/`.
 pub mod bindings {
@@ -28,4 +29,15 @@ pub const GUEST_COMPONENT_PATH: &str = env!("GUEST_COMPONENT");
 /// The component's bytes, embedded in the host.
 pub fn component_bytes() -> &'static [u8] {
     include_bytes!(env!("GUEST_COMPONENT"))
+}
+
+/// The value of the first button in a message's blocks (for tests that forge callbacks).
+pub fn emulator_button_value(blocks: &serde_json::Value) -> String {
+    blocks
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find_map(|e| e["value"].as_str().map(str::to_owned))
+        .unwrap_or_default()
 }

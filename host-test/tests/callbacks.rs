@@ -1,0 +1,476 @@
+//! Inbound: KakaoWork callbacks through wasmtime, with the emulator playing a user over real
+//! HTTP, and a table of hostile requests.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use host_test::clock::Clock;
+use host_test::config::prepare;
+use host_test::emulator::{DEFAULT_APP_KEY, DM_ROOM_BASE, Emulator, EmulatorOptions};
+use host_test::kv::MemoryKv;
+use host_test::runtime::{HostEnv, Plugin};
+use host_test::serve::CallbackServer;
+use host_test::wit::{CallbackRequest, ChatType, EventKind, InboundEvent, SendRequest};
+use serde_json::{Value, json};
+
+const SECRET: &str = "s3cr3t-token-abcdefghijklmnop";
+const PATH: &str = "/kakaowork/default/callback";
+
+struct Inbound {
+    emulator: Emulator,
+    plugin: Arc<Mutex<Plugin>>,
+    server: CallbackServer,
+    events: Arc<Mutex<Vec<InboundEvent>>>,
+    clock: Clock,
+}
+
+fn inbound(section: Value) -> Inbound {
+    let clock = Clock::fake(1_700_000_000_000);
+    let emulator = Emulator::start(EmulatorOptions {
+        clock: clock.clone(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut section = section;
+    section["apiBase"] = json!(emulator.base_url());
+    section["appKey"] = json!(DEFAULT_APP_KEY);
+    section["callbackSecret"] = json!(SECRET);
+    let prepared = prepare(section, None).unwrap();
+    let env = HostEnv {
+        http: Arc::new(prepared.policy.clone()),
+        kv: MemoryKv::new(),
+        clock: clock.clone(),
+    };
+    let mut plugin = common::runtime().instantiate(&env).unwrap();
+    plugin
+        .configure(&prepared.redacted_json, &prepared.credentials)
+        .unwrap()
+        .unwrap();
+    let plugin = Arc::new(Mutex::new(plugin));
+    let events: Arc<Mutex<Vec<InboundEvent>>> = Arc::default();
+    let sink = events.clone();
+    let server = CallbackServer::start(
+        "127.0.0.1:0",
+        plugin.clone(),
+        Arc::new(move |e| sink.lock().unwrap().push(e.clone())),
+    )
+    .unwrap();
+    Inbound {
+        emulator,
+        plugin,
+        server,
+        events,
+        clock,
+    }
+}
+
+impl Inbound {
+    fn url(&self) -> String {
+        self.server.url(&format!("{PATH}?token={SECRET}"))
+    }
+
+    fn agent_says(&self, user: u64, text: &str, key: &str) -> String {
+        let r = self
+            .plugin
+            .lock()
+            .unwrap()
+            .send(&SendRequest {
+                account: None,
+                target: format!("user:{user}"),
+                text: text.into(),
+                idempotency_key: key.into(),
+            })
+            .unwrap()
+            .unwrap();
+        r.message_id
+    }
+
+    fn events(&self) -> Vec<InboundEvent> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn reply_button_modal_and_submission_make_one_event() {
+    let t = inbound(json!({"dmPolicy": "allowlist", "allowFrom": ["10000003"]}));
+    let msg = t.agent_says(10000003, "내일 회의에 참석하시나요?", "q1");
+    let posted = t.emulator.posted();
+    let blocks = posted[0].blocks.to_string();
+    assert!(
+        blocks.contains("답장하기") && blocks.contains("call_modal"),
+        "{blocks}"
+    );
+
+    let (status, modal) = t
+        .emulator
+        .click(&t.url(), &msg, "답장하기", 10000003)
+        .unwrap();
+    assert_eq!(status, 200, "{modal}");
+    let view = &modal["view"];
+    assert!(
+        view["title"].is_string() && view["accept"].is_string() && view["decline"].is_string(),
+        "{modal}"
+    );
+    assert_eq!(view["blocks"][1]["type"], "input");
+    assert!(t.events().is_empty(), "opening the modal is not a message");
+
+    let (status, _) = t
+        .emulator
+        .submit(
+            &t.url(),
+            &msg,
+            10000003,
+            view,
+            &[("reply", "네, 참석합니다. 안건을 보내주세요")],
+        )
+        .unwrap();
+    assert_eq!(status, 200);
+    let events = t.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(e.kind, EventKind::Text);
+    assert_eq!(e.text, "네, 참석합니다. 안건을 보내주세요");
+    assert_eq!(
+        (e.account.as_str(), e.sender_id.as_str()),
+        ("default", "10000003")
+    );
+    assert_eq!(e.sender_name.as_deref(), Some("박지훈"));
+    let conv = (DM_ROOM_BASE + 3).to_string();
+    assert_eq!(e.conversation_id, conv);
+    assert_eq!(e.chat_type, ChatType::Direct);
+    assert_eq!(e.from, "kakaowork:10000003");
+    assert_eq!(e.to, format!("kakaowork:{conv}"));
+    assert!(e.message_id.starts_with(&msg));
+}
+
+#[test]
+fn replays_are_dropped_and_distinct_submissions_are_kept() {
+    let t = inbound(json!({"dmPolicy": "open"}));
+    let msg = t.agent_says(10000001, "무엇을 도와드릴까요?", "q2");
+    let (_, modal) = t
+        .emulator
+        .click(&t.url(), &msg, "답장하기", 10000001)
+        .unwrap();
+    let send = |text: &str| {
+        t.emulator
+            .submit(&t.url(), &msg, 10000001, &modal["view"], &[("reply", text)])
+            .unwrap()
+            .0
+    };
+    assert_eq!(send("first"), 200);
+    assert_eq!(send("first"), 200, "a replay is answered 200");
+    assert_eq!(t.events().len(), 1, "and makes no event");
+    t.clock.advance(1000);
+    assert_eq!(send("second"), 200);
+    let events = t.events();
+    assert_eq!(events.len(), 2);
+    assert_ne!(
+        events[0].message_id, events[1].message_id,
+        "two answers to one message are two events"
+    );
+    assert_eq!(events[1].text, "second");
+}
+
+#[test]
+fn pairing_through_callbacks() {
+    let t = inbound(json!({"dmPolicy": "pairing"}));
+    let msg = t.agent_says(10000004, "안녕하세요", "q3");
+    let (status, body) = t
+        .emulator
+        .click(&t.url(), &msg, "답장하기", 10000004)
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        body.get("view").is_none(),
+        "no modal for an unpaired user: {body}"
+    );
+    assert!(t.events().is_empty());
+    let posted = t.emulator.posted();
+    let reply = posted.last().unwrap();
+    assert!(reply.text.contains("Pairing code:"), "{}", reply.text);
+    let code = reply.text.split("Pairing code: ").nth(1).unwrap()[..8].to_owned();
+    // Clicking again does not repeat the reply.
+    t.emulator
+        .click(&t.url(), &msg, "답장하기", 10000004)
+        .unwrap();
+    assert_eq!(t.emulator.posted().len(), posted.len());
+
+    t.plugin
+        .lock()
+        .unwrap()
+        .pairing_approve(None, &code)
+        .unwrap()
+        .unwrap();
+    let (status, modal) = t
+        .emulator
+        .click(&t.url(), &msg, "답장하기", 10000004)
+        .unwrap();
+    assert_eq!(status, 200);
+    t.emulator
+        .submit(
+            &t.url(),
+            &msg,
+            10000004,
+            &modal["view"],
+            &[("reply", "승인됐네요")],
+        )
+        .unwrap();
+    let events = t.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].text, "승인됐네요");
+}
+
+fn request(
+    method: &str,
+    path: &str,
+    query: &str,
+    ctype: Option<&str>,
+    body: Vec<u8>,
+) -> CallbackRequest {
+    CallbackRequest {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        headers: ctype
+            .map(|c| vec![("Content-Type".to_owned(), c.to_owned())])
+            .unwrap_or_default(),
+        body,
+    }
+}
+
+#[test]
+fn hostile_requests_get_their_status_and_no_event() {
+    let t = inbound(json!({"dmPolicy": "open"}));
+    let msg = t.agent_says(10000002, "확인 부탁드립니다", "q4");
+    let posted = t.emulator.posted();
+    let conv = posted[0].conversation_id;
+    let (_, modal) = t
+        .emulator
+        .click(&t.url(), &msg, "답장하기", 10000002)
+        .unwrap();
+    let modal_value = modal["view"]["value"].as_str().unwrap().to_owned();
+    let button_value = host_test::emulator_button_value(&posted[0].blocks);
+    let tok = format!("token={SECRET}");
+    let valid = |v: &str| {
+        json!({"type": "submission", "action_time": "1", "message": {"id": msg, "conversation_id": conv},
+                                  "react_user_id": 10000002, "value": v, "actions": {"reply": "hi"}})
+    };
+    let body = |v: Value| v.to_string().into_bytes();
+    let json_req = |b: Vec<u8>| request("POST", PATH, &tok, Some("application/json"), b);
+    let mut cases: Vec<(&str, CallbackRequest, u16)> = vec![];
+    for m in ["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"] {
+        cases.push((
+            "wrong method",
+            request(
+                m,
+                PATH,
+                &tok,
+                Some("application/json"),
+                body(valid(&modal_value)),
+            ),
+            405,
+        ));
+    }
+    for c in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data"),
+        Some("application/jsonp"),
+        Some("text/json"),
+    ] {
+        cases.push((
+            "wrong content type",
+            request("POST", PATH, &tok, c, body(valid(&modal_value))),
+            415,
+        ));
+    }
+    let short = &SECRET[..SECRET.len() - 1];
+    for q in [
+        String::new(),
+        "token=wrong".into(),
+        format!("token={short}"),
+        format!("token={SECRET}x"),
+        "token=".into(),
+        format!("token={}", SECRET.to_uppercase()),
+        format!("tok={SECRET}"),
+    ] {
+        cases.push((
+            "wrong token",
+            request(
+                "POST",
+                PATH,
+                &q,
+                Some("application/json"),
+                body(valid(&modal_value)),
+            ),
+            401,
+        ));
+    }
+    for p in [
+        "/nope",
+        "/kakaowork/default/callback/extra",
+        "",
+        "/KAKAOWORK/default/callback",
+        "/kakaowork/other/callback",
+    ] {
+        cases.push((
+            "unknown path",
+            request(
+                "POST",
+                p,
+                &tok,
+                Some("application/json"),
+                body(valid(&modal_value)),
+            ),
+            404,
+        ));
+    }
+    cases.push(("oversized", json_req(vec![b' '; 64 * 1024 + 1]), 413));
+    cases.push(("oversized", json_req(vec![b'['; 1 << 20]), 413));
+    let deep_arrays = format!("{}{}", "[".repeat(5000), "]".repeat(5000)).into_bytes();
+    let deep_objects = format!("{}1{}", r#"{"a":"#.repeat(5000), "}".repeat(5000)).into_bytes();
+    for b in [
+        b"not json".to_vec(),
+        b"{".to_vec(),
+        b"[]".to_vec(),
+        b"null".to_vec(),
+        b"\"str\"".to_vec(),
+        b"123".to_vec(),
+        b"\xff\xfe\xfd".to_vec(),
+        deep_arrays,
+        deep_objects,
+        b"\xef\xbb\xbf{}".to_vec(),
+        b"{} trailing".to_vec(),
+        vec![],
+    ] {
+        cases.push(("malformed JSON", json_req(b), 400));
+    }
+    let mut broken: Vec<Value> = vec![];
+    let base = valid(&modal_value);
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut v = base.clone();
+        f(&mut v);
+        v
+    };
+    broken.push(json!({}));
+    broken.push(with(&|v| v["type"] = json!("dance")));
+    broken.push(with(&|v| v["type"] = json!(7)));
+    broken.push(with(&|v| {
+        v.as_object_mut().unwrap().remove("message");
+    }));
+    broken.push(with(&|v| v["message"] = json!("m")));
+    broken.push(with(&|v| {
+        v["message"].as_object_mut().unwrap().remove("id");
+    }));
+    broken.push(with(&|v| {
+        v["message"]
+            .as_object_mut()
+            .unwrap()
+            .remove("conversation_id");
+    }));
+    broken.push(with(&|v| {
+        v.as_object_mut().unwrap().remove("react_user_id");
+    }));
+    broken.push(with(&|v| v["react_user_id"] = json!(-3)));
+    broken.push(with(&|v| v["react_user_id"] = json!(1.5)));
+    broken.push(with(&|v| {
+        v["message"]["id"] = json!(18446744073709551616.0)
+    }));
+    broken.push(with(&|v| {
+        v.as_object_mut().unwrap().remove("value");
+    }));
+    broken.push(with(&|v| v["value"] = json!(42)));
+    broken.push(with(&|v| v["action_name"] = json!(42)));
+    broken.push(with(&|v| {
+        v.as_object_mut().unwrap().remove("actions");
+    }));
+    broken.push(with(&|v| v["actions"] = json!(["hi"])));
+    broken.push(with(&|v| v["actions"] = json!({"reply": {"x": 1}})));
+    broken.push(with(&|v| v["actions"] = json!({"reply": "   "})));
+    for b in broken {
+        cases.push(("missing or wrong fields", json_req(body(b)), 400));
+    }
+    let tampered_tag = format!("{}0", &modal_value[..modal_value.len() - 1]);
+    let other_key = "kw1|modal:reply|00000000000000000000000000000000".to_owned();
+    for v in [
+        "reply".to_owned(),
+        "".to_owned(),
+        modal_value.replace("modal:reply", "modal:reolp"),
+        tampered_tag,
+        other_key,
+        format!("{modal_value}x"),
+    ] {
+        cases.push(("forged or tampered value", json_req(body(valid(&v))), 403));
+    }
+    cases.push((
+        "click with a forged button value",
+        json_req(body(
+            json!({"type": "request_modal", "message": {"id": msg, "conversation_id": conv},
+        "react_user_id": "10000002", "value": "kw1|reply|ffffffffffffffffffffffffffffffff"}),
+        )),
+        403,
+    ));
+    for id in [json!("757617552587039999"), json!(757617552587039999u64)] {
+        cases.push((
+            "message not sent by this bot",
+            json_req(body(with(&|v| v["message"]["id"] = id.clone()))),
+            403,
+        ));
+    }
+    assert!(!button_value.is_empty());
+    // Replays: the first gets its event (checked below), the copies nothing.
+    let replayed = body(with(&|v| v["react_user_id"] = json!("10000002")));
+    let first = t
+        .plugin
+        .lock()
+        .unwrap()
+        .handle_callback(&json_req(replayed.clone()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (first.response.status, first.events.len()),
+        (200, 1),
+        "ids as strings are accepted"
+    );
+    for _ in 0..3 {
+        cases.push(("replay", json_req(replayed.clone()), 200));
+    }
+    assert!(cases.len() >= 60, "{} cases", cases.len());
+    for (what, req, status) in &cases {
+        let outcome = t
+            .plugin
+            .lock()
+            .unwrap()
+            .handle_callback(req)
+            .expect("no trap")
+            .expect("no plugin error");
+        assert_eq!(
+            outcome.response.status,
+            *status,
+            "{what}: {:?} {}",
+            req.method,
+            String::from_utf8_lossy(&req.body)
+                .chars()
+                .take(120)
+                .collect::<String>()
+        );
+        assert!(outcome.events.is_empty(), "{what} made an event");
+    }
+    eprintln!("{} hostile requests checked", cases.len());
+    // The instance still works after all that.
+    assert_eq!(
+        t.emulator
+            .submit(
+                &t.url(),
+                &msg,
+                10000002,
+                &modal["view"],
+                &[("reply", "still fine")]
+            )
+            .unwrap()
+            .0,
+        200
+    );
+}
