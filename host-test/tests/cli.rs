@@ -234,3 +234,111 @@ fn unknown_arguments_are_rejected_by_clap() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn secret_makes_an_accepted_callback_secret() {
+    let (rc, out, _) = run(&["secret"]);
+    assert_eq!(rc, 0);
+    let secret = out.trim();
+    assert_eq!(secret.len(), 43, "{secret}");
+    let r =
+        kakaowork_channel::config::parse(&serde_json::json!({"callbackSecret": secret})).unwrap();
+    assert_eq!(
+        r.config.accounts[0].callback_secret.as_deref(),
+        Some(secret)
+    );
+    let (_, again, _) = run(&["secret"]);
+    assert_ne!(again.trim(), secret);
+}
+
+#[test]
+fn serve_answers_callbacks_over_http() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("kw-cli-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.json");
+    std::fs::write(
+        &cfg,
+        r#"{"callbackSecret": "abcdefghijklmnopqrstuvwxyz0123456789"}"#,
+    )
+    .unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = host()
+        .args([
+            "serve",
+            "--listen",
+            &listen,
+            "--config",
+            cfg.to_str().unwrap(),
+            "--state-dir",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(5)))
+        .build()
+        .into();
+    let base = format!("http://{listen}/kakaowork/default/callback");
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&listen).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert!(up, "serve did not start");
+        let post = |url: &str, ctype: &str, body: &str| {
+            agent
+                .post(url)
+                .header("Content-Type", ctype)
+                .send(body)
+                .unwrap()
+                .status()
+                .as_u16()
+        };
+        assert_eq!(
+            post(&format!("{base}?token=wrong"), "application/json", "{}"),
+            401
+        );
+        assert_eq!(
+            post(
+                &format!("{base}?token=abcdefghijklmnopqrstuvwxyz0123456789"),
+                "text/plain",
+                "{}"
+            ),
+            415
+        );
+        assert_eq!(
+            post(
+                &format!("{base}?token=abcdefghijklmnopqrstuvwxyz0123456789"),
+                "application/json",
+                "{nope"
+            ),
+            400
+        );
+        assert_eq!(
+            post(
+                &format!("http://{listen}/elsewhere"),
+                "application/json",
+                "{}"
+            ),
+            404
+        );
+        assert_eq!(agent.get(&base).call().unwrap().status().as_u16(), 405);
+    }));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/kakaowork/default/callback"), "{stderr}");
+    result.unwrap();
+}

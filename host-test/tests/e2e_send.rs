@@ -60,9 +60,14 @@ fn send_to_a_conversation() {
             .unwrap()
             .starts_with("application/json")
     );
+    let body = body_json(&reqs[0].body);
+    assert_eq!(body["conversation_id"], json!(FIRST_GROUP_ROOM.to_string()));
+    assert_eq!(body["text"], json!("배포가 끝났습니다"));
+    // The text is rendered in blocks, followed by the Reply button.
+    assert_eq!(body["blocks"][0]["text"], json!("배포가 끝났습니다"));
     assert_eq!(
-        body_json(&reqs[0].body),
-        json!({"conversation_id": FIRST_GROUP_ROOM.to_string(), "text": "배포가 끝났습니다"})
+        body["blocks"][1]["elements"][0]["action_type"],
+        json!("call_modal")
     );
 }
 
@@ -151,10 +156,9 @@ fn send_to_an_email_address() {
     let reqs = api_requests(&r.emulator);
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].path, "/v1/messages.send_by_email");
-    assert_eq!(
-        body_json(&reqs[0].body),
-        json!({"email": user.email, "text": "메일로 보냄"})
-    );
+    let body = body_json(&reqs[0].body);
+    assert_eq!(body["email"], json!(user.email));
+    assert_eq!(body["text"], json!("메일로 보냄"));
     assert_eq!(r.emulator.posted()[0].id, receipt.message_id);
 }
 
