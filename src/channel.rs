@@ -1964,4 +1964,94 @@ mod tests {
             .set(w.clock.0.get() + crate::pairing::PENDING_TTL_MS);
         assert!(ch.pairing_list(&ports, None).unwrap().is_empty());
     }
+
+    fn callback_req(body: serde_json::Value) -> CallbackRequest {
+        CallbackRequest {
+            method: "POST".into(),
+            path: "/kakaowork/default/callback".into(),
+            query: String::new(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    #[test]
+    fn submit_action_becomes_an_action_event() {
+        let ch = configured(
+            r#"{"groupPolicy":"open"}"#,
+            &[("default", CredentialSource::Env)],
+        );
+        let w = World::new();
+        w.kv.set("sent/v1/default/555", b"g|77", None).unwrap();
+        w.kv.set("user/v1/default/10", "홍길동".as_bytes(), None)
+            .unwrap();
+        let key = callback::signing_key(&w.kv, &w.random, "default").unwrap();
+        let http = ScriptedHttp::new(vec![]);
+        let body = serde_json::json!({"type": "submit_action", "action_time": "t", "message": {"id": "555", "conversation_id": 77},
+                                      "react_user_id": 10, "action_name": "approve", "value": callback::sign(&key, "deploy:9913")});
+        let out = ch
+            .handle_callback(&w.ports(&http), &callback_req(body))
+            .unwrap();
+        assert_eq!(out.response.status, 200);
+        assert_eq!(
+            out.events.len(),
+            1,
+            "{}",
+            String::from_utf8_lossy(&out.response.body)
+        );
+        let e = &out.events[0];
+        assert_eq!(e.kind, EventKind::Action);
+        assert_eq!(e.action_name.as_deref(), Some("approve"));
+        assert_eq!(e.action_value.as_deref(), Some("deploy:9913"));
+        assert_eq!(e.chat_type, ChatType::Group);
+        assert_eq!(e.sender_name.as_deref(), Some("홍길동"));
+        assert_eq!(
+            (e.from.as_str(), e.to.as_str()),
+            ("kakaowork:10", "kakaowork:77")
+        );
+        assert!(
+            http.requests().is_empty(),
+            "the cached name needs no request"
+        );
+    }
+
+    #[test]
+    fn reply_button_can_be_turned_off_and_relabelled() {
+        let w = World::new();
+        let off = configured(
+            r#"{"replyButton": false}"#,
+            &[("default", CredentialSource::Env)],
+        );
+        let http = ScriptedHttp::new(vec![(200, SENT)]);
+        off.send(&w.ports(&http), &req_k("5", "plain", "off-1"))
+            .unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(http.requests()[0].body.as_ref().unwrap()).unwrap();
+        assert!(body.get("blocks").is_none(), "{body}");
+
+        let on = configured(
+            r#"{"replyButton": {"label": "Reply"}}"#,
+            &[("default", CredentialSource::Env)],
+        );
+        let http = ScriptedHttp::new(vec![(200, SENT)]);
+        on.send(&w.ports(&http), &req_k("5", "with button", "on-1"))
+            .unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(http.requests()[0].body.as_ref().unwrap()).unwrap();
+        assert_eq!(body["blocks"][0]["text"], "with button");
+        let button = &body["blocks"][1]["elements"][0];
+        assert_eq!(button["text"], "Reply");
+        assert_eq!(button["action_type"], "call_modal");
+        let key = callback::signing_key(&w.kv, &w.random, "default").unwrap();
+        assert_eq!(
+            callback::verify(&key, button["value"].as_str().unwrap()),
+            Some("reply")
+        );
+        // The message is remembered as ours, so its button may call back.
+        assert!(
+            w.kv.get("sent/v1/default/9007199254740993")
+                .unwrap()
+                .is_some()
+        );
+    }
 }
