@@ -4,16 +4,14 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+
+use crate::http_server::Server;
 use serde_json::{Map, Value, json};
 
 use crate::clock::Clock;
@@ -137,8 +135,8 @@ struct World {
 pub struct Emulator {
     world: Arc<Mutex<World>>,
     port: u16,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    /// Stops (and joins) the server thread when the emulator is dropped.
+    _server: Server,
 }
 
 fn seed_users() -> Vec<SeedUser> {
@@ -168,7 +166,6 @@ pub const FIRST_GROUP_ROOM: u64 = 3_000_001;
 impl Emulator {
     pub fn start(opts: EmulatorOptions) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
         let users = seed_users();
         let rooms = (0..SEEDED_GROUP_ROOMS)
@@ -194,43 +191,17 @@ impl Emulator {
             window: VecDeque::new(),
             faults: VecDeque::new(),
         }));
-        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let thread = {
+        // An error from `serve` is a connection the emulator chose to drop.
+        let server = {
             let world = world.clone();
-            std::thread::Builder::new()
-                .name("kakaowork-emulator".into())
-                .spawn(move || {
-                    runtime.block_on(async move {
-                        let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                            return;
-                        };
-                        loop {
-                            tokio::select! {
-                                _ = &mut rx => break,
-                                accepted = listener.accept() => {
-                                    let Ok((stream, _)) = accepted else { continue };
-                                    let world = world.clone();
-                                    tokio::spawn(async move {
-                                        let service = service_fn(move |req| serve(world.clone(), req));
-                                        // An error here is a connection the emulator chose to drop.
-                                        let _ = http1::Builder::new()
-                                            .serve_connection(TokioIo::new(stream), service)
-                                            .await;
-                                    });
-                                }
-                            }
-                        }
-                    })
-                })?
+            Server::start(listener, "kakaowork-emulator", move |req| {
+                serve(world.clone(), req)
+            })?
         };
         Ok(Self {
             world,
             port,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _server: server,
         })
     }
 
@@ -377,17 +348,6 @@ impl Emulator {
 
     pub fn set_requests_per_minute(&self, n: u32) {
         self.lock().opts.requests_per_minute = n;
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

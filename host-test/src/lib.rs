@@ -7,6 +7,7 @@ pub mod config;
 pub mod delivery;
 pub mod emulator;
 pub mod http;
+pub mod http_server;
 pub mod inspect;
 pub mod kv;
 pub mod random;

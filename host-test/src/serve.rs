@@ -5,13 +5,11 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+
+use crate::http_server::Server;
 
 use crate::clock::Clock;
 use crate::delivery::retry_hint;
@@ -25,9 +23,9 @@ pub type EventSink = Arc<dyn Fn(&InboundEvent) + Send + Sync>;
 
 pub struct CallbackServer {
     addr: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
     outbox: Arc<Mutex<Vec<SendRequest>>>,
+    /// Stops (and joins) the server thread when dropped.
+    _server: Server,
 }
 
 impl CallbackServer {
@@ -38,41 +36,16 @@ impl CallbackServer {
         on_event: EventSink,
     ) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind(listen)?;
-        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let outbox: Arc<Mutex<Vec<SendRequest>>> = Arc::default();
-        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
         let state = (plugin, on_event, outbox.clone());
-        let thread = std::thread::Builder::new()
-            .name("callback-server".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                        return;
-                    };
-                    loop {
-                        tokio::select! {
-                            _ = &mut rx => break,
-                            accepted = listener.accept() => {
-                                let Ok((stream, _)) = accepted else { continue };
-                                let state = state.clone();
-                                tokio::spawn(async move {
-                                    let service = service_fn(move |req| handle(state.clone(), req));
-                                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                                });
-                            }
-                        }
-                    }
-                })
-            })?;
+        let server = Server::start(listener, "callback-server", move |req| {
+            handle(state.clone(), req)
+        })?;
         Ok(Self {
             addr,
-            shutdown: Some(tx),
-            thread: Some(thread),
             outbox,
+            _server: server,
         })
     }
 
@@ -111,17 +84,6 @@ impl CallbackServer {
             .unwrap_or_else(|p| p.into_inner())
             .extend(keep);
         sent
-    }
-}
-
-impl Drop for CallbackServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
