@@ -528,7 +528,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             // Deliver what the plugin left to the host, until stopped.
             loop {
                 std::thread::sleep(std::time::Duration::from_secs(1));
-                server.flush(&plugin, &Clock::Real);
+                server.flush(&plugin);
             }
         }
         Command::Secret => {

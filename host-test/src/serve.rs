@@ -11,7 +11,6 @@ use hyper::body::{Bytes, Incoming};
 
 use crate::http_server::Server;
 
-use crate::clock::Clock;
 use crate::delivery::retry_hint;
 use crate::runtime::Plugin;
 use crate::wit::{CallbackRequest, InboundEvent, SendRequest};
@@ -64,7 +63,7 @@ impl CallbackServer {
     }
 
     /// Try to deliver the outbox once; what cannot go now stays. Returns how many went out.
-    pub fn flush(&self, plugin: &Mutex<Plugin>, clock: &Clock) -> usize {
+    pub fn flush(&self, plugin: &Mutex<Plugin>) -> usize {
         let pending = std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|p| p.into_inner()));
         let mut sent = 0;
         let mut keep = vec![];
@@ -78,7 +77,6 @@ impl CallbackServer {
                 Err(trap) => eprintln!("the plugin trapped delivering a reply: {trap:?}"),
             }
         }
-        let _ = clock;
         self.outbox
             .lock()
             .unwrap_or_else(|p| p.into_inner())

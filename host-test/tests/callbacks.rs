@@ -474,3 +474,41 @@ fn hostile_requests_get_their_status_and_no_event() {
         200
     );
 }
+
+#[test]
+fn a_pairing_reply_that_cannot_go_now_is_left_to_the_host() {
+    let t =
+        inbound(json!({"dmPolicy": "pairing", "rateLimit": {"requestsPerMinute": 3, "burst": 1}}));
+    let req = SendRequest {
+        account: None,
+        target: "user:10000005".into(),
+        text: "공지".into(),
+        idempotency_key: "q5".into(),
+    };
+    let report = {
+        let mut p = t.plugin.lock().unwrap();
+        host_test::delivery::deliver(&mut p, &req, &t.clock, 20, |_, _| {}).unwrap()
+    };
+    let msg = report.outcome.unwrap().message_id;
+    let before = t.emulator.posted().len();
+    // The budget is spent: the click is answered, and the reply waits in the host's outbox.
+    let (status, _) = t
+        .emulator
+        .click(&t.url(), &msg, "답장하기", 10000005)
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(t.emulator.posted().len(), before);
+    assert_eq!(t.server.outbox().len(), 1);
+    assert_eq!(t.server.flush(&t.plugin), 0, "still no budget");
+    t.clock.advance(60_000);
+    assert_eq!(t.server.flush(&t.plugin), 1);
+    assert!(t.server.outbox().is_empty());
+    assert!(
+        t.emulator
+            .posted()
+            .last()
+            .unwrap()
+            .text
+            .contains("Pairing code:")
+    );
+}
