@@ -304,12 +304,11 @@ impl<'a> Client<'a> {
         text: &str,
         blocks: Option<&serde_json::Value>,
     ) -> Result<Message, ApiError> {
-        let mut body = json!({ "conversation_id": conversation_id, "text": text });
-        if let Some(b) = blocks {
-            body["blocks"] = b.clone();
-        }
-        self.call::<Entity<Message>>(self.post_request("messages.send", &body))
-            .map(|e| e.0)
+        self.post_message(
+            "messages.send",
+            json!({ "conversation_id": conversation_id, "text": text }),
+            blocks,
+        )
     }
 
     /// `POST /v1/messages.send_by_email` with `{"email", "text"}`.
@@ -323,11 +322,24 @@ impl<'a> Client<'a> {
         text: &str,
         blocks: Option<&serde_json::Value>,
     ) -> Result<Message, ApiError> {
-        let mut body = json!({ "email": email, "text": text });
+        self.post_message(
+            "messages.send_by_email",
+            json!({ "email": email, "text": text }),
+            blocks,
+        )
+    }
+
+    /// A Messages API call: `body` plus the blocks, if any.
+    fn post_message(
+        &self,
+        method: &str,
+        mut body: serde_json::Value,
+        blocks: Option<&serde_json::Value>,
+    ) -> Result<Message, ApiError> {
         if let Some(b) = blocks {
             body["blocks"] = b.clone();
         }
-        self.call::<Entity<Message>>(self.post_request("messages.send_by_email", &body))
+        self.call::<Entity<Message>>(self.post_request(method, &body))
             .map(|e| e.0)
     }
 
