@@ -468,35 +468,30 @@ mod tests {
         assert_eq!(kv.get("k".into()).unwrap(), None);
     }
 
+    /// Add one to the counter at `n` by compare-and-swap, retrying on conflict.
+    fn cas_increment(store: &dyn KvStore) {
+        loop {
+            let cur = store.get("n", 0).unwrap();
+            let n: u64 = cur
+                .as_deref()
+                .map_or(0, |v| std::str::from_utf8(v).unwrap().parse().unwrap());
+            let next = (n + 1).to_string();
+            if store
+                .compare_and_swap("n", cur.as_deref(), Some(next.as_bytes()), None, 0)
+                .unwrap()
+            {
+                return;
+            }
+        }
+    }
+
     #[test]
     fn concurrent_increments_through_cas_lose_nothing() {
         let store = MemoryKv::new();
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let store = store.clone();
-                std::thread::spawn(move || {
-                    for _ in 0..250 {
-                        loop {
-                            let cur = store.get("n", 0).unwrap();
-                            let n: u64 = cur
-                                .as_deref()
-                                .map_or(0, |v| std::str::from_utf8(v).unwrap().parse().unwrap());
-                            let next = (n + 1).to_string();
-                            if store
-                                .compare_and_swap(
-                                    "n",
-                                    cur.as_deref(),
-                                    Some(next.as_bytes()),
-                                    None,
-                                    0,
-                                )
-                                .unwrap()
-                            {
-                                break;
-                            }
-                        }
-                    }
-                })
+                std::thread::spawn(move || (0..250).for_each(|_| cas_increment(store.as_ref())))
             })
             .collect();
         for t in threads {
@@ -548,26 +543,7 @@ mod tests {
                 let path = path.clone();
                 std::thread::spawn(move || {
                     let store = SqliteKv::open(&path).unwrap();
-                    for _ in 0..50 {
-                        loop {
-                            let cur = store.get("n", 0).unwrap();
-                            let n: u64 = cur
-                                .as_deref()
-                                .map_or(0, |v| std::str::from_utf8(v).unwrap().parse().unwrap());
-                            if store
-                                .compare_and_swap(
-                                    "n",
-                                    cur.as_deref(),
-                                    Some((n + 1).to_string().as_bytes()),
-                                    None,
-                                    0,
-                                )
-                                .unwrap()
-                            {
-                                break;
-                            }
-                        }
-                    }
+                    (0..50).for_each(|_| cas_increment(store.as_ref()));
                 })
             })
             .collect();

@@ -26,7 +26,7 @@ struct Fleet {
     emulator: Emulator,
     clock: Clock,
     kv: Arc<MemoryKv>,
-    section: Value,
+    prepared: host_test::config::Prepared,
     env: HostEnv,
 }
 
@@ -46,7 +46,7 @@ impl Fleet {
         .unwrap();
         let mut section = section;
         section["apiBase"] = json!(emulator.base_url());
-        let prepared = prepare(section.clone(), None).unwrap();
+        let prepared = prepare(section, None).unwrap();
         let mut policy = prepared.policy.clone();
         tune(&mut policy);
         let kv = MemoryKv::new();
@@ -59,15 +59,14 @@ impl Fleet {
             emulator,
             clock,
             kv,
-            section,
+            prepared,
             env,
         }
     }
 
     fn instance(&self) -> Plugin {
-        let prepared = prepare(self.section.clone(), None).unwrap();
         let mut p = common::runtime().instantiate(&self.env).unwrap();
-        p.configure(&prepared.redacted_json, &prepared.credentials)
+        p.configure(&self.prepared.redacted_json, &self.prepared.credentials)
             .unwrap()
             .unwrap();
         p
