@@ -392,7 +392,10 @@ fn hostile_requests_get_their_status_and_no_event() {
     for b in broken {
         cases.push(("missing or wrong fields", json_req(body(b)), 400));
     }
-    let tampered_tag = format!("{}0", &modal_value[..modal_value.len() - 1]);
+    // Flip the tag's last hex digit to a different one (a fixed digit would match 1 time in 16).
+    let last = if modal_value.ends_with('0') { '1' } else { '0' };
+    let tampered_tag = format!("{}{last}", &modal_value[..modal_value.len() - 1]);
+    assert_ne!(tampered_tag, modal_value);
     let other_key = "kw1|modal:reply|00000000000000000000000000000000".to_owned();
     for v in [
         "reply".to_owned(),
