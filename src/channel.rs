@@ -580,8 +580,11 @@ impl Channel {
             stored = s;
 
             let text = stored.ledger.chunks[i].text.clone();
+            // One Reply button per message, under its last part, not one per chunk.
+            let last = i + 1 == stored.ledger.chunks.len();
             let blocks = reply_value
                 .as_ref()
+                .filter(|_| last)
                 .map(|v| callback::reply_blocks(&text, &account.reply_button.label, v));
             let admitted = Admitted(&gate);
             let sender =
@@ -1421,6 +1424,35 @@ mod tests {
                 && bodies[1].contains("bbbb")
                 && bodies[2].contains("bbbb")
                 && bodies[3].contains("cccc")
+        );
+    }
+
+    #[test]
+    fn a_long_message_has_one_reply_button_under_its_last_chunk() {
+        let ch = configured(
+            r#"{"textChunkLimit": 16}"#,
+            &[("default", CredentialSource::Env)],
+        );
+        let w = World::new();
+        let text = "aaaaaaaaaaaaaaa bbbbbbbbbbbbbbb ccccccccccccccc";
+        let http = ScriptedHttp::new(vec![(200, &sent(1)), (200, &sent(2)), (200, &sent(3))]);
+        ch.send(&w.ports(&http), &req_k("5", text, "long-button"))
+            .unwrap();
+        let bodies: Vec<serde_json::Value> = http
+            .requests()
+            .iter()
+            .map(|r| serde_json::from_slice(r.body.as_ref().unwrap()).unwrap())
+            .collect();
+        assert_eq!(bodies.len(), 3);
+        for b in &bodies[..2] {
+            assert!(b.get("blocks").is_none(), "no button mid-message: {b}");
+        }
+        assert!(bodies[0]["text"].as_str().unwrap().contains("aaaa"));
+        let last = bodies[2]["blocks"].as_array().unwrap();
+        assert!(last[0]["text"].as_str().unwrap().contains("cccc"));
+        assert_eq!(
+            last.last().unwrap()["elements"][0]["action_type"],
+            "call_modal"
         );
     }
 
