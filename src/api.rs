@@ -292,13 +292,9 @@ impl<'a> Client<'a> {
             .map(|p| p.0)
     }
 
-    /// `POST /v1/messages.send` with `{"conversation_id", "text"}`.
-    pub fn messages_send(&self, conversation_id: &str, text: &str) -> Result<Message, ApiError> {
-        self.messages_send_blocks(conversation_id, text, None)
-    }
-
-    /// `messages.send` with Block Kit blocks; `text` is then the notification preview.
-    pub fn messages_send_blocks(
+    /// `POST /v1/messages.send` with `{"conversation_id", "text"}` and optional Block Kit
+    /// blocks (`text` is then the notification preview).
+    pub fn messages_send(
         &self,
         conversation_id: &str,
         text: &str,
@@ -311,12 +307,8 @@ impl<'a> Client<'a> {
         )
     }
 
-    /// `POST /v1/messages.send_by_email` with `{"email", "text"}`.
-    pub fn messages_send_by_email(&self, email: &str, text: &str) -> Result<Message, ApiError> {
-        self.messages_send_by_email_blocks(email, text, None)
-    }
-
-    pub fn messages_send_by_email_blocks(
+    /// `POST /v1/messages.send_by_email` with `{"email", "text"}` and optional blocks.
+    pub fn messages_send_by_email(
         &self,
         email: &str,
         text: &str,
@@ -398,9 +390,9 @@ mod tests {
         );
         let conv = c.conversations_open("10000003").unwrap();
         assert_eq!(conv.id.as_str(), "2092305");
-        let m = c.messages_send("2092305", "hi").unwrap();
+        let m = c.messages_send("2092305", "hi", None).unwrap();
         assert_eq!(m.id.as_str(), "757617552587034624");
-        c.messages_send_by_email("a@b.co", "hey").unwrap();
+        c.messages_send_by_email("a@b.co", "hey", None).unwrap();
         let u = c.users_find_by_email("a+b@example.co.kr").unwrap();
         assert_eq!(u.id.as_str(), "10000003");
 

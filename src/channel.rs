@@ -492,12 +492,6 @@ impl Channel {
             )));
         }
 
-        let reply_value = if account.reply_button.enabled {
-            let key = callback::signing_key(ports.kv, ports.random, &account.id)?;
-            Some(callback::sign(&key, "reply"))
-        } else {
-            None
-        };
         let mut budget_key: Option<String> = None;
         let mut i = 0;
         let mut rounds = 0;
@@ -567,6 +561,21 @@ impl Channel {
                 Target::Email(_) => None,
             };
 
+            // One Reply button per message, under its last part. Built before the claim, so a
+            // KV failure reading the signing key leaves the chunk unclaimed.
+            let text = stored.ledger.chunks[i].text.clone();
+            let blocks = if account.reply_button.enabled && i + 1 == stored.ledger.chunks.len() {
+                let key = callback::signing_key(ports.kv, ports.random, &account.id)?;
+                let value = callback::sign(&key, "reply");
+                Some(callback::reply_blocks(
+                    &text,
+                    &account.reply_button.label,
+                    &value,
+                ))
+            } else {
+                None
+            };
+
             // Admission first: a deferral must not leave the chunk claimed.
             gate.before().map_err(ChannelError::from)?;
             let mut claimed = stored.ledger.clone();
@@ -579,21 +588,14 @@ impl Channel {
             };
             stored = s;
 
-            let text = stored.ledger.chunks[i].text.clone();
-            // One Reply button per message, under its last part, not one per chunk.
-            let last = i + 1 == stored.ledger.chunks.len();
-            let blocks = reply_value
-                .as_ref()
-                .filter(|_| last)
-                .map(|v| callback::reply_blocks(&text, &account.reply_button.label, v));
             let admitted = Admitted(&gate);
             let sender =
                 Client::new(ports.http, &account.id, &account.api_base).with_gate(&admitted);
             let result = match (&target, &conversation) {
                 (Target::Email(addr), _) => {
-                    sender.messages_send_by_email_blocks(addr, &text, blocks.as_ref())
+                    sender.messages_send_by_email(addr, &text, blocks.as_ref())
                 }
-                (_, Some(conv)) => sender.messages_send_blocks(conv, &text, blocks.as_ref()),
+                (_, Some(conv)) => sender.messages_send(conv, &text, blocks.as_ref()),
                 (_, None) => Err(ApiError::Envelope(EnvelopeError::Invalid {
                     status: 0,
                     detail: "no conversation for the target".into(),

@@ -29,15 +29,7 @@ pub enum DmPolicy {
 impl DmPolicy {
     pub const NAMES: [&'static str; 4] = ["pairing", "allowlist", "open", "disabled"];
 
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pairing" => Some(Self::Pairing),
-            "allowlist" => Some(Self::Allowlist),
-            "open" => Some(Self::Open),
-            "disabled" => Some(Self::Disabled),
-            _ => None,
-        }
-    }
+    pub const ALL: [Self; 4] = [Self::Pairing, Self::Allowlist, Self::Open, Self::Disabled];
 
     pub fn as_str(self) -> &'static str {
         Self::NAMES[self as usize]
@@ -433,6 +425,32 @@ impl Checker {
         }
     }
 
+    /// The index in `names` of the string at `key`; anything else is an error naming them all.
+    /// Not generic over the enum: one copy of this code in the component, not three.
+    fn one_of(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        what: &str,
+        names: &[&str],
+    ) -> Option<usize> {
+        let v = obj.get(key)?;
+        let problem = match v.as_str() {
+            Some(s) => match names.iter().position(|name| *name == s) {
+                Some(i) => return Some(i),
+                None => format!("unknown {what} `{s}`"),
+            },
+            None => format!("must be a string, found {}", type_name(v)),
+        };
+        self.error(
+            &child(path, key),
+            problem,
+            format!("use one of {}", names.join(", ")),
+        );
+        None
+    }
+
     fn allow_list(
         &mut self,
         obj: &Map<String, Value>,
@@ -551,35 +569,26 @@ impl Checker {
                 format!("write it as `/{p}`"),
             );
         }
-        if let Some(v) = obj.get("dmPolicy") {
-            match v.as_str().map(|s| (s, DmPolicy::parse(s))) {
-                Some((_, Some(p))) => f.dm_policy = Some(p),
-                Some((s, None)) => self.error(
-                    &child(path, "dmPolicy"),
-                    format!("unknown policy `{s}`"),
-                    format!("use one of {}", DmPolicy::NAMES.join(", ")),
-                ),
-                None => self.error(
-                    &child(path, "dmPolicy"),
-                    format!("must be a string, found {}", type_name(v)),
-                    format!("use one of {}", DmPolicy::NAMES.join(", ")),
-                ),
-            }
-        }
+        f.dm_policy = self
+            .one_of(obj, path, "dmPolicy", "policy", &DmPolicy::NAMES)
+            .map(|i| DmPolicy::ALL[i]);
         f.allow_from = self.allow_list(obj, path, "allowFrom");
         f.group_allow_from = self.allow_list(obj, path, "groupAllowFrom");
-        if let Some(v) = obj.get("groupPolicy") {
-            match v.as_str() {
-                Some("open") => f.group_policy = Some(GroupPolicy::Open),
-                Some("allowlist") => f.group_policy = Some(GroupPolicy::Allowlist),
-                Some("disabled") => f.group_policy = Some(GroupPolicy::Disabled),
-                _ => self.error(
-                    &child(path, "groupPolicy"),
-                    format!("unknown group policy {v}"),
-                    "use one of open, allowlist, disabled",
-                ),
-            }
-        }
+        f.group_policy = self
+            .one_of(
+                obj,
+                path,
+                "groupPolicy",
+                "group policy",
+                &["open", "allowlist", "disabled"],
+            )
+            .map(|i| {
+                [
+                    GroupPolicy::Open,
+                    GroupPolicy::Allowlist,
+                    GroupPolicy::Disabled,
+                ][i]
+            });
         f.proxy = self.string(obj, path, "proxy");
         if let Some(proxy) = &f.proxy {
             match split_origin(proxy) {
@@ -615,17 +624,15 @@ impl Checker {
             }
         }
         f.text_chunk_limit = self.int(obj, path, "textChunkLimit", 16, MAX_TEXT_CHUNK_LIMIT);
-        if let Some(v) = obj.get("delivery") {
-            match v.as_str() {
-                Some("at-most-once") => f.delivery = Some(Delivery::AtMostOnce),
-                Some("at-least-once") => f.delivery = Some(Delivery::AtLeastOnce),
-                _ => self.error(
-                    &child(path, "delivery"),
-                    format!("unknown delivery mode {v}"),
-                    "use \"at-most-once\" (never duplicate) or \"at-least-once\" (never lose)",
-                ),
-            }
-        }
+        f.delivery = self
+            .one_of(
+                obj,
+                path,
+                "delivery",
+                "delivery mode",
+                &["at-most-once", "at-least-once"],
+            )
+            .map(|i| [Delivery::AtMostOnce, Delivery::AtLeastOnce][i]);
         f.callback_secret = self.string(obj, path, "callbackSecret");
         if let Some(secret) = &f.callback_secret
             && (secret.len() < MIN_SECRET_CHARS
@@ -1050,6 +1057,7 @@ mod tests {
         let e = errs(json!({
             "enabled": "yes",
             "dmPolicy": "everyone",
+            "groupPolicy": "pairing",
             "allowFrom": "12345",
             "callbackUrl": "http://example.com/cb",
             "callbackPath": "cb",
@@ -1065,6 +1073,7 @@ mod tests {
         for want in [
             "channels.kakao.enabled",
             "channels.kakao.dmPolicy",
+            "channels.kakao.groupPolicy",
             "channels.kakao.allowFrom",
             "channels.kakao.callbackUrl",
             "channels.kakao.callbackPath",
@@ -1084,7 +1093,7 @@ mod tests {
             paths.contains(&"channels.kakao.accounts.c.callbackPath"),
             "{paths:#?}"
         );
-        assert_eq!(e.len(), 14, "{e:#?}");
+        assert_eq!(e.len(), 15, "{e:#?}");
         for issue in &e {
             assert!(
                 !issue.fix.is_empty() && !issue.message.is_empty(),
