@@ -192,6 +192,20 @@ fn state_dir(conn: &Conn) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".kakaowork-state"))
 }
 
+/// The CLI's delivery: real clock, up to 50 calls, each wait shown on stderr.
+fn deliver_showing_progress(
+    plugin: &mut Plugin,
+    req: &wit::SendRequest,
+) -> Result<host_test::delivery::Report, CliError> {
+    deliver(plugin, req, &Clock::Real, 50, |ms, reason| {
+        eprintln!(
+            "{reason}: waiting {:.1} s before continuing…",
+            ms as f64 / 1000.0
+        );
+    })
+    .map_err(trap)
+}
+
 fn trap(e: wasmtime::Error) -> CliError {
     CliError::Trap(format!("{e:?}"))
 }
@@ -400,13 +414,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 text: message,
                 idempotency_key: key,
             };
-            let report = deliver(&mut s.plugin, &req, &Clock::Real, 50, |ms, reason| {
-                eprintln!(
-                    "{reason}: waiting {:.1} s before continuing…",
-                    ms as f64 / 1000.0
-                );
-            })
-            .map_err(trap)?;
+            let report = deliver_showing_progress(&mut s.plugin, &req)?;
             let result = report
                 .outcome
                 .map_err(|e| channel_error(e, s.emulator.is_some()));
@@ -612,13 +620,7 @@ fn pairing(action: PairingAction) -> Result<(), CliError> {
                     text: a.notice.clone(),
                     idempotency_key: format!("pairing-approved-{}-{}", a.user_id, a.code),
                 };
-                let report = deliver(&mut s.plugin, &req, &Clock::Real, 50, |ms, reason| {
-                    eprintln!(
-                        "{reason}: waiting {:.1} s before continuing…",
-                        ms as f64 / 1000.0
-                    );
-                })
-                .map_err(trap)?;
+                let report = deliver_showing_progress(&mut s.plugin, &req)?;
                 match report.outcome {
                     Ok(r) => println!("Told the user (message {}).", r.message_id),
                     // The approval stands; only the notice failed.

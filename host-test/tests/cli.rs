@@ -112,7 +112,7 @@ fn pairing_from_a_serving_process_is_approved_from_the_command_line() {
 
 #[test]
 fn resuming_a_send_with_its_key_posts_nothing_twice() {
-    let (rc, out, err) = run(&[
+    let send = [
         "message",
         "send",
         "--target",
@@ -121,7 +121,8 @@ fn resuming_a_send_with_its_key_posts_nothing_twice() {
         "once",
         "--idempotency-key",
         "cli-resume-1",
-    ]);
+    ];
+    let (rc, out, err) = run(&send);
     assert_eq!(rc, 0, "{out}{err}");
     let id = out
         .lines()
@@ -129,16 +130,7 @@ fn resuming_a_send_with_its_key_posts_nothing_twice() {
         .unwrap()
         .to_owned();
     // Same key again: the ledger in the state directory says it was sent; nothing is posted.
-    let (rc, out2, err2) = run(&[
-        "message",
-        "send",
-        "--target",
-        "user:10000002",
-        "--message",
-        "once",
-        "--idempotency-key",
-        "cli-resume-1",
-    ]);
+    let (rc, out2, err2) = run(&send);
     assert_eq!(rc, 0, "{out2}{err2}");
     assert!(out2.contains(&id), "{out2}");
     assert!(!out2.contains("POST /v1/messages.send"), "{out2}");

@@ -72,6 +72,22 @@ impl Fleet {
         p
     }
 
+    /// `instances` fresh instances, message `i` of `total` queued on instance `i % instances`.
+    fn queues(
+        &self,
+        instances: usize,
+        total: usize,
+        message: impl Fn(usize) -> SendRequest,
+    ) -> Vec<(Plugin, VecDeque<SendRequest>)> {
+        let mut queues: Vec<_> = (0..instances)
+            .map(|_| (self.instance(), VecDeque::new()))
+            .collect();
+        for i in 0..total {
+            queues[i % instances].1.push_back(message(i));
+        }
+        queues
+    }
+
     fn ledger(&self, account: &str, key: &str) -> Option<Ledger> {
         let raw = self
             .kv
@@ -184,9 +200,6 @@ fn saturate(instances: usize, accounts: &[&str]) {
     };
     let fleet = Fleet::new(200, section, |_| {});
     let total = 1000;
-    let mut queues: Vec<(Plugin, VecDeque<SendRequest>)> = (0..instances)
-        .map(|_| (fleet.instance(), VecDeque::new()))
-        .collect();
     let acct = |i: usize| {
         if accounts.len() == 1 {
             "default"
@@ -194,11 +207,9 @@ fn saturate(instances: usize, accounts: &[&str]) {
             accounts[i % accounts.len()]
         }
     };
-    for i in 0..total {
-        queues[i % instances]
-            .1
-            .push_back(req(acct(i), i, format!("message {i}")));
-    }
+    let queues = fleet.queues(instances, total, |i| {
+        req(acct(i), i, format!("message {i}"))
+    });
     let done = run(&fleet, queues);
     assert_eq!(done.len(), total);
     assert!(
@@ -254,14 +265,9 @@ fn four_instances_share_the_workspace_budget() {
 fn a_server_budget_below_the_clients_is_learned() {
     let fleet = Fleet::new(100, two_accounts(), |_| {});
     let total = 300;
-    let mut queues: Vec<(Plugin, VecDeque<SendRequest>)> = (0..2)
-        .map(|_| (fleet.instance(), VecDeque::new()))
-        .collect();
-    for i in 0..total {
-        queues[i % 2]
-            .1
-            .push_back(req(["a", "b"][i % 2], i, format!("low budget {i}")));
-    }
+    let queues = fleet.queues(2, total, |i| {
+        req(["a", "b"][i % 2], i, format!("low budget {i}"))
+    });
     let done = run(&fleet, queues);
     assert!(
         done.values()
@@ -295,14 +301,9 @@ fn faults_end_in_reported_states_without_duplicates() {
         42,
     );
     let total = 120;
-    let mut queues: Vec<(Plugin, VecDeque<SendRequest>)> = (0..2)
-        .map(|_| (fleet.instance(), VecDeque::new()))
-        .collect();
-    for i in 0..total {
-        queues[i % 2]
-            .1
-            .push_back(req(["a", "b"][i % 2], i, format!("faulty {i}")));
-    }
+    let queues = fleet.queues(2, total, |i| {
+        req(["a", "b"][i % 2], i, format!("faulty {i}"))
+    });
     let done = run(&fleet, queues);
     assert_eq!(done.len(), total);
     assert_no_duplicates(&fleet);

@@ -106,52 +106,21 @@ fn guest_pagination_reads_every_page_against_the_emulator() {
 #[test]
 fn cursor_with_another_parameter_fails() {
     let emu = Emulator::start(EmulatorOptions::default()).unwrap();
-    let (s, _, first) = raw(
-        &emu,
-        "GET",
-        "/v1/conversations.list?limit=5",
-        None,
-        "",
-        DEFAULT_APP_KEY,
-    );
+    let get = |path: &str| {
+        let (s, _, v) = raw(&emu, "GET", path, None, "", DEFAULT_APP_KEY);
+        (s, v)
+    };
+    let (s, first) = get("/v1/conversations.list?limit=5");
     assert_eq!(s, 200);
     let cursor = first["cursor"].as_str().unwrap().to_owned();
-    let (s, _, v) = raw(
-        &emu,
-        "GET",
-        &format!("/v1/conversations.list?cursor={cursor}&limit=5"),
-        None,
-        "",
-        DEFAULT_APP_KEY,
-    );
+    let (s, v) = get(&format!("/v1/conversations.list?cursor={cursor}&limit=5"));
     assert_eq!((s, code(&v)), (400, "invalid_parameter"));
-    let (s, _, v) = raw(
-        &emu,
-        "GET",
-        &format!("/v1/conversations.list?cursor={cursor}"),
-        None,
-        "",
-        DEFAULT_APP_KEY,
-    );
+    let (s, v) = get(&format!("/v1/conversations.list?cursor={cursor}"));
     assert_eq!(s, 200);
     assert_eq!(v["conversations"].as_array().unwrap().len(), 5);
-    let (s, _, v) = raw(
-        &emu,
-        "GET",
-        "/v1/conversations.list?cursor=bm9wZQ==",
-        None,
-        "",
-        DEFAULT_APP_KEY,
-    );
+    let (s, v) = get("/v1/conversations.list?cursor=bm9wZQ==");
     assert_eq!((s, code(&v)), (400, "invalid_parameter"));
-    let (s, _, v) = raw(
-        &emu,
-        "GET",
-        "/v1/users.list?limit=101",
-        None,
-        "",
-        DEFAULT_APP_KEY,
-    );
+    let (s, v) = get("/v1/users.list?limit=101");
     assert_eq!((s, code(&v)), (400, "invalid_parameter"));
 }
 
@@ -164,62 +133,69 @@ fn authentication_paths_and_content_types() {
         h.iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("ratelimit-limit"))
     );
-    let (s, _, v) = raw(
-        &emu,
-        "GET",
-        "/v1/conversations.create",
-        None,
-        "",
-        DEFAULT_APP_KEY,
+    const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+    const JSON: Option<&str> = Some("application/json");
+    let long = format!(
+        r#"{{"conversation_id": "3000001", "text": "{}"}}"#,
+        "가".repeat(3001)
     );
-    assert_eq!((s, code(&v)), (404, "api_not_found"));
-    let (s, _, v) = raw(
-        &emu,
-        "POST",
-        "/v1/messages.send",
-        Some("application/x-www-form-urlencoded"),
-        "conversation_id=3000001&text=hi",
-        DEFAULT_APP_KEY,
-    );
-    assert_eq!((s, code(&v)), (400, "invalid_content_type"));
-    // Non-message APIs accept form bodies, as KakaoWork does.
-    let (s, _, v) = raw(
-        &emu,
-        "POST",
-        "/v1/conversations.open",
-        Some("application/x-www-form-urlencoded"),
-        "user_id=10000001",
-        DEFAULT_APP_KEY,
-    );
-    assert_eq!(s, 200, "{v}");
-    let (s, _, v) = raw(
-        &emu,
-        "POST",
-        "/v1/messages.send",
-        Some("application/json"),
-        "{bad json",
-        DEFAULT_APP_KEY,
-    );
-    assert_eq!((s, code(&v)), (400, "invalid_representation"));
-    let (s, _, v) = raw(
-        &emu,
-        "POST",
-        "/v1/messages.send",
-        Some("application/json"),
-        r#"{"conversation_id": 3000001}"#,
-        DEFAULT_APP_KEY,
-    );
-    assert_eq!((s, code(&v)), (400, "missing_parameter"));
-    let long = "가".repeat(3001);
-    let (s, _, v) = raw(
-        &emu,
-        "POST",
-        "/v1/messages.send",
-        Some("application/json"),
-        &format!(r#"{{"conversation_id": "3000001", "text": "{long}"}}"#),
-        DEFAULT_APP_KEY,
-    );
-    assert_eq!((s, code(&v)), (400, "text_too_long"));
+    // (method, path, content type, body, expected status, expected error code)
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, &'a str, u16, &'a str);
+    let cases: [Case; 6] = [
+        (
+            "GET",
+            "/v1/conversations.create",
+            None,
+            "",
+            404,
+            "api_not_found",
+        ),
+        (
+            "POST",
+            "/v1/messages.send",
+            FORM,
+            "conversation_id=3000001&text=hi",
+            400,
+            "invalid_content_type",
+        ),
+        // Non-message APIs accept form bodies, as KakaoWork does.
+        (
+            "POST",
+            "/v1/conversations.open",
+            FORM,
+            "user_id=10000001",
+            200,
+            "",
+        ),
+        (
+            "POST",
+            "/v1/messages.send",
+            JSON,
+            "{bad json",
+            400,
+            "invalid_representation",
+        ),
+        (
+            "POST",
+            "/v1/messages.send",
+            JSON,
+            r#"{"conversation_id": 3000001}"#,
+            400,
+            "missing_parameter",
+        ),
+        (
+            "POST",
+            "/v1/messages.send",
+            JSON,
+            &long,
+            400,
+            "text_too_long",
+        ),
+    ];
+    for (method, path, ctype, body, status, error) in cases {
+        let (s, _, v) = raw(&emu, method, path, ctype, body, DEFAULT_APP_KEY);
+        assert_eq!((s, code(&v)), (status, error), "{method} {path}: {v}");
+    }
     assert_eq!(emu.requests().len(), 7);
 }
 
