@@ -364,6 +364,16 @@ fn long_text() -> String {
         .join("\n\n")
 }
 
+/// `text` for the room on the default account, under idempotency key `key`.
+fn to_room(text: &str, key: &str) -> SendRequest {
+    SendRequest {
+        account: None,
+        target: format!("conversation:{ROOM}"),
+        text: text.into(),
+        idempotency_key: key.into(),
+    }
+}
+
 fn assert_chunks_once_in_order(fleet: &Fleet, text: &str, receipt: &SendReceipt) {
     let posted = fleet.emulator.posted();
     assert_eq!(posted.len(), receipt.chunks.len());
@@ -389,12 +399,7 @@ fn dropped_instance_between_chunks_is_resumed_by_a_new_one() {
     let section = json!({"appKey": KEY_A, "textChunkLimit": 100, "rateLimit": {"requestsPerMinute": 40, "burst": 3}});
     let fleet = Fleet::new(200, section, |_| {});
     let text = long_text();
-    let request = SendRequest {
-        account: None,
-        target: format!("conversation:{ROOM}"),
-        text: text.clone(),
-        idempotency_key: "long-1".into(),
-    };
+    let request = to_room(&text, "long-1");
     let mut first = fleet.instance();
     let wait = match first.send(&request).unwrap() {
         Err(ChannelError::Deferred(ms)) => ms,
@@ -417,12 +422,7 @@ fn a_server_error_part_way_is_resumed_without_resending() {
     let section = json!({"appKey": KEY_A, "textChunkLimit": 100});
     let fleet = Fleet::new(200, section, |_| {});
     let text = long_text();
-    let request = SendRequest {
-        account: None,
-        target: format!("conversation:{ROOM}"),
-        text: text.clone(),
-        idempotency_key: "long-2".into(),
-    };
+    let request = to_room(&text, "long-2");
     let mut first = fleet.instance();
     first
         .send(&SendRequest {
