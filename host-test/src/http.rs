@@ -3,7 +3,7 @@
 //! The guest names an account; the host attaches that account's app key, and only when the
 //! URL is on the account's configured API origin. Everything else is refused with `denied`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -117,12 +117,15 @@ pub struct GuestRequest {
     pub account: Option<String>,
 }
 
+/// How many of the guest's latest requests the log keeps: `serve` runs for days.
+pub const GUEST_LOG_CAP: usize = 1024;
+
 /// Per-store state of the `http` interface.
 pub struct HttpState {
     policy: Arc<HttpPolicy>,
     agents: HashMap<Option<String>, ureq::Agent>,
-    /// Every request the guest made, for tests and the CLI.
-    pub log: Arc<Mutex<Vec<GuestRequest>>>,
+    /// The guest's latest requests (at most [`GUEST_LOG_CAP`]), for tests and the CLI.
+    pub log: Arc<Mutex<VecDeque<GuestRequest>>>,
 }
 
 impl HttpState {
@@ -283,7 +286,10 @@ impl HttpState {
 impl Host for HttpState {
     fn send(&mut self, req: Request) -> Result<Response, Error> {
         if let Ok(mut log) = self.log.lock() {
-            log.push(GuestRequest {
+            if log.len() == GUEST_LOG_CAP {
+                log.pop_front();
+            }
+            log.push_back(GuestRequest {
                 method: match req.method {
                     Method::Get => "GET",
                     Method::Post => "POST",
@@ -316,5 +322,35 @@ impl Host for HttpState {
             Some(t) => t.execute(out),
             None => self.execute_ureq(out),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_log_keeps_only_the_latest() {
+        let mut state = HttpState::new(Arc::new(HttpPolicy::new(HashMap::new())));
+        for i in 0..GUEST_LOG_CAP + 10 {
+            let r = state.send(Request {
+                method: Method::Get,
+                url: format!("https://api.kakaowork.com/v1/bots.info?n={i}"),
+                headers: vec![],
+                body: None,
+                account: Some("nobody".into()),
+                timeout_ms: None,
+            });
+            assert!(matches!(r, Err(Error::Denied(_))), "{r:?}");
+        }
+        let log = state.log.lock().unwrap();
+        assert_eq!(log.len(), GUEST_LOG_CAP);
+        assert!(log[0].url.ends_with("n=10"), "{}", log[0].url);
+        assert!(
+            log.back()
+                .unwrap()
+                .url
+                .ends_with(&format!("n={}", GUEST_LOG_CAP + 9))
+        );
     }
 }

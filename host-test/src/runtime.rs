@@ -268,14 +268,14 @@ impl Plugin {
         )
     }
 
-    /// Requests the guest produced so far, before the host added anything.
+    /// The guest's latest requests (at most `http::GUEST_LOG_CAP`), before the host added anything.
     pub fn guest_requests(&self) -> Vec<GuestRequest> {
         self.store
             .data()
             .http
             .log
             .lock()
-            .map(|l| l.clone())
+            .map(|l| l.iter().cloned().collect())
             .unwrap_or_default()
     }
 }
