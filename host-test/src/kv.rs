@@ -9,6 +9,9 @@ use crate::clock::Clock;
 
 pub const MAX_KEY_BYTES: usize = 512;
 pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
+/// Expired entries are swept once every this many writes of one instance, so stores that live
+/// for days (replay markers, caches) do not grow without end.
+pub const SWEEP_EVERY_WRITES: u64 = 1024;
 
 /// A backing store. Implementations must make `compare_and_swap` atomic across every handle.
 pub trait KvStore: Send + Sync {
@@ -24,6 +27,8 @@ pub trait KvStore: Send + Sync {
         now_ms: u64,
     ) -> Result<bool, Error>;
     fn list_keys(&self, prefix: &str, now_ms: u64) -> Result<Vec<String>, Error>;
+    /// Removes every entry expired at `now_ms`; returns how many went.
+    fn purge_expired(&self, now_ms: u64) -> Result<usize, Error>;
 }
 
 #[derive(Debug)]
@@ -94,6 +99,13 @@ impl KvStore for MemoryKv {
         Ok(())
     }
 
+    fn purge_expired(&self, now: u64) -> Result<usize, Error> {
+        let mut map = self.lock()?;
+        let before = map.len();
+        map.retain(|_, e| e.live(now));
+        Ok(before - map.len())
+    }
+
     fn compare_and_swap(
         &self,
         key: &str,
@@ -155,6 +167,10 @@ impl KvStore for Prefixed {
     }
     fn delete(&self, key: &str) -> Result<(), Error> {
         self.inner.delete(&format!("{}{key}", self.prefix))
+    }
+    // Expired is expired under every prefix: sweeping the whole store is fine.
+    fn purge_expired(&self, now: u64) -> Result<usize, Error> {
+        self.inner.purge_expired(now)
     }
     fn compare_and_swap(
         &self,
@@ -228,7 +244,9 @@ impl SqliteKv {
                  key TEXT PRIMARY KEY NOT NULL,
                  value BLOB NOT NULL,
                  expires_at INTEGER
-             ) WITHOUT ROWID;",
+             ) WITHOUT ROWID;
+             CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at)
+                 WHERE expires_at IS NOT NULL;",
         )
         .map_err(sql)?;
         Ok(Arc::new(Self {
@@ -272,6 +290,15 @@ impl KvStore for SqliteKv {
         self.lock()?
             .execute("DELETE FROM kv WHERE key = ?1", [key])
             .map(|_| ())
+            .map_err(sql)
+    }
+
+    fn purge_expired(&self, now: u64) -> Result<usize, Error> {
+        self.lock()?
+            .execute(
+                "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+                [now as i64],
+            )
             .map_err(sql)
     }
 
@@ -331,8 +358,9 @@ impl KvStore for SqliteKv {
 
 /// Per-store state of the `kv` interface.
 pub struct KvState {
-    pub store: Arc<dyn KvStore>,
-    pub clock: Clock,
+    store: Arc<dyn KvStore>,
+    clock: Clock,
+    writes: u64,
 }
 
 fn check_key(key: &str) -> Result<(), Error> {
@@ -357,8 +385,25 @@ fn check_value(v: &[u8]) -> Result<(), Error> {
 }
 
 impl KvState {
+    pub fn new(store: Arc<dyn KvStore>, clock: Clock) -> Self {
+        Self {
+            store,
+            clock,
+            writes: 0,
+        }
+    }
+
     fn expiry(&self, ttl_ms: Option<u64>) -> Option<u64> {
         ttl_ms.map(|t| self.clock.now_ms().saturating_add(t))
+    }
+
+    /// Counts a write and sweeps expired entries every [`SWEEP_EVERY_WRITES`]. A failed sweep
+    /// loses nothing (expired entries already read as absent), so it does not fail the write.
+    fn wrote(&mut self) {
+        self.writes += 1;
+        if self.writes.is_multiple_of(SWEEP_EVERY_WRITES) {
+            let _ = self.store.purge_expired(self.clock.now_ms());
+        }
     }
 }
 
@@ -371,6 +416,7 @@ impl Host for KvState {
     fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: Option<u64>) -> Result<(), Error> {
         check_key(&key)?;
         check_value(&value)?;
+        self.wrote();
         self.store.set(&key, &value, self.expiry(ttl_ms))
     }
 
@@ -391,6 +437,7 @@ impl Host for KvState {
             check_value(v)?;
         }
         let expiry = self.expiry(ttl_ms);
+        self.wrote();
         self.store.compare_and_swap(
             &key,
             expected.as_deref(),
@@ -411,13 +458,7 @@ mod tests {
 
     fn state() -> (KvState, Clock) {
         let clock = Clock::fake(1_000);
-        (
-            KvState {
-                store: MemoryKv::new(),
-                clock: clock.clone(),
-            },
-            clock,
-        )
+        (KvState::new(MemoryKv::new(), clock.clone()), clock)
     }
 
     #[test]
@@ -466,6 +507,43 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(kv.get("k".into()).unwrap(), None);
+    }
+
+    #[test]
+    fn expired_entries_are_swept_from_both_stores() {
+        let path = temp_db("sweep");
+        let stores: [Arc<dyn KvStore>; 2] = [MemoryKv::new(), SqliteKv::open(&path).unwrap()];
+        for store in stores {
+            let clock = Clock::fake(1_000);
+            let mut kv = KvState::new(store.clone(), clock.clone());
+            kv.set("keep".into(), b"k".to_vec(), None).unwrap();
+            // Replay markers with a 10-minute life, one a minute for two days.
+            let total = SWEEP_EVERY_WRITES * 3;
+            for i in 0..total {
+                kv.set(format!("seen/{i}"), b"1".to_vec(), Some(600_000))
+                    .unwrap();
+                clock.advance(60_000);
+            }
+            // Listing at time 0 shows every stored entry, expired or not.
+            let stored = store.list_keys("", 0).unwrap().len();
+            assert!(
+                stored <= SWEEP_EVERY_WRITES as usize + 11,
+                "{stored} of {} entries still stored",
+                total + 1
+            );
+            let now = clock.now_ms();
+            assert_eq!(store.get("keep", now).unwrap(), Some(b"k".to_vec()));
+            assert!(
+                store
+                    .get(&format!("seen/{}", total - 1), now)
+                    .unwrap()
+                    .is_some()
+            );
+            // A sweep now leaves exactly the live entries.
+            let live = store.list_keys("", now).unwrap();
+            assert_eq!(store.purge_expired(now).unwrap(), stored - live.len());
+            assert_eq!(store.list_keys("", 0).unwrap(), live);
+        }
     }
 
     /// Add one to the counter at `n` by compare-and-swap, retrying on conflict.

@@ -138,10 +138,7 @@ impl Runtime {
     pub fn instantiate(&self, env: &HostEnv) -> wasmtime::Result<Plugin> {
         let state = HostState {
             http: HttpState::new(env.http.clone()),
-            kv: KvState {
-                store: env.kv.clone(),
-                clock: env.clock.clone(),
-            },
+            kv: KvState::new(env.kv.clone(), env.clock.clone()),
             clock: ClockState {
                 clock: env.clock.clone(),
             },
