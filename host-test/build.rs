@@ -2,6 +2,9 @@
 //! component, so that `cargo test` alone is enough. The nested build has its own target dir
 //! (sharing the outer one deadlocks on cargo's lock) and none of the host's rust flags.
 
+#[path = "build/wasm_target.rs"]
+mod wasm_target;
+
 use std::env;
 use std::path::PathBuf;
 use std::process::Command;
@@ -17,6 +20,23 @@ fn main() {
 
     for p in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
+    }
+
+    let rustc = PathBuf::from(env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()));
+    let rustup = wasm_target::find_rustup(env::var_os("PATH"));
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
+    match wasm_target::ensure(&rustc, rustup.as_deref(), toolchain.as_deref()) {
+        Ok(wasm_target::Outcome::Present) => {}
+        Ok(wasm_target::Outcome::Added(args)) => println!(
+            "cargo:warning=added the {} target the guest is built for (rustup {})",
+            wasm_target::TARGET,
+            args.join(" ")
+        ),
+        Err(e) => {
+            // A plain message and exit status: cargo shows it under the build script's stderr.
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
     }
 
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -43,14 +63,7 @@ fn main() {
         .expect("failed to run the nested cargo build of the guest");
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let hint = if stderr.contains("wasm32-unknown-unknown")
-            && stderr.contains("target may not be installed")
-        {
-            "\nhint: run `rustup target add wasm32-unknown-unknown`\n"
-        } else {
-            ""
-        };
-        panic!("building the guest component failed:\n{stderr}{hint}");
+        panic!("building the guest component failed:\n{stderr}");
     }
 
     let core = target_dir.join("wasm32-unknown-unknown/guest/kakaowork_channel.wasm");
