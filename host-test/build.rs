@@ -27,11 +27,19 @@ fn main() {
     let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
     match wasm_target::ensure(&rustc, rustup.as_deref(), toolchain.as_deref()) {
         Ok(wasm_target::Outcome::Present) => {}
-        Ok(wasm_target::Outcome::Added(args)) => println!(
-            "cargo:warning=added the {} target the guest is built for (rustup {})",
-            wasm_target::TARGET,
-            args.join(" ")
-        ),
+        Ok(wasm_target::Outcome::Added(args)) => {
+            println!(
+                "cargo:warning=added the {} target the guest is built for (rustup {})",
+                wasm_target::TARGET,
+                args.join(" ")
+            );
+            // Cargo replays a build script's warnings until the script runs again; a path that
+            // does not exist makes the next build run it once more, and the warning goes.
+            println!(
+                "cargo:rerun-if-changed={}",
+                out.join("rerun-once-after-adding-the-target").display()
+            );
+        }
         Err(e) => {
             // A plain message and exit status: cargo shows it under the build script's stderr.
             eprintln!("error: {e}");

@@ -15,7 +15,6 @@ use crate::envelope::{EnvelopeError, ErrorCode};
 use crate::error::{ApiFailure, ChannelError, TransportFailure};
 use crate::ledger::{self, ChunkState, Ledger, LoadError, Stored};
 use crate::limiter::{self, Decision, Limiter};
-use crate::pairing::{Pairing, PairingError, Pending, Upsert};
 use crate::ports::{HttpError, HttpResponse, Ports};
 use crate::target::{self, Target};
 
@@ -144,23 +143,6 @@ pub enum PolicyDecision {
         created: bool,
         reply: String,
     },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PairingRequest {
-    pub account: String,
-    pub user_id: String,
-    pub code: String,
-    pub created_ms: u64,
-    pub expires_ms: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PairingApproval {
-    pub account: String,
-    pub user_id: String,
-    pub code: String,
-    pub notice: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -929,8 +911,15 @@ impl Channel {
         }
         let id = &account.id;
         let listed = |list: &[String]| list.iter().any(|e| e == "*" || *e == sender);
-        let pairing = Pairing::new(ports.kv, id);
-        let approved = || pairing.is_allowed(&sender).map_err(pairing_error);
+        // Users approved by pairing, from the host's store; read only when the config does
+        // not decide alone.
+        let approved = || -> Result<bool, ChannelError> {
+            Ok(ports
+                .pairing
+                .read_allow_from(id)?
+                .iter()
+                .any(|u| config::normalize_allow_entry(u) == sender))
+        };
         Ok(match chat {
             ChatType::Direct => match account.dm_policy {
                 DmPolicy::Disabled => PolicyDecision::Deny(format!(
@@ -954,23 +943,17 @@ impl Channel {
                 DmPolicy::Allowlist => PolicyDecision::Deny(format!(
                     "{sender} is not in the allowlist of `{id}` (dmPolicy \"allowlist\"; nothing is sent to them)"
                 )),
-                DmPolicy::Pairing => {
-                    match pairing
-                        .upsert(ports.clock.now_ms(), &sender, ports.random)
-                        .map_err(pairing_error)?
-                    {
-                        Upsert::Code { code, created } => PolicyDecision::PairingRequired {
-                            reply: pairing_reply(&sender, &code),
-                            code,
-                            created,
-                        },
-                        Upsert::Full => PolicyDecision::Deny(format!(
-                            "{sender} needs pairing, but `{id}` already has {} pending requests; \
-                             approve or reject one (they also expire after an hour)",
-                            crate::pairing::MAX_PENDING
-                        )),
-                    }
-                }
+                DmPolicy::Pairing => match ports.pairing.upsert_request(id, &sender)? {
+                    Some(c) => PolicyDecision::PairingRequired {
+                        reply: c.reply.unwrap_or_else(|| pairing_reply(&sender, &c.code)),
+                        code: c.code,
+                        created: c.created,
+                    },
+                    None => PolicyDecision::Deny(format!(
+                        "{sender} needs pairing, but the host's pairing store for `{id}` has no \
+                         room for another pending request; approve or reject one (they also expire)"
+                    )),
+                },
             },
             ChatType::Group => {
                 let list = account
@@ -997,62 +980,11 @@ impl Channel {
             }
         })
     }
-
-    pub fn pairing_list(
-        &self,
-        ports: &Ports<'_>,
-        account: Option<&str>,
-    ) -> Result<Vec<PairingRequest>, ChannelError> {
-        let account = self.policy_account(account)?;
-        let store = Pairing::new(ports.kv, &account.id)
-            .snapshot(ports.clock.now_ms())
-            .map_err(pairing_error)?;
-        Ok(store
-            .pending
-            .into_iter()
-            .map(|p| request(&account.id, p))
-            .collect())
-    }
-
-    pub fn pairing_approve(
-        &self,
-        ports: &Ports<'_>,
-        account: Option<&str>,
-        code_or_user: &str,
-    ) -> Result<PairingApproval, ChannelError> {
-        let account = self.policy_account(account)?;
-        let p = Pairing::new(ports.kv, &account.id)
-            .approve(ports.clock.now_ms(), code_or_user)
-            .map_err(pairing_error)?;
-        Ok(PairingApproval {
-            account: account.id.clone(),
-            user_id: p.user_id,
-            code: p.code,
-            notice: APPROVED_NOTICE.into(),
-        })
-    }
-
-    pub fn pairing_reject(
-        &self,
-        ports: &Ports<'_>,
-        account: Option<&str>,
-        code_or_user: &str,
-    ) -> Result<PairingRequest, ChannelError> {
-        let account = self.policy_account(account)?;
-        let p = Pairing::new(ports.kv, &account.id)
-            .reject(ports.clock.now_ms(), code_or_user)
-            .map_err(pairing_error)?;
-        Ok(request(&account.id, p))
-    }
 }
 
 fn sent_key(account: &str, message_id: &str) -> String {
     format!("sent/v1/{account}/{message_id}")
 }
-
-/// What an approved user is told when the admin asks for a notice.
-pub const APPROVED_NOTICE: &str =
-    "✅ Moltbot access approved. You can now talk to the assistant here.";
 
 /// The pairing reply, in OpenClaw's four parts.
 pub fn pairing_reply(user: &str, code: &str) -> String {
@@ -1060,24 +992,6 @@ pub fn pairing_reply(user: &str, code: &str) -> String {
         "Moltbot: access not configured.\n\nYour KakaoWork user id: {user}\n\nPairing code: {code}\n\n\
          Ask the bot owner to approve with:\nmoltbot pairing approve kakao {code}"
     )
-}
-
-fn pairing_error(e: PairingError) -> ChannelError {
-    match e {
-        PairingError::Kv(e) => e.into(),
-        PairingError::NotFound(_) => ChannelError::NotFound(e.to_string()),
-        PairingError::Corrupt(..) | PairingError::Contended => ChannelError::Storage(e.to_string()),
-    }
-}
-
-fn request(account: &str, p: Pending) -> PairingRequest {
-    PairingRequest {
-        account: account.to_owned(),
-        user_id: p.user_id,
-        code: p.code,
-        created_ms: p.created_ms,
-        expires_ms: p.created_ms + crate::pairing::PENDING_TTL_MS,
-    }
 }
 
 fn load_error(e: LoadError) -> ChannelError {
@@ -1271,12 +1185,13 @@ fn receipt(account: &Account, idem: &str, ledger: &Ledger) -> SendReceipt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{FixedClock, MemoryKv, ScriptedHttp, SeqRandom};
+    use crate::fakes::{FakePairing, FixedClock, MemoryKv, ScriptedHttp, SeqRandom};
     use crate::ports::Kv;
     use std::cell::Cell;
 
     struct World {
         kv: MemoryKv,
+        pairing: FakePairing,
         clock: FixedClock,
         random: SeqRandom,
     }
@@ -1288,6 +1203,7 @@ mod tests {
             kv.set("ws/v1/default", b"ws:1", None).unwrap();
             Self {
                 kv,
+                pairing: FakePairing::default(),
                 clock: FixedClock(Cell::new(1_000_000)),
                 random: SeqRandom(Cell::new(7)),
             }
@@ -1296,6 +1212,7 @@ mod tests {
             Ports {
                 http,
                 kv: &self.kv,
+                pairing: &self.pairing,
                 clock: &self.clock,
                 random: &self.random,
             }
@@ -1894,9 +1811,11 @@ mod tests {
         for (cfg, want) in table {
             let ch = configured(cfg, &[("default", CredentialSource::Env)]);
             let w = World::new();
-            let p = Pairing::new(&w.kv, "default");
-            p.upsert(0, "200", &w.random).unwrap();
-            p.approve(0, "200").unwrap();
+            // The host's store approved 200 (as `kw:200`: entries are normalised).
+            w.pairing
+                .allowed
+                .borrow_mut()
+                .push(("default".into(), "kw:200".into()));
             let got: Vec<Want> = [ChatType::Direct, ChatType::Group]
                 .iter()
                 .flat_map(|chat| ["100", "200", "300"].map(|s| (s, *chat)))
@@ -1907,7 +1826,7 @@ mod tests {
     }
 
     #[test]
-    fn pairing_through_check_policy_then_approval() {
+    fn pairing_through_check_policy_then_approval_in_the_host_store() {
         let ch = default_channel();
         let w = World::new();
         let http = ScriptedHttp::new(vec![]);
@@ -1923,11 +1842,16 @@ mod tests {
             } => (code, reply),
             other => panic!("{other:?}"),
         };
+        // The host issued the code for the normalised sender of this account.
+        assert_eq!(
+            w.pairing.pending.borrow()[0],
+            ("default".to_string(), "555".to_string(), code.clone())
+        );
+        // The host gave no text of its own, so the guest wrote it.
         assert!(
             reply.contains("Your KakaoWork user id: 555")
                 && reply.contains(&format!("Pairing code: {code}"))
         );
-        assert!(reply.contains(&format!("moltbot pairing approve kakao {code}")));
         // Asked again: same code, not created, so the host does not repeat the reply.
         match ch
             .check_policy(&ports, None, "555", ChatType::Direct)
@@ -1940,27 +1864,13 @@ mod tests {
             } => assert_eq!(c2, code),
             other => panic!("{other:?}"),
         }
-        let list = ch.pairing_list(&ports, None).unwrap();
-        assert_eq!(list.len(), 1);
-        assert_eq!(
-            list[0].expires_ms,
-            list[0].created_ms + crate::pairing::PENDING_TTL_MS
-        );
-        let approval = ch
-            .pairing_approve(&ports, None, &code.to_lowercase())
-            .unwrap();
-        assert_eq!(approval.user_id, "555");
-        assert!(!approval.notice.is_empty());
+        // Approved with the host's own command: allowed from then on.
+        w.pairing.approve("default", &code);
         assert!(matches!(
             ch.check_policy(&ports, None, "555", ChatType::Direct)
                 .unwrap(),
             PolicyDecision::Allow(_)
         ));
-        assert!(matches!(
-            ch.pairing_approve(&ports, None, &code),
-            Err(ChannelError::NotFound(_))
-        ));
-        assert!(ch.pairing_list(&ports, None).unwrap().is_empty());
         assert!(matches!(
             ch.check_policy(&ports, None, "", ChatType::Direct),
             Err(ChannelError::InvalidTarget(_))
@@ -1968,35 +1878,50 @@ mod tests {
     }
 
     #[test]
-    fn fourth_sender_gets_no_code_until_one_frees() {
+    fn the_hosts_own_reply_text_is_used_and_a_full_store_denies() {
         let ch = default_channel();
-        let w = World::new();
+        let mut w = World::new();
+        w.pairing.reply = Some("OpenClaw: ask the owner to run openclaw pairing approve".into());
+        w.pairing.capacity = 1;
         let http = ScriptedHttp::new(vec![]);
         let ports = w.ports(&http);
-        for u in ["1", "2", "3"] {
-            assert!(matches!(
-                ch.check_policy(&ports, None, u, ChatType::Direct).unwrap(),
-                PolicyDecision::PairingRequired { created: true, .. }
-            ));
+        match ch
+            .check_policy(&ports, None, "1", ChatType::Direct)
+            .unwrap()
+        {
+            PolicyDecision::PairingRequired { reply, .. } => {
+                assert!(reply.starts_with("OpenClaw:"), "{reply}")
+            }
+            other => panic!("{other:?}"),
         }
         match ch
-            .check_policy(&ports, None, "4", ChatType::Direct)
+            .check_policy(&ports, None, "2", ChatType::Direct)
             .unwrap()
         {
             PolicyDecision::Deny(why) => assert!(why.contains("pending"), "{why}"),
             other => panic!("{other:?}"),
         }
-        ch.pairing_reject(&ports, None, "2").unwrap();
+    }
+
+    #[test]
+    fn an_unavailable_pairing_store_fails_closed() {
+        let ch = configured(
+            r#"{"dmPolicy":"allowlist","allowFrom":["100"]}"#,
+            &[("default", CredentialSource::Env)],
+        );
+        let w = World::new();
+        w.pairing.fail.set(true);
+        let http = ScriptedHttp::new(vec![]);
+        let ports = w.ports(&http);
+        // allowFrom alone decides: the store is not needed.
         assert!(matches!(
-            ch.check_policy(&ports, None, "4", ChatType::Direct)
-                .unwrap(),
-            PolicyDecision::PairingRequired { created: true, .. }
+            ch.check_policy(&ports, None, "100", ChatType::Direct),
+            Ok(PolicyDecision::Allow(_))
         ));
-        // Expiry after an hour frees the others.
-        w.clock
-            .0
-            .set(w.clock.0.get() + crate::pairing::PENDING_TTL_MS);
-        assert!(ch.pairing_list(&ports, None).unwrap().is_empty());
+        assert!(matches!(
+            ch.check_policy(&ports, None, "300", ChatType::Direct),
+            Err(ChannelError::Storage(_))
+        ));
     }
 
     fn callback_req(body: serde_json::Value) -> CallbackRequest {

@@ -200,7 +200,8 @@ fn child(path: &str, key: &str) -> String {
     }
 }
 
-const ACCOUNT_KEYS: [&str; 17] = [
+/// Every key an account (or the section's base) may have; the OpenClaw manifest's schema lists the same.
+pub const ACCOUNT_KEYS: [&str; 17] = [
     "enabled",
     "name",
     "appKey",

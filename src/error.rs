@@ -4,7 +4,7 @@ use thiserror::Error;
 
 use crate::api::ApiError;
 use crate::envelope::{EnvelopeError, ErrorCode};
-use crate::ports::{HttpError, KvError};
+use crate::ports::{HttpError, KvError, PairingStoreError};
 
 /// A KakaoWork API failure as the host sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,11 +58,13 @@ pub enum ChannelError {
     #[error("KakaoWork's answer could not be understood: {0}")]
     InvalidResponse(String),
     #[error("{0}")]
-    NotFound(String),
-    #[error("not implemented yet: {0}")]
-    NotImplemented(String),
-    #[error("{0}")]
     Other(String),
+}
+
+impl From<PairingStoreError> for ChannelError {
+    fn from(e: PairingStoreError) -> Self {
+        Self::Storage(e.to_string())
+    }
 }
 
 impl From<KvError> for ChannelError {

@@ -18,7 +18,7 @@ wit_bindgen::generate!({
 });
 
 use exports::moltbot::channel::channel as wit;
-use moltbot::channel::{http, kv};
+use moltbot::channel::{http, kv, pairing};
 
 thread_local! {
     static CHANNEL: RefCell<Channel> = RefCell::new(Channel::default());
@@ -26,6 +26,7 @@ thread_local! {
 
 struct HostHttp;
 struct HostKv;
+struct HostPairing;
 struct HostClock;
 struct HostRandom;
 
@@ -99,6 +100,32 @@ impl ports::Kv for HostKv {
     }
 }
 
+fn pairing_err(e: pairing::Error) -> ports::PairingStoreError {
+    match e {
+        pairing::Error::Unavailable(m) => ports::PairingStoreError::Unavailable(m),
+        pairing::Error::Other(m) => ports::PairingStoreError::Other(m),
+    }
+}
+
+impl ports::PairingStore for HostPairing {
+    fn read_allow_from(&self, account: &str) -> Result<Vec<String>, ports::PairingStoreError> {
+        pairing::read_allow_from(account).map_err(pairing_err)
+    }
+    fn upsert_request(
+        &self,
+        account: &str,
+        sender: &str,
+    ) -> Result<Option<ports::Challenge>, ports::PairingStoreError> {
+        Ok(pairing::upsert_request(account, sender)
+            .map_err(pairing_err)?
+            .map(|c| ports::Challenge {
+                code: c.code,
+                created: c.created,
+                reply: c.reply,
+            }))
+    }
+}
+
 impl ports::Clock for HostClock {
     fn now_ms(&self) -> u64 {
         let t = wasi::clocks::wall_clock::now();
@@ -111,6 +138,7 @@ impl ports::Clock for HostClock {
 const PORTS: Ports<'static> = Ports {
     http: &HostHttp,
     kv: &HostKv,
+    pairing: &HostPairing,
     clock: &HostClock,
     random: &HostRandom,
 };
@@ -181,8 +209,6 @@ fn error_to_wit(e: CoreError) -> wit::ChannelError {
         }),
         CoreError::Storage(m) => W::Storage(m),
         CoreError::InvalidResponse(m) => W::InvalidResponse(m),
-        CoreError::NotFound(m) => W::NotFound(m),
-        CoreError::NotImplemented(m) => W::NotImplemented(m),
         CoreError::Other(m) => W::Other(m),
     }
 }
@@ -356,56 +382,6 @@ impl wit::Guest for Plugin {
                 reply,
             }),
         })
-    }
-
-    fn pairing_list(
-        account: Option<String>,
-    ) -> Result<Vec<wit::PairingRequest>, wit::ChannelError> {
-        let list = CHANNEL
-            .with(|ch| ch.borrow().pairing_list(&PORTS, account.as_deref()))
-            .map_err(error_to_wit)?;
-        Ok(list.into_iter().map(request_to_wit).collect())
-    }
-
-    fn pairing_approve(
-        account: Option<String>,
-        code_or_user: String,
-    ) -> Result<wit::PairingApproval, wit::ChannelError> {
-        let a = CHANNEL
-            .with(|ch| {
-                ch.borrow()
-                    .pairing_approve(&PORTS, account.as_deref(), &code_or_user)
-            })
-            .map_err(error_to_wit)?;
-        Ok(wit::PairingApproval {
-            account: a.account,
-            user_id: a.user_id,
-            code: a.code,
-            notice: a.notice,
-        })
-    }
-
-    fn pairing_reject(
-        account: Option<String>,
-        code_or_user: String,
-    ) -> Result<wit::PairingRequest, wit::ChannelError> {
-        CHANNEL
-            .with(|ch| {
-                ch.borrow()
-                    .pairing_reject(&PORTS, account.as_deref(), &code_or_user)
-            })
-            .map(request_to_wit)
-            .map_err(error_to_wit)
-    }
-}
-
-fn request_to_wit(p: core::PairingRequest) -> wit::PairingRequest {
-    wit::PairingRequest {
-        account: p.account,
-        user_id: p.user_id,
-        code: p.code,
-        created_ms: p.created_ms,
-        expires_ms: p.expires_ms,
     }
 }
 

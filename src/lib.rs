@@ -14,7 +14,6 @@ pub mod json;
 pub mod ledger;
 pub mod limiter;
 pub mod pagination;
-pub mod pairing;
 pub mod ports;
 pub mod target;
 

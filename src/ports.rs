@@ -1,4 +1,5 @@
-//! The guest's view of its host: small traits for HTTP, key-value storage and the clock.
+//! The guest's view of its host: small traits for HTTP, key-value storage, the pairing store,
+//! the clock and randomness.
 //!
 //! The wasm glue implements them with the WIT imports; native unit tests use fakes. Keeping
 //! the logic behind these traits is what lets it run (and be tested) outside wasm.
@@ -86,6 +87,35 @@ pub trait Kv {
     fn list_keys(&self, prefix: &str) -> Result<Vec<String>, KvError>;
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PairingStoreError {
+    #[error("the host's pairing store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the host's pairing store failed: {0}")]
+    Other(String),
+}
+
+/// A pending pairing request as the host's store answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub code: String,
+    /// False when the sender already had a pending request.
+    pub created: bool,
+    /// The host's own text for the sender, if it has one.
+    pub reply: Option<String>,
+}
+
+/// The host owns who is pending and who was approved; the guest only reads and asks.
+pub trait PairingStore {
+    fn read_allow_from(&self, account: &str) -> Result<Vec<String>, PairingStoreError>;
+    /// `None`: no room for another pending request now.
+    fn upsert_request(
+        &self,
+        account: &str,
+        sender: &str,
+    ) -> Result<Option<Challenge>, PairingStoreError>;
+}
+
 pub trait Clock {
     /// Wall-clock time in milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
@@ -100,6 +130,7 @@ pub trait Random {
 pub struct Ports<'a> {
     pub http: &'a dyn Http,
     pub kv: &'a dyn Kv,
+    pub pairing: &'a dyn PairingStore,
     pub clock: &'a dyn Clock,
     pub random: &'a dyn Random,
 }

@@ -165,7 +165,12 @@ pub const FIRST_GROUP_ROOM: u64 = 3_000_001;
 
 impl Emulator {
     pub fn start(opts: EmulatorOptions) -> std::io::Result<Self> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        Self::start_on("127.0.0.1:0", opts)
+    }
+
+    /// Serve on `addr` (`127.0.0.1:0` picks a free port).
+    pub fn start_on(addr: &str, opts: EmulatorOptions) -> std::io::Result<Self> {
+        let listener = std::net::TcpListener::bind(addr)?;
         let port = listener.local_addr()?.port();
         let users = seed_users();
         let rooms = (0..SEEDED_GROUP_ROOMS)

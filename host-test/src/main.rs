@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod cli;
+
 use clap::{Args, Parser, Subcommand};
 use host_test::clock::Clock;
 use host_test::config::{HostConfigError, Prepared, load_file, prepare};
@@ -41,7 +43,7 @@ enum Command {
     /// Pairing requests of unknown users: list, approve, reject.
     Pairing {
         #[command(subcommand)]
-        action: PairingAction,
+        action: cli::pairing::PairingAction,
     },
     /// Access policy.
     Policy {
@@ -56,6 +58,8 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Run the KakaoWork emulator as a standalone server (for OpenClaw or any other host).
+    Emulator(cli::emulator::EmulatorArgs),
     /// Print a new random callbackSecret (256 bits, URL-safe).
     Secret,
     /// Write the plugin's component file, for loading into another host.
@@ -79,27 +83,6 @@ enum MessageAction {
         /// Resume an earlier send: chunks already delivered under this key are not sent again.
         #[arg(long)]
         idempotency_key: Option<String>,
-        #[command(flatten)]
-        conn: Conn,
-    },
-}
-
-#[derive(Subcommand)]
-enum PairingAction {
-    /// Pending requests (they expire one hour after they were made).
-    List(Conn),
-    /// Approve a request by its code (any case) or by the user id.
-    Approve {
-        code_or_user: String,
-        /// Tell the user by a KakaoWork message.
-        #[arg(long)]
-        notify: bool,
-        #[command(flatten)]
-        conn: Conn,
-    },
-    /// Drop a pending request by its code or user id.
-    Reject {
-        code_or_user: String,
         #[command(flatten)]
         conn: Conn,
     },
@@ -348,8 +331,6 @@ fn describe(e: &wit::ChannelError) -> String {
         E::Transport(t) => format!("could not reach KakaoWork: {}", t.message),
         E::Storage(m) => format!("storage error: {m}"),
         E::InvalidResponse(m) => format!("KakaoWork's answer could not be understood: {m}"),
-        E::NotFound(m) => m.clone(),
-        E::NotImplemented(m) => format!("not implemented yet: {m}"),
     }
 }
 
@@ -441,7 +422,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Command::Pairing { action } => pairing(action),
+        Command::Pairing { action } => cli::pairing::run(action),
         Command::Policy {
             action:
                 PolicyAction::Check {
@@ -539,6 +520,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 server.flush(&plugin);
             }
         }
+        Command::Emulator(args) => cli::emulator::run(args).map_err(CliError::Channel),
         Command::Secret => {
             let mut b = [0u8; 32];
             getrandom::fill(&mut b).expect("the operating system's random generator failed");
@@ -556,7 +538,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 source,
             })?;
             println!(
-                "Wrote {} ({} bytes): world moltbot:channel/channel-plugin@0.1.0",
+                "Wrote {} ({} bytes): world moltbot:channel/channel-plugin@0.2.0",
                 out.display(),
                 bytes.len()
             );
@@ -572,80 +554,6 @@ fn new_idempotency_key() -> String {
         "cli-{}",
         b.iter().map(|x| format!("{x:02x}")).collect::<String>()
     )
-}
-
-fn pairing(action: PairingAction) -> Result<(), CliError> {
-    match action {
-        PairingAction::List(conn) => {
-            let mut s = connect(&conn)?;
-            let list = s
-                .plugin
-                .pairing_list(conn.account.as_deref())
-                .map_err(trap)?
-                .map_err(|e| channel_error(e, false))?;
-            if list.is_empty() {
-                println!("No pending pairing requests.");
-            }
-            for p in list {
-                println!(
-                    "{}  user {}  account {}  requested {}  expires {}",
-                    p.code,
-                    p.user_id,
-                    p.account,
-                    utc(p.created_ms / 1000),
-                    utc(p.expires_ms / 1000)
-                );
-            }
-            Ok(())
-        }
-        PairingAction::Approve {
-            code_or_user,
-            notify,
-            conn,
-        } => {
-            let mut s = connect(&conn)?;
-            let a = s
-                .plugin
-                .pairing_approve(conn.account.as_deref(), &code_or_user)
-                .map_err(trap)?
-                .map_err(|e| channel_error(e, false))?;
-            println!(
-                "Approved user {} on account {} (code {}).",
-                a.user_id, a.account, a.code
-            );
-            if notify {
-                let req = wit::SendRequest {
-                    account: Some(a.account.clone()),
-                    target: format!("user:{}", a.user_id),
-                    text: a.notice.clone(),
-                    idempotency_key: format!("pairing-approved-{}-{}", a.user_id, a.code),
-                };
-                let report = deliver_showing_progress(&mut s.plugin, &req)?;
-                match report.outcome {
-                    Ok(r) => println!("Told the user (message {}).", r.message_id),
-                    // The approval stands; only the notice failed.
-                    Err(e) => eprintln!(
-                        "warning: the approval stands, but the notice was not sent: {}",
-                        describe(&e)
-                    ),
-                }
-            }
-            Ok(())
-        }
-        PairingAction::Reject { code_or_user, conn } => {
-            let mut s = connect(&conn)?;
-            let p = s
-                .plugin
-                .pairing_reject(conn.account.as_deref(), &code_or_user)
-                .map_err(trap)?
-                .map_err(|e| channel_error(e, false))?;
-            println!(
-                "Rejected the request of user {} (code {}).",
-                p.user_id, p.code
-            );
-            Ok(())
-        }
-    }
 }
 
 fn print_receipt(r: Option<&wit::SendReceipt>, target: &str) {

@@ -14,6 +14,7 @@ use crate::bindings::{ChannelPlugin, ChannelPluginPre};
 use crate::clock::{Clock, ClockState};
 use crate::http::{GuestRequest, HttpPolicy, HttpState};
 use crate::kv::{KvState, KvStore};
+use crate::pairing::PairingState;
 use crate::random::RandomState;
 use crate::wit;
 
@@ -52,6 +53,7 @@ pub struct HostEnv {
 pub struct HostState {
     pub http: HttpState,
     pub kv: KvState,
+    pub pairing: PairingState,
     pub clock: ClockState,
     pub random: RandomState,
     limits: StoreLimits,
@@ -95,6 +97,7 @@ impl Runtime {
         use crate::bindings::{moltbot::channel as mc, wasi};
         mc::http::add_to_linker::<_, HasSelf<HttpState>>(&mut linker, |s| &mut s.http)?;
         mc::kv::add_to_linker::<_, HasSelf<KvState>>(&mut linker, |s| &mut s.kv)?;
+        mc::pairing::add_to_linker::<_, HasSelf<PairingState>>(&mut linker, |s| &mut s.pairing)?;
         wasi::clocks::wall_clock::add_to_linker::<_, HasSelf<ClockState>>(&mut linker, |s| {
             &mut s.clock
         })?;
@@ -139,6 +142,11 @@ impl Runtime {
         let state = HostState {
             http: HttpState::new(env.http.clone()),
             kv: KvState::new(env.kv.clone(), env.clock.clone()),
+            // The host's pairing store lives in the same KV as the guest's state.
+            pairing: PairingState {
+                store: env.kv.clone(),
+                clock: env.clock.clone(),
+            },
             clock: ClockState {
                 clock: env.clock.clone(),
             },
@@ -228,40 +236,6 @@ impl Plugin {
             account,
             sender_id,
             chat_type,
-        )
-    }
-
-    pub fn pairing_list(
-        &mut self,
-        account: Option<&str>,
-    ) -> wasmtime::Result<Result<Vec<wit::PairingRequest>, wit::ChannelError>> {
-        self.arm();
-        self.bindings
-            .moltbot_channel_channel()
-            .call_pairing_list(&mut self.store, account)
-    }
-
-    pub fn pairing_approve(
-        &mut self,
-        account: Option<&str>,
-        code_or_user: &str,
-    ) -> wasmtime::Result<Result<wit::PairingApproval, wit::ChannelError>> {
-        self.arm();
-        self.bindings
-            .moltbot_channel_channel()
-            .call_pairing_approve(&mut self.store, account, code_or_user)
-    }
-
-    pub fn pairing_reject(
-        &mut self,
-        account: Option<&str>,
-        code_or_user: &str,
-    ) -> wasmtime::Result<Result<wit::PairingRequest, wit::ChannelError>> {
-        self.arm();
-        self.bindings.moltbot_channel_channel().call_pairing_reject(
-            &mut self.store,
-            account,
-            code_or_user,
         )
     }
 

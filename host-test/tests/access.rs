@@ -1,5 +1,6 @@
-//! Access control through wasmtime: check-policy, pairing, and one pairing state shared by
-//! separate SQLite connections, as a serving process and an admin's command line would have.
+//! Access control through wasmtime: the guest's check-policy over the host's pairing store
+//! (`moltbot:channel/pairing`), and one pairing state shared by separate SQLite connections, as
+//! a serving process and an admin's command line would have.
 
 mod common;
 
@@ -9,8 +10,9 @@ use host_test::clock::Clock;
 use host_test::config::prepare;
 use host_test::http::HttpPolicy;
 use host_test::kv::{KvStore, SqliteKv};
+use host_test::pairing::{Pairing, PairingError};
 use host_test::runtime::{HostEnv, Plugin};
-use host_test::wit::{ChannelError, ChatType, CredentialSource, DmPolicy, PolicyDecision};
+use host_test::wit::{ChatType, CredentialSource, DmPolicy, PolicyDecision};
 use serde_json::json;
 
 fn instance(kv: Arc<dyn KvStore>, clock: &Clock, section: serde_json::Value) -> Plugin {
@@ -45,7 +47,9 @@ fn approval_in_one_connection_is_seen_by_another() {
     let path = db("shared");
     let clock = Clock::fake(1_700_000_000_000);
     let mut server = instance(SqliteKv::open(&path).unwrap(), &clock, json!({}));
-    let mut admin = instance(SqliteKv::open(&path).unwrap(), &clock, json!({}));
+    // The admin's command line: the host's store over its own connection.
+    let admin_kv = SqliteKv::open(&path).unwrap();
+    let admin = Pairing::new(&*admin_kv, "default");
 
     let (code, created) = code_of(
         server
@@ -54,17 +58,14 @@ fn approval_in_one_connection_is_seen_by_another() {
             .unwrap(),
     );
     assert!(created);
-    let listed = admin.pairing_list(None).unwrap().unwrap();
+    let listed = admin.snapshot(clock.now_ms()).unwrap().pending;
     assert_eq!(listed.len(), 1);
     assert_eq!(
         (listed[0].code.as_str(), listed[0].user_id.as_str()),
         (code.as_str(), "10000003")
     );
 
-    let approval = admin
-        .pairing_approve(None, &code.to_lowercase())
-        .unwrap()
-        .unwrap();
+    let approval = admin.approve(clock.now_ms(), &code.to_lowercase()).unwrap();
     assert_eq!(approval.user_id, "10000003");
     assert!(matches!(
         server
@@ -109,8 +110,11 @@ fn concurrent_approvals_never_lose_one() {
             let clock = clock.clone();
             let section = section.clone();
             std::thread::spawn(move || {
-                let mut admin = instance(SqliteKv::open(&path).unwrap(), &clock, section);
-                admin.pairing_approve(Some("a"), &code).unwrap().unwrap();
+                let _ = section;
+                let admin_kv = SqliteKv::open(&path).unwrap();
+                Pairing::new(&*admin_kv, "a")
+                    .approve(clock.now_ms(), &code)
+                    .unwrap();
             })
         })
         .collect();
@@ -129,14 +133,17 @@ fn concurrent_approvals_never_lose_one() {
             "{u} was lost"
         );
     }
-    assert!(server.pairing_list(None).unwrap().unwrap().is_empty());
+    let kv = SqliteKv::open(&path).unwrap();
+    let store = Pairing::new(&*kv, "a").snapshot(clock.now_ms()).unwrap();
+    assert!(store.pending.is_empty());
+    assert_eq!(store.allowed.len(), 3);
 }
 
 #[test]
 fn pairing_expires_after_an_hour_on_the_fake_clock() {
     let clock = Clock::fake(1_700_000_000_000);
     let kv: Arc<dyn KvStore> = host_test::kv::MemoryKv::new();
-    let mut p = instance(kv, &clock, json!({}));
+    let mut p = instance(kv.clone(), &clock, json!({}));
     let (code, _) = code_of(
         p.check_policy(None, "77", ChatType::Direct)
             .unwrap()
@@ -159,9 +166,10 @@ fn pairing_expires_after_an_hour_on_the_fake_clock() {
     );
     assert_eq!((same.as_str(), created), (code.as_str(), false));
     clock.advance(1);
-    assert!(p.pairing_list(None).unwrap().unwrap().is_empty());
-    match p.pairing_approve(None, &code).unwrap() {
-        Err(ChannelError::NotFound(m)) => assert!(m.contains("expire"), "{m}"),
+    let store = Pairing::new(&*kv, "default");
+    assert!(store.snapshot(clock.now_ms()).unwrap().pending.is_empty());
+    match store.approve(clock.now_ms(), &code) {
+        Err(e @ PairingError::NotFound(_)) => assert!(e.to_string().contains("expire"), "{e}"),
         other => panic!("{other:?}"),
     }
     // A new request gets a new code.
@@ -190,10 +198,11 @@ fn configure_reports_each_account() {
         None,
     )
     .unwrap();
+    let kv: Arc<dyn KvStore> = host_test::kv::MemoryKv::new();
     let env = HostEnv {
         http: Arc::new(prepared.policy.clone()),
-        kv: host_test::kv::MemoryKv::new(),
-        clock,
+        kv: kv.clone(),
+        clock: clock.clone(),
     };
     let mut p = common::runtime().instantiate(&env).unwrap();
     let r = p
@@ -255,8 +264,8 @@ fn configure_reports_each_account() {
             .unwrap(),
     );
     assert!(matches!(
-        p.pairing_approve(Some("internal"), &code).unwrap(),
-        Err(ChannelError::NotFound(_))
+        Pairing::new(&*kv, "internal").approve(clock.now_ms(), &code),
+        Err(PairingError::NotFound(_))
     ));
     assert!(matches!(
         p.check_policy(Some("internal"), "12345", ChatType::Direct)

@@ -23,6 +23,7 @@ struct Inbound {
     server: CallbackServer,
     events: Arc<Mutex<Vec<InboundEvent>>>,
     clock: Clock,
+    kv: Arc<dyn host_test::kv::KvStore>,
 }
 
 fn inbound(section: Value) -> Inbound {
@@ -37,9 +38,10 @@ fn inbound(section: Value) -> Inbound {
     section["appKey"] = json!(DEFAULT_APP_KEY);
     section["callbackSecret"] = json!(SECRET);
     let prepared = prepare(section, None).unwrap();
+    let kv: Arc<dyn host_test::kv::KvStore> = MemoryKv::new();
     let env = HostEnv {
         http: Arc::new(prepared.policy.clone()),
-        kv: MemoryKv::new(),
+        kv: kv.clone(),
         clock: clock.clone(),
     };
     let mut plugin = common::runtime().instantiate(&env).unwrap();
@@ -62,6 +64,7 @@ fn inbound(section: Value) -> Inbound {
         server,
         events,
         clock,
+        kv,
     }
 }
 
@@ -196,11 +199,9 @@ fn pairing_through_callbacks() {
         .unwrap();
     assert_eq!(t.emulator.posted().len(), posted.len());
 
-    t.plugin
-        .lock()
-        .unwrap()
-        .pairing_approve(None, &code)
-        .unwrap()
+    // The admin approves in the host's store, as `kakaowork-host pairing approve` does.
+    host_test::pairing::Pairing::new(&*t.kv, "default")
+        .approve(t.clock.now_ms(), &code)
         .unwrap();
     let (status, modal) = t
         .emulator

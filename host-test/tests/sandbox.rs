@@ -20,8 +20,9 @@ fn component_imports_nothing_outside_the_world() {
         .map(|(name, _)| name.to_owned())
         .collect();
     let allowed = [
-        "moltbot:channel/http@0.1.0",
-        "moltbot:channel/kv@0.1.0",
+        "moltbot:channel/http@0.2.0",
+        "moltbot:channel/kv@0.2.0",
+        "moltbot:channel/pairing@0.2.0",
         "wasi:clocks/wall-clock@0.2.6",
         "wasi:random/random@0.2.6",
     ];
@@ -38,8 +39,9 @@ fn component_imports_nothing_outside_the_world() {
         );
     }
     for needed in [
-        "moltbot:channel/http@0.1.0",
-        "moltbot:channel/kv@0.1.0",
+        "moltbot:channel/http@0.2.0",
+        "moltbot:channel/kv@0.2.0",
+        "moltbot:channel/pairing@0.2.0",
         "wasi:clocks/wall-clock@0.2.6",
     ] {
         assert!(
@@ -58,7 +60,7 @@ fn component_imports_nothing_outside_the_world() {
         .collect();
     assert_eq!(
         exports,
-        [("moltbot:channel/channel@0.1.0".to_owned(), true)]
+        [("moltbot:channel/channel@0.2.0".to_owned(), true)]
     );
 }
 

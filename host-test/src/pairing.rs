@@ -1,13 +1,34 @@
-//! Pairing: unknown senders get a code; an admin approves it, which moves the sender into the
-//! account's allow store. Pending requests and approved users of one account live in one KV
-//! record updated by compare-and-swap, so an approval is a single atomic step: there is no
-//! moment where the user is neither pending nor allowed, and concurrent changes never lose one.
+//! `moltbot:channel/pairing`: the host's pairing and allow stores (the host owns them; the
+//! guest decides policy with what it reads here). Unknown senders get a code; an admin
+//! approves it with `kakaowork-host pairing approve`, which moves the sender into the account's
+//! allow store. Pending requests and approved users of one account live in one KV record
+//! updated by compare-and-swap, so an approval is a single atomic step: there is no moment
+//! where the user is neither pending nor allowed, and concurrent changes never lose one.
 
-use serde_json::{Value, json};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::json::{self as j, FromJson};
-use crate::ports::{Kv, KvError, Random};
+use crate::bindings::moltbot::channel::pairing::{Challenge, Error as WitError, Host};
+use crate::clock::Clock;
+use crate::kv::KvStore;
+
+/// A source of secure random numbers (the OS's; a seeded one in tests).
+pub trait Random {
+    fn next_u64(&self) -> u64;
+}
+
+/// The operating system's generator.
+pub struct OsRandom;
+
+impl Random for OsRandom {
+    fn next_u64(&self) -> u64 {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).expect("the operating system's random generator failed");
+        u64::from_le_bytes(b)
+    }
+}
 
 /// 32 symbols: A-Z and 2-9 without 0, O, 1 and I. 32 divides 256, so `byte % 32` is uniform.
 pub const ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -16,7 +37,7 @@ pub const PENDING_TTL_MS: u64 = 3600 * 1000;
 pub const MAX_PENDING: usize = 3;
 const CAS_ATTEMPTS: usize = 32;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     pub user_id: String,
     pub code: String,
@@ -24,47 +45,15 @@ pub struct Pending {
     pub last_seen_ms: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Store {
     pub pending: Vec<Pending>,
     pub allowed: Vec<String>,
 }
 
-impl FromJson for Pending {
-    fn from_json(v: &Value) -> Result<Self, String> {
-        let o = j::obj(v, "pending request")?;
-        Ok(Self {
-            user_id: j::string(o, "user_id")?,
-            code: j::string(o, "code")?,
-            created_ms: j::u64_of(o, "created_ms")?,
-            last_seen_ms: j::u64_of(o, "last_seen_ms")?,
-        })
-    }
-}
-
-impl FromJson for Store {
-    fn from_json(v: &Value) -> Result<Self, String> {
-        let o = j::obj(v, "pairing store")?;
-        Ok(Self {
-            pending: j::list(o, "pending")?,
-            allowed: j::list(o, "allowed")?,
-        })
-    }
-}
-
 impl Store {
     fn encode(&self) -> Vec<u8> {
-        let pending: Vec<Value> = self
-            .pending
-            .iter()
-            .map(|p| {
-                json!({"user_id": p.user_id, "code": p.code, "created_ms": p.created_ms,
-                       "last_seen_ms": p.last_seen_ms})
-            })
-            .collect();
-        json!({"pending": pending, "allowed": self.allowed})
-            .to_string()
-            .into_bytes()
+        serde_json::to_vec(self).unwrap_or_default()
     }
 
     fn prune(&mut self, now: u64) {
@@ -72,10 +61,10 @@ impl Store {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum PairingError {
-    #[error("{0}")]
-    Kv(#[from] KvError),
+    #[error("the pairing store is unavailable: {0:?}")]
+    Kv(crate::bindings::moltbot::channel::kv::Error),
     #[error("the pairing store of account `{0}` is unreadable: {1}")]
     Corrupt(String, String),
     #[error(
@@ -115,24 +104,26 @@ pub fn normalize_code(input: &str) -> String {
 }
 
 pub struct Pairing<'a> {
-    kv: &'a dyn Kv,
+    kv: &'a dyn KvStore,
     account: String,
 }
 
 impl<'a> Pairing<'a> {
-    pub fn new(kv: &'a dyn Kv, account: &str) -> Self {
+    pub fn new(kv: &'a dyn KvStore, account: &str) -> Self {
         Self {
             kv,
             account: account.to_owned(),
         }
     }
 
-    fn load(&self) -> Result<(Option<Vec<u8>>, Store), PairingError> {
-        let raw = self.kv.get(&store_key(&self.account))?;
+    fn load(&self, now: u64) -> Result<(Option<Vec<u8>>, Store), PairingError> {
+        let raw = self
+            .kv
+            .get(&store_key(&self.account), now)
+            .map_err(PairingError::Kv)?;
         let store = match &raw {
-            Some(bytes) => {
-                j::decode(bytes).map_err(|e| PairingError::Corrupt(self.account.clone(), e))?
-            }
+            Some(bytes) => serde_json::from_slice(bytes)
+                .map_err(|e| PairingError::Corrupt(self.account.clone(), e.to_string()))?,
             None => Store::default(),
         };
         Ok((raw, store))
@@ -145,19 +136,24 @@ impl<'a> Pairing<'a> {
         mut change: impl FnMut(&mut Store) -> Result<T, PairingError>,
     ) -> Result<T, PairingError> {
         for _ in 0..CAS_ATTEMPTS {
-            let (raw, mut store) = self.load()?;
+            let (raw, mut store) = self.load(now)?;
             store.prune(now);
             let result = change(&mut store)?;
             let bytes = store.encode();
             if raw.as_deref() == Some(bytes.as_slice()) {
                 return Ok(result);
             }
-            if self.kv.compare_and_swap(
-                &store_key(&self.account),
-                raw.as_deref(),
-                Some(&bytes),
-                None,
-            )? {
+            if self
+                .kv
+                .compare_and_swap(
+                    &store_key(&self.account),
+                    raw.as_deref(),
+                    Some(&bytes),
+                    None,
+                    now,
+                )
+                .map_err(PairingError::Kv)?
+            {
                 return Ok(result);
             }
         }
@@ -166,13 +162,13 @@ impl<'a> Pairing<'a> {
 
     /// The current state (expired requests left out).
     pub fn snapshot(&self, now: u64) -> Result<Store, PairingError> {
-        let (_, mut store) = self.load()?;
+        let (_, mut store) = self.load(now)?;
         store.prune(now);
         Ok(store)
     }
 
-    pub fn is_allowed(&self, user_id: &str) -> Result<bool, PairingError> {
-        Ok(self.load()?.1.allowed.iter().any(|u| u == user_id))
+    pub fn is_allowed(&self, now: u64, user_id: &str) -> Result<bool, PairingError> {
+        Ok(self.load(now)?.1.allowed.iter().any(|u| u == user_id))
     }
 
     /// Record a request from an unknown sender, or find theirs.
@@ -227,7 +223,7 @@ impl<'a> Pairing<'a> {
     fn take(&self, now: u64, code_or_user: &str, allow: bool) -> Result<Pending, PairingError> {
         let wanted = code_or_user.trim();
         let code = normalize_code(wanted);
-        let user = crate::config::normalize_allow_entry(wanted);
+        let user = kakaowork_channel::config::normalize_allow_entry(wanted);
         self.update(now, |store| {
             let idx = store
                 .pending
@@ -243,11 +239,65 @@ impl<'a> Pairing<'a> {
     }
 }
 
+/// Per-store state of the `pairing` interface: the host's store over its KV.
+pub struct PairingState {
+    pub store: Arc<dyn KvStore>,
+    pub clock: Clock,
+}
+
+fn unavailable(e: PairingError) -> WitError {
+    match e {
+        PairingError::Kv(_) | PairingError::Contended => WitError::Unavailable(e.to_string()),
+        other => WitError::Other(other.to_string()),
+    }
+}
+
+impl Host for PairingState {
+    fn read_allow_from(&mut self, account: String) -> Result<Vec<String>, WitError> {
+        Pairing::new(&*self.store, &account)
+            .snapshot(self.clock.now_ms())
+            .map(|s| s.allowed)
+            .map_err(unavailable)
+    }
+
+    fn upsert_request(
+        &mut self,
+        account: String,
+        sender_id: String,
+    ) -> Result<Option<Challenge>, WitError> {
+        let upsert = Pairing::new(&*self.store, &account)
+            .upsert(self.clock.now_ms(), &sender_id, &OsRandom)
+            .map_err(unavailable)?;
+        Ok(match upsert {
+            // host-test has no text of its own: the guest writes the reply.
+            Upsert::Code { code, created } => Some(Challenge {
+                code,
+                created,
+                reply: None,
+            }),
+            Upsert::Full => None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{MemoryKv, SeqRandom};
+    use crate::kv::MemoryKv;
     use std::cell::Cell;
+
+    /// A deterministic generator (splitmix64), so the statistical tests cannot flake.
+    struct SeqRandom(Cell<u64>);
+
+    impl Random for SeqRandom {
+        fn next_u64(&self) -> u64 {
+            let mut z = self.0.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+            self.0.set(z);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+    }
 
     const HOUR: u64 = PENDING_TTL_MS;
 
@@ -337,12 +387,12 @@ mod tests {
         let users: Vec<_> = snap.pending.iter().map(|q| q.user_id.as_str()).collect();
         assert_eq!(users, ["u4", "u5"]);
         // An expired code cannot be approved and changes nothing.
-        let before = kv.get(&store_key("a")).unwrap();
+        let before = kv.get(&store_key("a"), HOUR).unwrap();
         assert!(matches!(
             p.approve(HOUR, "u3"),
             Err(PairingError::NotFound(_))
         ));
-        assert_eq!(kv.get(&store_key("a")).unwrap(), before);
+        assert_eq!(kv.get(&store_key("a"), HOUR).unwrap(), before);
     }
 
     #[test]
@@ -360,7 +410,7 @@ mod tests {
         let snap = p.snapshot(5).unwrap();
         assert!(snap.pending.is_empty());
         assert_eq!(snap.allowed, ["111", "222"]);
-        assert!(p.is_allowed("111").unwrap());
+        assert!(p.is_allowed(5, "111").unwrap());
         // Approved users are not pending again, and unknown codes change nothing.
         let err = p.approve(6, "ZZZZZZZZ").unwrap_err();
         assert!(err.to_string().contains("ZZZZZZZZ"));

@@ -1,0 +1,69 @@
+//! The OpenClaw package's JSON schema of `channels.kakao` (in `openclaw/openclaw.plugin.json`,
+//! what `openclaw config` validates against) and the guest's parser agree on the keys and on
+//! the values of every enumerated key.
+
+use kakaowork_channel::config::{ACCOUNT_KEYS, parse};
+use serde_json::{Map, Value, json};
+
+fn schema() -> Map<String, Value> {
+    let manifest: Value =
+        serde_json::from_str(include_str!("../../openclaw/openclaw.plugin.json")).unwrap();
+    manifest
+        .pointer("/channelConfigs/kakao/schema/properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .expect("channelConfigs.kakao.schema.properties")
+}
+
+fn sorted(keys: impl Iterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = keys.collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_schema_has_exactly_the_keys_the_guest_reads() {
+    let section = schema();
+    let mut expected: Vec<String> = ACCOUNT_KEYS.iter().map(|k| k.to_string()).collect();
+    let account = section["accounts"]
+        .pointer("/additionalProperties/properties")
+        .and_then(Value::as_object)
+        .expect("accounts.*.properties");
+    assert_eq!(
+        sorted(account.keys().cloned()),
+        sorted(expected.clone().into_iter())
+    );
+    expected.extend(["accounts".to_string(), "defaultAccount".to_string()]);
+    assert_eq!(
+        sorted(section.keys().cloned()),
+        sorted(expected.into_iter())
+    );
+}
+
+#[test]
+fn every_enumerated_value_in_the_schema_is_accepted_by_the_guest_and_nothing_else() {
+    let section = schema();
+    let mut checked = 0;
+    for (key, prop) in &section {
+        let Some(values) = prop["enum"].as_array() else {
+            continue;
+        };
+        for v in values {
+            let cfg = json!({ key.clone(): v });
+            assert!(parse(&cfg).is_ok(), "the guest rejects {cfg}");
+            checked += 1;
+        }
+        let bad = json!({ key.clone(): "not-a-choice" });
+        let issues = parse(&bad).expect_err("an unlisted value must be rejected");
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.path == format!("channels.kakao.{key}")),
+            "{issues:?}"
+        );
+    }
+    assert!(
+        checked >= 9,
+        "dmPolicy, groupPolicy and delivery: {checked} values"
+    );
+}

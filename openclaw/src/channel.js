@@ -1,0 +1,137 @@
+// The OpenClaw channel: adapters that translate OpenClaw's calls into the component's exports.
+// No KakaoWork knowledge lives here; the component (through runtime.js) has all of it.
+import { randomUUID } from "node:crypto";
+import { createChatChannelPlugin } from "openclaw/plugin-sdk/channel-core";
+import { channelFor, ChannelError } from "./runtime.js";
+import { deliver, withRetries } from "./send.js";
+import {
+  CHANNEL_ID,
+  sectionOf,
+  listAccountIds,
+  defaultAccountId,
+  resolveAccount,
+} from "./config.js";
+
+export const TARGET_HINT =
+  "a KakaoWork target: conversation:<id> (or a bare numeric id), user:<user id> or email:<address>";
+
+const TARGET_RE = /^(?:(?:conversation|user):\d{1,20}|\d{1,20}|email:[^\s@]+@[^\s@]+)$/i;
+
+/** Strips `kakao:`/`kakaowork:`/`kw:` and whitespace; `undefined` when it cannot be a target. */
+export function normalizeTarget(raw) {
+  let t = String(raw ?? "").trim();
+  const m = /^(kakaowork|kakao|kw):/i.exec(t);
+  if (m) t = t.slice(m[0].length).trim();
+  if (!TARGET_RE.test(t)) return undefined;
+  const i = t.indexOf(":");
+  return i < 0 ? t : `${t.slice(0, i).toLowerCase()}:${t.slice(i + 1)}`;
+}
+
+/** The idempotency key of one delivery: OpenClaw's durable identity when it gives one. */
+export function idempotencyKey(ctx) {
+  if (ctx.deliveryQueueId) {
+    return `openclaw:${ctx.deliveryQueueId}:${ctx.deliveryPartIndex ?? 0}`;
+  }
+  if (ctx.preparedMessageId) return `openclaw:prepared:${ctx.preparedMessageId}`;
+  return `openclaw:${randomUUID()}`;
+}
+
+async function sendText(ctx) {
+  const { host } = await channelFor(ctx.cfg);
+  const receipt = await deliver(
+    host,
+    {
+      account: ctx.accountId ?? undefined,
+      target: ctx.to,
+      text: ctx.text,
+      idempotencyKey: idempotencyKey(ctx),
+    },
+    { signal: ctx.signal },
+  );
+  return {
+    channel: CHANNEL_ID,
+    messageId: receipt.messageId,
+    conversationId: receipt.conversationId,
+    chatId: receipt.conversationId,
+    timestamp: Number(receipt.sendTime),
+    meta: {
+      parts: receipt.chunks.length,
+      ambiguous: receipt.ambiguous,
+      idempotencyKey: receipt.idempotencyKey,
+    },
+  };
+}
+
+async function probeAccount({ account, cfg }) {
+  try {
+    const { host } = await channelFor(cfg);
+    const p = await withRetries(() => host.call("probe", account.accountId));
+    return {
+      ok: true,
+      bot: { id: p.botId, name: p.title, status: p.status },
+      elapsedMs: Number(p.elapsedMs),
+    };
+  } catch (e) {
+    const tag = e instanceof ChannelError ? (e.payload?.tag ?? "config") : "error";
+    return { ok: false, error: e.message, kind: tag === "authentication" ? "auth" : tag };
+  }
+}
+
+export const kakaoPlugin = createChatChannelPlugin({
+  base: {
+    id: CHANNEL_ID,
+    meta: {
+      id: CHANNEL_ID,
+      label: "KakaoWork",
+      selectionLabel: "KakaoWork (bot, WebAssembly component)",
+      docsPath: "/channels/kakao",
+      blurb: "KakaoWork bots: messages to conversations, users and e-mail addresses.",
+      aliases: ["kakaowork", "kw"],
+    },
+    capabilities: { chatTypes: ["direct", "group"], media: false },
+    reload: { configPrefixes: [`channels.${CHANNEL_ID}`] },
+    config: {
+      listAccountIds: (cfg) => listAccountIds(sectionOf(cfg)),
+      defaultAccountId: (cfg) => defaultAccountId(sectionOf(cfg)),
+      resolveAccount: (cfg, accountId) => resolveAccount(sectionOf(cfg), accountId),
+      inspectAccount: (cfg, accountId) => {
+        const a = resolveAccount(sectionOf(cfg), accountId);
+        return {
+          enabled: a.enabled,
+          configured: a.configured,
+          tokenStatus: a.configured ? "available" : "missing",
+        };
+      },
+      isConfigured: (account) => account.configured,
+      isEnabled: (account) => account.enabled,
+      describeAccount: (account) => ({
+        accountId: account.accountId,
+        name: account.name,
+        enabled: account.enabled,
+        configured: account.configured,
+      }),
+    },
+    messaging: {
+      targetPrefixes: ["kakao", "kakaowork", "kw"],
+      normalizeTarget,
+      targetResolver: {
+        looksLikeId: (raw) => normalizeTarget(raw) !== undefined,
+        hint: TARGET_HINT,
+      },
+    },
+    status: { probeAccount },
+  },
+  security: {
+    dm: {
+      channelKey: CHANNEL_ID,
+      resolvePolicy: (account) => account.dmPolicy,
+      resolveAllowFrom: (account) => account.allowFrom,
+      defaultPolicy: "pairing",
+      normalizeEntry: (raw) => String(raw).replace(/^(kakaowork|kakao|kw):/i, "").trim(),
+    },
+  },
+  outbound: {
+    base: { deliveryMode: "direct", textChunkLimit: 1_000_000 },
+    attachedResults: { channel: CHANNEL_ID, sendText },
+  },
+});

@@ -1,0 +1,169 @@
+// The `moltbot:channel/kv` import: SQLite through Node's built-in `node:sqlite`, in the same
+// table layout and with the same semantics as the Rust host's store (`host-test/src/kv.rs`):
+// TTLs on absolute wall-clock time, compare-and-swap in an IMMEDIATE transaction so that it is
+// atomic across the processes that share the file (the CLI's `message send` and the gateway).
+import { DatabaseSync } from "node:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+export const MAX_KEY_BYTES = 512;
+export const MAX_VALUE_BYTES = 1024 * 1024;
+// Expired entries are swept once every this many writes, as the Rust host does.
+export const SWEEP_EVERY_WRITES = 1024;
+
+const LIVE = "(expires_at IS NULL OR expires_at > ?)";
+
+/** A KV error as the WIT's `kv.error` variant. */
+export class KvError extends Error {
+  constructor(tag, val) {
+    super(val === undefined ? tag : `${tag}: ${val}`);
+    this.payload = val === undefined ? { tag } : { tag, val };
+  }
+}
+
+function checkKey(key) {
+  if (key.length === 0) throw new KvError("invalid-key", "the key is empty");
+  const n = Buffer.byteLength(key, "utf8");
+  if (n > MAX_KEY_BYTES) {
+    throw new KvError("invalid-key", `the key is ${n} bytes; at most ${MAX_KEY_BYTES}`);
+  }
+}
+
+function checkValue(v) {
+  if (v.byteLength > MAX_VALUE_BYTES) throw new KvError("too-large");
+}
+
+function unavailable(e) {
+  return new KvError("unavailable", `SQLite: ${e.message}`);
+}
+
+export class SqliteKv {
+  /**
+   * @param {string} path the database file (created with its directory)
+   * @param {{now?: () => number, prefix?: string}} [opts] clock in ms; key prefix (namespace)
+   */
+  constructor(path, opts = {}) {
+    this.now = opts.now ?? Date.now;
+    this.prefix = opts.prefix ?? "";
+    this.writes = 0;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      this.db = new DatabaseSync(path, { timeout: 10_000 });
+      this.db.exec(`PRAGMA journal_mode = WAL;
+        PRAGMA synchronous = NORMAL;
+        CREATE TABLE IF NOT EXISTS kv (
+          key TEXT PRIMARY KEY NOT NULL,
+          value BLOB NOT NULL,
+          expires_at INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at) WHERE expires_at IS NOT NULL;`);
+    } catch (e) {
+      throw unavailable(e);
+    }
+    this.stmt = {
+      get: this.db.prepare(`SELECT value FROM kv WHERE key = ? AND ${LIVE}`),
+      set: this.db.prepare("INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)"),
+      del: this.db.prepare("DELETE FROM kv WHERE key = ?"),
+      purge: this.db.prepare("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?"),
+      list: this.db.prepare(
+        `SELECT key FROM kv WHERE substr(key, 1, length(?)) = ? AND ${LIVE} ORDER BY key`,
+      ),
+    };
+  }
+
+  close() {
+    this.db.close();
+  }
+
+  #expiry(ttlMs) {
+    return ttlMs === undefined || ttlMs === null ? null : this.now() + Number(ttlMs);
+  }
+
+  #wrote() {
+    this.writes += 1;
+    if (this.writes % SWEEP_EVERY_WRITES === 0) {
+      // A failed sweep is retried at the next round; the write itself succeeded.
+      try {
+        this.stmt.purge.run(this.now());
+      } catch {}
+    }
+  }
+
+  get(key) {
+    checkKey(key);
+    try {
+      const row = this.stmt.get.get(this.prefix + key, this.now());
+      return row ? new Uint8Array(row.value) : undefined;
+    } catch (e) {
+      throw unavailable(e);
+    }
+  }
+
+  set(key, value, ttlMs) {
+    checkKey(key);
+    checkValue(value);
+    try {
+      this.stmt.set.run(this.prefix + key, value, this.#expiry(ttlMs));
+    } catch (e) {
+      throw unavailable(e);
+    }
+    this.#wrote();
+  }
+
+  delete(key) {
+    checkKey(key);
+    try {
+      this.stmt.del.run(this.prefix + key);
+    } catch (e) {
+      throw unavailable(e);
+    }
+  }
+
+  compareAndSwap(key, expected, next, ttlMs) {
+    checkKey(key);
+    if (next) checkValue(next);
+    const k = this.prefix + key;
+    let swapped = false;
+    try {
+      // IMMEDIATE takes the write lock first: no other connection changes the row between the
+      // read and the write.
+      this.db.exec("BEGIN IMMEDIATE");
+      try {
+        const row = this.stmt.get.get(k, this.now());
+        const current = row ? new Uint8Array(row.value) : undefined;
+        if (sameBytes(current, expected)) {
+          if (next) this.stmt.set.run(k, next, this.#expiry(ttlMs));
+          else this.stmt.del.run(k);
+          swapped = true;
+        }
+        this.db.exec("COMMIT");
+      } catch (e) {
+        this.db.exec("ROLLBACK");
+        throw e;
+      }
+    } catch (e) {
+      throw unavailable(e);
+    }
+    if (swapped) this.#wrote();
+    return swapped;
+  }
+
+  listKeys(prefix) {
+    const p = this.prefix + prefix;
+    try {
+      return this.stmt.list
+        .all(p, p, this.now())
+        .map((r) => r.key.slice(this.prefix.length));
+    } catch (e) {
+      throw unavailable(e);
+    }
+  }
+}
+
+function sameBytes(a, b) {
+  if (a === undefined || a === null) return b === undefined || b === null;
+  if (b === undefined || b === null) return false;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  );
+}

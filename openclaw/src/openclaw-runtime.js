@@ -1,0 +1,11 @@
+// The `PluginRuntime` OpenClaw hands the plugin at load time (used by the gateway's inbound path).
+let runtime = null;
+
+export function setRuntime(rt) {
+  runtime = rt;
+}
+
+export function getRuntime() {
+  if (!runtime) throw new Error("the KakaoWork plugin's OpenClaw runtime is not set yet");
+  return runtime;
+}

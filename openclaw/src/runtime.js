@@ -1,0 +1,89 @@
+// One component instance per process, configured from the current OpenClaw config: the
+// guest parses and validates `channels.kakao`; this file only resolves credentials, keeps the
+// HTTP allowlist in step with the guest's accounts, and knows where the state lives.
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { ComponentHost, ChannelError } from "./component.js";
+import { sectionOf, redact, resolveCredentials, keyId, APP_KEY_ENV } from "./config.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const COMPONENT_DIR = join(here, "..", "dist", "component");
+
+let host = null;
+let configured = null; // { fingerprint, result, credentials }
+let configuring = null;
+
+/** Where the plugin keeps its state: `<OpenClaw state dir>/kakaowork/state.sqlite3`. */
+export function statePath(env = process.env) {
+  const base =
+    env.OPENCLAW_STATE_DIR?.trim() || join(env.HOME ?? env.USERPROFILE ?? ".", ".openclaw");
+  return join(base, "kakaowork", "state.sqlite3");
+}
+
+function componentHost() {
+  if (!host) {
+    if (!existsSync(join(COMPONENT_DIR, "kakaowork_channel.js"))) {
+      throw new Error(
+        `the KakaoWork component is not built (${COMPONENT_DIR} is empty); run \`npm run build\` in the plugin's directory`,
+      );
+    }
+    host = new ComponentHost({ componentDir: COMPONENT_DIR, statePath: statePath() });
+  }
+  return host;
+}
+
+async function configure(cfg) {
+  const section = sectionOf(cfg);
+  const h = componentHost();
+  const redacted = JSON.stringify(redact(section));
+  // First pass: the guest names the accounts and the default one; then the host resolves
+  // their keys and configures again with what it found.
+  const first = await h.call("configure", redacted, []);
+  const credentials = resolveCredentials(
+    section,
+    first.accounts.map((a) => a.id),
+    first.defaultAccount,
+  );
+  const statuses = [...credentials].map(([account, c]) => ({
+    account,
+    source: c.source,
+    keyId: c.key ? keyId(c.key) : undefined,
+  }));
+  const result = await h.call("configure", redacted, statuses);
+  h.endpoints = new Map(
+    result.accounts.map((a) => [
+      a.id,
+      { origin: new URL(a.apiBase).origin, key: credentials.get(a.id)?.key },
+    ]),
+  );
+  return { result, credentials };
+}
+
+/**
+ * The configured component for this config; reconfigured when the section or the
+ * environment's key changes. Rejects with a `ChannelError` whose payload lists the config
+ * issues when the section is invalid.
+ */
+export async function channelFor(cfg) {
+  const fingerprint = JSON.stringify([sectionOf(cfg), process.env[APP_KEY_ENV] ?? null]);
+  while (configuring) await configuring.catch(() => {});
+  if (configured?.fingerprint !== fingerprint) {
+    configuring = configure(cfg);
+    try {
+      configured = { fingerprint, ...(await configuring) };
+    } finally {
+      configuring = null;
+    }
+  }
+  return { host: componentHost(), ...configured };
+}
+
+export { ChannelError };
+
+/** Stops the worker (tests; the gateway keeps it for its lifetime). */
+export async function shutdown() {
+  if (host) await host.close();
+  host = null;
+  configured = null;
+}

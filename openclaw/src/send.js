@@ -1,0 +1,53 @@
+// The host's delivery loop (as `host-test/src/delivery.rs`): call `send` with the same
+// idempotency key until it is delivered, honouring the guest's deferrals and retry hints.
+import { ChannelError } from "./component.js";
+
+export const MAX_CALLS = 50;
+
+/** How long to wait before calling again, or `null` when calling again is useless. */
+export function retryHint(payload) {
+  switch (payload?.tag) {
+    case "deferred":
+      return Number(payload.val);
+    case "api":
+    case "rate-limited":
+      return payload.val.retryable ? Number(payload.val.retryAfterMs ?? 1000) : null;
+    case "transport":
+      return payload.val.retryAfterMs === undefined ? null : Number(payload.val.retryAfterMs);
+    default:
+      return null;
+  }
+}
+
+const sleep = (ms, signal) =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+
+/** Sends one message; resolves with the receipt or rejects with the last `ChannelError`. */
+export function deliver(host, req, opts = {}) {
+  return withRetries(() => host.call("send", req), opts);
+}
+
+/** Calls `call` until it succeeds or fails for good, waiting as the guest's hints say. */
+export async function withRetries(call, { signal, onWait } = {}) {
+  for (let calls = 1; ; calls++) {
+    try {
+      return await call();
+    } catch (e) {
+      const wait = e instanceof ChannelError ? retryHint(e.payload) : null;
+      if (wait === null || calls >= MAX_CALLS) throw e;
+      onWait?.(wait, e);
+      await sleep(wait, signal);
+    }
+  }
+}

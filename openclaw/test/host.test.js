@@ -1,0 +1,110 @@
+// The component in Node: the jco-transpiled guest in its worker, the HTTP bridge, SQLite KV,
+// against the project's emulator. No OpenClaw process here (see openclaw.test.js for that).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { startEmulator, tempDir } from "./helpers.js";
+import { deliver, withRetries } from "../src/send.js";
+
+let runtime;
+let emu;
+const state = {};
+// Hooks registered inside `before` would end with it; these run when the file's tests end.
+const cleanups = [];
+const suite = { after: (f) => cleanups.push(f) };
+after(async () => {
+  await runtime?.shutdown();
+  for (const f of cleanups.reverse()) await f();
+});
+
+before(async () => {
+  // The state directory must be set before the runtime opens its store.
+  process.env.OPENCLAW_STATE_DIR = tempDir(suite, "oc-state");
+  delete process.env.KAKAOWORK_APP_KEY;
+  runtime = await import("../src/runtime.js");
+  emu = await startEmulator(suite);
+  state.cfg = { channels: { kakao: { appKey: emu.appKey, apiBase: emu.baseUrl } } };
+});
+
+const send = async (target, text, key = `k-${Math.random()}`) => {
+  const { host } = await runtime.channelFor(state.cfg);
+  return deliver(host, { target, text, idempotencyKey: key });
+};
+
+test("user:, conversation: and email: targets each post exactly one message", async () => {
+  const before = (await emu.sends()).length;
+  const r1 = await send("user:10000001", "to a user");
+  const r2 = await send("conversation:3000001", "to a room");
+  const r3 = await send("email:yh.lee@example.co.kr", "by e-mail");
+  const sends = (await emu.sends()).slice(before);
+  assert.deepEqual(
+    sends.map((r) => [r.path, JSON.parse(r.body).text]),
+    [
+      ["/v1/messages.send", "to a user"],
+      ["/v1/messages.send", "to a room"],
+      ["/v1/messages.send_by_email", "by e-mail"],
+    ],
+  );
+  assert.equal(r2.conversationId, "3000001");
+  for (const r of [r1, r2, r3]) assert.match(r.messageId, /^\d+$/);
+  // The key went with the request, but only the host put it there.
+  assert.ok(sends.every((r) => r.authorization === `Bearer ${emu.appKey}`));
+});
+
+test("a retried send with the same key posts nothing twice", async () => {
+  const before = (await emu.sends()).length;
+  const a = await send("conversation:3000002", "once only", "same-key");
+  const b = await send("conversation:3000002", "once only", "same-key");
+  assert.equal(a.messageId, b.messageId);
+  assert.equal((await emu.sends()).length - before, 1);
+});
+
+test("a 6,000-character message arrives as ordered parts, none lost", async () => {
+  const words = Array.from({ length: 1000 }, (_, i) => `w${String(i).padStart(3, "0")}`);
+  const text = words.join(" ") + " " + "끝".repeat(1000);
+  assert.ok(text.length >= 6000);
+  const before = (await emu.posted()).length;
+  const r = await send("conversation:3000003", text);
+  const parts = (await emu.posted()).slice(before).map((p) => p.text);
+  assert.ok(parts.length >= 3, `${parts.length} parts`);
+  assert.equal(r.chunks.length, parts.length);
+  assert.deepEqual(parts.join(" ").split(/\s+/).join(""), text.split(/\s+/).join(""));
+});
+
+test("the event loop keeps serving while a send waits 5 s on KakaoWork", async (t) => {
+  const server = createServer((req, res) => res.end("pong"));
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => new Promise((r) => server.close(r)));
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  await emu.fault({ path: "/v1/messages.send", fault: { delayMs: 5000 } });
+  const started = Date.now();
+  const slow = send("conversation:3000004", "slow answer");
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = performance.now();
+  assert.equal(await (await fetch(url)).text(), "pong");
+  const answeredMs = performance.now() - t0;
+  await slow;
+  const sendMs = Date.now() - started;
+  assert.ok(sendMs >= 4500, `the send took ${sendMs} ms, so it did wait on the slow answer`);
+  assert.ok(answeredMs < 200, `the other request took ${answeredMs} ms`);
+});
+
+test("a wrong app key is an authentication error naming the fix", async () => {
+  const cfg = { channels: { kakao: { appKey: "wrong-key", apiBase: emu.baseUrl } } };
+  const { host } = await runtime.channelFor(cfg);
+  await assert.rejects(withRetries(() => host.call("probe", undefined)), (e) => {
+    assert.equal(e.payload.tag, "authentication");
+    assert.match(e.message, /app key/);
+    return true;
+  });
+});
+
+test("an invalid section is rejected with each problem's path", async () => {
+  const cfg = { channels: { kakao: { appKey: "k", dmPolicy: "sometimes", rateLimit: { burst: 0 } } } };
+  await assert.rejects(runtime.channelFor(cfg), (e) => {
+    const paths = e.payload.map((i) => i.path);
+    assert.ok(paths.includes("channels.kakao.dmPolicy"), paths.join());
+    assert.ok(paths.includes("channels.kakao.rateLimit.burst"), paths.join());
+    return true;
+  });
+});

@@ -1,0 +1,66 @@
+// The plugin inside the real OpenClaw CLI (the pinned `openclaw` package), with a private HOME,
+// installed with `openclaw plugins install --link`, and the project's emulator as KakaoWork.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startEmulator, openclawHome, openclaw, assertOk } from "./helpers.js";
+
+let emu;
+let home;
+const cleanups = [];
+const ctx = { after: (f) => cleanups.push(f) };
+after(async () => {
+  for (const f of cleanups.reverse()) await f();
+});
+
+before(async () => {
+  emu = await startEmulator(ctx);
+  home = await openclawHome(ctx);
+  const section = { enabled: true, appKey: emu.appKey, apiBase: emu.baseUrl, dmPolicy: "pairing" };
+  assertOk(
+    await openclaw(home, ["config", "set", "channels.kakao", JSON.stringify(section), "--strict-json"]),
+  );
+});
+
+const sendVia = (target, message, extra = []) =>
+  openclaw(home, ["message", "send", "--channel", "kakao", "--target", target, "--message", message, "--json", ...extra]);
+
+test("openclaw message send reaches users, conversations and e-mail addresses", async () => {
+  for (const [target, path] of [
+    ["user:10000001", "/v1/messages.send"],
+    ["conversation:3000005", "/v1/messages.send"],
+    ["email:jihoon.park@example.co.kr", "/v1/messages.send_by_email"],
+  ]) {
+    const text = `hello ${target} ${Date.now()}`;
+    assertOk(await sendVia(target, text));
+    const hits = (await emu.sends()).filter((r) => JSON.parse(r.body).text === text);
+    assert.deepEqual(hits.map((r) => r.path), [path], `${target}: exactly one send`);
+  }
+});
+
+test("a 6,000-character message arrives as ordered parts through openclaw", async () => {
+  const words = Array.from({ length: 1200 }, (_, i) => `p${String(i).padStart(4, "0")}`);
+  const text = words.join(" ");
+  assert.ok(text.length >= 6000);
+  const before = (await emu.posted()).length;
+  assertOk(await sendVia("conversation:3000006", text));
+  const parts = (await emu.posted()).slice(before).map((p) => p.text);
+  assert.ok(parts.length >= 3, `${parts.length} parts`);
+  assert.deepEqual(parts.join(" ").split(/\s+/), words);
+});
+
+test("a bad target fails with the target hint and sends nothing", async () => {
+  const before = (await emu.sends()).length;
+  const r = await sendVia("someone", "never sent");
+  assert.notEqual(r.code, 0);
+  assert.match(r.stdout + r.stderr, /conversation:<id>|user:<user id>|email:/);
+  assert.equal((await emu.sends()).length, before);
+});
+
+test("openclaw config rejects a wrong value with its path", async () => {
+  const r = await openclaw(home, ["config", "set", "channels.kakao.dmPolicy", '"sometimes"', "--strict-json"]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stdout + r.stderr, /channels\.kakao\.dmPolicy/);
+  const r2 = await openclaw(home, ["config", "set", "channels.kakao.rateLimit", '{"burst": 0}', "--strict-json"]);
+  assert.notEqual(r2.code, 0);
+  assert.match(r2.stdout + r2.stderr, /channels\.kakao\.rateLimit\.burst/);
+});
