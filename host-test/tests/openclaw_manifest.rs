@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 fn schema() -> Map<String, Value> {
     let manifest: Value =
-        serde_json::from_str(include_str!("../../openclaw/openclaw.plugin.json")).unwrap();
+        serde_json::from_str(include_str!("../../openclaw/plugin/openclaw.plugin.json")).unwrap();
     manifest
         .pointer("/channelConfigs/kakao/schema/properties")
         .and_then(Value::as_object)

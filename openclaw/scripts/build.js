@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 
 const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const repo = resolve(pkg, "..");
-const dist = join(pkg, "dist");
+const dist = join(pkg, "plugin", "dist");
 const wasm = join(dist, "kakaowork_channel.component.wasm");
 const out = join(dist, "component");
 

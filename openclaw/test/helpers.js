@@ -106,14 +106,15 @@ export async function openclawHome(t) {
     join(home, ".openclaw", "openclaw.json"),
     JSON.stringify({ logging: { file: join(home, "openclaw.log") } }, null, 2),
   );
-  const r = await openclaw(home, ["plugins", "install", "--link", PKG, "--force", "--accept-capabilities"]);
+  const r = await openclaw(home, ["plugins", "install", "--link", join(PKG, "plugin"), "--force", "--accept-capabilities"]);
   assertOk(r);
   return home;
 }
 
 export function assertOk(r) {
   if (r.code !== 0) {
-    throw new Error(`openclaw ${r.args.join(" ")} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+    const args = r.args.map((a) => (a.length > 80 ? `${a.slice(0, 77)}...` : a)).join(" ");
+    throw new Error(`openclaw ${args} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
   }
   return r;
 }

@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { startEmulator, tempDir } from "./helpers.js";
-import { deliver, withRetries } from "../src/send.js";
+import { deliver, withRetries } from "../plugin/src/send.js";
 
 let runtime;
 let emu;
@@ -21,7 +21,7 @@ before(async () => {
   // The state directory must be set before the runtime opens its store.
   process.env.OPENCLAW_STATE_DIR = tempDir(suite, "oc-state");
   delete process.env.KAKAOWORK_APP_KEY;
-  runtime = await import("../src/runtime.js");
+  runtime = await import("../plugin/src/runtime.js");
   emu = await startEmulator(suite);
   state.cfg = { channels: { kakao: { appKey: emu.appKey, apiBase: emu.baseUrl } } };
 });

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { authorize, perform } from "../src/http.js";
+import { authorize, perform } from "../plugin/src/http.js";
 
 const endpoints = (origin) => new Map([["default", { origin, key: "secret-app-key" }]]);
 const get = (url, extra = {}) => ({ method: "get", url, headers: [], account: "default", ...extra });

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SqliteKv, KvError, SWEEP_EVERY_WRITES, MAX_VALUE_BYTES } from "../src/kv.js";
+import { SqliteKv, KvError, SWEEP_EVERY_WRITES, MAX_VALUE_BYTES } from "../plugin/src/kv.js";
 
 const bytes = (s) => new TextEncoder().encode(s);
 const text = (b) => (b === undefined ? undefined : new TextDecoder().decode(b));

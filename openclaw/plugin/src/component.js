@@ -132,13 +132,21 @@ export class ComponentHost {
 
   /** Calls an export of the `channel` interface by its JavaScript name (`checkPolicy`, ...). */
   async call(fn, ...args) {
-    await this.ready;
     const id = ++this.nextId;
+    // Referenced from the start: a CLI process must not exit while the worker starts up.
     this.worker.ref();
-    return new Promise((resolve, reject) => {
+    const answer = new Promise((resolve, reject) => {
       this.pending.set(id, { fn, resolve, reject });
-      this.worker.postMessage({ id, fn, args });
     });
+    try {
+      await this.ready;
+    } catch (e) {
+      this.pending.delete(id);
+      this.#idle();
+      throw e;
+    }
+    this.worker.postMessage({ id, fn, args });
+    return answer;
   }
 
   async close() {
