@@ -108,3 +108,51 @@ test("an invalid section is rejected with each problem's path", async () => {
     return true;
   });
 });
+
+test("OpenClaw's pairing store answers the pairing import: its codes and its text", async () => {
+  const calls = [];
+  const { openclawPairing } = await import("../plugin/src/runtime.js");
+  const store = openclawPairing({
+    readAllowFromStore: async (p) => (calls.push(["read", p]), ["10000002"]),
+    upsertPairingRequest: async (p) => (calls.push(["upsert", p]), { code: "OCPAIR22", created: true }),
+    buildPairingReply: ({ code }) => `OpenClaw: openclaw pairing approve kakao ${code}`,
+  });
+  const cfg = { channels: { kakao: { appKey: emu.appKey, apiBase: emu.baseUrl, dmPolicy: "pairing" } } };
+  const { host } = await runtime.channelFor(cfg);
+  const saved = host.pairing;
+  host.pairing = store;
+  try {
+    const allowed = await host.call("checkPolicy", undefined, "10000002", "direct");
+    assert.equal(allowed.tag, "allow");
+    const pair = await host.call("checkPolicy", undefined, "kw:10000003", "direct");
+    assert.equal(pair.tag, "pairing-required");
+    assert.deepEqual(pair.val, {
+      code: "OCPAIR22",
+      created: true,
+      reply: "OpenClaw: openclaw pairing approve kakao OCPAIR22",
+    });
+    assert.deepEqual(calls.find(([k]) => k === "upsert")[1], {
+      channel: "kakao",
+      id: "10000003",
+      accountId: "default",
+    });
+    // A store that cannot answer fails closed: a storage error, no decision.
+    host.pairing = { readAllowFrom: async () => { throw new Error("down"); } };
+    await assert.rejects(host.call("checkPolicy", undefined, "10000004", "direct"), (e) => e.payload.tag === "storage");
+  } finally {
+    host.pairing = saved;
+  }
+});
+
+test("the channel's probe reports the bot, or an authentication problem", async () => {
+  const { kakaoPlugin } = await import("../plugin/src/channel.js");
+  const { resolveAccount, sectionOf } = await import("../plugin/src/config.js");
+  const probe = (cfg) =>
+    kakaoPlugin.status.probeAccount({ account: resolveAccount(sectionOf(cfg)), cfg, timeoutMs: 10_000 });
+  const good = await probe(state.cfg);
+  assert.equal(good.ok, true, JSON.stringify(good));
+  assert.ok(good.bot.name, JSON.stringify(good));
+  const bad = await probe({ channels: { kakao: { appKey: "not-the-key", apiBase: emu.baseUrl } } });
+  assert.equal(bad.ok, false);
+  assert.equal(bad.kind, "auth", JSON.stringify(bad));
+});

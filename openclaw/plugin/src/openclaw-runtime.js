@@ -9,3 +9,8 @@ export function getRuntime() {
   if (!runtime) throw new Error("the KakaoWork plugin's OpenClaw runtime is not set yet");
   return runtime;
 }
+
+/** The runtime if OpenClaw has set it (it has not in plain Node tests). */
+export function maybeRuntime() {
+  return runtime;
+}

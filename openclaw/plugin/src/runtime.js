@@ -5,7 +5,8 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { ComponentHost, ChannelError } from "./component.js";
-import { sectionOf, redact, resolveCredentials, keyId, APP_KEY_ENV } from "./config.js";
+import { sectionOf, redact, resolveCredentials, keyId, APP_KEY_ENV, CHANNEL_ID } from "./config.js";
+import { maybeRuntime } from "./openclaw-runtime.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const COMPONENT_DIR = join(here, "..", "dist", "component");
@@ -30,7 +31,27 @@ function componentHost() {
     }
     host = new ComponentHost({ componentDir: COMPONENT_DIR, statePath: statePath() });
   }
+  const rt = maybeRuntime();
+  if (rt?.channel?.pairing) host.pairing = openclawPairing(rt.channel.pairing);
   return host;
+}
+
+/** The `pairing` import in OpenClaw: OpenClaw's own pairing store, codes and reply text. */
+export function openclawPairing(pairing) {
+  return {
+    readAllowFrom: (account) => pairing.readAllowFromStore({ channel: CHANNEL_ID, accountId: account }),
+    async upsertRequest(account, sender) {
+      const r = await pairing.upsertPairingRequest({ channel: CHANNEL_ID, id: sender, accountId: account });
+      // No code: OpenClaw has no room for another pending request now.
+      if (!r?.code) return null;
+      const reply = pairing.buildPairingReply({
+        channel: CHANNEL_ID,
+        idLine: `Your KakaoWork user id: ${sender}`,
+        code: r.code,
+      });
+      return { code: r.code, created: Boolean(r.created), reply };
+    },
+  };
 }
 
 async function configure(cfg) {
