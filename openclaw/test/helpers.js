@@ -22,7 +22,7 @@ export function hostBin() {
 
 export function tempDir(t, name) {
   const dir = mkdtempSync(join(tmpdir(), `kw-${name}-`));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }));
   return dir;
 }
 
@@ -117,4 +117,89 @@ export function assertOk(r) {
     throw new Error(`openclaw ${args} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
   }
   return r;
+}
+
+/** A free loopback port (bound, then released). */
+export async function freePort() {
+  const { createServer } = await import("node:net");
+  const s = createServer();
+  await new Promise((r) => s.listen(0, "127.0.0.1", r));
+  const port = s.address().port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/**
+ * A deterministic OpenAI-compatible model on 127.0.0.1: it answers every chat completion with
+ * `ECHO[<text>]`, where `<text>` is the last `MSG<text>` marker in the user's messages (OpenClaw
+ * wraps the user's words in an envelope and adds context), as an SSE stream. `asked` records
+ * the markers it saw.
+ */
+export async function startFakeModel(t) {
+  const { createServer } = await import("node:http");
+  const asked = [];
+  const server = createServer(async (req, res) => {
+    let raw = "";
+    for await (const c of req) raw += c;
+    let body = {};
+    try {
+      body = JSON.parse(raw);
+    } catch {}
+    const texts = (body.messages ?? [])
+      .filter((m) => m.role === "user")
+      .map((m) => (typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text ?? "").join("")))
+      .join("\n");
+    const last = [...texts.matchAll(/MSG<([^>]*)>/g)].at(-1)?.[1] ?? "(no marker)";
+    asked.push(last);
+    const answer = `ECHO[${last}]`;
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    const chunk = (delta, finish = null) =>
+      `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "echo-1", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    res.write(chunk({ role: "assistant" }));
+    res.write(chunk({ content: answer }));
+    res.write(chunk({}, "stop"));
+    res.write(`data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "echo-1", choices: [], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } })}\n\n`);
+    res.end("data: [DONE]\n\n");
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+  return { url: `http://127.0.0.1:${server.address().port}/v1`, asked };
+}
+
+/** Runs `openclaw gateway run` in this HOME; resolves when the account's route answers. */
+export async function startGateway(t, home, port, probePath) {
+  const cli = join(PKG, "node_modules", "openclaw", "openclaw.mjs");
+  const child = spawn(process.execPath, [cli, "gateway", "run"], {
+    cwd: home,
+    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: home, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  t.after(async () => {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {}
+    const exited = new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {}
+    }, 10_000);
+    await exited;
+    clearTimeout(timer);
+  });
+  const deadline = Date.now() + 150_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the gateway exited ${child.exitCode}:\n${output}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}${probePath}`, { method: "POST" });
+      // 503 and 404 until the plugin's route is registered; then the plugin answers itself.
+      if (r.status !== 503 && r.status !== 404) return { child, output: () => output };
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`the gateway's route ${probePath} was not live in 150 s:\n${output}`);
 }

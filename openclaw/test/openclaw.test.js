@@ -9,7 +9,14 @@ let home;
 const cleanups = [];
 const ctx = { after: (f) => cleanups.push(f) };
 after(async () => {
-  for (const f of cleanups.reverse()) await f();
+  // Every cleanup runs, even when one fails (a server left running would keep the file alive).
+  for (const f of cleanups.reverse()) {
+    try {
+      await f();
+    } catch (e) {
+      console.error(`cleanup failed: ${e.message}`);
+    }
+  }
 });
 
 before(async () => {

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { createChatChannelPlugin } from "openclaw/plugin-sdk/channel-core";
 import { channelFor, ChannelError } from "./runtime.js";
 import { deliver, withRetries } from "./send.js";
+import { startAccount } from "./gateway.js";
 import {
   CHANNEL_ID,
   sectionOf,
@@ -120,6 +121,7 @@ export const kakaoPlugin = createChatChannelPlugin({
       },
     },
     status: { probeAccount },
+    gateway: { startAccount },
   },
   security: {
     dm: {
@@ -128,6 +130,24 @@ export const kakaoPlugin = createChatChannelPlugin({
       resolveAllowFrom: (account) => account.allowFrom,
       defaultPolicy: "pairing",
       normalizeEntry: (raw) => String(raw).replace(/^(kakaowork|kakao|kw):/i, "").trim(),
+    },
+  },
+  pairing: {
+    text: {
+      idLabel: "KakaoWork user id",
+      message: "✅ Moltbot access approved. You can now talk to the assistant here.",
+      normalizeAllowEntry: (raw) => String(raw).replace(/^(kakaowork|kakao|kw):/i, "").trim(),
+      // `openclaw pairing approve kakao <CODE> --notify`: the notice goes through `send`.
+      notify: async ({ cfg, id, accountId, message }) => {
+        const { host } = await channelFor(cfg);
+        await deliver(host, {
+          account: accountId ?? undefined,
+          target: `user:${id}`,
+          text: message,
+          // One notice per approval minute: a retried notify posts nothing twice.
+          idempotencyKey: `openclaw:pairing-approved:${accountId ?? ""}:${id}:${Math.floor(Date.now() / 60_000)}`,
+        });
+      },
     },
   },
   outbound: {
