@@ -2,7 +2,7 @@
 // pairing through OpenClaw's own store and commands, the agent (a deterministic model on
 // 127.0.0.1) answering a user who used the Reply button, and a gateway that keeps serving while
 // KakaoWork is slow. Loopback only; every process is stopped by the test file.
-import { test, before, after } from "node:test";
+import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,22 +14,12 @@ import {
   freePort,
   startFakeModel,
   startGateway,
+  fileScope,
 } from "./helpers.js";
 
 const SECRET = "test-callback-secret-0123456789abcdef";
 const PATH = "/kakaowork/default/callback";
-const cleanups = [];
-const suite = { after: (f) => cleanups.push(f) };
-after(async () => {
-  // Every cleanup runs, even when one fails (a server left running would keep the file alive).
-  for (const f of cleanups.reverse()) {
-    try {
-      await f();
-    } catch (e) {
-      console.error(`cleanup failed: ${e.message}`);
-    }
-  }
-});
+const suite = fileScope();
 
 let emu;
 let home;

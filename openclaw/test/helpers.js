@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
+import { after } from "node:test";
 
 export const PKG = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const REPO = resolve(PKG, "..");
@@ -18,6 +19,25 @@ export function hostBin() {
     throw new Error(`${bin} does not exist: build it first with \`cargo build -p host-test\``);
   }
   return bin;
+}
+
+/**
+ * Cleanups for a whole test file: hooks registered inside `before` would end with it. Every
+ * cleanup runs, last registered first, even when one fails (a server left running would keep
+ * the file's process alive).
+ */
+export function fileScope() {
+  const cleanups = [];
+  after(async () => {
+    for (const f of cleanups.reverse()) {
+      try {
+        await f();
+      } catch (e) {
+        console.error(`cleanup failed: ${e.message}`);
+      }
+    }
+  });
+  return { after: (f) => cleanups.push(f) };
 }
 
 export function tempDir(t, name) {

@@ -3,26 +3,15 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { startEmulator, tempDir } from "./helpers.js";
+import { startEmulator, tempDir, fileScope } from "./helpers.js";
 import { deliver, withRetries } from "../plugin/src/send.js";
 
 let runtime;
 let emu;
 const state = {};
 // Hooks registered inside `before` would end with it; these run when the file's tests end.
-const cleanups = [];
-const suite = { after: (f) => cleanups.push(f) };
-after(async () => {
-  await runtime?.shutdown();
-  // Every cleanup runs, even when one fails (a server left running would keep the file alive).
-  for (const f of cleanups.reverse()) {
-    try {
-      await f();
-    } catch (e) {
-      console.error(`cleanup failed: ${e.message}`);
-    }
-  }
-});
+const suite = fileScope();
+after(() => runtime?.shutdown());
 
 before(async () => {
   // The state directory must be set before the runtime opens its store.
@@ -33,7 +22,8 @@ before(async () => {
   state.cfg = { channels: { kakao: { appKey: emu.appKey, apiBase: emu.baseUrl } } };
 });
 
-const send = async (target, text, key = `k-${Math.random()}`) => {
+let sent = 0;
+const send = async (target, text, key = `k-${++sent}`) => {
   const { host } = await runtime.channelFor(state.cfg);
   return deliver(host, { target, text, idempotencyKey: key });
 };

@@ -1,23 +1,12 @@
 // The plugin inside the real OpenClaw CLI (the pinned `openclaw` package), with a private HOME,
 // installed with `openclaw plugins install --link`, and the project's emulator as KakaoWork.
-import { test, before, after } from "node:test";
+import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { startEmulator, openclawHome, openclaw, assertOk } from "./helpers.js";
+import { startEmulator, openclawHome, openclaw, assertOk, fileScope } from "./helpers.js";
 
 let emu;
 let home;
-const cleanups = [];
-const ctx = { after: (f) => cleanups.push(f) };
-after(async () => {
-  // Every cleanup runs, even when one fails (a server left running would keep the file alive).
-  for (const f of cleanups.reverse()) {
-    try {
-      await f();
-    } catch (e) {
-      console.error(`cleanup failed: ${e.message}`);
-    }
-  }
-});
+const ctx = fileScope();
 
 before(async () => {
   emu = await startEmulator(ctx);
