@@ -235,8 +235,12 @@ fn connect(conn: &Conn) -> Result<Session, CliError> {
     } else {
         store
     };
-    let runtime =
-        Runtime::new(host_test::component_bytes(), RuntimeOptions::default()).map_err(trap)?;
+    // The compiled component is kept in the state directory: only the first command compiles.
+    let opts = RuntimeOptions {
+        compiled_cache: Some(dir.join("compiled")),
+        ..RuntimeOptions::default()
+    };
+    let runtime = Runtime::new(host_test::component_bytes(), opts).map_err(trap)?;
     let env = HostEnv {
         http: Arc::new(prepared.policy.clone()),
         kv: kv.clone(),

@@ -28,6 +28,9 @@ pub struct RuntimeOptions {
     pub max_instances: u32,
     /// Replace the pooling allocator by host-allocated memories that tests can read.
     pub memory_probe: Option<Arc<dyn wasmtime::MemoryCreator>>,
+    /// A directory where the compiled component is kept between processes, so that a CLI
+    /// command does not compile it with Cranelift at every start; `None` compiles every time.
+    pub compiled_cache: Option<std::path::PathBuf>,
 }
 
 impl Default for RuntimeOptions {
@@ -38,8 +41,56 @@ impl Default for RuntimeOptions {
             epoch_tick: Duration::from_millis(10),
             max_instances: 64,
             memory_probe: None,
+            compiled_cache: None,
         }
     }
+}
+
+/// The file name of a compiled component: the component's digest and the engine's
+/// compatibility hash, so that another component or engine configuration never reads it.
+pub fn compiled_file_name(engine: &Engine, component_bytes: &[u8]) -> String {
+    use sha2::Digest;
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    let digest = sha2::Sha256::digest(component_bytes);
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("kakaowork-channel-{hex}-{:016x}.cwasm", h.finish())
+}
+
+/// Compiles the component, or loads what an earlier process compiled for this same engine.
+/// The cache only saves time: any failure to read or write it falls back to compiling.
+fn load_component(
+    engine: &Engine,
+    component_bytes: &[u8],
+    cache: Option<&std::path::Path>,
+) -> wasmtime::Result<Component> {
+    let Some(dir) = cache else {
+        return Component::new(engine, component_bytes);
+    };
+    let path = dir.join(compiled_file_name(engine, component_bytes));
+    if path.is_file() {
+        // SAFETY: the file is one `serialize` wrote for this component and this engine
+        // configuration (both are in its name), renamed into place whole, in the host's own
+        // state directory; wasmtime checks its header and refuses a file from another
+        // version or configuration, and any refusal falls back to compiling.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(c) => return Ok(c),
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    let component = Component::new(engine, component_bytes)?;
+    if let Ok(bytes) = component.serialize()
+        && std::fs::create_dir_all(dir).is_ok()
+    {
+        let tmp = dir.join(format!(".{}.tmp", std::process::id()));
+        if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, &path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+    Ok(component)
 }
 
 /// Everything an instance's imports are bound to.
@@ -92,7 +143,7 @@ impl Runtime {
             }
         }
         let engine = Engine::new(&cfg)?;
-        let component = Component::new(&engine, component_bytes)?;
+        let component = load_component(&engine, component_bytes, opts.compiled_cache.as_deref())?;
         let mut linker = Linker::<HostState>::new(&engine);
         use crate::bindings::{moltbot::channel as mc, wasi};
         mc::http::add_to_linker::<_, HasSelf<HttpState>>(&mut linker, |s| &mut s.http)?;

@@ -334,3 +334,38 @@ fn serve_answers_callbacks_over_http() {
     assert!(stderr.contains("/kakaowork/default/callback"), "{stderr}");
     result.unwrap();
 }
+
+#[test]
+fn the_compiled_component_is_kept_and_a_damaged_copy_is_replaced() {
+    let dir = std::env::temp_dir().join(format!("kw-cli-compiled-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let send = |text: &str| {
+        let out = host()
+            .args(["message", "send", "--target", "conversation:3000001"])
+            .args(["--message", text, "--state-dir", dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let compiled = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir.join("compiled"))
+            .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+            .unwrap_or_default()
+    };
+    send("first");
+    let files = compiled();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].to_string_lossy().ends_with(".cwasm"));
+    let good = std::fs::read(&files[0]).unwrap();
+    // A damaged file (a crash in the middle of a write elsewhere, a disk error) is not trusted:
+    // the next command compiles again and puts a good copy back.
+    std::fs::write(&files[0], b"not a compiled component").unwrap();
+    send("second");
+    assert_eq!(std::fs::read(&files[0]).unwrap(), good);
+    assert_eq!(compiled().len(), 1, "no stray temporary files");
+    let _ = std::fs::remove_dir_all(&dir);
+}
