@@ -180,3 +180,18 @@ test("openclaw channels status --probe reports the account as working", async ()
   assert.match(out, /kakao|KakaoWork/i, out);
   assert.match(out, /works/i, out);
 });
+
+test("a wrong app key shows in openclaw channels status --probe as an authentication problem", async () => {
+  assertOk(await openclaw(home, ["config", "set", "channels.kakao.appKey", '"not-the-app-key"', "--strict-json"]));
+  // The gateway reloads the section; poll until the probe runs with the new key.
+  let out = "";
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const r = await openclaw(home, ["channels", "status", "--probe"]);
+    out = r.stdout + r.stderr;
+    if (/app key|authentication/i.test(out)) break;
+    await new Promise((res) => setTimeout(res, 2000));
+  }
+  assert.match(out, /app key|authentication/i, out);
+  assert.doesNotMatch(out, /not-the-app-key/, "the key itself is never printed");
+});
