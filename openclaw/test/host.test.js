@@ -153,3 +153,17 @@ test("the channel's probe reports the bot, or an authentication problem", async 
   assert.equal(bad.ok, false);
   assert.equal(bad.kind, "auth", JSON.stringify(bad));
 });
+
+test("a proxy, which this host cannot honour, is refused with its path instead of ignored", async () => {
+  const cfg = {
+    channels: { kakao: { appKey: "k", accounts: { a: { proxy: "http://127.0.0.1:3128" } } } },
+  };
+  await assert.rejects(runtime.channelFor(cfg), (e) => {
+    assert.deepEqual(
+      e.payload.map((i) => i.path),
+      ["channels.kakao.accounts.a.proxy"],
+    );
+    assert.match(e.message, /proxy/);
+    return true;
+  });
+});

@@ -54,8 +54,24 @@ export function openclawPairing(pairing) {
   };
 }
 
+/** Settings the guest accepts that this host cannot honour yet: refused, never ignored. */
+function unsupported(section) {
+  const issues = [];
+  if (section.proxy !== undefined) issues.push("channels.kakao");
+  for (const [id, a] of Object.entries(section.accounts ?? {})) {
+    if (a && typeof a === "object" && a.proxy !== undefined) issues.push(`channels.kakao.accounts.${id}`);
+  }
+  return issues.map((path) => ({
+    path: `${path}.proxy`,
+    message: "the OpenClaw host sends with Node's fetch, which has no per-account proxy yet",
+    fix: "remove proxy, or send through kakaowork-host, which supports it",
+  }));
+}
+
 async function configure(cfg) {
   const section = sectionOf(cfg);
+  const refused = unsupported(section);
+  if (refused.length > 0) throw new ChannelError("configure", refused);
   const h = componentHost();
   const redacted = JSON.stringify(redact(section));
   // First pass: the guest names the accounts and the default one; then the host resolves
