@@ -625,19 +625,28 @@ impl Channel {
                     if matches!(err, ChannelError::Authentication(_)) {
                         Self::record_auth(ports, account, key_id, true, on_record);
                     }
+                    let mut reopen = false;
                     if let (Target::User(user), ChannelError::Api(f)) = (&target, &err)
                         && f.code == ErrorCode::ConversationNotFound.as_str()
                     {
-                        // The cached DM is gone: open it again next time.
+                        // The cached DM is gone (deleted, or another workspace's): open it
+                        // again and send this part once more, in this same call.
                         next.conversation_id = None;
                         let _ = ports.kv.delete(&dm_cache_key(&account.id, user));
+                        reopen = attempts <= 1;
                     }
-                    stop = Some(err);
+                    if !reopen {
+                        stop = Some(err);
+                    }
                 }
             }
             stored = commit_owned(ports, &lkey, stored, next, i)?;
             if let Some(err) = stop {
                 return Err(err);
+            }
+            if stored.ledger.chunks[i].state == ChunkState::Pending {
+                // Sent again after reopening the DM; the part's attempts bound this to once.
+                continue;
             }
             i += 1;
         }
@@ -1611,12 +1620,29 @@ mod tests {
         w.kv.set("dm/v1/default/5", b"666", None).unwrap();
         let nf = r#"{"success":false,"error":{"code":"conversation_not_found","message":"x"}}"#;
         let http = ScriptedHttp::new(vec![(404, nf), (200, OPEN), (200, SENT)]);
-        assert!(ch.send(&w.ports(&http), &req("user:5")).is_err());
+        // One call: the stale DM is dropped, reopened, and the message sent there.
         ch.send(&w.ports(&http), &req("user:5")).unwrap();
         assert_eq!(
             w.kv.get("dm/v1/default/5").unwrap().as_deref(),
             Some(&b"77"[..])
         );
+        assert_eq!(
+            endpoints(&http),
+            ["messages.send", "conversations.open", "messages.send"]
+        );
+    }
+
+    #[test]
+    fn a_dm_that_is_gone_even_when_reopened_fails_after_one_retry() {
+        let ch = default_channel();
+        let w = World::new();
+        w.kv.set("dm/v1/default/5", b"666", None).unwrap();
+        let nf = r#"{"success":false,"error":{"code":"conversation_not_found","message":"x"}}"#;
+        let http = ScriptedHttp::new(vec![(404, nf), (200, OPEN), (404, nf)]);
+        match ch.send(&w.ports(&http), &req("user:5")).unwrap_err() {
+            ChannelError::Api(f) => assert_eq!(f.code, "conversation_not_found"),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
             endpoints(&http),
             ["messages.send", "conversations.open", "messages.send"]

@@ -369,3 +369,33 @@ fn the_compiled_component_is_kept_and_a_damaged_copy_is_replaced() {
     assert_eq!(compiled().len(), 1, "no stray temporary files");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_main_job_works_again_when_the_cached_dm_is_gone() {
+    // Each run starts a fresh emulator, so the DM id cached by the first run names a
+    // conversation the second emulator does not have, as a deleted DM would be for the real API.
+    let dir = std::env::temp_dir().join(format!("kw-cli-rerun-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for run in ["first", "second"] {
+        let out = host()
+            .args([
+                "message",
+                "send",
+                "--target",
+                "user:10000001",
+                "--message",
+                run,
+            ])
+            .args(["--state-dir", dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{run} run: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("Sent."), "{stdout}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
