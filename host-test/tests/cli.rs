@@ -339,17 +339,19 @@ fn serve_answers_callbacks_over_http() {
 fn the_compiled_component_is_kept_and_a_damaged_copy_is_replaced() {
     let dir = std::env::temp_dir().join(format!("kw-cli-compiled-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    let dir_s = dir.to_str().unwrap();
     let send = |text: &str| {
-        let out = host()
-            .args(["message", "send", "--target", "conversation:3000001"])
-            .args(["--message", text, "--state-dir", dir.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (rc, _, err) = run(&[
+            "message",
+            "send",
+            "--target",
+            "conversation:3000001",
+            "--message",
+            text,
+            "--state-dir",
+            dir_s,
+        ]);
+        assert_eq!(rc, 0, "{err}");
     };
     let compiled = || -> Vec<std::path::PathBuf> {
         std::fs::read_dir(dir.join("compiled"))
@@ -376,26 +378,19 @@ fn the_main_job_works_again_when_the_cached_dm_is_gone() {
     // conversation the second emulator does not have, as a deleted DM would be for the real API.
     let dir = std::env::temp_dir().join(format!("kw-cli-rerun-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    for run in ["first", "second"] {
-        let out = host()
-            .args([
-                "message",
-                "send",
-                "--target",
-                "user:10000001",
-                "--message",
-                run,
-            ])
-            .args(["--state-dir", dir.to_str().unwrap()])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{run} run: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(stdout.contains("Sent."), "{stdout}");
+    for attempt in ["first", "second"] {
+        let (rc, out, err) = run(&[
+            "message",
+            "send",
+            "--target",
+            "user:10000001",
+            "--message",
+            attempt,
+            "--state-dir",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(rc, 0, "{attempt} run: {out}\n{err}");
+        assert!(out.contains("Sent."), "{out}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
