@@ -16,6 +16,7 @@ import {
   startGateway,
   fileScope,
 } from "./helpers.js";
+import { APPROVED_MESSAGE } from "../plugin/src/approvals.js";
 
 const SECRET = "test-callback-secret-0123456789abcdef";
 const PATH = "/kakaowork/default/callback";
@@ -131,7 +132,7 @@ test("the Reply button's text reaches the agent and its answer reaches the user"
   assert.ok(model.asked.includes("hello agent"), model.asked.join("\n"));
 });
 
-test("an unknown user gets OpenClaw's pairing code once; openclaw pairing approve allows them", async () => {
+test("an unknown user gets OpenClaw's pairing code once; openclaw pairing approve --notify allows and tells them", async () => {
   const msg = await agentSays(10000004, "안녕하세요");
   const click = () => emu.click({ callbackUrl, messageId: msg.id, label: "답장하기", userId: 10000004 });
   const first = await click();
@@ -148,10 +149,17 @@ test("an unknown user gets OpenClaw's pairing code once; openclaw pairing approv
   const list = assertOk(await openclaw(home, ["pairing", "list", "kakao"]));
   assert.match(list.stdout, new RegExp(code));
   assert.match(list.stdout, /10000004/);
-  // OpenClaw 2026.9.6's `--notify` does not find an external plugin's pairing adapter in the
-  // CLI process ("Channel kakao does not support pairing"); the approval itself stands.
-  const approved = assertOk(await openclaw(home, ["pairing", "approve", "kakao", code]));
+  const approved = assertOk(await openclaw(home, ["pairing", "approve", "kakao", code, "--notify"]));
   assert.match(approved.stdout, /Approved kakao sender 10000004/);
+  // The CLI process cannot reach the plugin (see approvals.js); the gateway that issued the
+  // code sees the approval and tells the user, once.
+  const notice = await until("the approval notice", async () =>
+    (await emu.posted()).find((p) => p.conversationId === msg.conversationId && p.text === APPROVED_MESSAGE),
+  );
+  assert.ok(notice);
+  await new Promise((r) => setTimeout(r, 5000));
+  const notices = (await emu.posted()).filter((p) => p.text === APPROVED_MESSAGE);
+  assert.equal(notices.length, 1, "told once, and nobody else");
   const again = await click();
   assert.ok(again.body.view, "now the reply modal opens");
 });

@@ -2,7 +2,8 @@
 // No KakaoWork knowledge lives here; the component (through runtime.js) has all of it.
 import { randomUUID } from "node:crypto";
 import { createChatChannelPlugin } from "openclaw/plugin-sdk/channel-core";
-import { channelFor, ChannelError } from "./runtime.js";
+import { channelFor, ChannelError, approvalNotices } from "./runtime.js";
+import { APPROVED_MESSAGE } from "./approvals.js";
 import { deliver, withRetries } from "./send.js";
 import { startAccount } from "./gateway.js";
 import {
@@ -135,18 +136,13 @@ export const kakaoPlugin = createChatChannelPlugin({
   pairing: {
     text: {
       idLabel: "KakaoWork user id",
-      message: "✅ Moltbot access approved. You can now talk to the assistant here.",
+      message: APPROVED_MESSAGE,
       normalizeAllowEntry: (raw) => String(raw).replace(/^(kakaowork|kakao|kw):/i, "").trim(),
-      // `openclaw pairing approve kakao <CODE> --notify`: the notice goes through `send`.
-      notify: async ({ cfg, id, accountId, message }) => {
-        const { host } = await channelFor(cfg);
-        await deliver(host, {
-          account: accountId ?? undefined,
-          target: `user:${id}`,
-          text: message,
-          // One notice per approval minute: a retried notify posts nothing twice.
-          idempotencyKey: `openclaw:pairing-approved:${accountId ?? ""}:${id}:${Math.floor(Date.now() / 60_000)}`,
-        });
+      // Called by the gateway's approve method with notify. The shared record keeps the
+      // gateway's own watcher (approvals.js) from telling the user a second time.
+      notify: async ({ cfg, id, accountId }) => {
+        const { result } = await channelFor(cfg);
+        await approvalNotices().tell(accountId ?? result.defaultAccount, String(id), { force: true });
       },
     },
   },

@@ -6,7 +6,7 @@ import { registerPluginHttpRoute } from "openclaw/plugin-sdk/webhook-ingress";
 import { runDetachedWebhookWork } from "openclaw/plugin-sdk/webhook-request-guards";
 import { resolveChannelInboundRouteEnvelope } from "openclaw/plugin-sdk/channel-inbound";
 import { defineStableChannelIngressIdentity } from "openclaw/plugin-sdk/channel-ingress-runtime";
-import { channelFor } from "./runtime.js";
+import { channelFor, approvalNotices } from "./runtime.js";
 import { deliver } from "./send.js";
 import { getRuntime } from "./openclaw-runtime.js";
 import { CHANNEL_ID, sectionOf, resolveAccount } from "./config.js";
@@ -210,6 +210,8 @@ export async function startAccount(ctx) {
     log: (m) => ctx.log?.info?.(m),
   });
   ctx.log?.info?.(`kakao: account ${ctx.accountId} receives KakaoWork callbacks on ${path}`);
+  // Tells users approved by `openclaw pairing approve` (a process without this plugin).
+  approvalNotices().watch(ctx.accountId, ctx.abortSignal);
   await new Promise((resolve) => {
     if (ctx.abortSignal.aborted) return resolve();
     ctx.abortSignal.addEventListener("abort", resolve, { once: true });

@@ -5,6 +5,9 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { ComponentHost, ChannelError } from "./component.js";
+import { ApprovalNotices, APPROVED_MESSAGE } from "./approvals.js";
+import { SqliteKv } from "./kv.js";
+import { deliver } from "./send.js";
 import { sectionOf, redact, resolveCredentials, keyId, APP_KEY_ENV, CHANNEL_ID } from "./config.js";
 import { maybeRuntime } from "./openclaw-runtime.js";
 
@@ -14,6 +17,7 @@ export const COMPONENT_DIR = join(here, "..", "dist", "component");
 let host = null;
 let configured = null; // { fingerprint, result, credentials }
 let configuring = null;
+let notices = null;
 
 /** Where the plugin keeps its state: `<OpenClaw state dir>/kakaowork/state.sqlite3`. */
 export function statePath(env = process.env) {
@@ -44,6 +48,7 @@ export function openclawPairing(pairing) {
       const r = await pairing.upsertPairingRequest({ channel: CHANNEL_ID, id: sender, accountId: account });
       // No code: OpenClaw has no room for another pending request now.
       if (!r?.code) return null;
+      approvalNotices().recordChallenge(account, sender);
       const reply = pairing.buildPairingReply({
         channel: CHANNEL_ID,
         idLine: `Your KakaoWork user id: ${sender}`,
@@ -52,6 +57,27 @@ export function openclawPairing(pairing) {
       return { code: r.code, created: Boolean(r.created), reply };
     },
   };
+}
+
+/**
+ * Who was given a code and must be told of their approval (see approvals.js). The notice is
+ * sent through the component configured by the last `channelFor`.
+ */
+export function approvalNotices() {
+  if (!notices) {
+    notices = new ApprovalNotices({
+      kv: new SqliteKv(statePath()),
+      readAllowFrom: (account) => componentHost().pairing.readAllowFrom(account),
+      notify: (account, sender, since) =>
+        deliver(componentHost(), {
+          account,
+          target: `user:${sender}`,
+          text: APPROVED_MESSAGE,
+          idempotencyKey: `openclaw:pairing-approved:${account}:${sender}:${since}`,
+        }),
+    });
+  }
+  return notices;
 }
 
 /** Settings the guest accepts that this host cannot honour yet: refused, never ignored. */
@@ -121,6 +147,8 @@ export { ChannelError };
 /** Stops the worker (tests; the gateway keeps it for its lifetime). */
 export async function shutdown() {
   if (host) await host.close();
+  notices?.kv.close();
+  notices = null;
   host = null;
   configured = null;
 }

@@ -1,0 +1,137 @@
+// Approval notices: a user who was given a pairing code is told once when OpenClaw's allow
+// store lists them, whichever process sees it first, and a failed notice is tried again.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SqliteKv } from "../plugin/src/kv.js";
+import { ApprovalNotices, MAX_ATTEMPTS, PENDING_TTL_MS } from "../plugin/src/approvals.js";
+
+/** Notices over one SQLite file; `allowed` is OpenClaw's allow store, `told` what was sent. */
+function setup(t, { now } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "kw-approvals-"));
+  const kvs = [];
+  t.after(() => {
+    for (const kv of kvs) kv.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const allowed = new Set();
+  const told = [];
+  let failures = 0;
+  const open = () => {
+    const kv = new SqliteKv(join(dir, "state.sqlite3"), now ? { now } : {});
+    kvs.push(kv);
+    return new ApprovalNotices({
+      kv,
+      readAllowFrom: async () => [...allowed],
+      notify: async (account, sender, since) => {
+        if (failures > 0) {
+          failures -= 1;
+          throw new Error("KakaoWork is down");
+        }
+        told.push({ account, sender, since });
+      },
+    });
+  };
+  return { open, allowed, told, failNext: (n) => (failures = n) };
+}
+
+test("a challenged user is told once, after OpenClaw approves them, and nobody else is", async (t) => {
+  const s = setup(t);
+  const n = s.open();
+  n.recordChallenge("default", "10000004");
+  n.recordChallenge("default", "10000005");
+  assert.deepEqual(await n.sweep("default"), [], "nobody approved yet");
+  s.allowed.add("10000004");
+  s.allowed.add("10000009"); // allowed by config or by hand, never challenged: not told
+  assert.deepEqual(await n.sweep("default"), ["10000004"]);
+  assert.deepEqual(await n.sweep("default"), [], "told once");
+  assert.deepEqual(s.told.map((x) => x.sender), ["10000004"]);
+  assert.deepEqual(await n.sweep("other"), [], "accounts are separate");
+});
+
+test("the gateway's watcher and an explicit notify in another process tell the user once", async (t) => {
+  const s = setup(t);
+  const gateway = s.open();
+  const cli = s.open();
+  gateway.recordChallenge("default", "10000004");
+  s.allowed.add("10000004");
+  const [swept, explicit] = await Promise.all([
+    gateway.sweep("default"),
+    cli.tell("default", "10000004", { force: true }),
+  ]);
+  assert.equal(s.told.length, 1, JSON.stringify({ swept, explicit }));
+  assert.equal(await cli.tell("default", "10000004", { force: true }), "already-told");
+  assert.equal(s.told.length, 1);
+});
+
+test("an explicit notify tells a user who was never challenged; the watcher does not", async (t) => {
+  const s = setup(t);
+  const n = s.open();
+  assert.equal(await n.tell("default", "10000007"), "not-pending");
+  assert.equal(s.told.length, 0);
+  assert.equal(await n.tell("default", "10000007", { force: true }), "told");
+  assert.deepEqual(s.told.map((x) => x.sender), ["10000007"]);
+});
+
+test("a notice that fails is tried again at the next sweep, and given up after a few tries", async (t) => {
+  const s = setup(t);
+  const n = s.open();
+  n.recordChallenge("default", "10000004");
+  s.allowed.add("10000004");
+  s.failNext(1);
+  assert.deepEqual(await n.sweep("default"), [], "the first try failed");
+  assert.deepEqual(await n.sweep("default"), ["10000004"], "the next sweep tells them");
+  assert.equal(s.told.length, 1);
+
+  n.recordChallenge("default", "10000005");
+  s.allowed.add("10000005");
+  s.failNext(1000);
+  for (let i = 0; i < MAX_ATTEMPTS + 3; i++) await n.sweep("default");
+  s.failNext(0);
+  assert.deepEqual(await n.sweep("default"), [], "given up: no endless retries");
+  assert.equal(s.told.length, 1);
+});
+
+test("a challenge OpenClaw has dropped (after an hour) is not announced", async (t) => {
+  let now = 1_000_000;
+  const s = setup(t, { now: () => now });
+  const n = s.open();
+  n.recordChallenge("default", "10000004");
+  now += PENDING_TTL_MS;
+  s.allowed.add("10000004");
+  assert.deepEqual(await n.sweep("default"), []);
+  assert.equal(s.told.length, 0);
+});
+
+test("a second code for the same user keeps one pending record; a later approval is a new notice", async (t) => {
+  const s = setup(t);
+  const n = s.open();
+  n.recordChallenge("default", "10000004");
+  n.recordChallenge("default", "10000004");
+  s.allowed.add("10000004");
+  assert.deepEqual(await n.sweep("default"), ["10000004"]);
+  // Removed from the allow store and challenged again later: a new record, a new stamp.
+  await new Promise((r) => setTimeout(r, 5));
+  n.recordChallenge("default", "10000004");
+  assert.deepEqual(await n.sweep("default"), ["10000004"]);
+  assert.equal(s.told.length, 2);
+  assert.notEqual(s.told[0].since, s.told[1].since, "a different idempotency key each time");
+});
+
+test("the watcher sweeps until its signal aborts", async (t) => {
+  const s = setup(t);
+  const n = s.open();
+  const ac = new AbortController();
+  n.watch("default", ac.signal, 10);
+  n.recordChallenge("default", "10000004");
+  s.allowed.add("10000004");
+  for (let i = 0; i < 200 && s.told.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(s.told.length, 1, "the watcher told the approved user");
+  ac.abort();
+  n.recordChallenge("default", "10000005");
+  s.allowed.add("10000005");
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(s.told.length, 1, "nothing after the abort");
+});
