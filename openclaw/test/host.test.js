@@ -3,10 +3,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { startEmulator, tempDir, fileScope } from "./helpers.js";
 import { deliver, withRetries } from "../plugin/src/send.js";
 
 let runtime;
+let channel;
 let emu;
 const state = {};
 // Hooks registered inside `before` would end with it; these run when the file's tests end.
@@ -18,6 +21,7 @@ before(async () => {
   process.env.OPENCLAW_STATE_DIR = tempDir(suite, "oc-state");
   delete process.env.KAKAOWORK_APP_KEY;
   runtime = await import("../plugin/src/runtime.js");
+  channel = await import("../plugin/src/channel.js");
   emu = await startEmulator(suite);
   state.cfg = { channels: { kakao: { appKey: emu.appKey, apiBase: emu.baseUrl } } };
 });
@@ -54,6 +58,36 @@ test("a retried send with the same key posts nothing twice", async () => {
   const b = await send("conversation:3000002", "once only", "same-key");
   assert.equal(a.messageId, b.messageId);
   assert.equal((await emu.sends()).length - before, 1);
+});
+
+test("OpenClaw's retried delivery (same delivery id and part) posts nothing twice", async () => {
+  const before = (await emu.sends()).length;
+  const ctx = (part) => ({
+    cfg: state.cfg,
+    to: "conversation:3000003",
+    text: `queued part ${part}`,
+    accountId: "default",
+    deliveryQueueId: "oc-queue-7",
+    deliveryPartIndex: part,
+  });
+  const { sendText } = channel.kakaoPlugin.outbound;
+  const first = await sendText(ctx(0));
+  const retried = await sendText(ctx(0));
+  const next = await sendText(ctx(1));
+  assert.equal(retried.messageId, first.messageId, "the retry answers with the first receipt");
+  assert.notEqual(next.messageId, first.messageId, "the next part is a new message");
+  const texts = (await emu.sends()).slice(before).map((r) => JSON.parse(r.body).text);
+  assert.deepEqual(texts, ["queued part 0", "queued part 1"]);
+});
+
+test("the pairing adapter's notify tells the user once, even when asked twice", async () => {
+  const { APPROVED_MESSAGE } = await import("../plugin/src/approvals.js");
+  const before = (await emu.sends()).length;
+  const { notifyApproval } = channel.kakaoPlugin.pairing;
+  await notifyApproval({ cfg: state.cfg, id: "10000003", accountId: "default" });
+  await notifyApproval({ cfg: state.cfg, id: "10000003", accountId: "default" });
+  const sends = (await emu.sends()).slice(before).filter((r) => r.path === "/v1/messages.send");
+  assert.deepEqual(sends.map((r) => JSON.parse(r.body).text), [APPROVED_MESSAGE]);
 });
 
 test("a 6,000-character message arrives as ordered parts, none lost", async () => {
@@ -152,6 +186,23 @@ test("the channel's probe reports the bot, or an authentication problem", async 
   const bad = await probe({ channels: { kakao: { appKey: "not-the-key", apiBase: emu.baseUrl } } });
   assert.equal(bad.ok, false);
   assert.equal(bad.kind, "auth", JSON.stringify(bad));
+});
+
+test("a rotated key file is picked up by the running process without a config change", async () => {
+  const { kakaoPlugin } = await import("../plugin/src/channel.js");
+  const { resolveAccount, sectionOf } = await import("../plugin/src/config.js");
+  const file = join(tempDir(suite, "keyfile"), "app-key");
+  const cfg = { channels: { kakao: { keyFile: file, apiBase: emu.baseUrl } } };
+  const probe = () =>
+    kakaoPlugin.status.probeAccount({ account: resolveAccount(sectionOf(cfg)), cfg, timeoutMs: 10_000 });
+  writeFileSync(file, `${emu.appKey}\n`);
+  assert.equal((await probe()).ok, true);
+  // Same length, so only the content tells the two apart.
+  writeFileSync(file, `${"x".repeat(emu.appKey.length)}\n`);
+  const rotatedAway = await probe();
+  assert.equal(rotatedAway.kind, "auth", JSON.stringify(rotatedAway));
+  writeFileSync(file, `${emu.appKey}\n`);
+  assert.equal((await probe()).ok, true, "and back");
 });
 
 test("a proxy, which this host cannot honour, is refused with its path instead of ignored", async () => {

@@ -89,6 +89,26 @@ export function resolveCredentials(section, accountIds, defaultAccount, env = pr
   return out;
 }
 
+/**
+ * What the section's key files hold now (a digest each, or why they cannot be read), so that a
+ * running gateway notices a rotated key file without a config change.
+ */
+export function keyFileStamps(section) {
+  const files = [section.keyFile];
+  if (section.accounts && typeof section.accounts === "object") {
+    for (const a of Object.values(section.accounts)) files.push(a?.keyFile);
+  }
+  return files
+    .filter((f) => typeof f === "string" && f.trim())
+    .map((f) => {
+      try {
+        return keyId(readFileSync(f, "utf8").trim());
+      } catch (e) {
+        return e.code ?? "unreadable";
+      }
+    });
+}
+
 /** Account ids as the guest derives them (OpenClaw's config adapter is synchronous). */
 export function listAccountIds(section) {
   const a = section.accounts;

@@ -8,7 +8,15 @@ import { ComponentHost, ChannelError } from "./component.js";
 import { ApprovalNotices, APPROVED_MESSAGE } from "./approvals.js";
 import { SqliteKv } from "./kv.js";
 import { deliver } from "./send.js";
-import { sectionOf, redact, resolveCredentials, keyId, APP_KEY_ENV, CHANNEL_ID } from "./config.js";
+import {
+  sectionOf,
+  redact,
+  resolveCredentials,
+  keyId,
+  keyFileStamps,
+  APP_KEY_ENV,
+  CHANNEL_ID,
+} from "./config.js";
 import { maybeRuntime } from "./openclaw-runtime.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -124,12 +132,13 @@ async function configure(cfg) {
 }
 
 /**
- * The configured component for this config; reconfigured when the section or the
- * environment's key changes. Rejects with a `ChannelError` whose payload lists the config
+ * The configured component for this config; reconfigured when the section, the
+ * environment's key or a key file's content changes. Rejects with a `ChannelError` whose payload lists the config
  * issues when the section is invalid.
  */
 export async function channelFor(cfg) {
-  const fingerprint = JSON.stringify([sectionOf(cfg), process.env[APP_KEY_ENV] ?? null]);
+  const section = sectionOf(cfg);
+  const fingerprint = JSON.stringify([section, process.env[APP_KEY_ENV] ?? null, keyFileStamps(section)]);
   while (configuring) await configuring.catch(() => {});
   if (configured?.fingerprint !== fingerprint) {
     configuring = configure(cfg);
