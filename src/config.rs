@@ -188,6 +188,15 @@ pub fn normalize_allow_entry(raw: &str) -> String {
     s.to_owned()
 }
 
+/// `*`, or a KakaoWork user id (digits; at most 20, a u64).
+fn is_allow_entry(entry: &str) -> bool {
+    entry == "*"
+        || (!entry.is_empty()
+            && entry.len() <= 20
+            && entry.parse::<u64>().is_ok()
+            && entry.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn child(path: &str, key: &str) -> String {
     if !key.is_empty()
         && key
@@ -305,8 +314,18 @@ pub fn split_origin(url: &str) -> Option<(&str, &str, &str)> {
     Some((scheme, host, path))
 }
 
+/// `localhost`, `[::1]` or an IPv4 address in 127.0.0.0/8: a host name that merely starts
+/// with `127.` (`127.evil.example`) is somebody else's machine.
 fn is_loopback_host(host: &str) -> bool {
-    host == "localhost" || host == "[::1]" || host.starts_with("127.")
+    if host.eq_ignore_ascii_case("localhost") || host == "[::1]" {
+        return true;
+    }
+    let octets: Vec<&str> = host.split('.').collect();
+    octets.len() == 4
+        && octets[0] == "127"
+        && octets
+            .iter()
+            .all(|o| !o.is_empty() && o.len() <= 3 && o.parse::<u8>().is_ok())
 }
 
 /// Fields of one object (the base or one account), as found.
@@ -471,7 +490,7 @@ impl Checker {
         let mut list = Vec::new();
         for (i, item) in items.iter().enumerate() {
             match item {
-                Value::String(s) if !normalize_allow_entry(s).is_empty() => {
+                Value::String(s) if is_allow_entry(&normalize_allow_entry(s)) => {
                     list.push(normalize_allow_entry(s))
                 }
                 Value::Number(n) if n.is_u64() => list.push(n.to_string()),
@@ -480,9 +499,10 @@ impl Checker {
                     format!(
                         "must be a KakaoWork user id or \"*\", found {}",
                         match other {
-                            Value::String(_) => "an empty string",
-                            Value::Number(_) => "a number that is not a user id",
-                            o => type_name(o),
+                            Value::String(s) if s.trim().is_empty() => "an empty string".to_owned(),
+                            Value::String(s) => format!("`{s}`"),
+                            Value::Number(_) => "a number that is not a user id".to_owned(),
+                            o => type_name(o).to_owned(),
                         }
                     ),
                     "write user ids like \"12345\" or 12345, or \"*\" for everyone",
@@ -593,11 +613,16 @@ impl Checker {
         f.proxy = self.string(obj, path, "proxy");
         if let Some(proxy) = &f.proxy {
             match split_origin(proxy) {
-                Some(("http" | "https" | "socks5", _, _)) => {}
+                Some(("http" | "https", _, _)) => {}
+                Some((scheme, _, _)) if scheme.starts_with("socks") => self.error(
+                    &child(path, "proxy"),
+                    format!("`{proxy}` is a SOCKS proxy, which the hosts cannot use"),
+                    "use an HTTP proxy (http://proxy.example.com:3128), or none",
+                ),
                 _ => self.error(
                     &child(path, "proxy"),
                     format!("`{proxy}` is not a proxy URL"),
-                    "write it like http://proxy.example.com:3128 (http, https or socks5)",
+                    "write it like http://proxy.example.com:3128 (http or https)",
                 ),
             }
         }
@@ -1237,6 +1262,46 @@ mod tests {
         ok(json!({"apiBase": "https://cbt-kw-api.kkep.io"}));
         let e = errs(json!({"apiBase": "http://api.kakaowork.com"}));
         assert_eq!(e[0].path, "channels.kakao.apiBase");
+    }
+
+    #[test]
+    fn a_host_that_only_starts_with_127_is_not_loopback() {
+        ok(json!({"apiBase": "http://127.0.0.1:8080"}));
+        ok(json!({"apiBase": "http://127.1.2.3"}));
+        ok(json!({"apiBase": "http://[::1]:9000"}));
+        for base in [
+            "http://127.evil.example",
+            "http://127.0.0.1.evil.example",
+            "http://127.0.0.256",
+            "http://localhost.evil.example",
+        ] {
+            let e = errs(json!({ "apiBase": base }));
+            assert_eq!(e[0].path, "channels.kakao.apiBase", "{base}");
+            assert!(e[0].message.contains("must use https"), "{base}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn a_socks_proxy_is_refused_with_a_fix() {
+        ok(json!({"proxy": "http://proxy.example.com:3128"}));
+        let e = errs(json!({"proxy": "socks5://127.0.0.1:1080"}));
+        assert_eq!(e[0].path, "channels.kakao.proxy");
+        assert!(e[0].fix.contains("HTTP proxy"), "{e:?}");
+    }
+
+    #[test]
+    fn allow_entries_must_be_user_ids() {
+        let e = errs(json!({"allowFrom": ["123", "abc", "kakao:x1", "**"]}));
+        let paths: Vec<_> = e.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "channels.kakao.allowFrom[1]",
+                "channels.kakao.allowFrom[2]",
+                "channels.kakao.allowFrom[3]"
+            ]
+        );
+        assert!(e[0].message.contains("`abc`"), "{e:?}");
     }
 
     #[test]

@@ -61,14 +61,64 @@ pub fn load_file(path: &Path) -> Result<Value, HostConfigError> {
     })
 }
 
-/// A non-secret identifier of a key: the first 64 bits of its SHA-256, in hex. It lets the
-/// plugin notice a changed key without ever holding the key.
-pub fn key_id(key: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(key.as_bytes())[..8]
+/// A non-secret identifier of a key: the first 64 bits of HMAC-SHA-256 of the key under a
+/// host secret, in hex. It lets the plugin notice a changed key without ever holding the key,
+/// and, being keyed, it cannot be used to test guesses of the key without the host's salt.
+pub fn key_id(salt: &[u8], key: &str) -> String {
+    use hmac::Mac;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(salt).expect("HMAC takes a key of any length");
+    mac.update(key.as_bytes());
+    mac.finalize().into_bytes()[..8]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// A salt for this process alone: key ids from [`prepare`] are keyed even where no state
+/// keeps a salt (tests, benchmarks); hosts with state use [`Prepared::salt_key_ids`].
+fn process_salt() -> &'static [u8; 32] {
+    static SALT: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    SALT.get_or_init(|| {
+        let mut b = [0u8; 32];
+        getrandom::fill(&mut b).expect("the operating system's random generator failed");
+        b
+    })
+}
+
+/// The state's key-id salt: made once, at random, and kept in the host's store, so that
+/// every process on that state names a key the same way.
+pub fn state_salt(
+    kv: &dyn crate::kv::KvStore,
+    now_ms: u64,
+) -> Result<Vec<u8>, crate::bindings::moltbot::channel::kv::Error> {
+    const KEY: &str = "host/key-id-salt";
+    if let Some(s) = kv.get(KEY, now_ms)? {
+        return Ok(s);
+    }
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).expect("the operating system's random generator failed");
+    // Two processes may race: whoever wrote first wins, and both read the winner.
+    kv.compare_and_swap(KEY, None, Some(&b), None, now_ms)?;
+    kv.get(KEY, now_ms)?.ok_or_else(|| {
+        crate::bindings::moltbot::channel::kv::Error::Unavailable("the key-id salt vanished".into())
+    })
+}
+
+impl Prepared {
+    /// Recomputes every key id under `salt` (the state's, from [`state_salt`]).
+    pub fn salt_key_ids(&mut self, salt: &[u8]) {
+        for c in &mut self.credentials {
+            if let Some(key) = self
+                .policy
+                .accounts
+                .get(&c.account)
+                .and_then(|e| e.key.as_ref())
+            {
+                c.key_id = Some(key_id(salt, key.expose()));
+            }
+        }
+    }
 }
 
 fn source_to_wit(s: CredentialSource) -> wit::CredentialSource {
@@ -119,7 +169,7 @@ pub fn prepare(mut section: Value, env_key: Option<&str>) -> Result<Prepared, Ho
         } else {
             CredentialSource::None
         };
-        let key_id = key.as_deref().map(key_id);
+        let key_id = key.as_deref().map(|k| key_id(process_salt(), k));
         // api_base was validated by the shared parser, so it parses here.
         let endpoint =
             Endpoint::new(&a.api_base, key.map(AppKey::new), a.proxy.clone()).map_err(|e| {
@@ -193,6 +243,35 @@ mod tests {
         assert_eq!(
             format!("{:?}", p.policy.accounts["a"].key),
             "Some(AppKey(***))"
+        );
+    }
+
+    #[test]
+    fn key_ids_are_keyed_by_the_state_salt() {
+        let kv = crate::kv::MemoryKv::default();
+        let salt = state_salt(&kv, 0).unwrap();
+        assert_eq!(salt.len(), 32);
+        assert_eq!(state_salt(&kv, 0).unwrap(), salt, "made once, then kept");
+        let other = state_salt(&crate::kv::MemoryKv::default(), 0).unwrap();
+        assert_ne!(other, salt, "each state has its own");
+
+        let mut p = prepare(json!({"appKey": "the-app-key"}), None).unwrap();
+        p.salt_key_ids(&salt);
+        let id = p.credentials[0].key_id.clone().unwrap();
+        assert_eq!(id.len(), 16);
+        assert_eq!(id, key_id(&salt, "the-app-key"));
+        // Not the plain hash a guess could be checked against, and not the same for another salt.
+        use sha2::Digest;
+        let plain: String = sha2::Sha256::digest(b"the-app-key")[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_ne!(id, plain);
+        assert_ne!(id, key_id(&other, "the-app-key"));
+        assert_ne!(
+            id,
+            key_id(&salt, "another-key"),
+            "a changed key changes its id"
         );
     }
 

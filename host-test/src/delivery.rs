@@ -34,27 +34,36 @@ pub fn deliver(
     req: &SendRequest,
     clock: &Clock,
     max_calls: u32,
-    mut on_wait: impl FnMut(u64, &str),
+    on_wait: impl FnMut(u64, &str),
 ) -> wasmtime::Result<Report> {
+    let (outcome, calls, waited_ms) = with_retries(clock, max_calls, on_wait, || plugin.send(req))?;
+    Ok(Report {
+        outcome,
+        calls,
+        waited_ms,
+    })
+}
+
+/// Calls `call` until it answers without a retry hint (or `max_calls` run out), waiting as
+/// the hints say. Returns the last answer, the calls made and the time waited.
+pub fn with_retries<T>(
+    clock: &Clock,
+    max_calls: u32,
+    mut on_wait: impl FnMut(u64, &str),
+    mut call: impl FnMut() -> wasmtime::Result<Result<T, ChannelError>>,
+) -> wasmtime::Result<(Result<T, ChannelError>, u32, u64)> {
     let mut calls = 0;
     let mut waited_ms = 0;
     loop {
         calls += 1;
-        let outcome = plugin.send(req)?;
-        let hint = outcome.as_ref().err().and_then(retry_hint);
-        match hint {
+        let outcome = call()?;
+        match outcome.as_ref().err().and_then(retry_hint) {
             Some((ms, reason)) if calls < max_calls => {
                 on_wait(ms, reason);
                 clock.sleep(ms);
                 waited_ms += ms;
             }
-            _ => {
-                return Ok(Report {
-                    outcome,
-                    calls,
-                    waited_ms,
-                });
-            }
+            _ => return Ok((outcome, calls, waited_ms)),
         }
     }
 }

@@ -225,30 +225,38 @@ fn sql(e: rusqlite::Error) -> Error {
 impl SqliteKv {
     pub fn open(path: &std::path::Path) -> Result<Arc<Self>, Error> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            private_dir(dir).map_err(|e| {
                 Error::Unavailable(format!(
                     "cannot create the state directory {}: {e}",
                     dir.display()
                 ))
             })?;
         }
+        // The file holds the signing key, pairing data and message texts: the owner's only.
+        // SQLite gives its -wal and -shm files the database file's mode.
+        private_file(path).map_err(|e| {
+            Error::Unavailable(format!(
+                "cannot create the state file {} for its owner only: {e}",
+                path.display()
+            ))
+        })?;
         let conn = rusqlite::Connection::open(path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(sql)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS kv (
-                 key TEXT PRIMARY KEY NOT NULL,
-                 value BLOB NOT NULL,
-                 expires_at INTEGER
-             ) WITHOUT ROWID;
-             CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at)
-                 WHERE expires_at IS NOT NULL;",
-        )
-        .map_err(sql)?;
+        // While the last connection of another process closes (its checkpoint removes the WAL
+        // file) or recovers the WAL, SQLite answers "busy" here without waiting: try again.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match init_schema(&conn) {
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if f.code == rusqlite::ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => break r.map_err(sql)?,
+            }
+        }
         Ok(Arc::new(Self {
             conn: Mutex::new(conn),
         }))
@@ -259,6 +267,46 @@ impl SqliteKv {
             .lock()
             .map_err(|_| Error::Unavailable("the database lock is poisoned".into()))
     }
+}
+
+fn init_schema(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a claim that guards against sending twice is on disk before the request leaves.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS kv (
+             key TEXT PRIMARY KEY NOT NULL,
+             value BLOB NOT NULL,
+             expires_at INTEGER
+         ) WITHOUT ROWID;
+         CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at)
+             WHERE expires_at IS NOT NULL;",
+    )
+}
+
+/// Creates `dir` (and its parents) as needed; a directory created here is the owner's only.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Creates `path` if absent, and makes it readable and writable by its owner only.
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let f = o.open(path)?;
+    #[cfg(unix)]
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    drop(f);
+    Ok(())
 }
 
 const LIVE: &str = "(expires_at IS NULL OR expires_at > ?2)";

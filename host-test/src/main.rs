@@ -12,7 +12,7 @@ mod cli;
 use clap::{Args, Parser, Subcommand};
 use host_test::clock::Clock;
 use host_test::config::{HostConfigError, Prepared, load_file, prepare};
-use host_test::delivery::deliver;
+use host_test::delivery::{deliver, with_retries};
 use host_test::emulator::{Emulator, EmulatorOptions, FIRST_GROUP_ROOM, SEEDED_GROUP_ROOMS};
 use host_test::kv::{KvStore, MemoryKv, Prefixed, SqliteKv};
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
@@ -136,6 +136,9 @@ enum CliError {
     Rejected(Vec<wit::ConfigIssue>),
     #[error("{0}")]
     Channel(String),
+    /// A bad argument found by the plugin (target, account, message): exit 2, like clap's.
+    #[error("{0}")]
+    Usage(String),
     #[error("could not start the embedded emulator: {0}")]
     Emulator(std::io::Error),
     #[error("cannot write {path}: {source}")]
@@ -180,13 +183,14 @@ fn deliver_showing_progress(
     plugin: &mut Plugin,
     req: &wit::SendRequest,
 ) -> Result<host_test::delivery::Report, CliError> {
-    deliver(plugin, req, &Clock::Real, 50, |ms, reason| {
-        eprintln!(
-            "{reason}: waiting {:.1} s before continuing…",
-            ms as f64 / 1000.0
-        );
-    })
-    .map_err(trap)
+    deliver(plugin, req, &Clock::Real, 50, show_wait).map_err(trap)
+}
+
+fn show_wait(ms: u64, reason: &str) {
+    eprintln!(
+        "{reason}: waiting {:.1} s before continuing…",
+        ms as f64 / 1000.0
+    );
 }
 
 fn trap(e: wasmtime::Error) -> CliError {
@@ -209,7 +213,7 @@ fn connect(conn: &Conn) -> Result<Session, CliError> {
         .credentials
         .iter()
         .any(|c| c.source != wit::CredentialSource::None);
-    let (prepared, emulator) = if conn.emulator || !has_key {
+    let (mut prepared, emulator) = if conn.emulator || !has_key {
         let emu = Emulator::start(EmulatorOptions::default()).map_err(CliError::Emulator)?;
         eprintln!(
             "No KakaoWork app key found ({APP_KEY_ENV} or --config): using the embedded KakaoWork emulator at {}.",
@@ -226,6 +230,14 @@ fn connect(conn: &Conn) -> Result<Session, CliError> {
         path: db.clone(),
         message: format!("{e:?}"),
     })?;
+    let salt =
+        host_test::config::state_salt(store.as_ref(), Clock::Real.now_ms()).map_err(|e| {
+            CliError::State {
+                path: db.clone(),
+                message: format!("the key-id salt: {e:?}"),
+            }
+        })?;
+    prepared.salt_key_ids(&salt);
     // The emulator's workspace is not the real one: keep their states apart.
     let kv: Arc<dyn KvStore> = if emulator.is_some() {
         Arc::new(Prefixed {
@@ -340,6 +352,14 @@ fn describe(e: &wit::ChannelError) -> String {
 
 fn channel_error(e: wit::ChannelError, emulator: bool) -> CliError {
     let mut msg = describe(&e);
+    if matches!(
+        e,
+        wit::ChannelError::InvalidTarget(_)
+            | wit::ChannelError::UnknownAccount(_)
+            | wit::ChannelError::InvalidMessage(_)
+    ) {
+        return CliError::Usage(msg);
+    }
     if emulator
         && matches!(&e, wit::ChannelError::Api(f) if f.code.ends_with("_not_found") || f.code == "invalid_parameter")
     {
@@ -402,7 +422,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let report = deliver_showing_progress(&mut s.plugin, &req)?;
             let result = report
                 .outcome
-                .map_err(|e| channel_error(e, s.emulator.is_some()));
+                .map_err(|e| channel_error(e, s.emulator.is_some()))
+                .map_err(|e| with_resume_hint(e, &req));
             if let Some(emu) = &s.emulator {
                 if result.is_ok() {
                     print_receipt(result.as_ref().ok(), &target);
@@ -415,11 +436,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Probe(conn) => {
             let mut s = connect(&conn)?;
-            let p = s
-                .plugin
-                .probe(conn.account.as_deref())
-                .map_err(trap)?
-                .map_err(|e| channel_error(e, s.emulator.is_some()))?;
+            // Other processes on the same state share the account's rate limit: wait as told.
+            let (outcome, _, _) = with_retries(&Clock::Real, 50, show_wait, || {
+                s.plugin.probe(conn.account.as_deref())
+            })
+            .map_err(trap)?;
+            let p = outcome.map_err(|e| channel_error(e, s.emulator.is_some()))?;
             println!(
                 "Account {}: bot \"{}\" (id {}), status {}, answered in {} ms",
                 p.account, p.title, p.bot_id, p.status, p.elapsed_ms
@@ -500,6 +522,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// A send that failed for a reason other than its arguments: how to resume it.
+fn with_resume_hint(e: CliError, req: &wit::SendRequest) -> CliError {
+    match e {
+        CliError::Channel(msg) => CliError::Channel(format!(
+            "{msg}\nidempotency key: {key}\nto resume (parts already delivered are not sent again), run the same command with --idempotency-key {key}",
+            key = req.idempotency_key
+        )),
+        other => other,
+    }
+}
+
 fn new_idempotency_key() -> String {
     let mut b = [0u8; 12];
     getrandom::fill(&mut b).expect("the operating system's random generator failed");
@@ -542,7 +575,9 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             match e {
-                CliError::Config(_) | CliError::Rejected(_) => ExitCode::from(2),
+                CliError::Config(_) | CliError::Rejected(_) | CliError::Usage(_) => {
+                    ExitCode::from(2)
+                }
                 _ => ExitCode::FAILURE,
             }
         }

@@ -174,7 +174,11 @@ fn bad_target_fails_with_a_clear_message_and_no_request() {
         .args(["message", "send", "--target", "#general", "--message", "x"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad argument, as the README says"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("invalid target `#general`"), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("no request"));
@@ -378,7 +382,7 @@ fn the_main_job_works_again_when_the_cached_dm_is_gone() {
     // conversation the second emulator does not have, as a deleted DM would be for the real API.
     let dir = std::env::temp_dir().join(format!("kw-cli-rerun-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    for attempt in ["first", "second"] {
+    for attempt in ["first", "second", "third", "fourth", "fifth"] {
         let (rc, out, err) = run(&[
             "message",
             "send",
@@ -392,5 +396,38 @@ fn the_main_job_works_again_when_the_cached_dm_is_gone() {
         assert_eq!(rc, 0, "{attempt} run: {out}\n{err}");
         assert!(out.contains("Sent."), "{out}");
     }
+    // The state holds the signing key, pairing data and message texts: the owner's only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700, "state directory");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_file() {
+                assert_eq!(mode(&p), 0o600, "{}", p.display());
+            }
+        }
+        assert!(dir.join("state.sqlite3").is_file());
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_send_prints_its_key_and_how_to_resume() {
+    let (rc, out, err) = run(&[
+        "message",
+        "send",
+        "--target",
+        "user:99999999",
+        "--message",
+        "to nobody",
+    ]);
+    assert_eq!(rc, 1, "{out}\n{err}");
+    let key = err
+        .lines()
+        .find_map(|l| l.strip_prefix("idempotency key: "))
+        .unwrap_or_else(|| panic!("no key in: {err}"));
+    assert!(key.starts_with("cli-"), "{err}");
+    assert!(err.contains(&format!("--idempotency-key {key}")), "{err}");
 }

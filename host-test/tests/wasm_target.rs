@@ -13,7 +13,12 @@ struct Fake {
     dir: PathBuf,
     libdir: PathBuf,
     rustc: PathBuf,
+    // Writing a script while another test thread forks can leave the child holding it open
+    // for writing, and executing it then fails with "Text file busy": one test at a time.
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn script(path: &Path, body: &str) {
     std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
@@ -21,6 +26,7 @@ fn script(path: &Path, body: &str) {
 }
 
 fn fake(name: &str, with_core: bool) -> Fake {
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("kw-wasm-target-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let libdir = dir.join("sysroot/lib/rustlib/wasm32-unknown-unknown/lib");
@@ -30,7 +36,12 @@ fn fake(name: &str, with_core: bool) -> Fake {
     }
     let rustc = dir.join("rustc");
     script(&rustc, &format!("echo '{}'", libdir.display()));
-    Fake { dir, libdir, rustc }
+    Fake {
+        dir,
+        libdir,
+        rustc,
+        _serial: serial,
+    }
 }
 
 /// A rustup that logs its arguments and, when `installs`, puts `core` where rustc looks.
@@ -160,6 +171,7 @@ fn rustup_is_found_on_the_path_or_not_at_all() {
 fn the_real_toolchain_has_the_target_after_the_build() {
     // This test binary exists only because the guest was built, so the build script saw (or
     // added) the target in the toolchain that runs the tests.
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let libdir = wasm_target::target_libdir(Path::new(&rustc)).unwrap();
     assert!(libdir.ends_with("wasm32-unknown-unknown/lib"), "{libdir:?}");

@@ -1,7 +1,7 @@
 // The Node host's KV store: the same TTL and compare-and-swap semantics as the Rust host's.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteKv, KvError, SWEEP_EVERY_WRITES, MAX_VALUE_BYTES } from "../plugin/src/kv.js";
@@ -94,4 +94,15 @@ test("expired entries are swept as writes go on", (t) => {
   const stored = kv.db.prepare("SELECT count(*) AS n FROM kv").get().n;
   // Live markers: the last ten minutes (10); the sweep leaves at most one round of dead ones.
   assert.ok(stored <= SWEEP_EVERY_WRITES + 11, `${stored} rows stored`);
+});
+
+test("the state file and a directory made for it are the owner's only", (t) => {
+  const s = store(t);
+  const nested = join(s.dir, "kakaowork");
+  const kv = new SqliteKv(join(nested, "state.sqlite3"));
+  kv.set("k", bytes("v"));
+  kv.close();
+  const mode = (p) => statSync(p).mode & 0o777;
+  assert.equal(mode(nested), 0o700);
+  for (const f of readdirSync(nested)) assert.equal(mode(join(nested, f)), 0o600, f);
 });

@@ -13,24 +13,8 @@ pub fn run(listen: &str, conn: &Conn) -> Result<(), CliError> {
     let s = connect(conn)?;
     let (plugin, runtime, emulator) = (s.plugin, s.runtime, s.emulator);
     let plugin = Arc::new(std::sync::Mutex::new(plugin));
-    let sink: host_test::serve::EventSink = Arc::new(|e: &wit::InboundEvent| {
-        let line = serde_json::json!({
-            "account": e.account,
-            "kind": format!("{:?}", e.kind).to_lowercase(),
-            "senderId": e.sender_id,
-            "senderName": e.sender_name,
-            "conversationId": e.conversation_id,
-            "chatType": format!("{:?}", e.chat_type).to_lowercase(),
-            "messageId": e.message_id,
-            "timestamp": e.timestamp_ms,
-            "text": e.text,
-            "From": e.from,
-            "To": e.to,
-            "actionName": e.action_name,
-            "actionValue": e.action_value,
-        });
-        println!("{line}");
-    });
+    let sink: host_test::serve::EventSink =
+        Arc::new(|e: &wit::InboundEvent| println!("{}", event_json(e)));
     let server = host_test::serve::CallbackServer::start(listen, plugin.clone(), sink)
         .map_err(|e| CliError::Channel(format!("cannot listen on {listen}: {e}")))?;
     let paths: Vec<String> = s
@@ -59,5 +43,67 @@ pub fn run(listen: &str, conn: &Conn) -> Result<(), CliError> {
     loop {
         std::thread::sleep(std::time::Duration::from_secs(1));
         server.flush(&plugin);
+    }
+}
+
+/// One inbound event as the JSON line `serve` prints; the names are the WIT's, in kebab case.
+pub fn event_json(e: &wit::InboundEvent) -> serde_json::Value {
+    let kind = match e.kind {
+        wit::EventKind::Action => "action",
+        wit::EventKind::ModalSubmission => "modal-submission",
+        wit::EventKind::Text => "text",
+    };
+    let chat_type = match e.chat_type {
+        wit::ChatType::Direct => "direct",
+        wit::ChatType::Group => "group",
+    };
+    serde_json::json!({
+        "account": e.account,
+        "kind": kind,
+        "senderId": e.sender_id,
+        "senderName": e.sender_name,
+        "conversationId": e.conversation_id,
+        "chatType": chat_type,
+        "messageId": e.message_id,
+        "timestamp": e.timestamp_ms,
+        "text": e.text,
+        "From": e.from,
+        "To": e.to,
+        "actionName": e.action_name,
+        "actionValue": e.action_value,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_print_with_the_wit_names() {
+        let e = wit::InboundEvent {
+            account: "default".into(),
+            kind: wit::EventKind::ModalSubmission,
+            sender_id: "10000001".into(),
+            sender_name: Some("김민수".into()),
+            conversation_id: "3000001".into(),
+            chat_type: wit::ChatType::Direct,
+            message_id: "m-1".into(),
+            timestamp_ms: 1,
+            text: "hi".into(),
+            from: "kakaowork:10000001".into(),
+            to: "kakaowork:3000001".into(),
+            action_name: None,
+            action_value: None,
+        };
+        let v = event_json(&e);
+        assert_eq!(v["kind"], "modal-submission");
+        assert_eq!(v["chatType"], "direct");
+        let group = wit::InboundEvent {
+            kind: wit::EventKind::Action,
+            chat_type: wit::ChatType::Group,
+            ..e
+        };
+        assert_eq!(event_json(&group)["kind"], "action");
+        assert_eq!(event_json(&group)["chatType"], "group");
     }
 }

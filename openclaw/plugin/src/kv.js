@@ -3,7 +3,7 @@
 // TTLs on absolute wall-clock time, compare-and-swap in an IMMEDIATE transaction so that it is
 // atomic across the processes that share the file (the CLI's `message send` and the gateway).
 import { DatabaseSync } from "node:sqlite";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, openSync, closeSync, chmodSync } from "node:fs";
 import { dirname } from "node:path";
 
 export const MAX_KEY_BYTES = 512;
@@ -37,6 +37,29 @@ function unavailable(e) {
   return new KvError("unavailable", `SQLite: ${e.message}`);
 }
 
+const SCHEMA = `PRAGMA journal_mode = WAL;
+  PRAGMA synchronous = FULL;
+  CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL,
+    expires_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at) WHERE expires_at IS NOT NULL;`;
+
+// While another process's last connection closes (its checkpoint removes the WAL file) or
+// recovers the WAL, SQLite answers "busy" without waiting: try again, for at most 10 s.
+function initSchema(db) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return db.exec(SCHEMA);
+    } catch (e) {
+      if (e?.errcode !== 5 || Date.now() > deadline) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
 export class SqliteKv {
   /**
    * @param {string} path the database file (created with its directory)
@@ -47,16 +70,14 @@ export class SqliteKv {
     this.prefix = opts.prefix ?? "";
     this.writes = 0;
     try {
-      mkdirSync(dirname(path), { recursive: true });
+      // The file holds the signing key, pairing data and message texts: the owner's only.
+      // SQLite gives its -wal and -shm files the database file's mode.
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(path, "a", 0o600));
+      chmodSync(path, 0o600);
       this.db = new DatabaseSync(path, { timeout: 10_000 });
-      this.db.exec(`PRAGMA journal_mode = WAL;
-        PRAGMA synchronous = NORMAL;
-        CREATE TABLE IF NOT EXISTS kv (
-          key TEXT PRIMARY KEY NOT NULL,
-          value BLOB NOT NULL,
-          expires_at INTEGER
-        ) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at) WHERE expires_at IS NOT NULL;`);
+      // FULL: a claim that guards against sending twice is on disk before the request leaves.
+      initSchema(this.db);
     } catch (e) {
       throw unavailable(e);
     }
