@@ -16,6 +16,7 @@ use crate::error::{ApiFailure, ChannelError, TransportFailure};
 use crate::ledger::{self, ChunkState, Ledger, LoadError, Stored};
 use crate::limiter::{self, Decision, Limiter};
 use crate::ports::{HttpError, HttpResponse, Ports};
+use crate::retry;
 use crate::target::{self, Target};
 
 /// The longest text one `send` accepts (it is split into chunks).
@@ -398,7 +399,8 @@ impl Channel {
             ports,
         };
         let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
-        match client.spaces_info() {
+        let scope = format!("{}/spaces.info", account.id);
+        match retry::safe_call(ports, &scope, "spaces.info", || client.spaces_info()) {
             Ok(space) => {
                 let key = format!("ws:{}", space.id);
                 ports
@@ -408,21 +410,13 @@ impl Channel {
                 Limiter::new(ports.kv, &key, account.rate_limit).charge(ports.clock.now_ms())?;
                 Ok(key)
             }
-            Err(e @ (ApiError::Deferred(_) | ApiError::Storage(_) | ApiError::Http(_))) => {
-                Err(e.into())
-            }
-            Err(ApiError::Envelope(e))
-                if e.code()
-                    .is_some_and(|c| c.is_authentication() || *c == ErrorCode::TooManyRequests) =>
-            {
-                Err(ApiError::Envelope(e).into())
-            }
-            Err(_) => {
+            Err(ChannelError::Api(_)) => {
                 // No workspace id to be had (e.g. the bot may not read spaces.info): the
                 // account is its own budget; ask again in an hour.
                 ports.kv.set(&cache, own.as_bytes(), Some(3600 * 1000))?;
                 Ok(own)
             }
+            Err(e) => Err(e),
         }
     }
 
@@ -532,7 +526,8 @@ impl Channel {
                 Target::User(user) => match &stored.ledger.conversation_id {
                     Some(c) => Some(c.clone()),
                     None => {
-                        let c = open_dm(ports, &client, account, user)?;
+                        let scope = format!("{}/{idem}/conversations.open", account.id);
+                        let c = open_dm(ports, &client, account, user, &scope)?;
                         let mut next = stored.ledger.clone();
                         next.conversation_id = Some(c.clone());
                         stored = commit(ports, &lkey, stored, next)?;
@@ -666,16 +661,15 @@ impl Channel {
             ports,
         };
         let started = ports.clock.now_ms();
-        let result = Client::new(ports.http, &account.id, &account.api_base)
-            .with_gate(&gate)
-            .bots_info();
+        let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
+        let scope = format!("{}/bots.info", account.id);
+        let result = retry::safe_call(ports, &scope, "bots.info", || client.bots_info());
         let bot = match result {
             Ok(b) => {
                 Self::record_auth(ports, account, key_id, false, on_record);
                 b
             }
             Err(e) => {
-                let e = ChannelError::from(e);
                 if matches!(e, ChannelError::Authentication(_)) {
                     Self::record_auth(ports, account, key_id, true, on_record);
                 }
@@ -1064,6 +1058,7 @@ fn open_dm(
     client: &Client<'_>,
     account: &Account,
     user: &str,
+    scope: &str,
 ) -> Result<String, ChannelError> {
     let key = dm_cache_key(&account.id, user);
     // The cache only saves a request; a KV outage must not stop delivery.
@@ -1076,7 +1071,9 @@ fn open_dm(
     {
         return Ok(c);
     }
-    let conv = client.conversations_open(user)?;
+    let conv = retry::safe_call(ports, scope, "conversations.open", || {
+        client.conversations_open(user)
+    })?;
     let _ = ports
         .kv
         .set(&key, conv.id.as_str().as_bytes(), Some(DM_CACHE_TTL_MS));
@@ -1117,28 +1114,20 @@ fn classify(
                 .max(1000);
             Attempt::NotSent(ChannelError::Deferred(wait))
         }
+        // A 5xx does not prove the message was refused before it was stored (a failing proxy,
+        // a timeout behind the load balancer): its outcome is unknown.
         Err(ApiError::Envelope(EnvelopeError::Api {
             code,
             message,
             status,
-            retry_after_ms,
-        })) => {
-            let retryable = status >= 500 && !exhausted;
-            let err = ChannelError::from(ApiError::Envelope(EnvelopeError::Api {
-                code,
-                message,
-                status,
-                retry_after_ms,
-            }));
-            Attempt::NotSent(match err {
-                ChannelError::Api(mut f) => {
-                    f.retryable = retryable;
-                    f.retry_after_ms =
-                        retryable.then(|| f.retry_after_ms.unwrap_or_else(|| backoff(ports)));
-                    ChannelError::Api(f)
-                }
-                other => other,
-            })
+            ..
+        })) if status >= 500 => unknown(format!(
+            "KakaoWork answered {status} ({}: {message}); the message may have been stored",
+            code.as_str()
+        )),
+        // A 4xx: KakaoWork refused the message; the same request would be refused again.
+        Err(e @ ApiError::Envelope(EnvelopeError::Api { .. })) => {
+            Attempt::NotSent(ChannelError::from(e))
         }
         // A 2xx we could not read may still have posted the message.
         Err(ApiError::Envelope(e @ EnvelopeError::Invalid { .. })) => unknown(e.to_string()),
@@ -1314,8 +1303,9 @@ mod tests {
 
     #[test]
     fn failure_part_way_resumes_at_the_first_unsent_chunk() {
+        // at-least-once: a 5xx part is sent again when the send is resumed.
         let ch = configured(
-            r#"{"textChunkLimit": 16}"#,
+            r#"{"textChunkLimit": 16, "delivery": "at-least-once"}"#,
             &[("default", CredentialSource::Env)],
         );
         let w = World::new();
@@ -1325,9 +1315,9 @@ mod tests {
         let http = ScriptedHttp::new(vec![(200, &s1), (500, E500)]);
         let ports = w.ports(&http);
         match ch.send(&ports, &req_k("5", text, "long")).unwrap_err() {
-            ChannelError::Api(f) => {
-                assert!(f.retryable);
-                assert!(f.retry_after_ms.is_some());
+            ChannelError::Transport(t) => {
+                assert!(t.retry_after_ms.is_some(), "{t:?}");
+                assert!(t.message.contains("at-least-once"), "{t:?}");
             }
             other => panic!("{other:?}"),
         }
@@ -1599,17 +1589,44 @@ mod tests {
 
     #[test]
     fn retries_stop_being_offered_after_max_attempts() {
-        let ch = default_channel();
+        let ch = configured(
+            r#"{"delivery": "at-least-once"}"#,
+            &[("default", CredentialSource::Env)],
+        );
         let w = World::new();
         for attempt in 1..=MAX_ATTEMPTS {
             w.clock.0.set(w.clock.0.get() + 60_000);
             let http = ScriptedHttp::new(vec![(503, E500)]);
             match ch.send(&w.ports(&http), &req("5")).unwrap_err() {
-                ChannelError::Api(f) => {
-                    assert_eq!(f.retryable, attempt < MAX_ATTEMPTS, "attempt {attempt}")
-                }
+                ChannelError::Transport(t) => assert_eq!(
+                    t.retry_after_ms.is_some(),
+                    attempt < MAX_ATTEMPTS,
+                    "attempt {attempt}"
+                ),
                 other => panic!("{other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_5xx_to_messages_send_is_ambiguous_and_not_resent_at_most_once() {
+        let ch = default_channel();
+        let w = World::new();
+        let http = ScriptedHttp::new(vec![(500, E500)]);
+        let r = ch.send(&w.ports(&http), &req("5")).unwrap();
+        assert!(r.ambiguous, "{r:?}");
+        assert_eq!(r.chunks[0].outcome, ChunkOutcome::Ambiguous);
+        // The same key again: reported again, and nothing is posted a second time.
+        let again = ScriptedHttp::new(vec![]);
+        let r2 = ch.send(&w.ports(&again), &req("5")).unwrap();
+        assert!(r2.ambiguous);
+        assert!(again.requests().is_empty(), "{:?}", endpoints(&again));
+        // A 4xx is a refusal: not ambiguous, an error.
+        let bad = r#"{"success":false,"error":{"code":"invalid_parameter","message":"x"}}"#;
+        let http = ScriptedHttp::new(vec![(400, bad)]);
+        match ch.send(&w.ports(&http), &req_k("5", "other", "key-2")) {
+            Err(ChannelError::Api(f)) => assert!(!f.retryable, "{f:?}"),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod limiter;
 pub mod pagination;
 pub mod ports;
+pub mod retry;
 pub mod target;
 
 #[cfg(test)]
