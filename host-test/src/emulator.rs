@@ -48,6 +48,9 @@ impl Default for EmulatorOptions {
 pub enum Fault {
     /// Answer with this 5xx status without doing anything.
     Status(u16),
+    /// Do the work (a message is posted), then answer with this 5xx status anyway, as a
+    /// failing proxy or a load balancer's timeout would.
+    StatusAfterWork(u16),
     /// Close the connection before reading the request body: nothing happens.
     DropBeforeBody,
     /// Do the work (a message is posted), then close the connection without answering.
@@ -480,6 +483,10 @@ async fn serve(
             (None, _) => fail(400, "bad_request", "the request body could not be read"),
             (Some(_), Some(Fault::Status(code))) => {
                 fail(code, "internal_server_error", "injected failure")
+            }
+            (Some(b), Some(Fault::StatusAfterWork(code))) => {
+                w.answer(now, &method, &path, &query, &headers, b);
+                fail(code, "internal_server_error", "injected failure after the work")
             }
             (Some(b), _) => w.answer(now, &method, &path, &query, &headers, b),
         };

@@ -73,7 +73,8 @@ pub fn posted_json(p: &Posted) -> Value {
     })
 }
 
-/// `"drop-before-body"`, `"drop-after-body"`, `{"status": 503}` or `{"delayMs": 5000}`.
+/// `"drop-before-body"`, `"drop-after-body"`, `{"status": 503}`, `{"statusAfterWork": 502}`
+/// or `{"delayMs": 5000}`.
 fn parse_fault(v: &Value) -> Result<Fault, String> {
     match v {
         Value::String(s) if s == "drop-before-body" => Ok(Fault::DropBeforeBody),
@@ -85,13 +86,19 @@ fn parse_fault(v: &Value) -> Result<Fault, String> {
                     _ => Err(format!("fault.status must be 500-599, not {s}")),
                 };
             }
+            if let Some(s) = m.get("statusAfterWork").and_then(Value::as_u64) {
+                return match u16::try_from(s) {
+                    Ok(s @ 500..=599) => Ok(Fault::StatusAfterWork(s)),
+                    _ => Err(format!("fault.statusAfterWork must be 500-599, not {s}")),
+                };
+            }
             if let Some(ms) = m.get("delayMs").and_then(Value::as_u64) {
                 return Ok(Fault::Delay(ms.min(120_000)));
             }
-            Err("fault must have `status` (500-599) or `delayMs`".into())
+            Err("fault must have `status` or `statusAfterWork` (500-599), or `delayMs`".into())
         }
         _ => Err(
-            "fault must be \"drop-before-body\", \"drop-after-body\", {\"status\": 5xx} or {\"delayMs\": n}"
+            "fault must be \"drop-before-body\", \"drop-after-body\", {\"status\": 5xx}, {\"statusAfterWork\": 5xx} or {\"delayMs\": n}"
                 .into(),
         ),
     }
