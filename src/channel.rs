@@ -192,9 +192,11 @@ impl Gate for LimitGate<'_> {
 
     fn after(&self, resp: &HttpResponse) {
         // Best effort: a KV hiccup here must not turn a delivered message into an error.
-        let _ = self.limiter.observe_limit(resp.header("ratelimit-limit"));
+        let now = self.ports.clock.now_ms();
+        let _ = self
+            .limiter
+            .observe_limit(resp.header("ratelimit-limit"), now);
         if resp.status == 429 {
-            let now = self.ports.clock.now_ms();
             let retry = resp
                 .header("retry-after")
                 .and_then(|v| v.trim().parse::<u64>().ok())

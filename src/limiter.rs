@@ -79,11 +79,37 @@ impl<'a> Limiter<'a> {
     /// The budget in force: the configured one, lowered by what KakaoWork reported.
     pub fn budget(&self) -> Result<u32, KvError> {
         let reported = parse_u64(self.kv.get(&self.k("limit"))?.as_deref());
+        Ok(self.effective(reported))
+    }
+
+    fn effective(&self, reported: u64) -> u32 {
         let configured = self.config.requests_per_minute.max(1);
-        Ok(match reported {
+        match reported {
             0 => configured,
             r => configured.min(r.min(u32::MAX as u64) as u32),
-        })
+        }
+    }
+
+    /// Until KakaoWork has reported its limit, requests are counted (for a minute after the
+    /// last one): a lower limit learned later must count them too.
+    fn count_unreported(&self) -> Result<(), KvError> {
+        if self.kv.get(&self.k("limit"))?.is_some() {
+            return Ok(());
+        }
+        let key = self.k("unreported");
+        for _ in 0..CAS_ATTEMPTS {
+            let current = self.kv.get(&key)?;
+            let next = parse_u64(current.as_deref()) + 1;
+            if self.kv.compare_and_swap(
+                &key,
+                current.as_deref(),
+                Some(next.to_string().as_bytes()),
+                Some(WINDOW_MS),
+            )? {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 
     /// Milliseconds until a recorded 429 block ends (0 when none).
@@ -113,6 +139,7 @@ impl<'a> Limiter<'a> {
                 Some(next.to_string().as_bytes()),
                 Some(ttl),
             )? {
+                self.count_unreported()?;
                 return Ok(Decision::Admit);
             }
         }
@@ -133,26 +160,48 @@ impl<'a> Limiter<'a> {
                 Some(next.to_string().as_bytes()),
                 Some(next - now + WINDOW_MS),
             )? {
-                return Ok(());
+                return self.count_unreported();
             }
         }
         Ok(())
     }
 
-    /// KakaoWork's `RateLimit-Limit`: lower the budget when it is smaller than configured.
-    pub fn observe_limit(&self, header: Option<&str>) -> Result<(), KvError> {
+    /// KakaoWork's `RateLimit-Limit`, remembered for a day. The budget is the lower of it and
+    /// the configured one. When it lowers the budget, the requests made before it was known
+    /// are paid again at the new pace, so that no 60-second window holds more than it allows.
+    pub fn observe_limit(&self, header: Option<&str>, now: u64) -> Result<(), KvError> {
         let Some(n) = header.and_then(|h| h.trim().parse::<u32>().ok()) else {
             return Ok(());
         };
-        if n == 0 || n >= self.config.requests_per_minute {
+        if n == 0 {
             return Ok(());
         }
         let key = self.k("limit");
-        let current = self.kv.get(&key)?;
-        if parse_u64(current.as_deref()) != n as u64 {
-            // Remembered for a day; a raised limit is picked up when it expires.
-            self.kv
-                .set(&key, n.to_string().as_bytes(), Some(24 * 3600 * 1000))?;
+        let reported = parse_u64(self.kv.get(&key)?.as_deref());
+        if reported == n as u64 {
+            return Ok(());
+        }
+        let before = self.effective(reported);
+        self.kv
+            .set(&key, n.to_string().as_bytes(), Some(24 * 3600 * 1000))?;
+        let after = self.effective(n as u64);
+        if after >= before {
+            return Ok(());
+        }
+        let unreported = parse_u64(self.kv.get(&self.k("unreported"))?.as_deref());
+        let (interval, _) = params(after, self.config.burst);
+        let tat = self.k("tat");
+        for _ in 0..CAS_ATTEMPTS {
+            let current = self.kv.get(&tat)?;
+            let next = parse_u64(current.as_deref()).max(now) + unreported * interval;
+            if self.kv.compare_and_swap(
+                &tat,
+                current.as_deref(),
+                Some(next.to_string().as_bytes()),
+                Some(next - now + WINDOW_MS),
+            )? {
+                break;
+            }
         }
         Ok(())
     }
@@ -283,15 +332,52 @@ mod tests {
     }
 
     #[test]
-    fn reported_limit_lowers_the_budget_but_never_raises_it() {
+    fn reported_limit_lowers_the_budget_but_never_above_the_configured_one() {
         let kv = MemoryKv::default();
         let l = Limiter::new(&kv, "ws:1", RateConfig::default());
-        l.observe_limit(Some("100")).unwrap();
+        l.observe_limit(Some("100"), 0).unwrap();
         assert_eq!(l.budget().unwrap(), 100);
-        l.observe_limit(Some("500")).unwrap();
+        l.observe_limit(Some("garbage"), 0).unwrap();
         assert_eq!(l.budget().unwrap(), 100);
-        l.observe_limit(Some("garbage")).unwrap();
-        assert_eq!(l.budget().unwrap(), 100);
+        l.observe_limit(Some("500"), 0).unwrap();
+        assert_eq!(l.budget().unwrap(), 200, "the configured budget caps it");
+    }
+
+    #[test]
+    fn requests_made_before_a_lower_limit_was_known_count_against_it() {
+        // Five requests go at the configured 200/min before the first answer says 100.
+        let kv = MemoryKv::default();
+        let l = Limiter::new(&kv, "ws:1", RateConfig::default());
+        let mut admitted = vec![];
+        let mut now = 0;
+        while admitted.len() < 5 {
+            match l.admit(now).unwrap() {
+                Decision::Admit => admitted.push(now),
+                Decision::Wait(ms) => now += ms,
+            }
+        }
+        l.observe_limit(Some("100"), now).unwrap();
+        // Then it runs flat out for two minutes: no 60 s window may hold more than 100.
+        while now < 120_000 {
+            match l.admit(now).unwrap() {
+                Decision::Admit => admitted.push(now),
+                Decision::Wait(ms) => now += ms,
+            }
+        }
+        let worst = admitted
+            .iter()
+            .map(|&t| {
+                admitted
+                    .iter()
+                    .filter(|&&u| u >= t && u < t + 60_000)
+                    .count()
+            })
+            .max()
+            .unwrap();
+        assert!(worst <= 100, "{worst} requests in one window");
+        assert!(worst >= 95, "and the budget is still used: {worst}");
+        // Once the limit is known, nothing more is counted.
+        assert!(kv.get("rl/v1/ws:1/limit").unwrap().is_some());
     }
 
     #[test]

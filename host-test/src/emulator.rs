@@ -486,7 +486,11 @@ async fn serve(
             }
             (Some(b), Some(Fault::StatusAfterWork(code))) => {
                 w.answer(now, &method, &path, &query, &headers, b);
-                fail(code, "internal_server_error", "injected failure after the work")
+                fail(
+                    code,
+                    "internal_server_error",
+                    "injected failure after the work",
+                )
             }
             (Some(b), _) => w.answer(now, &method, &path, &query, &headers, b),
         };

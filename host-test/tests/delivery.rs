@@ -263,9 +263,10 @@ fn four_instances_share_the_workspace_budget() {
 
 #[test]
 fn a_server_budget_below_the_clients_is_learned() {
+    // Three instances on one state, configured for 200/min against a server that allows 100.
     let fleet = Fleet::new(100, two_accounts(), |_| {});
     let total = 300;
-    let queues = fleet.queues(2, total, |i| {
+    let queues = fleet.queues(3, total, |i| {
         req(["a", "b"][i % 2], i, format!("low budget {i}"))
     });
     let done = run(&fleet, queues);
@@ -277,10 +278,10 @@ fn a_server_budget_below_the_clients_is_learned() {
     assert_no_duplicates(&fleet);
     let recorded = fleet.emulator.requests();
     let refused = recorded.iter().filter(|r| r.status == 429).count();
-    // Only the first burst, before RateLimit-Limit was seen, can overrun the smaller budget.
-    assert!(refused <= 5, "{refused} requests answered 429");
-    let accepted: Vec<Recorded> = recorded.into_iter().filter(|r| r.status != 429).collect();
-    assert!(max_in_any_window(&accepted) <= 100);
+    assert_eq!(refused, 0, "no request was refused");
+    // Every request counts, those made before the lower limit was known included.
+    let worst = max_in_any_window(&recorded);
+    assert!(worst <= 100, "{worst} requests in one 60 s window");
 }
 
 /// Every kind of fault on each of the three calls a send makes: what KakaoWork did not do, what
@@ -389,7 +390,10 @@ fn at_most_once_under_every_fault_nothing_is_stored_twice_and_every_report_is_tr
         sends >= 100 && opens >= 1 && spaces >= 1,
         "the fault plan fired everywhere"
     );
-    assert!(ambiguous >= 10, "faults after the work make unknown outcomes");
+    assert!(
+        ambiguous >= 10,
+        "faults after the work make unknown outcomes"
+    );
     assert!(
         delivered >= total * 8 / 10,
         "safe calls and refused sends are retried"
@@ -406,7 +410,12 @@ fn at_least_once_under_every_fault_every_message_arrives() {
     fault_matrix(&fleet, 7);
     let total = 200;
     let done = run(&fleet, fleet.queues(2, total, faulty));
-    let posted: Vec<String> = fleet.emulator.posted().into_iter().map(|p| p.text).collect();
+    let posted: Vec<String> = fleet
+        .emulator
+        .posted()
+        .into_iter()
+        .map(|p| p.text)
+        .collect();
     for i in 0..total {
         let key = format!("msg-{i}");
         assert!(
