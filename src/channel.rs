@@ -713,6 +713,13 @@ impl Channel {
                 "no account listens on this path",
             ));
         };
+        // Without a secret, only the explicit opt-out lets a callback in.
+        if account.callback_secret.is_none() && !account.accept_unauthenticated {
+            return answer(CallbackResponse::error(
+                401,
+                "this account has no callbackSecret, so it accepts no callbacks",
+            ));
+        }
         if let Err(resp) = callback::check_transport(req, account.callback_secret.as_deref()) {
             return answer(resp);
         }
@@ -1229,8 +1236,23 @@ mod tests {
                 key_id: Some("k1".into()),
             })
             .collect();
-        ch.configure(json, &creds).unwrap();
+        ch.configure(&with_secret(json), &creds).unwrap();
         ch
+    }
+
+    /// `json` with a callback secret at the top unless it says something about authentication.
+    fn with_secret(json: &str) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
+        if let Some(m) = v.as_object_mut()
+            && !m.contains_key("callbackSecret")
+            && !m.contains_key(config::UNAUTHENTICATED_OPT_OUT)
+        {
+            m.insert(
+                "callbackSecret".into(),
+                "test-callback-secret-0123456789".into(),
+            );
+        }
+        v.to_string()
     }
 
     fn default_channel() -> Channel {
@@ -1557,7 +1579,7 @@ mod tests {
         let mut fixed = Channel::default();
         fixed
             .configure(
-                "{}",
+                &with_secret("{}"),
                 &[CredentialStatus {
                     account: "default".into(),
                     source: CredentialSource::Env,
@@ -1745,7 +1767,7 @@ mod tests {
         let mut ch = Channel::default();
         let r = ch
             .configure(
-                r#"{"accounts":{"a":{"appKey":true},"b":{}},"defaultAccount":"a"}"#,
+                &with_secret(r#"{"accounts":{"a":{"appKey":true},"b":{}},"defaultAccount":"a"}"#),
                 &[CredentialStatus {
                     account: "a".into(),
                     source: CredentialSource::Config,
@@ -1973,10 +1995,45 @@ mod tests {
         CallbackRequest {
             method: "POST".into(),
             path: "/kakaowork/default/callback".into(),
-            query: String::new(),
+            query: "token=test-callback-secret-0123456789".into(),
             headers: vec![("content-type".into(), "application/json".into())],
             body: body.to_string().into_bytes(),
         }
+    }
+
+    #[test]
+    fn a_send_only_account_refuses_callbacks_and_the_opt_out_admits_them() {
+        let w = World::new();
+        let http = ScriptedHttp::new(vec![]);
+        let body = serde_json::json!({"type": "submit_action", "message_id": 1, "conversation_id": 2,
+            "react_user_id": 3, "value": "x"});
+        let mut req = callback_req(body);
+        req.query = String::new();
+        let mut ch = Channel::default();
+        ch.configure(
+            r#"{"replyButton": false}"#,
+            &[CredentialStatus {
+                account: "default".into(),
+                source: CredentialSource::Env,
+                key_id: None,
+            }],
+        )
+        .unwrap();
+        let r = ch.handle_callback(&w.ports(&http), &req).unwrap();
+        assert_eq!(r.response.status, 401);
+        let mut open = Channel::default();
+        open.configure(
+            r#"{"dangerouslyAcceptUnauthenticatedCallbacks": true}"#,
+            &[CredentialStatus {
+                account: "default".into(),
+                source: CredentialSource::Env,
+                key_id: None,
+            }],
+        )
+        .unwrap();
+        // Past authentication: refused later, by the checks of the body.
+        let r = open.handle_callback(&w.ports(&http), &req).unwrap();
+        assert!(matches!(r.response.status, 400 | 403), "{r:?}");
     }
 
     #[test]

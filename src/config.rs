@@ -96,9 +96,14 @@ pub struct Account {
     pub group_policy: GroupPolicy,
     /// `None`: groups use `allow_from`.
     pub group_allow_from: Option<Vec<String>>,
-    /// The token KakaoWork's calls must carry (`?token=`); `None` accepts any (warned).
+    /// The token KakaoWork's calls must carry (`?token=`). Without one, callbacks are refused
+    /// unless `accept_unauthenticated` (the opt-out) is set.
     pub callback_secret: Option<String>,
     pub reply_button: ReplyButton,
+    /// `dangerouslyAcceptUnauthenticatedCallbacks`.
+    pub accept_unauthenticated: bool,
+    /// Its messages carry buttons, or a callback URL or path was configured.
+    pub receives_callbacks: bool,
 }
 
 impl Account {
@@ -210,7 +215,7 @@ fn child(path: &str, key: &str) -> String {
 }
 
 /// Every key an account (or the section's base) may have; the OpenClaw manifest's schema lists the same.
-pub const ACCOUNT_KEYS: [&str; 17] = [
+pub const ACCOUNT_KEYS: [&str; 18] = [
     "enabled",
     "name",
     "appKey",
@@ -228,7 +233,12 @@ pub const ACCOUNT_KEYS: [&str; 17] = [
     "groupAllowFrom",
     "callbackSecret",
     "replyButton",
+    UNAUTHENTICATED_OPT_OUT,
 ];
+
+/// The opt-out from callback authentication: long and alarming, so that nobody sets it by
+/// accident or copies it into a production config without reading it.
+pub const UNAUTHENTICATED_OPT_OUT: &str = "dangerouslyAcceptUnauthenticatedCallbacks";
 
 /// The Reply button added to agent messages (opens the reply modal).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,6 +359,7 @@ struct Fields {
     group_allow_from: Option<Vec<String>>,
     callback_secret: Option<String>,
     reply_button: Option<ReplyButton>,
+    accept_unauthenticated: Option<bool>,
 }
 
 impl Fields {
@@ -376,6 +387,7 @@ impl Fields {
                 .callback_secret
                 .or_else(|| base.callback_secret.clone()),
             reply_button: self.reply_button.or_else(|| base.reply_button.clone()),
+            accept_unauthenticated: self.accept_unauthenticated.or(base.accept_unauthenticated),
         }
     }
 }
@@ -674,6 +686,16 @@ impl Checker {
                 "generate one with `kakaowork-host secret`",
             );
         }
+        if let Some(v) = obj.get(UNAUTHENTICATED_OPT_OUT) {
+            match v {
+                Value::Bool(b) => f.accept_unauthenticated = Some(*b),
+                other => self.error(
+                    &child(path, UNAUTHENTICATED_OPT_OUT),
+                    format!("must be true or false, found {}", type_name(other)),
+                    "remove it, and set callbackSecret instead",
+                ),
+            }
+        }
         if let Some(v) = obj.get("replyButton") {
             let p = child(path, "replyButton");
             match v {
@@ -881,16 +903,29 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
                 "give each account its own callbackPath",
             );
         }
-        paths.push((path, a.id.clone()));
+        paths.push((path.clone(), a.id.clone()));
         if a.callback_secret.is_none() && a.enabled {
-            c.warn(
-                &a.path,
-                format!(
-                    "callbacks of account `{}` are not authenticated (no callbackSecret)",
-                    a.id
-                ),
-                "set callbackSecret (`kakaowork-host secret` makes one) and register the callback URL with ?token=<secret>",
-            );
+            if a.accept_unauthenticated {
+                c.warn(
+                    &child(&a.path, UNAUTHENTICATED_OPT_OUT),
+                    format!(
+                        "account `{}` accepts callbacks without authentication: anyone who can reach {path} can act as any user",
+                        a.id
+                    ),
+                    "set callbackSecret (`kakaowork-host secret` makes one), register the callback URL with ?token=<secret>, and remove the opt-out",
+                );
+            } else if a.receives_callbacks {
+                c.error(
+                    &child(&a.path, "callbackSecret"),
+                    format!(
+                        "account `{}` receives callbacks (a Reply button or a callback URL) but has no callbackSecret: anyone who reaches {path} could act as any user",
+                        a.id
+                    ),
+                    format!(
+                        "set callbackSecret (`kakaowork-host secret` makes one) and register the callback URL with ?token=<secret>; or turn the button off with \"replyButton\": false; or, on a closed test network only, set \"{UNAUTHENTICATED_OPT_OUT}\": true"
+                    ),
+                );
+            }
         }
     }
     for a in &mut accounts {
@@ -940,6 +975,9 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
 }
 
 fn build(id: String, raw_key: Option<String>, path: String, f: Fields) -> Account {
+    let receives_callbacks = f.reply_button.as_ref().is_none_or(|r| r.enabled)
+        || f.callback_url.is_some()
+        || f.callback_path.is_some();
     let callback_path = f.callback_path.or_else(|| {
         f.callback_url
             .as_deref()
@@ -971,8 +1009,10 @@ fn build(id: String, raw_key: Option<String>, path: String, f: Fields) -> Accoun
         delivery: f.delivery.unwrap_or_default(),
         group_policy: f.group_policy.unwrap_or_default(),
         group_allow_from: f.group_allow_from,
+        receives_callbacks,
         callback_secret: f.callback_secret,
         reply_button: f.reply_button.unwrap_or_default(),
+        accept_unauthenticated: f.accept_unauthenticated == Some(true),
     }
 }
 
@@ -1012,11 +1052,60 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A test secret for configs that do not care about callback authentication.
+    const TEST_SECRET: &str = "test-callback-secret-0123456789";
+
+    /// `v` with [`TEST_SECRET`] at the top unless it says something about authentication.
+    fn with_secret(mut v: Value) -> Value {
+        if let Value::Object(m) = &mut v
+            && !m.contains_key("callbackSecret")
+            && !m.contains_key(UNAUTHENTICATED_OPT_OUT)
+        {
+            m.insert("callbackSecret".into(), Value::String(TEST_SECRET.into()));
+        }
+        v
+    }
+
     fn ok(v: Value) -> Report {
-        parse(&v).unwrap_or_else(|e| panic!("{e:#?}"))
+        parse(&with_secret(v)).unwrap_or_else(|e| panic!("{e:#?}"))
     }
     fn errs(v: Value) -> Vec<ConfigIssue> {
-        parse(&v).expect_err("should be rejected")
+        parse(&with_secret(v)).expect_err("should be rejected")
+    }
+
+    #[test]
+    fn callbacks_are_authenticated_unless_the_opt_out_is_set() {
+        // The Reply button is on by default: without a secret the account is refused.
+        let e = parse(&json!({"appKey": "k"})).unwrap_err();
+        assert_eq!(e[0].path, "channels.kakao.callbackSecret");
+        assert!(e[0].fix.contains("kakaowork-host secret"), "{e:?}");
+        assert!(e[0].fix.contains(UNAUTHENTICATED_OPT_OUT), "{e:?}");
+        // Per account: one with a secret is fine, the other is named.
+        let e = parse(&json!({"accounts": {"a": {"callbackSecret": TEST_SECRET}, "b": {}}}))
+            .unwrap_err();
+        let paths: Vec<_> = e.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(paths, ["channels.kakao.accounts.b.callbackSecret"]);
+        // A send-only account (no button, no callback URL) needs no secret.
+        let r = parse(&json!({"replyButton": false})).unwrap();
+        assert!(!r.config.accounts[0].receives_callbacks);
+        // ...but a callback URL makes it receive callbacks again.
+        assert!(parse(&json!({"replyButton": false, "callbackPath": "/cb"})).is_err());
+        // The opt-out: accepted, warned, named in the warning.
+        let r = parse(&json!({"dangerouslyAcceptUnauthenticatedCallbacks": true})).unwrap();
+        assert!(r.config.accounts[0].accept_unauthenticated);
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.path.ends_with(UNAUTHENTICATED_OPT_OUT)),
+            "{:?}",
+            r.warnings
+        );
+        // Anything but true is not an opt-out.
+        let e = parse(&json!({"dangerouslyAcceptUnauthenticatedCallbacks": "yes"})).unwrap_err();
+        assert!(
+            e.iter().any(|i| i.path.ends_with(UNAUTHENTICATED_OPT_OUT)),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -1031,9 +1120,13 @@ mod tests {
             a.callback_path.as_deref(),
             Some("/kakaowork/default/callback")
         );
-        // The only warning: callbacks are not authenticated without a secret.
-        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
-        assert!(r.warnings[0].message.contains("callbackSecret"));
+        // With a secret (added by `ok`), there is nothing to warn about.
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        // As written in the seed, without one, it is refused with the fix.
+        let e =
+            parse(&json!({"enabled": true, "appKey": "your-app-key-here", "dmPolicy": "pairing"}))
+                .unwrap_err();
+        assert_eq!(e[0].path, "channels.kakao.callbackSecret");
     }
 
     #[test]

@@ -86,7 +86,11 @@ fn limiter(c: &mut Criterion) {
 
 fn send(c: &mut Criterion) {
     let rt = Runtime::new(host_test::component_bytes(), RuntimeOptions::default()).unwrap();
-    let prepared = prepare(json!({"appKey": "bench.key"}), None).unwrap();
+    let prepared = prepare(
+        json!({"appKey": "bench.key", "callbackSecret": "bench-callback-secret-0123456789"}),
+        None,
+    )
+    .unwrap();
     let mut policy = prepared.policy.clone();
     policy.transport = Some(Arc::new(Instant));
     let clock = Clock::fake(1_700_000_000_000);

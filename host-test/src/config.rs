@@ -212,7 +212,8 @@ mod tests {
                 "b": {"keyFile": key_file.to_str().unwrap()},
                 "c": {}
             },
-            "defaultAccount": "c"
+            "defaultAccount": "c",
+            "callbackSecret": "test-callback-secret-0123456789"
         });
         let p = prepare(section, Some("env-secret")).unwrap();
         for secret in ["inline-secret", "file-secret", "env-secret"] {
@@ -255,7 +256,7 @@ mod tests {
         let other = state_salt(&crate::kv::MemoryKv::default(), 0).unwrap();
         assert_ne!(other, salt, "each state has its own");
 
-        let mut p = prepare(json!({"appKey": "the-app-key"}), None).unwrap();
+        let mut p = prepare(json!({"appKey": "the-app-key", "replyButton": false}), None).unwrap();
         p.salt_key_ids(&salt);
         let id = p.credentials[0].key_id.clone().unwrap();
         assert_eq!(id.len(), 16);
@@ -277,7 +278,11 @@ mod tests {
 
     #[test]
     fn unreadable_key_file_is_a_clear_error() {
-        let err = prepare(json!({"keyFile": "/nonexistent/kw.key"}), None).unwrap_err();
+        let err = prepare(
+            json!({"keyFile": "/nonexistent/kw.key", "replyButton": false}),
+            None,
+        )
+        .unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.contains("channels.kakao.keyFile") && msg.contains("/nonexistent/kw.key"),

@@ -208,8 +208,13 @@ fn connect(conn: &Conn) -> Result<Session, CliError> {
     if let Some(base) = &conn.api_base {
         section["apiBase"] = json!(base);
     }
-    let real = prepare(section.clone(), env_key.as_deref())?;
-    let has_key = real
+    // Whether a key is configured decides emulator or real; the emulator gets a secret of its
+    // own, so a missing callbackSecret must not decide it.
+    let mut keyed = section.clone();
+    if keyed.get("callbackSecret").is_none() {
+        keyed["callbackSecret"] = json!(new_secret());
+    }
+    let has_key = prepare(keyed, env_key.as_deref())?
         .credentials
         .iter()
         .any(|c| c.source != wit::CredentialSource::None);
@@ -222,7 +227,7 @@ fn connect(conn: &Conn) -> Result<Session, CliError> {
         point_at_emulator(&mut section, &emu);
         (prepare(section, None)?, Some(emu))
     } else {
-        (real, None)
+        (prepare(section, env_key.as_deref())?, None)
     };
     let dir = state_dir(conn);
     let db = dir.join("state.sqlite3");
@@ -285,6 +290,23 @@ fn point_at_emulator(section: &mut Value, emu: &Emulator) {
     strip(section);
     section["apiBase"] = json!(emu.base_url());
     section["appKey"] = json!(emu.app_key());
+    // The emulator's workspace is this process's own: its callbacks are authenticated with a
+    // secret made for the run, unless the config brings one.
+    if section.get("callbackSecret").is_none()
+        && section
+            .get(kakaowork_channel::config::UNAUTHENTICATED_OPT_OUT)
+            .is_none()
+    {
+        section["callbackSecret"] = json!(new_secret());
+    }
+}
+
+/// 256 random bits, URL-safe: a `callbackSecret`.
+fn new_secret() -> String {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).expect("the operating system's random generator failed");
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 
 fn configure(plugin: &mut Plugin, prepared: &Prepared) -> Result<(), CliError> {
@@ -497,13 +519,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve { listen, conn } => cli::serve::run(&listen, &conn),
         Command::Emulator(args) => cli::emulator::run(args).map_err(CliError::Channel),
         Command::Secret => {
-            let mut b = [0u8; 32];
-            getrandom::fill(&mut b).expect("the operating system's random generator failed");
-            use base64::Engine as _;
-            println!(
-                "{}",
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-            );
+            println!("{}", new_secret());
             Ok(())
         }
         Command::Component { out } => {

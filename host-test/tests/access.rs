@@ -16,7 +16,7 @@ use host_test::wit::{ChatType, CredentialSource, DmPolicy, PolicyDecision};
 use serde_json::json;
 
 fn instance(kv: Arc<dyn KvStore>, clock: &Clock, section: serde_json::Value) -> Plugin {
-    let prepared = prepare(section, Some("k")).unwrap();
+    let prepared = prepare(common::with_secret(section), Some("k")).unwrap();
     let env = HostEnv {
         http: Arc::new(HttpPolicy::new(Default::default())),
         kv,
@@ -186,7 +186,7 @@ fn pairing_expires_after_an_hour_on_the_fake_clock() {
 fn configure_reports_each_account() {
     let clock = Clock::Real;
     let prepared = prepare(
-        json!({
+        common::with_secret(json!({
             "enabled": true,
             "accounts": {
                 "support": {"appKey": "SUPPORT_BOT_APP_KEY", "dmPolicy": "open"},
@@ -194,7 +194,7 @@ fn configure_reports_each_account() {
                 "spare": {}
             },
             "defaultAccount": "support"
-        }),
+        })),
         None,
     )
     .unwrap();

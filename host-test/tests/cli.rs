@@ -34,7 +34,11 @@ fn pairing_from_a_serving_process_is_approved_from_the_command_line() {
         inner: SqliteKv::open(&dir.join("state.sqlite3")).unwrap(),
         prefix: "emulator/".into(),
     });
-    let prepared = host_test::config::prepare(serde_json::json!({}), Some("k")).unwrap();
+    let prepared = host_test::config::prepare(
+        serde_json::json!({"callbackSecret": "test-callback-secret-0123456789"}),
+        Some("k"),
+    )
+    .unwrap();
     let env = host_test::runtime::HostEnv {
         http: Arc::new(prepared.policy.clone()),
         kv,
@@ -335,7 +339,11 @@ fn serve_answers_callbacks_over_http() {
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("/kakaowork/default/callback"), "{stderr}");
+    // Emulator mode: the run's own secret is shown with the URL; the config's one is not.
+    assert!(
+        stderr.contains("/kakaowork/default/callback?token=abcdefghijklmnopqrstuvwxyz0123456789"),
+        "{stderr}"
+    );
     result.unwrap();
 }
 
@@ -430,4 +438,50 @@ fn a_failed_send_prints_its_key_and_how_to_resume() {
         .unwrap_or_else(|| panic!("no key in: {err}"));
     assert!(key.starts_with("cli-"), "{err}");
     assert!(err.contains(&format!("--idempotency-key {key}")), "{err}");
+}
+
+#[test]
+fn callbacks_without_a_secret_are_refused_unless_the_opt_out_is_set() {
+    let dir = std::env::temp_dir().join(format!("kw-cli-noauth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.json");
+    // A real key (so no emulator), an API nobody listens on, and no callbackSecret.
+    std::fs::write(&cfg, r#"{"appKey": "k", "apiBase": "http://127.0.0.1:9"}"#).unwrap();
+    let out = host()
+        .args(["probe", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("channels.kakao.callbackSecret"), "{stderr}");
+    assert!(stderr.contains("kakaowork-host secret"), "{stderr}");
+
+    std::fs::write(
+        &cfg,
+        r#"{"appKey": "k", "apiBase": "http://127.0.0.1:9", "dangerouslyAcceptUnauthenticatedCallbacks": true}"#,
+    )
+    .unwrap();
+    // `policy check` makes no request: the configuration alone decides.
+    let out = host()
+        .args([
+            "policy",
+            "check",
+            "--user",
+            "10000001",
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the opt-out is accepted: {stderr}"
+    );
+    assert!(
+        stderr.contains("dangerouslyAcceptUnauthenticatedCallbacks") && stderr.contains("warning"),
+        "and warned about: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -46,7 +46,7 @@ impl Fleet {
         .unwrap();
         let mut section = section;
         section["apiBase"] = json!(emulator.base_url());
-        let prepared = prepare(section, None).unwrap();
+        let prepared = prepare(common::with_secret(section), None).unwrap();
         let mut policy = prepared.policy.clone();
         tune(&mut policy);
         let kv = MemoryKv::new();

@@ -243,16 +243,18 @@ fn host_refuses_an_origin_other_than_the_configured_one() {
     // claims `evil`. The guest follows its config, and the host must refuse.
     let real = Emulator::start(EmulatorOptions::default()).unwrap();
     let evil = Emulator::start(EmulatorOptions::default()).unwrap();
-    let prepared =
-        host_test::config::prepare(json!({"apiBase": real.base_url()}), Some(DEFAULT_APP_KEY))
-            .unwrap();
+    let prepared = host_test::config::prepare(
+        common::with_secret(json!({"apiBase": real.base_url()})),
+        Some(DEFAULT_APP_KEY),
+    )
+    .unwrap();
     let env = host_test::runtime::HostEnv {
         http: std::sync::Arc::new(prepared.policy.clone()),
         kv: host_test::kv::MemoryKv::new(),
         clock: host_test::clock::Clock::Real,
     };
     let mut plugin = runtime().instantiate(&env).unwrap();
-    let lying = json!({"apiBase": evil.base_url()}).to_string();
+    let lying = common::with_secret(json!({"apiBase": evil.base_url()})).to_string();
     plugin
         .configure(&lying, &prepared.credentials)
         .unwrap()
@@ -314,7 +316,9 @@ fn configure_through_wasm_reports_every_error_with_its_path() {
             clock: host_test::clock::Clock::Real,
         })
         .unwrap();
-    let bad = json!({"dmPolicy": "everyone", "allowFrom": "123", "accounts": {"a": {"callbackUrl": "http://x.example/cb"}}});
+    let bad = common::with_secret(
+        json!({"dmPolicy": "everyone", "allowFrom": "123", "accounts": {"a": {"callbackUrl": "http://x.example/cb"}}}),
+    );
     let issues = plugin
         .configure(&bad.to_string(), &[])
         .unwrap()

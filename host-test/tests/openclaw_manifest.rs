@@ -49,11 +49,12 @@ fn every_enumerated_value_in_the_schema_is_accepted_by_the_guest_and_nothing_els
             continue;
         };
         for v in values {
-            let cfg = json!({ key.clone(): v });
+            let cfg =
+                json!({ key.clone(): v, "callbackSecret": "test-callback-secret-0123456789" });
             assert!(parse(&cfg).is_ok(), "the guest rejects {cfg}");
             checked += 1;
         }
-        let bad = json!({ key.clone(): "not-a-choice" });
+        let bad = json!({ key.clone(): "not-a-choice", "callbackSecret": "test-callback-secret-0123456789" });
         let issues = parse(&bad).expect_err("an unlisted value must be rejected");
         assert!(
             issues

@@ -90,7 +90,7 @@ fn app_key_bytes_never_enter_guest_memory() {
         .unwrap();
         let mut section = emu_key_section.clone();
         section["apiBase"] = json!(emulator.base_url());
-        let prepared = host_test::config::prepare(section, None).unwrap();
+        let prepared = host_test::config::prepare(common::with_secret(section), None).unwrap();
         let env = host_test::runtime::HostEnv {
             http: Arc::new(prepared.policy.clone()),
             kv: host_test::kv::MemoryKv::new(),

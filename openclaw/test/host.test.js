@@ -23,8 +23,11 @@ before(async () => {
   runtime = await import("../plugin/src/runtime.js");
   channel = await import("../plugin/src/channel.js");
   emu = await startEmulator(suite);
-  state.cfg = { channels: { kakao: { appKey: emu.appKey, apiBase: emu.baseUrl } } };
+  state.cfg = { channels: { kakao: { appKey: emu.appKey, apiBase: emu.baseUrl, callbackSecret: SECRET } } };
 });
+
+// Callbacks are authenticated: every config here has a secret.
+const SECRET = "test-callback-secret-0123456789";
 
 let sent = 0;
 const send = async (target, text, key = `k-${++sent}`) => {
@@ -121,7 +124,7 @@ test("the event loop keeps serving while a send waits 5 s on KakaoWork", async (
 });
 
 test("a wrong app key is an authentication error naming the fix", async () => {
-  const cfg = { channels: { kakao: { appKey: "wrong-key", apiBase: emu.baseUrl } } };
+  const cfg = { channels: { kakao: { appKey: "wrong-key", apiBase: emu.baseUrl, callbackSecret: SECRET } } };
   const { host } = await runtime.channelFor(cfg);
   await assert.rejects(withRetries(() => host.call("probe", undefined)), (e) => {
     assert.equal(e.payload.tag, "authentication");
@@ -136,6 +139,8 @@ test("an invalid section is rejected with each problem's path", async () => {
     const paths = e.payload.map((i) => i.path);
     assert.ok(paths.includes("channels.kakao.dmPolicy"), paths.join());
     assert.ok(paths.includes("channels.kakao.rateLimit.burst"), paths.join());
+    // Messages with a Reply button call back: without a secret that is refused too.
+    assert.ok(paths.includes("channels.kakao.callbackSecret"), paths.join());
     return true;
   });
 });
@@ -148,7 +153,9 @@ test("OpenClaw's pairing store answers the pairing import: its codes and its tex
     upsertPairingRequest: async (p) => (calls.push(["upsert", p]), { code: "OCPAIR22", created: true }),
     buildPairingReply: ({ code }) => `OpenClaw: openclaw pairing approve kakao ${code}`,
   });
-  const cfg = { channels: { kakao: { appKey: emu.appKey, apiBase: emu.baseUrl, dmPolicy: "pairing" } } };
+  const cfg = {
+    channels: { kakao: { appKey: emu.appKey, apiBase: emu.baseUrl, dmPolicy: "pairing", callbackSecret: SECRET } },
+  };
   const { host } = await runtime.channelFor(cfg);
   const saved = host.pairing;
   host.pairing = store;
@@ -183,7 +190,9 @@ test("the channel's probe reports the bot, or an authentication problem", async 
   const good = await probe(state.cfg);
   assert.equal(good.ok, true, JSON.stringify(good));
   assert.ok(good.bot.name, JSON.stringify(good));
-  const bad = await probe({ channels: { kakao: { appKey: "not-the-key", apiBase: emu.baseUrl } } });
+  const bad = await probe({
+    channels: { kakao: { appKey: "not-the-key", apiBase: emu.baseUrl, callbackSecret: SECRET } },
+  });
   assert.equal(bad.ok, false);
   assert.equal(bad.kind, "auth", JSON.stringify(bad));
 });
@@ -192,7 +201,7 @@ test("a rotated key file is picked up by the running process without a config ch
   const { kakaoPlugin } = await import("../plugin/src/channel.js");
   const { resolveAccount, sectionOf } = await import("../plugin/src/config.js");
   const file = join(tempDir(suite, "keyfile"), "app-key");
-  const cfg = { channels: { kakao: { keyFile: file, apiBase: emu.baseUrl } } };
+  const cfg = { channels: { kakao: { keyFile: file, apiBase: emu.baseUrl, callbackSecret: SECRET } } };
   const probe = () =>
     kakaoPlugin.status.probeAccount({ account: resolveAccount(sectionOf(cfg)), cfg, timeoutMs: 10_000 });
   writeFileSync(file, `${emu.appKey}\n`);
@@ -207,7 +216,7 @@ test("a rotated key file is picked up by the running process without a config ch
 
 test("a proxy, which this host cannot honour, is refused with its path instead of ignored", async () => {
   const cfg = {
-    channels: { kakao: { appKey: "k", accounts: { a: { proxy: "http://127.0.0.1:3128" } } } },
+    channels: { kakao: { appKey: "k", callbackSecret: SECRET, accounts: { a: { proxy: "http://127.0.0.1:3128" } } } },
   };
   await assert.rejects(runtime.channelFor(cfg), (e) => {
     assert.deepEqual(

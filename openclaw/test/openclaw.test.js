@@ -11,7 +11,13 @@ const ctx = fileScope();
 before(async () => {
   emu = await startEmulator(ctx);
   home = await openclawHome(ctx);
-  const section = { enabled: true, appKey: emu.appKey, apiBase: emu.baseUrl, dmPolicy: "pairing" };
+  const section = {
+    enabled: true,
+    appKey: emu.appKey,
+    apiBase: emu.baseUrl,
+    dmPolicy: "pairing",
+    callbackSecret: "test-callback-secret-0123456789",
+  };
   assertOk(
     await openclaw(home, ["config", "set", "channels.kakao", JSON.stringify(section), "--strict-json"]),
   );

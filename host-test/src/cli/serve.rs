@@ -17,15 +17,28 @@ pub fn run(listen: &str, conn: &Conn) -> Result<(), CliError> {
         Arc::new(|e: &wit::InboundEvent| println!("{}", event_json(e)));
     let server = host_test::serve::CallbackServer::start(listen, plugin.clone(), sink)
         .map_err(|e| CliError::Channel(format!("cannot listen on {listen}: {e}")))?;
+    let emulated = emulator.is_some();
     let paths: Vec<String> = s
         .prepared
         .config
         .accounts
         .iter()
         .filter_map(|a| {
-            a.callback_path
-                .clone()
-                .map(|p| format!("{} -> account {}", server.url(&p), a.id))
+            let url = server.url(a.callback_path.as_deref()?);
+            Some(match (&a.callback_secret, a.accept_unauthenticated) {
+                // The emulator's secret was made for this run: show it, it is of no use elsewhere.
+                (Some(secret), _) if emulated => format!("{url}?token={secret} -> account {}", a.id),
+                (Some(_), _) => format!("{url}?token=<callbackSecret> -> account {}", a.id),
+                (None, true) => format!(
+                    "{url} -> account {} WITHOUT AUTHENTICATION ({} is set): anyone who reaches it can act as any user",
+                    a.id,
+                    kakaowork_channel::config::UNAUTHENTICATED_OPT_OUT
+                ),
+                (None, false) => format!(
+                    "{url} -> account {}: no callbackSecret, so every callback is refused",
+                    a.id
+                ),
+            })
         })
         .collect();
     eprintln!(

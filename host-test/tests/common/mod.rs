@@ -27,6 +27,20 @@ pub struct Rig {
     pub clock: Clock,
 }
 
+/// The callback secret of test configs that do not test authentication.
+pub const SECRET: &str = "test-callback-secret-0123456789";
+
+/// `section` with [`SECRET`] at the top, unless it says something about authentication.
+pub fn with_secret(mut section: Value) -> Value {
+    if let Value::Object(m) = &mut section
+        && !m.contains_key("callbackSecret")
+        && !m.contains_key(kakaowork_channel::config::UNAUTHENTICATED_OPT_OUT)
+    {
+        m.insert("callbackSecret".into(), json!(SECRET));
+    }
+    section
+}
+
 /// Start an emulator, point `section` at it (unless it sets apiBase) and configure a plugin,
 /// with `env_key` as `KAKAOWORK_APP_KEY`.
 pub fn rig_on(rt: &Runtime, mut section: Value, env_key: Option<&str>) -> Rig {
@@ -39,7 +53,7 @@ pub fn rig_on(rt: &Runtime, mut section: Value, env_key: Option<&str>) -> Rig {
     if section.get("apiBase").is_none() {
         section["apiBase"] = json!(emulator.base_url());
     }
-    let prepared = prepare(section, env_key).expect("valid config");
+    let prepared = prepare(with_secret(section), env_key).expect("valid config");
     let kv = MemoryKv::new();
     let env = HostEnv {
         http: Arc::new(prepared.policy.clone()),
