@@ -3,10 +3,9 @@
 //!
 //! Callbacks carry no signature, so trust comes from three places: a secret token in the
 //! callback URL (compared in constant time before anything is parsed), an HMAC on every button
-//! value the plugin emits (key per account, in KV), and the message id having been sent by
-//! this plugin (an index in KV).
+//! value the plugin emits (key per account, in KV; see [`crate::binding`]), and the message id
+//! having been sent by this plugin (its record in KV).
 
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -21,7 +20,6 @@ pub const DEDUP_TTL_MS: u64 = 10 * 60 * 1000;
 pub const SENT_INDEX_TTL_MS: u64 = 30 * 24 * 3600 * 1000;
 /// The reply modal's text input.
 pub const REPLY_INPUT: &str = "reply";
-const VALUE_PREFIX: &str = "kw1";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackRequest {
@@ -238,29 +236,6 @@ pub fn signing_key(kv: &dyn Kv, random: &dyn Random, account: &str) -> Result<Ve
     Err(KvError::Other("could not create the signing key".into()))
 }
 
-fn mac(key: &[u8], payload: &str) -> String {
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    m.update(payload.as_bytes());
-    m.finalize().into_bytes()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// `kw1|<payload>|<hmac>`: a button or modal value only this account's key can make.
-pub fn sign(key: &[u8], payload: &str) -> String {
-    let body = format!("{VALUE_PREFIX}|{payload}");
-    let tag = mac(key, &body);
-    format!("{body}|{tag}")
-}
-
-/// The payload of a value signed with `key`, or `None` when it was not.
-pub fn verify<'a>(key: &[u8], value: &'a str) -> Option<&'a str> {
-    let (body, tag) = value.rsplit_once('|')?;
-    let payload = body.strip_prefix(VALUE_PREFIX)?.strip_prefix('|')?;
-    ct_eq(mac(key, body).as_bytes(), tag.as_bytes()).then_some(payload)
-}
-
 /// The message blocks for `text` with a Reply button (KakaoWork text blocks hold 500 chars).
 pub fn reply_blocks(text: &str, label: &str, value: &str) -> Value {
     let mut blocks: Vec<Value> = crate::chunk::split(text, 500)
@@ -285,18 +260,21 @@ pub fn reply_modal(value: &str) -> Value {
     modal
 }
 
-/// A short digest identifying one callback (type, message, user, action, value, time).
+/// A short digest identifying one callback, for replay protection: its type, message, user,
+/// action, value and entered text. Not `action_time`, which the caller chooses freely: a
+/// replay with another time is the same callback.
 pub fn fingerprint(c: &Callback) -> String {
     use sha2::Digest;
     let mut h = Sha256::new();
-    for part in [
+    let fields = [
         c.kind.as_str(),
         c.message_id.as_str(),
         c.user_id.as_str(),
         c.action_name.as_deref().unwrap_or(""),
         &c.value,
-        c.action_time.as_deref().unwrap_or(""),
-    ] {
+    ];
+    let actions = c.actions.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]);
+    for part in fields.into_iter().chain(actions) {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
@@ -387,21 +365,6 @@ mod tests {
     }
 
     #[test]
-    fn signatures_verify_and_tampering_fails() {
-        let key = [7u8; 32];
-        let v = sign(&key, "reply");
-        assert_eq!(verify(&key, &v), Some("reply"));
-        assert_eq!(verify(&[8u8; 32], &v), None);
-        assert_eq!(verify(&key, &v.replace("reply", "reblY")), None);
-        let mut flipped = v.clone();
-        flipped.pop();
-        flipped.push(if v.ends_with('0') { '1' } else { '0' });
-        assert_eq!(verify(&key, &flipped), None);
-        assert_eq!(verify(&key, "reply"), None);
-        assert_eq!(verify(&key, ""), None);
-    }
-
-    #[test]
     fn parse_accepts_ids_as_strings_or_numbers_and_rejects_garbage() {
         let ok = br#"{"type":"submit_action","action_time":"t","message":{"id":"757617552587034624","conversation_id":2092305},
                      "react_user_id":10000003,"action_name":"a","value":"v"}"#;
@@ -440,11 +403,19 @@ mod tests {
     }
 
     #[test]
-    fn fingerprints_separate_distinct_clicks() {
-        let c = parse(br#"{"type":"submit_action","action_time":"t1","message":{"id":"1","conversation_id":2},"react_user_id":3,"value":"v"}"#).unwrap();
+    fn fingerprints_ignore_the_callers_time_but_not_what_was_entered() {
+        let c = parse(br#"{"type":"submission","action_time":"t1","message":{"id":"1","conversation_id":2},"react_user_id":3,"value":"v","actions":{"reply":"hi"}}"#).unwrap();
         let mut d = c.clone();
-        assert_eq!(fingerprint(&c), fingerprint(&d));
         d.action_time = Some("t2".into());
-        assert_ne!(fingerprint(&c), fingerprint(&d));
+        assert_eq!(
+            fingerprint(&c),
+            fingerprint(&d),
+            "a replay with another time"
+        );
+        d.actions = vec![("reply".into(), "hello".into())];
+        assert_ne!(fingerprint(&c), fingerprint(&d), "another reply");
+        let mut e = c.clone();
+        e.user_id = crate::envelope::Id("4".into());
+        assert_ne!(fingerprint(&c), fingerprint(&e));
     }
 }

@@ -6,6 +6,7 @@
 //! budget is spent the call returns `Deferred` instead of waiting.
 
 use crate::api::{ApiError, Client, Gate};
+use crate::binding;
 use crate::callback::{self, CallbackRequest, CallbackResponse, Kind};
 use crate::chunk;
 use crate::config::{
@@ -541,11 +542,25 @@ impl Channel {
             };
 
             // One Reply button per message, under its last part. Built before the claim, so a
-            // KV failure reading the signing key leaves the chunk unclaimed.
+            // KV failure reading the signing key leaves the chunk unclaimed. Its value is bound
+            // to this account, conversation and user, and by a nonce to this message.
             let text = stored.ledger.chunks[i].text.clone();
+            let dm_user = match &target {
+                Target::User(u) => u.as_str(),
+                _ => "",
+            };
+            let mut nonce = String::new();
             let blocks = if account.reply_button.enabled && i + 1 == stored.ledger.chunks.len() {
                 let key = callback::signing_key(ports.kv, ports.random, &account.id)?;
-                let value = callback::sign(&key, "reply");
+                nonce = format!("{:016x}", ports.random.next_u64());
+                let value = binding::button_value(
+                    &key,
+                    "reply",
+                    &account.id,
+                    conversation.as_deref().unwrap_or(""),
+                    dm_user,
+                    &nonce,
+                );
                 Some(callback::reply_blocks(
                     &text,
                     &account.reply_button.label,
@@ -592,15 +607,20 @@ impl Channel {
                     conversation_id,
                     send_time,
                 } => {
-                    // Remember the message as ours: its buttons may call back.
-                    let kind = if matches!(target, Target::Conversation(_)) {
-                        "g"
-                    } else {
-                        "d"
+                    // Remember the message as ours, where it went and its button's nonce: its
+                    // callbacks are checked against this record.
+                    let record = binding::SentRecord {
+                        group: matches!(target, Target::Conversation(_)),
+                        // Where it was sent, as its button says; the answer's for an e-mail.
+                        conversation: conversation
+                            .clone()
+                            .unwrap_or_else(|| conversation_id.clone()),
+                        nonce: nonce.clone(),
+                        user: dm_user.to_owned(),
                     };
                     let _ = ports.kv.set(
                         &sent_key(&account.id, &message_id),
-                        format!("{kind}|{conversation_id}").as_bytes(),
+                        record.encode().as_bytes(),
                         Some(callback::SENT_INDEX_TTL_MS),
                     );
                     c.state = ChunkState::Sent;
@@ -736,16 +756,30 @@ impl Channel {
                 "the message was not sent by this bot",
             ));
         };
-        let key = callback::signing_key(ports.kv, ports.random, &account.id)?;
-        let Some(payload) = callback::verify(&key, &cb.value) else {
+        let Some(record) = binding::SentRecord::decode(&String::from_utf8_lossy(&sent)) else {
             return answer(CallbackResponse::error(
                 403,
-                "the value failed verification",
+                "the message was not sent by this version of the plugin",
             ));
         };
-        let payload = payload.to_owned();
-        let sent = String::from_utf8_lossy(&sent).into_owned();
-        let chat = if sent.starts_with("g|") {
+        let key = callback::signing_key(ports.kv, ports.random, &account.id)?;
+        let claim = binding::Claim {
+            account: &account.id,
+            message_id: cb.message_id.as_str(),
+            conversation: cb.conversation_id.as_str(),
+            user: cb.user_id.as_str(),
+        };
+        let checked = match binding::check(&key, &cb.value, &record, &claim) {
+            Ok(c) => c,
+            Err(refusal) => return answer(CallbackResponse::error(403, refusal.why())),
+        };
+        let payload = if checked.modal {
+            format!("modal:{}", checked.purpose)
+        } else {
+            checked.purpose
+        };
+        // Where the plugin sent the message, not what the body says.
+        let chat = if record.group {
             ChatType::Group
         } else {
             ChatType::Direct
@@ -809,7 +843,15 @@ impl Channel {
                 if payload != "reply" {
                     return answer(CallbackResponse::error(400, "this button opens no modal"));
                 }
-                let modal = callback::reply_modal(&callback::sign(&key, "modal:reply"));
+                let value = binding::modal_value(
+                    &key,
+                    "reply",
+                    &account.id,
+                    &record.conversation,
+                    cb.user_id.as_str(),
+                    cb.message_id.as_str(),
+                );
+                let modal = callback::reply_modal(&value);
                 return answer(CallbackResponse::json(200, &modal));
             }
             Kind::SubmitAction => (
@@ -850,13 +892,13 @@ impl Channel {
             kind,
             sender_id: sender.to_owned(),
             sender_name: self.sender_name(ports, account, sender),
-            conversation_id: cb.conversation_id.0.clone(),
+            conversation_id: record.conversation.clone(),
             chat_type: chat,
             message_id: format!("{}:{fp}", cb.message_id),
             timestamp_ms: ports.clock.now_ms(),
             text,
             from: format!("kakaowork:{sender}"),
-            to: format!("kakaowork:{}", cb.conversation_id),
+            to: format!("kakaowork:{}", record.conversation),
             action_name,
             action_value,
         };
@@ -2043,13 +2085,14 @@ mod tests {
             &[("default", CredentialSource::Env)],
         );
         let w = World::new();
-        w.kv.set("sent/v1/default/555", b"g|77", None).unwrap();
+        w.kv.set("sent/v1/default/555", b"g|77|n555|", None)
+            .unwrap();
         w.kv.set("user/v1/default/10", "홍길동".as_bytes(), None)
             .unwrap();
         let key = callback::signing_key(&w.kv, &w.random, "default").unwrap();
         let http = ScriptedHttp::new(vec![]);
         let body = serde_json::json!({"type": "submit_action", "action_time": "t", "message": {"id": "555", "conversation_id": 77},
-                                      "react_user_id": 10, "action_name": "approve", "value": callback::sign(&key, "deploy:9913")});
+                                      "react_user_id": 10, "action_name": "approve", "value": binding::button_value(&key, "deploy:9913", "default", "77", "", "n555")});
         let out = ch
             .handle_callback(&w.ports(&http), &callback_req(body))
             .unwrap();
@@ -2103,16 +2146,29 @@ mod tests {
         let button = &body["blocks"][1]["elements"][0];
         assert_eq!(button["text"], "Reply");
         assert_eq!(button["action_type"], "call_modal");
-        let key = callback::signing_key(&w.kv, &w.random, "default").unwrap();
-        assert_eq!(
-            callback::verify(&key, button["value"].as_str().unwrap()),
-            Some("reply")
-        );
-        // The message is remembered as ours, so its button may call back.
-        assert!(
+        // The message is remembered as ours, with its button's nonce, so the button may call
+        // back, from that conversation only.
+        let raw =
             w.kv.get("sent/v1/default/9007199254740993")
                 .unwrap()
-                .is_some()
+                .unwrap();
+        let record = binding::SentRecord::decode(&String::from_utf8(raw).unwrap()).unwrap();
+        assert!(record.group && !record.nonce.is_empty(), "{record:?}");
+        let key = callback::signing_key(&w.kv, &w.random, "default").unwrap();
+        let claim = binding::Claim {
+            account: "default",
+            message_id: "9007199254740993",
+            conversation: &record.conversation,
+            user: "5",
+        };
+        let checked = binding::check(&key, button["value"].as_str().unwrap(), &record, &claim);
+        assert_eq!(checked.unwrap().purpose, "reply");
+        let elsewhere = binding::Claim {
+            conversation: "999",
+            ..claim
+        };
+        assert!(
+            binding::check(&key, button["value"].as_str().unwrap(), &record, &elsewhere).is_err()
         );
     }
 }

@@ -4,6 +4,7 @@
 //! wasm-specific code is [`glue`], which binds them to the WIT world in `wit/`.
 
 pub mod api;
+pub mod binding;
 pub mod callback;
 pub mod channel;
 pub mod chunk;

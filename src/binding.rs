@@ -1,0 +1,341 @@
+//! Button and modal values bound to one message. KakaoWork callbacks carry no signature and
+//! every recipient sees a button's value, so a value names what it may be used for and where:
+//! its purpose, the account, the conversation, the user (for a DM) and the message: for a
+//! button a random nonce that the plugin recorded with the message id when the message was
+//! sent, for a modal the message id itself. The HMAC over all of it is checked in constant
+//! time by the MAC crate, and the event's conversation and chat type come from that record,
+//! never from the request body.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+const PREFIX: &str = "kw2";
+/// Bytes of HMAC-SHA-256 kept in a value (128 bits).
+const TAG_BYTES: usize = 16;
+
+/// What the plugin wrote down when it sent a message: where it went, and its button's nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentRecord {
+    pub group: bool,
+    pub conversation: String,
+    /// The nonce of the message's button; empty when it has none.
+    pub nonce: String,
+    /// The user of a DM sent to `user:<id>`; empty otherwise.
+    pub user: String,
+}
+
+impl SentRecord {
+    pub fn encode(&self) -> String {
+        let kind = if self.group { "g" } else { "d" };
+        format!("{kind}|{}|{}|{}", self.conversation, self.nonce, self.user)
+    }
+
+    /// `None` for anything else, records of older versions included: their buttons, which
+    /// were bound to nothing, are refused.
+    pub fn decode(raw: &str) -> Option<Self> {
+        let mut f = raw.split('|');
+        let group = match f.next()? {
+            "g" => true,
+            "d" => false,
+            _ => return None,
+        };
+        let r = Self {
+            group,
+            conversation: f.next()?.to_owned(),
+            nonce: f.next()?.to_owned(),
+            user: f.next()?.to_owned(),
+        };
+        (f.next().is_none() && !r.conversation.is_empty()).then_some(r)
+    }
+}
+
+/// Why a value was refused (403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    NotSigned,
+    OtherAccount,
+    OtherConversation,
+    OtherUser,
+    OtherMessage,
+}
+
+impl Refusal {
+    pub fn why(self) -> &'static str {
+        match self {
+            Self::NotSigned => "the value failed verification",
+            Self::OtherAccount => "the value belongs to another account",
+            Self::OtherConversation => "the conversation does not match the message",
+            Self::OtherUser => "the value belongs to another user",
+            Self::OtherMessage => "the value belongs to another message",
+        }
+    }
+}
+
+/// A checked value: what it is for, and whether it came from a modal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub purpose: String,
+    pub modal: bool,
+}
+
+fn mac(key: &[u8]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() != TAG_BYTES * 2 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// `|` separates the fields, so no field may hold one.
+fn field(s: &str) -> &str {
+    if s.contains('|') { "" } else { s }
+}
+
+fn signed(key: &[u8], fields: [&str; 5]) -> String {
+    let body = format!("{PREFIX}|{}", fields.map(field).join("|"));
+    let mut m = mac(key);
+    m.update(body.as_bytes());
+    let tag = m.finalize().into_bytes();
+    format!("{body}|{}", hex(&tag[..TAG_BYTES]))
+}
+
+/// A button's value. `conversation` and `user` are empty when unknown at sending time (an
+/// e-mail target); the nonce ties it to the message whose record holds the same nonce.
+pub fn button_value(
+    key: &[u8],
+    purpose: &str,
+    account: &str,
+    conversation: &str,
+    user: &str,
+    nonce: &str,
+) -> String {
+    signed(key, [purpose, account, conversation, user, nonce])
+}
+
+/// The value of a modal opened by `user` from message `message_id`.
+pub fn modal_value(
+    key: &[u8],
+    purpose: &str,
+    account: &str,
+    conversation: &str,
+    user: &str,
+    message_id: &str,
+) -> String {
+    signed(
+        key,
+        [
+            &format!("modal:{purpose}"),
+            account,
+            conversation,
+            user,
+            message_id,
+        ],
+    )
+}
+
+/// What a callback claims: which account's path it came to, the message, its conversation
+/// and the user who acted.
+pub struct Claim<'a> {
+    pub account: &'a str,
+    pub message_id: &'a str,
+    pub conversation: &'a str,
+    pub user: &'a str,
+}
+
+/// Checks `value` against the message's record and the callback's claim.
+pub fn check(
+    key: &[u8],
+    value: &str,
+    record: &SentRecord,
+    claim: &Claim<'_>,
+) -> Result<Checked, Refusal> {
+    let (body, tag) = value.rsplit_once('|').ok_or(Refusal::NotSigned)?;
+    let tag = unhex(tag).ok_or(Refusal::NotSigned)?;
+    let mut m = mac(key);
+    m.update(body.as_bytes());
+    m.verify_truncated_left(&tag)
+        .map_err(|_| Refusal::NotSigned)?;
+    let mut f = body.split('|');
+    if f.next() != Some(PREFIX) {
+        return Err(Refusal::NotSigned);
+    }
+    let mut next = || f.next().ok_or(Refusal::NotSigned);
+    let (purpose, account, conversation, user, anchor) =
+        (next()?, next()?, next()?, next()?, next()?);
+    if account != claim.account {
+        return Err(Refusal::OtherAccount);
+    }
+    // The body's conversation must be where the plugin sent the message.
+    if claim.conversation != record.conversation
+        || !(conversation.is_empty() || conversation == record.conversation)
+    {
+        return Err(Refusal::OtherConversation);
+    }
+    if !(user.is_empty() || user == claim.user)
+        || !(record.user.is_empty() || record.user == claim.user)
+    {
+        return Err(Refusal::OtherUser);
+    }
+    match purpose.strip_prefix("modal:") {
+        Some(p) if anchor == claim.message_id && !user.is_empty() => Ok(Checked {
+            purpose: p.to_owned(),
+            modal: true,
+        }),
+        Some(_) => Err(Refusal::OtherMessage),
+        None if !anchor.is_empty() && anchor == record.nonce => Ok(Checked {
+            purpose: purpose.to_owned(),
+            modal: false,
+        }),
+        None => Err(Refusal::OtherMessage),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: [u8; 32] = [7; 32];
+
+    fn dm() -> SentRecord {
+        SentRecord {
+            group: false,
+            conversation: "300".into(),
+            nonce: "n1".into(),
+            user: "10".into(),
+        }
+    }
+
+    fn claim<'a>(message: &'a str, conversation: &'a str, user: &'a str) -> Claim<'a> {
+        Claim {
+            account: "default",
+            message_id: message,
+            conversation,
+            user,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_old_ones_are_refused() {
+        let r = dm();
+        assert_eq!(SentRecord::decode(&r.encode()), Some(r));
+        assert_eq!(
+            SentRecord::decode("d|300"),
+            None,
+            "a record of the old format"
+        );
+        assert_eq!(SentRecord::decode("x|300|n|"), None);
+        assert_eq!(SentRecord::decode("g||n|"), None);
+    }
+
+    #[test]
+    fn a_button_works_on_its_message_for_its_user_only() {
+        let v = button_value(&KEY, "reply", "default", "300", "10", "n1");
+        let ok = check(&KEY, &v, &dm(), &claim("m1", "300", "10")).unwrap();
+        assert_eq!(
+            ok,
+            Checked {
+                purpose: "reply".into(),
+                modal: false
+            }
+        );
+        // Another user, another conversation named in the body, another message's record.
+        assert_eq!(
+            check(&KEY, &v, &dm(), &claim("m1", "300", "11")),
+            Err(Refusal::OtherUser)
+        );
+        assert_eq!(
+            check(&KEY, &v, &dm(), &claim("m1", "301", "10")),
+            Err(Refusal::OtherConversation)
+        );
+        let other = SentRecord {
+            nonce: "n2".into(),
+            ..dm()
+        };
+        assert_eq!(
+            check(&KEY, &v, &other, &claim("m2", "300", "10")),
+            Err(Refusal::OtherMessage)
+        );
+        // Another account's path, another key, a changed byte.
+        let mut c = claim("m1", "300", "10");
+        c.account = "other";
+        assert_eq!(check(&KEY, &v, &dm(), &c), Err(Refusal::OtherAccount));
+        assert_eq!(
+            check(&[8; 32], &v, &dm(), &claim("m1", "300", "10")),
+            Err(Refusal::NotSigned)
+        );
+        let tampered = v.replacen("|10|", "|11|", 1);
+        assert_eq!(
+            check(&KEY, &tampered, &dm(), &claim("m1", "300", "11")),
+            Err(Refusal::NotSigned)
+        );
+        for junk in ["", "reply", "kw2|reply", &v[..v.len() - 1]] {
+            assert_eq!(
+                check(&KEY, junk, &dm(), &claim("m1", "300", "10")),
+                Err(Refusal::NotSigned)
+            );
+        }
+    }
+
+    #[test]
+    fn a_group_button_is_for_anyone_in_that_conversation() {
+        let group = SentRecord {
+            group: true,
+            user: String::new(),
+            ..dm()
+        };
+        let v = button_value(&KEY, "reply", "default", "300", "", "n1");
+        assert!(check(&KEY, &v, &group, &claim("m1", "300", "10")).is_ok());
+        assert!(check(&KEY, &v, &group, &claim("m1", "300", "12")).is_ok());
+        assert_eq!(
+            check(&KEY, &v, &group, &claim("m1", "999", "12")),
+            Err(Refusal::OtherConversation)
+        );
+    }
+
+    #[test]
+    fn a_modal_value_is_bound_to_the_message_and_the_user_who_opened_it() {
+        let v = modal_value(&KEY, "reply", "default", "300", "10", "m1");
+        let ok = check(&KEY, &v, &dm(), &claim("m1", "300", "10")).unwrap();
+        assert_eq!(
+            ok,
+            Checked {
+                purpose: "reply".into(),
+                modal: true
+            }
+        );
+        assert_eq!(
+            check(&KEY, &v, &dm(), &claim("m2", "300", "10")),
+            Err(Refusal::OtherMessage)
+        );
+        let group = SentRecord {
+            group: true,
+            user: String::new(),
+            ..dm()
+        };
+        assert_eq!(
+            check(&KEY, &v, &group, &claim("m1", "300", "12")),
+            Err(Refusal::OtherUser)
+        );
+    }
+
+    #[test]
+    fn a_field_with_a_separator_is_dropped_not_smuggled() {
+        let v = button_value(&KEY, "reply|x", "default", "300", "10", "n1");
+        assert_eq!(
+            check(&KEY, &v, &dm(), &claim("m1", "300", "10"))
+                .unwrap()
+                .purpose,
+            ""
+        );
+    }
+}
