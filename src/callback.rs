@@ -151,6 +151,17 @@ fn bad(why: impl Into<String>) -> CallbackResponse {
     CallbackResponse::error(400, &why.into())
 }
 
+/// KakaoWork's ids are unsigned 64-bit integers, as numbers or decimal strings: anything else
+/// (a name, a path, a thousand digits) is not one, and is refused before it reaches storage.
+fn callback_id(o: &Obj, key: &str) -> Result<Id, CallbackResponse> {
+    let id = j::id(o, key).map_err(bad)?;
+    if id.0.len() > 20 || !id.0.bytes().all(|b| b.is_ascii_digit()) || id.0.parse::<u64>().is_err()
+    {
+        return Err(bad(format!("field `{key}` is not a KakaoWork id")));
+    }
+    Ok(id)
+}
+
 /// Parse a callback body. Hostile input gets a 400, never a panic.
 pub fn parse(body: &[u8]) -> Result<Callback, CallbackResponse> {
     let v: Value = serde_json::from_slice(body).map_err(|e| bad(format!("malformed JSON: {e}")))?;
@@ -173,9 +184,9 @@ pub fn parse(body: &[u8]) -> Result<Callback, CallbackResponse> {
         .get("message")
         .and_then(Value::as_object)
         .ok_or_else(|| bad("missing message"))?;
-    let message_id = j::id(message, "id").map_err(bad)?;
-    let conversation_id = j::id(message, "conversation_id").map_err(bad)?;
-    let user_id = j::id(o, "react_user_id").map_err(bad)?;
+    let message_id = callback_id(message, "id")?;
+    let conversation_id = callback_id(message, "conversation_id")?;
+    let user_id = callback_id(o, "react_user_id")?;
     let value = j::string(o, "value").map_err(bad)?;
     let action_name = match o.get("action_name") {
         None | Some(Value::Null) => None,
@@ -382,10 +393,18 @@ mod tests {
             br#"{"type":"submission","message":{"id":1,"conversation_id":2},"react_user_id":1,"value":"v"}"#,
             br#"{"type":"submit_action","message":{"id":-1,"conversation_id":2},"react_user_id":1,"value":"v"}"#,
             br#"{"type":"submit_action","message":{"id":1.5,"conversation_id":2},"react_user_id":1,"value":"v"}"#,
+            br#"{"type":"submit_action","message":{"id":"12a","conversation_id":2},"react_user_id":1,"value":"v"}"#,
+            br#"{"type":"submit_action","message":{"id":"1","conversation_id":"99999999999999999999"},"react_user_id":1,"value":"v"}"#,
+            br#"{"type":"submit_action","message":{"id":"1","conversation_id":2},"react_user_id":"../../x","value":"v"}"#,
             b"\xff\xfe",
         ] {
             assert_eq!(parse(bad_body).unwrap_err().status, 400, "{}", String::from_utf8_lossy(bad_body));
         }
+        let long = format!(
+            r#"{{"type":"submit_action","message":{{"id":"{}","conversation_id":2}},"react_user_id":1,"value":"v"}}"#,
+            "7".repeat(5000)
+        );
+        assert_eq!(parse(long.as_bytes()).unwrap_err().status, 400);
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert_eq!(parse(deep.as_bytes()).unwrap_err().status, 400);
     }

@@ -1,16 +1,42 @@
 //! A small HTTP/1 server on its own thread, shared by the emulator and the callback endpoint:
 //! it accepts until dropped, and a handler error closes the connection without an answer.
+//! The callback endpoint runs it within [`Limits`]: a deadline for the headers, a cap on open
+//! connections, one request per connection.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::Semaphore;
 
 pub type Response = hyper::Response<Full<Bytes>>;
+
+/// What one server allows its clients.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// A connection that has not sent its request headers within this is closed.
+    pub header_timeout: Option<Duration>,
+    /// Connections open at once; more are accepted and closed at once.
+    pub max_connections: usize,
+    /// Keep a connection open for more requests after the first.
+    pub keep_alive: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_timeout: None,
+            max_connections: usize::MAX >> 4,
+            keep_alive: true,
+        }
+    }
+}
 
 pub struct Server {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -22,6 +48,21 @@ impl Server {
     pub fn start<H, Fut, E>(
         listener: std::net::TcpListener,
         name: &str,
+        handler: H,
+    ) -> std::io::Result<Self>
+    where
+        H: Fn(hyper::Request<Incoming>) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = Result<Response, E>> + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+    {
+        Self::start_with(listener, name, Limits::default(), handler)
+    }
+
+    /// As [`Server::start`], within `limits`.
+    pub fn start_with<H, Fut, E>(
+        listener: std::net::TcpListener,
+        name: &str,
+        limits: Limits,
         handler: H,
     ) -> std::io::Result<Self>
     where
@@ -41,16 +82,27 @@ impl Server {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         return;
                     };
+                    let slots = Arc::new(Semaphore::new(limits.max_connections));
                     loop {
                         tokio::select! {
                             _ = &mut rx => break,
                             accepted = listener.accept() => {
                                 let Ok((stream, _)) = accepted else { continue };
+                                // Over the cap: closed at once rather than left waiting.
+                                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                                    drop(stream);
+                                    continue;
+                                };
                                 let handler = handler.clone();
                                 tokio::spawn(async move {
-                                    let _ = http1::Builder::new()
+                                    let mut b = http1::Builder::new();
+                                    b.timer(TokioTimer::new())
+                                        .header_read_timeout(limits.header_timeout)
+                                        .keep_alive(limits.keep_alive);
+                                    let _ = b
                                         .serve_connection(TokioIo::new(stream), service_fn(handler))
                                         .await;
+                                    drop(slot);
                                 });
                             }
                         }

@@ -12,6 +12,7 @@ pub mod http_server;
 pub mod inspect;
 pub mod kv;
 pub mod pairing;
+pub mod pool;
 pub mod random;
 pub mod runtime;
 pub mod serve;

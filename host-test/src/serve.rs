@@ -5,44 +5,69 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 
-use crate::http_server::Server;
-
 use crate::delivery::retry_hint;
-use crate::runtime::Plugin;
-use crate::wit::{CallbackRequest, InboundEvent, SendRequest};
+use crate::http_server::{Limits, Server};
+use crate::pool::{Pool, PoolError};
+use crate::wit::{CallbackRequest, ChannelError, InboundEvent, SendRequest};
 
 /// Bodies are read up to one byte over the plugin's 64 KiB limit, so that it can answer 413.
 const READ_LIMIT: usize = 64 * 1024 + 1;
+/// A client has this long to send its headers, and again this long for its body.
+pub const READ_DEADLINE: Duration = Duration::from_secs(10);
+/// Connections open at once.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// How long a callback waits for a free plugin instance before it is answered 503.
+const INSTANCE_WAIT: Duration = Duration::from_secs(5);
 
 pub type EventSink = Arc<dyn Fn(&InboundEvent) + Send + Sync>;
 
 pub struct CallbackServer {
     addr: SocketAddr,
+    pool: Arc<Pool>,
     outbox: Arc<Mutex<Vec<SendRequest>>>,
     /// Stops (and joins) the server thread when dropped.
     _server: Server,
 }
 
 impl CallbackServer {
-    /// Serve on `listen` (e.g. "127.0.0.1:0"); `on_event` sees every inbound event.
-    pub fn start(
+    /// Serve on `listen` (e.g. "127.0.0.1:0") with the instances of `pool`; `on_event` sees
+    /// every inbound event.
+    pub fn start(listen: &str, pool: Arc<Pool>, on_event: EventSink) -> std::io::Result<Self> {
+        Self::start_with(listen, pool, on_event, READ_DEADLINE)
+    }
+
+    /// As [`CallbackServer::start`], with another read deadline (tests).
+    pub fn start_with(
         listen: &str,
-        plugin: Arc<Mutex<Plugin>>,
+        pool: Arc<Pool>,
         on_event: EventSink,
+        read_deadline: Duration,
     ) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
         let outbox: Arc<Mutex<Vec<SendRequest>>> = Arc::default();
-        let state = (plugin, on_event, outbox.clone());
-        let server = Server::start(listener, "callback-server", move |req| {
+        let state = State {
+            pool: pool.clone(),
+            on_event,
+            outbox: outbox.clone(),
+            read_deadline,
+        };
+        let limits = Limits {
+            header_timeout: Some(read_deadline),
+            max_connections: MAX_CONNECTIONS,
+            keep_alive: false,
+        };
+        let server = Server::start_with(listener, "callback-server", limits, move |req| {
             handle(state.clone(), req)
         })?;
         Ok(Self {
             addr,
+            pool,
             outbox,
             _server: server,
         })
@@ -63,18 +88,18 @@ impl CallbackServer {
     }
 
     /// Try to deliver the outbox once; what cannot go now stays. Returns how many went out.
-    pub fn flush(&self, plugin: &Mutex<Plugin>) -> usize {
+    pub fn flush(&self) -> usize {
         let pending = std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|p| p.into_inner()));
         let mut sent = 0;
         let mut keep = vec![];
         for req in pending {
-            let mut p = plugin.lock().unwrap_or_else(|e| e.into_inner());
-            match p.send(&req) {
+            match self.pool.with(INSTANCE_WAIT, |p| p.send(&req)) {
                 Ok(Ok(_)) => sent += 1,
                 Ok(Err(e)) if retry_hint(&e).is_some() => keep.push(req),
+                Err(PoolError::Busy(_)) => keep.push(req),
                 // A message that cannot be sent (bad target, auth) is reported and dropped.
                 Ok(Err(e)) => eprintln!("could not deliver a reply to {}: {e:?}", req.target),
-                Err(trap) => eprintln!("the plugin trapped delivering a reply: {trap:?}"),
+                Err(trap) => eprintln!("delivering a reply to {}: {trap}", req.target),
             }
         }
         self.outbox
@@ -85,59 +110,96 @@ impl CallbackServer {
     }
 }
 
-type State = (Arc<Mutex<Plugin>>, EventSink, Arc<Mutex<Vec<SendRequest>>>);
+#[derive(Clone)]
+struct State {
+    pool: Arc<Pool>,
+    on_event: EventSink,
+    outbox: Arc<Mutex<Vec<SendRequest>>>,
+    read_deadline: Duration,
+}
+
+fn json(status: u16, body: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    (
+        status,
+        vec![("Content-Type".into(), "application/json".into())],
+        serde_json::json!({ "error": body })
+            .to_string()
+            .into_bytes(),
+    )
+}
+
+/// The answer for a plugin that could not answer: no internal detail leaves the host (it goes
+/// to stderr); KakaoWork is told whether trying again may help.
+fn failure(e: &ChannelError) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    eprintln!("a callback failed in the plugin: {e:?}");
+    match e {
+        ChannelError::Storage(_) | ChannelError::NotConfigured | ChannelError::Deferred(_) => {
+            json(503, "temporarily unavailable; try again")
+        }
+        _ => json(500, "internal error"),
+    }
+}
 
 async fn handle(
-    (plugin, on_event, outbox): State,
+    state: State,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, READ_LIMIT).collect().await {
-        Ok(b) => b.to_bytes().to_vec(),
+    let read = tokio::time::timeout(
+        state.read_deadline,
+        Limited::new(body, READ_LIMIT).collect(),
+    )
+    .await;
+    let body = match read {
+        Ok(Ok(b)) => Some(b.to_bytes().to_vec()),
         // Over the limit: hand over a body that is, so the plugin answers 413.
-        Err(_) => vec![0; READ_LIMIT],
+        Ok(Err(_)) => Some(vec![0; READ_LIMIT]),
+        Err(_) => None,
     };
-    let request = CallbackRequest {
-        method: parts.method.as_str().to_owned(),
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().unwrap_or("").to_owned(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
+    let (status, headers, body) = match body {
+        None => json(408, "the body was not received in time"),
+        Some(body) => {
+            let request = CallbackRequest {
+                method: parts.method.as_str().to_owned(),
+                path: parts.uri.path().to_owned(),
+                query: parts.uri.query().unwrap_or("").to_owned(),
+                headers: parts
+                    .headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_owned(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect(),
+                body,
+            };
+            // The plugin's calls block (wasmtime, host HTTP): off the server's thread, so a
+            // slow one holds one instance and no other connection.
+            let pool = state.pool.clone();
+            let outcome = tokio::task::spawn_blocking(move || {
+                pool.with(INSTANCE_WAIT, |p| p.handle_callback(&request))
             })
-            .collect(),
-        body,
-    };
-    let outcome = {
-        let mut p = plugin.lock().unwrap_or_else(|e| e.into_inner());
-        p.handle_callback(&request)
-    };
-    let (status, headers, body) = match outcome {
-        Ok(Ok(o)) => {
-            for e in &o.events {
-                on_event(e);
+            .await;
+            match outcome {
+                Ok(Ok(Ok(o))) => {
+                    for e in &o.events {
+                        (state.on_event)(e);
+                    }
+                    state
+                        .outbox
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .extend(o.outbound);
+                    (o.response.status, o.response.headers, o.response.body)
+                }
+                Ok(Ok(Err(e))) => failure(&e),
+                Ok(Err(PoolError::Busy(_))) => json(503, "busy; try again"),
+                // Logged and replaced by the pool.
+                Ok(Err(PoolError::Trap(_))) => json(500, "internal error"),
+                Err(_) => json(500, "internal error"),
             }
-            outbox
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend(o.outbound);
-            (o.response.status, o.response.headers, o.response.body)
-        }
-        Ok(Err(e)) => (
-            500,
-            vec![],
-            serde_json::json!({ "error": format!("{e:?}") })
-                .to_string()
-                .into_bytes(),
-        ),
-        Err(trap) => {
-            eprintln!("the plugin trapped on a callback: {trap:?}");
-            (500, vec![], br#"{"error":"internal error"}"#.to_vec())
         }
     };
     let mut resp = hyper::Response::builder().status(status);

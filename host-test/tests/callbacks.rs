@@ -9,6 +9,7 @@ use host_test::clock::Clock;
 use host_test::config::prepare;
 use host_test::emulator::{DEFAULT_APP_KEY, DM_ROOM_BASE, Emulator, EmulatorOptions};
 use host_test::kv::MemoryKv;
+use host_test::pool::Pool;
 use host_test::runtime::{HostEnv, Plugin};
 use host_test::serve::CallbackServer;
 use host_test::wit::{CallbackRequest, ChatType, EventKind, InboundEvent, SendRequest};
@@ -44,17 +45,24 @@ fn inbound(section: Value) -> Inbound {
         kv: kv.clone(),
         clock: clock.clone(),
     };
-    let mut plugin = common::runtime().instantiate(&env).unwrap();
-    plugin
-        .configure(&prepared.redacted_json, &prepared.credentials)
-        .unwrap()
-        .unwrap();
-    let plugin = Arc::new(Mutex::new(plugin));
+    let configured = {
+        let (env, prepared) = (env.clone(), prepared.clone());
+        move || -> wasmtime::Result<Plugin> {
+            let mut plugin = common::runtime().instantiate(&env)?;
+            plugin
+                .configure(&prepared.redacted_json, &prepared.credentials)?
+                .map_err(|e| wasmtime::Error::msg(format!("{e:?}")))?;
+            Ok(plugin)
+        }
+    };
+    // The test's own instance (the agent's side) and the server's pool share one KV.
+    let plugin = Arc::new(Mutex::new(configured().unwrap()));
+    let pool = Arc::new(Pool::new(2, Box::new(configured)).unwrap());
     let events: Arc<Mutex<Vec<InboundEvent>>> = Arc::default();
     let sink = events.clone();
     let server = CallbackServer::start(
         "127.0.0.1:0",
-        plugin.clone(),
+        pool,
         Arc::new(move |e| sink.lock().unwrap().push(e.clone())),
     )
     .unwrap();
@@ -503,9 +511,9 @@ fn a_pairing_reply_that_cannot_go_now_is_left_to_the_host() {
     assert_eq!(status, 200);
     assert_eq!(t.emulator.posted().len(), before);
     assert_eq!(t.server.outbox().len(), 1);
-    assert_eq!(t.server.flush(&t.plugin), 0, "still no budget");
+    assert_eq!(t.server.flush(), 0, "still no budget");
     t.clock.advance(60_000);
-    assert_eq!(t.server.flush(&t.plugin), 1);
+    assert_eq!(t.server.flush(), 1);
     assert!(t.server.outbox().is_empty());
     assert!(
         t.emulator

@@ -4,18 +4,30 @@
 
 use std::sync::Arc;
 
+use host_test::pool::{Factory, Pool};
 use host_test::wit;
+
+/// Plugin instances serving callbacks.
+const INSTANCES: usize = 4;
 
 use crate::{CliError, Conn, connect};
 
 /// Serves until the process is stopped.
 pub fn run(listen: &str, conn: &Conn) -> Result<(), CliError> {
     let s = connect(conn)?;
-    let (plugin, runtime, emulator) = (s.plugin, s.runtime, s.emulator);
-    let plugin = Arc::new(std::sync::Mutex::new(plugin));
+    let emulator = s.emulator;
+    // A few configured instances: a callback waiting on KakaoWork holds one of them only.
+    let (runtime, env, prepared) = (Arc::new(s.runtime), s.env.clone(), s.prepared.clone());
+    let factory: Factory = Box::new(move || {
+        let mut p = runtime.instantiate(&env)?;
+        p.configure(&prepared.redacted_json, &prepared.credentials)?
+            .map_err(|issues| wasmtime::Error::msg(format!("configuration refused: {issues:?}")))?;
+        Ok(p)
+    });
+    let pool = Arc::new(Pool::new(INSTANCES, factory).map_err(crate::trap)?);
     let sink: host_test::serve::EventSink =
         Arc::new(|e: &wit::InboundEvent| println!("{}", event_json(e)));
-    let server = host_test::serve::CallbackServer::start(listen, plugin.clone(), sink)
+    let server = host_test::serve::CallbackServer::start(listen, pool, sink)
         .map_err(|e| CliError::Channel(format!("cannot listen on {listen}: {e}")))?;
     let emulated = emulator.is_some();
     let paths: Vec<String> = s
@@ -51,11 +63,11 @@ pub fn run(listen: &str, conn: &Conn) -> Result<(), CliError> {
     if emulator.is_some() {
         eprintln!("(emulator mode: callbacks come from the embedded emulator only)");
     }
-    let _keep = (runtime, emulator);
+    let _keep = emulator;
     // Deliver what the plugin left to the host, until stopped.
     loop {
         std::thread::sleep(std::time::Duration::from_secs(1));
-        server.flush(&plugin);
+        server.flush();
     }
 }
 
