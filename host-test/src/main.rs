@@ -573,6 +573,12 @@ fn print_receipt(r: Option<&wit::SendReceipt>, target: &str) {
     println!("  conversation id: {}", r.conversation_id);
     println!("  send time:       {} ({})", utc(r.send_time), r.send_time);
     println!("  idempotency key: {}", r.idempotency_key);
+    if r.ambiguous {
+        println!(
+            "  to send the unknown parts again (they may then arrive twice), set \"delivery\": \"at-least-once\" and run the same command with --idempotency-key {}",
+            r.idempotency_key
+        );
+    }
     if r.chunks.len() > 1 {
         for c in &r.chunks {
             let state = match c.outcome {
