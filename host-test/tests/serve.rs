@@ -1,4 +1,4 @@
-//! The callback server under attack: slow clients, a guest that traps, and ten thousand
+//! The callback server under attack: slow clients, a guest that traps, and twenty thousand
 //! generated hostile requests, over HTTP and straight into `handle-callback`.
 
 mod common;
@@ -429,7 +429,7 @@ fn ten_thousand_hostile_callbacks_make_no_trap_no_event_and_no_500() {
         .timeout_global(Some(Duration::from_secs(10)))
         .build()
         .into();
-    for i in 0..2_000 {
+    for i in 0..10_000 {
         let body = hostile(&mut rng, &m);
         let url = match i % 10 {
             0 => s.server.url(&format!("{PATH}?token=wrong")),

@@ -197,6 +197,29 @@ test("the channel's probe reports the bot, or an authentication problem", async 
   assert.equal(bad.kind, "auth", JSON.stringify(bad));
 });
 
+test("key ids are keyed by a salt kept in the state, made once", async () => {
+  const { keyId } = await import("../plugin/src/config.js");
+  const { SqliteKv } = await import("../plugin/src/kv.js");
+  const { createHash } = await import("node:crypto");
+  const a = new SqliteKv(join(tempDir(suite, "salt-a"), "s.sqlite3"));
+  const b = new SqliteKv(join(tempDir(suite, "salt-b"), "s.sqlite3"));
+  try {
+    const salt = runtime.stateSalt(a);
+    assert.equal(salt.length, 32);
+    assert.deepEqual(runtime.stateSalt(a), salt, "kept");
+    const other = runtime.stateSalt(b);
+    assert.notDeepEqual(other, salt, "each state has its own");
+    const id = keyId("the-app-key", salt);
+    assert.match(id, /^[0-9a-f]{16}$/);
+    assert.notEqual(id, createHash("sha256").update("the-app-key").digest("hex").slice(0, 16));
+    assert.notEqual(id, keyId("the-app-key", other));
+    assert.notEqual(id, keyId("another-key", salt));
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
 test("a rotated key file is picked up by the running process without a config change", async () => {
   const { kakaoPlugin } = await import("../plugin/src/channel.js");
   const { resolveAccount, sectionOf } = await import("../plugin/src/config.js");

@@ -3,7 +3,7 @@
 // the redacted copy the guest gets. Everything else (accounts, defaults, validation) is parsed
 // by the guest's `configure`, the one place that knows the section's rules.
 import { readFileSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 
 export const CHANNEL_ID = "kakao";
 export const APP_KEY_ENV = "KAKAOWORK_APP_KEY";
@@ -34,9 +34,12 @@ export function redact(section) {
   return copy;
 }
 
-/** A short non-secret id of a key, so that the guest notices a changed key. */
-export function keyId(key) {
-  return createHash("sha256").update(key).digest("hex").slice(0, 12);
+/**
+ * A short non-secret id of a key, so that the guest notices a changed key: HMAC-SHA-256 under
+ * the state's salt, so that it cannot be used to test guesses of the key without the salt.
+ */
+export function keyId(key, salt) {
+  return createHmac("sha256", salt).update(key).digest("hex").slice(0, 16);
 }
 
 export class CredentialError extends Error {
@@ -102,7 +105,7 @@ export function keyFileStamps(section) {
     .filter((f) => typeof f === "string" && f.trim())
     .map((f) => {
       try {
-        return keyId(readFileSync(f, "utf8").trim());
+        return createHash("sha256").update(readFileSync(f, "utf8").trim()).digest("hex");
       } catch (e) {
         return e.code ?? "unreadable";
       }

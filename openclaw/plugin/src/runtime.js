@@ -4,6 +4,7 @@
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { ComponentHost, ChannelError } from "./component.js";
 import { ApprovalNotices, APPROVED_MESSAGE } from "./approvals.js";
 import { SqliteKv } from "./kv.js";
@@ -26,6 +27,7 @@ let host = null;
 let configured = null; // { fingerprint, result, credentials }
 let configuring = null;
 let notices = null;
+let kv = null;
 
 /** Where the plugin keeps its state: `<OpenClaw state dir>/kakaowork/state.sqlite3`. */
 export function statePath(env = process.env) {
@@ -67,6 +69,23 @@ export function openclawPairing(pairing) {
   };
 }
 
+/** The host's own view of the plugin's SQLite file (salt, approval records). */
+function hostKv() {
+  kv ??= new SqliteKv(statePath());
+  return kv;
+}
+
+const SALT_KEY = "host/key-id-salt";
+
+/** The state's key-id salt: made once at random, shared by every process on the state. */
+export function stateSalt(store = hostKv()) {
+  const current = store.get(SALT_KEY);
+  if (current) return Buffer.from(current);
+  // Two processes may race: whoever wrote first wins, and both read the winner.
+  store.compareAndSwap(SALT_KEY, undefined, new Uint8Array(randomBytes(32)));
+  return Buffer.from(store.get(SALT_KEY));
+}
+
 /**
  * Who was given a code and must be told of their approval (see approvals.js). The notice is
  * sent through the component configured by the last `channelFor`.
@@ -74,7 +93,7 @@ export function openclawPairing(pairing) {
 export function approvalNotices() {
   if (!notices) {
     notices = new ApprovalNotices({
-      kv: new SqliteKv(statePath()),
+      kv: hostKv(),
       readAllowFrom: (account) => componentHost().pairing.readAllowFrom(account),
       notify: (account, sender, since) =>
         deliver(componentHost(), {
@@ -119,7 +138,7 @@ async function configure(cfg) {
   const statuses = [...credentials].map(([account, c]) => ({
     account,
     source: c.source,
-    keyId: c.key ? keyId(c.key) : undefined,
+    keyId: c.key ? keyId(c.key, stateSalt()) : undefined,
   }));
   const result = await h.call("configure", redacted, statuses);
   h.endpoints = new Map(
@@ -156,7 +175,8 @@ export { ChannelError };
 /** Stops the worker (tests; the gateway keeps it for its lifetime). */
 export async function shutdown() {
   if (host) await host.close();
-  notices?.kv.close();
+  kv?.close();
+  kv = null;
   notices = null;
   host = null;
   configured = null;
