@@ -13,6 +13,11 @@ const PREFIX: &str = "kw2";
 /// Bytes of HMAC-SHA-256 kept in a value (128 bits).
 const TAG_BYTES: usize = 16;
 
+/// Where the record of a sent message is kept.
+pub fn record_key(account: &str, message_id: &str) -> String {
+    format!("sent/v1/{account}/{message_id}")
+}
+
 /// What the plugin wrote down when it sent a message: where it went, and its button's nonce.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentRecord {

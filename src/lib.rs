@@ -4,23 +4,31 @@
 //! wasm-specific code is [`glue`], which binds them to the WIT world in `wit/`.
 
 pub mod api;
+pub mod auth_guard;
 pub mod binding;
+pub mod budget;
 pub mod callback;
 pub mod channel;
 pub mod chunk;
 pub mod config;
 pub mod envelope;
 pub mod error;
+pub mod inbound;
 pub mod json;
 pub mod ledger;
 pub mod limiter;
 pub mod pagination;
+pub mod policy;
 pub mod ports;
+pub mod records;
 pub mod retry;
+pub mod send;
 pub mod target;
 
 #[cfg(test)]
 mod fakes;
+#[cfg(test)]
+mod testkit;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;

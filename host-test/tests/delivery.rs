@@ -309,7 +309,7 @@ fn fault_matrix(fleet: &Fleet, seed: u64) {
 
 /// Message `i`: to the room, or to one of the emulator's five users (through their DM).
 fn faulty(i: usize) -> SendRequest {
-    let target = if i % 3 == 0 {
+    let target = if i.is_multiple_of(3) {
         format!("user:{}", 10_000_001 + (i / 3) % 5)
     } else {
         format!("conversation:{ROOM}")

@@ -1,0 +1,72 @@
+//! The authentication-failure guard: after a few authentication failures in a row with one key,
+//! calls for that account stop until its key changes (the host reports a non-secret key id).
+
+use crate::config::Account;
+use crate::envelope::ErrorCode;
+use crate::error::{ApiFailure, ChannelError};
+use crate::ports::Ports;
+
+/// Authentication failures in a row (with one key) after which calls stop.
+pub const AUTH_FAILURE_LIMIT: u32 = 3;
+
+/// Stop calling with a key KakaoWork keeps rejecting; returns whether failures are on record.
+pub(crate) fn check(
+    ports: &Ports<'_>,
+    account: &Account,
+    key_id: Option<&str>,
+) -> Result<bool, ChannelError> {
+    let key = format!("authfail/v1/{}", account.id);
+    let Some(raw) = ports.kv.get(&key)? else {
+        return Ok(false);
+    };
+    let text = String::from_utf8_lossy(&raw);
+    let (stored_id, count) = text.rsplit_once('|').unwrap_or(("", "0"));
+    let count: u32 = count.parse().unwrap_or(0);
+    if stored_id == key_id.unwrap_or("") && count >= AUTH_FAILURE_LIMIT {
+        return Err(ChannelError::Authentication(ApiFailure {
+            code: ErrorCode::InvalidAuthentication.as_str().into(),
+            message: format!(
+                "calls for account `{}` are stopped after {count} authentication failures in a row; \
+                 fix its App Key (calls resume once the configured key changes)",
+                account.id
+            ),
+            http_status: 401,
+            retryable: false,
+            retry_after_ms: None,
+        }));
+    }
+    Ok(true)
+}
+
+pub(crate) fn record(
+    ports: &Ports<'_>,
+    account: &Account,
+    key_id: Option<&str>,
+    failed: bool,
+    on_record: bool,
+) {
+    let key = format!("authfail/v1/{}", account.id);
+    if !failed {
+        if on_record {
+            let _ = ports.kv.delete(&key);
+        }
+        return;
+    }
+    let id = key_id.unwrap_or("");
+    let count = ports
+        .kv
+        .get(&key)
+        .ok()
+        .flatten()
+        .map(|raw| String::from_utf8_lossy(&raw).into_owned())
+        .and_then(|t| {
+            let (sid, c) = t.rsplit_once('|')?;
+            (sid == id).then(|| c.parse::<u32>().ok()).flatten()
+        })
+        .unwrap_or(0);
+    let _ = ports.kv.set(
+        &key,
+        format!("{id}|{}", count + 1).as_bytes(),
+        Some(30 * 24 * 3600 * 1000),
+    );
+}

@@ -1,0 +1,242 @@
+//! Inbound: a KakaoWork callback turned into the answer for KakaoWork and the events for the
+//! agent (see [`crate::callback`] for the checks and [`crate::binding`] for the values).
+
+use crate::api::Client;
+use crate::binding;
+use crate::budget::{self, LimitGate};
+use crate::callback::{self, CallbackRequest, CallbackResponse, Kind};
+use crate::channel::{
+    CallbackOutcome, Channel, ChatType, EventKind, InboundEvent, PolicyDecision, SendRequest,
+};
+use crate::config::Account;
+use crate::error::ChannelError;
+use crate::limiter::Limiter;
+use crate::ports::Ports;
+
+impl Channel {
+    /// A KakaoWork callback: the HTTP answer, and the inbound events for the agent.
+    pub fn handle_callback(
+        &self,
+        ports: &Ports<'_>,
+        req: &CallbackRequest,
+    ) -> Result<CallbackOutcome, ChannelError> {
+        let state = self.state.as_ref().ok_or(ChannelError::NotConfigured)?;
+        let answer = |response| {
+            Ok(CallbackOutcome {
+                response,
+                events: vec![],
+                outbound: vec![],
+            })
+        };
+        let path = req.path.split('?').next().unwrap_or("");
+        let Some(account) = state
+            .config
+            .accounts
+            .iter()
+            .find(|a| a.enabled && a.callback_path.as_deref() == Some(path))
+        else {
+            return answer(CallbackResponse::error(
+                404,
+                "no account listens on this path",
+            ));
+        };
+        // Without a secret, only the explicit opt-out lets a callback in.
+        if account.callback_secret.is_none() && !account.accept_unauthenticated {
+            return answer(CallbackResponse::error(
+                401,
+                "this account has no callbackSecret, so it accepts no callbacks",
+            ));
+        }
+        if let Err(resp) = callback::check_transport(req, account.callback_secret.as_deref()) {
+            return answer(resp);
+        }
+        let cb = match callback::parse(&req.body) {
+            Ok(c) => c,
+            Err(resp) => return answer(resp),
+        };
+        let Some(sent) = ports
+            .kv
+            .get(&binding::record_key(&account.id, cb.message_id.as_str()))?
+        else {
+            return answer(CallbackResponse::error(
+                403,
+                "the message was not sent by this bot",
+            ));
+        };
+        let Some(record) = binding::SentRecord::decode(&String::from_utf8_lossy(&sent)) else {
+            return answer(CallbackResponse::error(
+                403,
+                "the message was not sent by this version of the plugin",
+            ));
+        };
+        let key = callback::signing_key(ports.kv, ports.random, &account.id)?;
+        let claim = binding::Claim {
+            account: &account.id,
+            message_id: cb.message_id.as_str(),
+            conversation: cb.conversation_id.as_str(),
+            user: cb.user_id.as_str(),
+        };
+        let checked = match binding::check(&key, &cb.value, &record, &claim) {
+            Ok(c) => c,
+            Err(refusal) => return answer(CallbackResponse::error(403, refusal.why())),
+        };
+        let payload = if checked.modal {
+            format!("modal:{}", checked.purpose)
+        } else {
+            checked.purpose
+        };
+        // Where the plugin sent the message, not what the body says.
+        let chat = if record.group {
+            ChatType::Group
+        } else {
+            ChatType::Direct
+        };
+
+        if cb.kind == Kind::Submission
+            && payload == "modal:reply"
+            && cb
+                .actions
+                .iter()
+                .all(|(k, v)| k != callback::REPLY_INPUT || v.trim().is_empty())
+        {
+            return answer(CallbackResponse::error(400, "the reply is empty"));
+        }
+
+        // Replays within the window: 200 and nothing else. Modal requests may repeat freely.
+        let fp = callback::fingerprint(&cb);
+        if cb.kind != Kind::RequestModal
+            && !ports.kv.compare_and_swap(
+                &format!("dedup/v1/{}/{fp}", account.id),
+                None,
+                Some(b"1"),
+                Some(callback::DEDUP_TTL_MS),
+            )?
+        {
+            return answer(CallbackResponse::json(200, &serde_json::json!({})));
+        }
+
+        let ok = CallbackResponse::json(200, &serde_json::json!({}));
+        match self.check_policy(ports, Some(&account.id), cb.user_id.as_str(), chat)? {
+            PolicyDecision::Allow(_) => {}
+            PolicyDecision::Deny(_) => return answer(ok),
+            PolicyDecision::PairingRequired {
+                code,
+                created,
+                reply,
+            } => {
+                let mut outbound = vec![];
+                if created {
+                    let notice = SendRequest {
+                        account: Some(account.id.clone()),
+                        target: format!("user:{}", cb.user_id),
+                        text: reply,
+                        idempotency_key: format!("pairing-reply-{}-{code}", cb.user_id),
+                    };
+                    // Sent now if the budget allows; otherwise the host delivers it.
+                    if self.send(ports, &notice).is_err() {
+                        outbound.push(notice);
+                    }
+                }
+                return Ok(CallbackOutcome {
+                    response: ok,
+                    events: vec![],
+                    outbound,
+                });
+            }
+        }
+
+        let (kind, text, action_name, action_value) = match cb.kind {
+            Kind::RequestModal => {
+                if payload != "reply" {
+                    return answer(CallbackResponse::error(400, "this button opens no modal"));
+                }
+                let value = binding::modal_value(
+                    &key,
+                    "reply",
+                    &account.id,
+                    &record.conversation,
+                    cb.user_id.as_str(),
+                    cb.message_id.as_str(),
+                );
+                let modal = callback::reply_modal(&value);
+                return answer(CallbackResponse::json(200, &modal));
+            }
+            Kind::SubmitAction => (
+                EventKind::Action,
+                cb.action_name.clone().unwrap_or_else(|| payload.clone()),
+                cb.action_name.clone(),
+                Some(payload.clone()),
+            ),
+            Kind::Submission if payload == "modal:reply" => {
+                let typed = cb
+                    .actions
+                    .iter()
+                    .find(|(k, _)| k == callback::REPLY_INPUT)
+                    .map(|(_, v)| v.trim().to_owned())
+                    .unwrap_or_default();
+                if typed.is_empty() {
+                    return answer(CallbackResponse::error(400, "the reply is empty"));
+                }
+                (EventKind::Text, typed, None, None)
+            }
+            Kind::Submission => {
+                let map: serde_json::Map<String, serde_json::Value> = cb
+                    .actions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
+                (
+                    EventKind::ModalSubmission,
+                    serde_json::Value::Object(map).to_string(),
+                    None,
+                    Some(payload.clone()),
+                )
+            }
+        };
+        let sender = cb.user_id.as_str();
+        let event = InboundEvent {
+            account: account.id.clone(),
+            kind,
+            sender_id: sender.to_owned(),
+            sender_name: self.sender_name(ports, account, sender),
+            conversation_id: record.conversation.clone(),
+            chat_type: chat,
+            message_id: format!("{}:{fp}", cb.message_id),
+            timestamp_ms: ports.clock.now_ms(),
+            text,
+            from: format!("kakaowork:{sender}"),
+            to: format!("kakaowork:{}", record.conversation),
+            action_name,
+            action_value,
+        };
+        Ok(CallbackOutcome {
+            response: ok,
+            events: vec![event],
+            outbound: vec![],
+        })
+    }
+
+    /// The sender's display name from `users.info`, cached for an hour; best effort.
+    fn sender_name(&self, ports: &Ports<'_>, account: &Account, user: &str) -> Option<String> {
+        let key = format!("user/v1/{}/{user}", account.id);
+        if let Some(v) = ports.kv.get(&key).ok().flatten() {
+            return String::from_utf8(v).ok();
+        }
+        let (account, _) = self.account(Some(&account.id)).ok()?;
+        let bkey = budget::key(ports, account).ok()?;
+        let gate = LimitGate {
+            limiter: Limiter::new(ports.kv, &bkey, account.rate_limit),
+            ports,
+        };
+        let name = Client::new(ports.http, &account.id, &account.api_base)
+            .with_gate(&gate)
+            .users_info(user)
+            .ok()?
+            .name?;
+        let _ = ports.kv.set(&key, name.as_bytes(), Some(3600 * 1000));
+        Some(name)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,484 @@
+//! `send`: one message to a target, idempotent and resumable. Data flows one way: target ->
+//! chunks -> ledger -> budget -> API -> ledger -> receipt. Each message has a ledger in KV (see
+//! [`crate::ledger`]), every API call passes the workspace rate limiter (see
+//! [`crate::budget`]), and when the budget is spent the call returns `Deferred` instead of
+//! waiting.
+
+use crate::api::{ApiError, Client, Gate};
+use crate::auth_guard;
+use crate::binding;
+use crate::budget::{self, Admitted, LimitGate};
+use crate::callback;
+use crate::channel::{Channel, ChunkOutcome, ChunkReceipt, SendReceipt, SendRequest};
+use crate::chunk;
+use crate::config::{Account, Delivery};
+use crate::envelope::{EnvelopeError, ErrorCode};
+use crate::error::{ChannelError, TransportFailure};
+use crate::ledger::{self, ChunkState, Ledger, LoadError, Stored};
+use crate::limiter::{self, Limiter};
+use crate::ports::{HttpError, Ports};
+use crate::retry;
+use crate::target::{self, Target};
+
+/// The longest text one `send` accepts (it is split into chunks).
+pub const MAX_TEXT_CHARS: usize = 100_000;
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 200;
+/// How long a user's DM conversation id stays cached.
+const DM_CACHE_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
+/// An inflight chunk whose owner has not finished within this is presumed abandoned. It
+/// exceeds the host's longest request timeout.
+pub const INFLIGHT_LEASE_MS: u64 = 60_000;
+/// Attempts per chunk for retryable failures before `send` stops asking to be called again.
+pub const MAX_ATTEMPTS: u32 = 6;
+
+fn dm_cache_key(account: &str, user_id: &str) -> String {
+    format!("dm/v1/{account}/{user_id}")
+}
+
+/// What one attempt at a chunk ended with.
+enum Attempt {
+    Sent {
+        message_id: String,
+        conversation_id: String,
+        send_time: u64,
+    },
+    /// Known not delivered; the chunk stays pending. The error is what `send` returns.
+    NotSent(ChannelError),
+    /// The request may have been delivered.
+    Unknown(String),
+}
+
+impl Channel {
+    pub fn send(&self, ports: &Ports<'_>, req: &SendRequest) -> Result<SendReceipt, ChannelError> {
+        let (account, key_id) = self.account(req.account.as_deref())?;
+        let target =
+            target::parse(&req.target).map_err(|e| ChannelError::InvalidTarget(e.to_string()))?;
+        if req.text.trim().is_empty() {
+            return Err(ChannelError::InvalidMessage("the text is empty".into()));
+        }
+        let chars = req.text.chars().count();
+        if chars > MAX_TEXT_CHARS {
+            return Err(ChannelError::InvalidMessage(format!(
+                "the text is {chars} characters; one send takes at most {MAX_TEXT_CHARS}"
+            )));
+        }
+        let idem = req.idempotency_key.trim();
+        if idem.is_empty()
+            || idem.len() > MAX_IDEMPOTENCY_KEY_BYTES
+            || idem.chars().any(char::is_control)
+        {
+            return Err(ChannelError::InvalidMessage(format!(
+                "the idempotency key must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes without control characters"
+            )));
+        }
+        let on_record = auth_guard::check(ports, account, key_id)?;
+        let lkey = ledger::key(&account.id, idem);
+
+        let mut stored = match ledger::load(ports.kv, &lkey) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                let fresh = Ledger::new(
+                    &req.target,
+                    &req.text,
+                    chunk::split(&req.text, account.text_chunk_limit as usize),
+                );
+                match ledger::swap(ports.kv, &lkey, None, &fresh)? {
+                    Some(s) => s,
+                    // Another instance created it first: use theirs.
+                    None => load_existing(ports, &lkey)?,
+                }
+            }
+            Err(e) => return Err(load_error(e)),
+        };
+        if stored.ledger.target != req.target || stored.ledger.text_hash != ledger::fnv1a(&req.text)
+        {
+            return Err(ChannelError::InvalidMessage(format!(
+                "idempotency key `{idem}` was already used for a different message; use a new key per message"
+            )));
+        }
+
+        let mut budget_key: Option<String> = None;
+        let mut i = 0;
+        let mut rounds = 0;
+        while i < stored.ledger.chunks.len() {
+            rounds += 1;
+            if rounds > 4 * stored.ledger.chunks.len() + 64 {
+                // Persistent contention on the ledger: let the host come back.
+                return Err(ChannelError::Deferred(100));
+            }
+            let now = ports.clock.now_ms();
+            let chunk = &stored.ledger.chunks[i];
+            let resend_unknown = account.delivery == Delivery::AtLeastOnce;
+            match chunk.state {
+                ChunkState::Sent => {
+                    i += 1;
+                    continue;
+                }
+                ChunkState::Ambiguous if !resend_unknown => {
+                    i += 1;
+                    continue;
+                }
+                ChunkState::Inflight => {
+                    let since = chunk.since.unwrap_or(0);
+                    if now < since + INFLIGHT_LEASE_MS {
+                        // Another instance is sending it right now.
+                        return Err(ChannelError::Deferred(since + INFLIGHT_LEASE_MS - now));
+                    }
+                    if !resend_unknown {
+                        // Its owner vanished mid-request: the outcome is unknown.
+                        let mut next = stored.ledger.clone();
+                        next.chunks[i].state = ChunkState::Ambiguous;
+                        next.chunks[i].last_error =
+                            Some("the sending instance stopped mid-request".into());
+                        stored = commit(ports, &lkey, stored, next)?;
+                        continue;
+                    }
+                }
+                ChunkState::Pending | ChunkState::Ambiguous => {}
+            }
+
+            // The rate budget, and for a user target the DM, come before the chunk is claimed.
+            let bkey = match &budget_key {
+                Some(k) => k.clone(),
+                None => {
+                    let k = budget::key(ports, account)?;
+                    budget_key = Some(k.clone());
+                    k
+                }
+            };
+            let gate = LimitGate {
+                limiter: Limiter::new(ports.kv, &bkey, account.rate_limit),
+                ports,
+            };
+            let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
+            let conversation = match &target {
+                Target::User(user) => match &stored.ledger.conversation_id {
+                    Some(c) => Some(c.clone()),
+                    None => {
+                        let scope = format!("{}/{idem}/conversations.open", account.id);
+                        let c = open_dm(ports, &client, account, user, &scope)?;
+                        let mut next = stored.ledger.clone();
+                        next.conversation_id = Some(c.clone());
+                        stored = commit(ports, &lkey, stored, next)?;
+                        Some(c)
+                    }
+                },
+                Target::Conversation(c) => Some(c.clone()),
+                Target::Email(_) => None,
+            };
+
+            // One Reply button per message, under its last part. Built before the claim, so a
+            // KV failure reading the signing key leaves the chunk unclaimed. Its value is bound
+            // to this account, conversation and user, and by a nonce to this message.
+            let text = stored.ledger.chunks[i].text.clone();
+            let dm_user = match &target {
+                Target::User(u) => u.as_str(),
+                _ => "",
+            };
+            let mut nonce = String::new();
+            let blocks = if account.reply_button.enabled && i + 1 == stored.ledger.chunks.len() {
+                let key = callback::signing_key(ports.kv, ports.random, &account.id)?;
+                nonce = format!("{:016x}", ports.random.next_u64());
+                let value = binding::button_value(
+                    &key,
+                    "reply",
+                    &account.id,
+                    conversation.as_deref().unwrap_or(""),
+                    dm_user,
+                    &nonce,
+                );
+                Some(callback::reply_blocks(
+                    &text,
+                    &account.reply_button.label,
+                    &value,
+                ))
+            } else {
+                None
+            };
+
+            // Admission first: a deferral must not leave the chunk claimed.
+            gate.before().map_err(ChannelError::from)?;
+            let mut claimed = stored.ledger.clone();
+            claimed.chunks[i].state = ChunkState::Inflight;
+            claimed.chunks[i].since = Some(now);
+            claimed.chunks[i].attempts += 1;
+            let Some(s) = ledger::swap(ports.kv, &lkey, Some(&stored.raw), &claimed)? else {
+                stored = load_existing(ports, &lkey)?;
+                continue;
+            };
+            stored = s;
+
+            let admitted = Admitted(&gate);
+            let sender =
+                Client::new(ports.http, &account.id, &account.api_base).with_gate(&admitted);
+            let result = match (&target, &conversation) {
+                (Target::Email(addr), _) => {
+                    sender.messages_send_by_email(addr, &text, blocks.as_ref())
+                }
+                (_, Some(conv)) => sender.messages_send(conv, &text, blocks.as_ref()),
+                (_, None) => Err(ApiError::Envelope(EnvelopeError::Invalid {
+                    status: 0,
+                    detail: "no conversation for the target".into(),
+                })),
+            };
+            let attempts = stored.ledger.chunks[i].attempts;
+            let outcome = classify(ports, &gate, result, attempts, account.delivery);
+            let mut next = stored.ledger.clone();
+            let c = &mut next.chunks[i];
+            c.since = None;
+            let mut stop = None;
+            match outcome {
+                Attempt::Sent {
+                    message_id,
+                    conversation_id,
+                    send_time,
+                } => {
+                    // Remember the message as ours, where it went and its button's nonce: its
+                    // callbacks are checked against this record.
+                    let record = binding::SentRecord {
+                        group: matches!(target, Target::Conversation(_)),
+                        // Where it was sent, as its button says; the answer's for an e-mail.
+                        conversation: conversation
+                            .clone()
+                            .unwrap_or_else(|| conversation_id.clone()),
+                        nonce: nonce.clone(),
+                        user: dm_user.to_owned(),
+                    };
+                    let _ = ports.kv.set(
+                        &binding::record_key(&account.id, &message_id),
+                        record.encode().as_bytes(),
+                        Some(callback::SENT_INDEX_TTL_MS),
+                    );
+                    c.state = ChunkState::Sent;
+                    c.message_id = Some(message_id);
+                    c.send_time = Some(send_time);
+                    c.last_error = None;
+                    if next.conversation_id.is_none() {
+                        next.conversation_id = Some(conversation_id);
+                    }
+                    auth_guard::record(ports, account, key_id, false, on_record);
+                }
+                Attempt::Unknown(why) => {
+                    c.state = ChunkState::Ambiguous;
+                    c.last_error = Some(why);
+                }
+                Attempt::NotSent(err) => {
+                    c.state = ChunkState::Pending;
+                    c.last_error = Some(err.to_string());
+                    if matches!(err, ChannelError::Authentication(_)) {
+                        auth_guard::record(ports, account, key_id, true, on_record);
+                    }
+                    let mut reopen = false;
+                    if let (Target::User(user), ChannelError::Api(f)) = (&target, &err)
+                        && f.code == ErrorCode::ConversationNotFound.as_str()
+                    {
+                        // The cached DM is gone (deleted, or another workspace's): open it
+                        // again and send this part once more, in this same call.
+                        next.conversation_id = None;
+                        let _ = ports.kv.delete(&dm_cache_key(&account.id, user));
+                        reopen = attempts <= 1;
+                    }
+                    if !reopen {
+                        stop = Some(err);
+                    }
+                }
+            }
+            stored = commit_owned(ports, &lkey, stored, next, i)?;
+            if let Some(err) = stop {
+                return Err(err);
+            }
+            if stored.ledger.chunks[i].state == ChunkState::Pending {
+                // Sent again after reopening the DM; the part's attempts bound this to once.
+                continue;
+            }
+            i += 1;
+        }
+        Ok(receipt(account, idem, &stored.ledger))
+    }
+}
+
+fn load_error(e: LoadError) -> ChannelError {
+    match e {
+        LoadError::Kv(e) => e.into(),
+        LoadError::Corrupt(m) => {
+            ChannelError::Storage(format!("the send ledger is unreadable: {m}"))
+        }
+    }
+}
+
+fn load_existing(ports: &Ports<'_>, key: &str) -> Result<Stored, ChannelError> {
+    ledger::load(ports.kv, key)
+        .map_err(load_error)?
+        .ok_or_else(|| ChannelError::Storage("the send ledger vanished while in use".into()))
+}
+
+/// Write a change that does not depend on owning a chunk; on a race, the caller re-reads.
+fn commit(
+    ports: &Ports<'_>,
+    key: &str,
+    stored: Stored,
+    next: Ledger,
+) -> Result<Stored, ChannelError> {
+    match ledger::swap(ports.kv, key, Some(&stored.raw), &next)? {
+        Some(s) => Ok(s),
+        None => load_existing(ports, key),
+    }
+}
+
+/// Record the outcome of chunk `i`, which this call owns (it is inflight under our claim):
+/// re-apply it onto the latest record if another instance changed something else meanwhile.
+fn commit_owned(
+    ports: &Ports<'_>,
+    key: &str,
+    mut stored: Stored,
+    next: Ledger,
+    i: usize,
+) -> Result<Stored, ChannelError> {
+    let mut next = next;
+    for _ in 0..16 {
+        if let Some(s) = ledger::swap(ports.kv, key, Some(&stored.raw), &next)? {
+            return Ok(s);
+        }
+        let latest = load_existing(ports, key)?;
+        let mut merged = latest.ledger.clone();
+        merged.chunks[i] = next.chunks[i].clone();
+        if merged.conversation_id.is_none() {
+            merged.conversation_id = next.conversation_id.clone();
+        }
+        next = merged;
+        stored = latest;
+    }
+    Err(ChannelError::Storage(
+        "could not record a sent chunk: the ledger keeps changing".into(),
+    ))
+}
+
+fn open_dm(
+    ports: &Ports<'_>,
+    client: &Client<'_>,
+    account: &Account,
+    user: &str,
+    scope: &str,
+) -> Result<String, ChannelError> {
+    let key = dm_cache_key(&account.id, user);
+    // The cache only saves a request; a KV outage must not stop delivery.
+    if let Some(c) = ports
+        .kv
+        .get(&key)
+        .ok()
+        .flatten()
+        .and_then(|v| String::from_utf8(v).ok())
+    {
+        return Ok(c);
+    }
+    let conv = retry::safe_call(ports, scope, "conversations.open", || {
+        client.conversations_open(user)
+    })?;
+    let _ = ports
+        .kv
+        .set(&key, conv.id.as_str().as_bytes(), Some(DM_CACHE_TTL_MS));
+    Ok(conv.id.0)
+}
+
+/// Sort one attempt's result into sent, known-not-sent (with the error to return) or unknown.
+fn classify(
+    ports: &Ports<'_>,
+    gate: &LimitGate<'_>,
+    result: Result<crate::api::Message, ApiError>,
+    attempts: u32,
+    delivery: Delivery,
+) -> Attempt {
+    let backoff = |ports: &Ports<'_>| limiter::backoff_ms(attempts, ports.random.next_u64());
+    let exhausted = attempts >= MAX_ATTEMPTS;
+    let unknown = |why: String| -> Attempt {
+        match delivery {
+            Delivery::AtMostOnce => Attempt::Unknown(why),
+            Delivery::AtLeastOnce => Attempt::NotSent(ChannelError::Transport(TransportFailure {
+                message: format!("{why}; the chunk will be sent again (at-least-once)"),
+                retry_after_ms: (!exhausted).then(|| backoff(ports)),
+            })),
+        }
+    };
+    match result {
+        Ok(m) => Attempt::Sent {
+            message_id: m.id.0,
+            conversation_id: m.conversation_id.0,
+            send_time: m.send_time.unwrap_or(ports.clock.now_ms() / 1000),
+        },
+        Err(ApiError::Envelope(EnvelopeError::Api { status: 429, .. })) => {
+            // `after` recorded the block; report how long it is.
+            let wait = gate
+                .limiter
+                .blocked_for(ports.clock.now_ms())
+                .unwrap_or(0)
+                .max(1000);
+            Attempt::NotSent(ChannelError::Deferred(wait))
+        }
+        // A 5xx does not prove the message was refused before it was stored (a failing proxy,
+        // a timeout behind the load balancer): its outcome is unknown.
+        Err(ApiError::Envelope(EnvelopeError::Api {
+            code,
+            message,
+            status,
+            ..
+        })) if status >= 500 => unknown(format!(
+            "KakaoWork answered {status} ({}: {message}); the message may have been stored",
+            code.as_str()
+        )),
+        // A 4xx: KakaoWork refused the message; the same request would be refused again.
+        Err(e @ ApiError::Envelope(EnvelopeError::Api { .. })) => {
+            Attempt::NotSent(ChannelError::from(e))
+        }
+        // A 2xx we could not read may still have posted the message.
+        Err(ApiError::Envelope(e @ EnvelopeError::Invalid { .. })) => unknown(e.to_string()),
+        Err(ApiError::Http(HttpError::Timeout)) => unknown("no answer within the timeout".into()),
+        Err(ApiError::Http(HttpError::Transport {
+            message,
+            maybe_delivered: true,
+        })) => unknown(message),
+        Err(ApiError::Http(HttpError::TooLarge)) => {
+            unknown("the answer was too large to read".into())
+        }
+        Err(ApiError::Http(HttpError::Transport {
+            message,
+            maybe_delivered: false,
+        })) => Attempt::NotSent(ChannelError::Transport(TransportFailure {
+            message,
+            retry_after_ms: (!exhausted).then(|| backoff(ports)),
+        })),
+        Err(e) => Attempt::NotSent(e.into()),
+    }
+}
+
+fn receipt(account: &Account, idem: &str, ledger: &Ledger) -> SendReceipt {
+    let chunks: Vec<ChunkReceipt> = ledger
+        .chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ChunkReceipt {
+            index: i as u32,
+            outcome: if c.state == ChunkState::Sent {
+                ChunkOutcome::Sent
+            } else {
+                ChunkOutcome::Ambiguous
+            },
+            message_id: c.message_id.clone(),
+            send_time: c.send_time,
+        })
+        .collect();
+    SendReceipt {
+        account: account.id.clone(),
+        idempotency_key: idem.to_owned(),
+        message_id: chunks
+            .first()
+            .and_then(|c| c.message_id.clone())
+            .unwrap_or_default(),
+        conversation_id: ledger.conversation_id.clone().unwrap_or_default(),
+        send_time: chunks.iter().find_map(|c| c.send_time).unwrap_or(0),
+        ambiguous: chunks.iter().any(|c| c.outcome == ChunkOutcome::Ambiguous),
+        chunks,
+    }
+}
+
+#[cfg(test)]
+mod tests;
