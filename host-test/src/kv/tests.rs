@@ -1,0 +1,219 @@
+use super::*;
+use crate::bindings::moltbot::channel::kv::Host;
+use crate::clock::Clock;
+use std::sync::Arc;
+
+fn state() -> (KvState, Clock) {
+    let clock = Clock::fake(1_000);
+    (KvState::new(MemoryKv::new(), clock.clone()), clock)
+}
+
+#[test]
+fn ttl_expires_on_the_host_clock() {
+    let (mut kv, clock) = state();
+    kv.set("a".into(), b"1".to_vec(), Some(500)).unwrap();
+    clock.advance(499);
+    assert_eq!(kv.get("a".into()).unwrap(), Some(b"1".to_vec()));
+    clock.advance(1);
+    assert_eq!(kv.get("a".into()).unwrap(), None);
+    assert!(kv.list_keys("".into()).unwrap().is_empty());
+}
+
+#[test]
+fn compare_and_swap_semantics() {
+    let (mut kv, clock) = state();
+    assert!(
+        kv.compare_and_swap("k".into(), None, Some(b"1".to_vec()), None)
+            .unwrap()
+    );
+    assert!(
+        !kv.compare_and_swap("k".into(), None, Some(b"2".to_vec()), None)
+            .unwrap()
+    );
+    assert!(
+        !kv.compare_and_swap("k".into(), Some(b"9".to_vec()), Some(b"2".to_vec()), None)
+            .unwrap()
+    );
+    assert!(
+        kv.compare_and_swap(
+            "k".into(),
+            Some(b"1".to_vec()),
+            Some(b"2".to_vec()),
+            Some(10)
+        )
+        .unwrap()
+    );
+    clock.advance(10);
+    // An expired value counts as absent.
+    assert!(
+        kv.compare_and_swap("k".into(), None, Some(b"3".to_vec()), None)
+            .unwrap()
+    );
+    assert!(
+        kv.compare_and_swap("k".into(), Some(b"3".to_vec()), None, None)
+            .unwrap()
+    );
+    assert_eq!(kv.get("k".into()).unwrap(), None);
+}
+
+#[test]
+fn expired_entries_are_swept_from_both_stores() {
+    let path = temp_db("sweep");
+    let stores: [Arc<dyn KvStore>; 2] = [MemoryKv::new(), SqliteKv::open(&path).unwrap()];
+    for store in stores {
+        let clock = Clock::fake(1_000);
+        let mut kv = KvState::new(store.clone(), clock.clone());
+        kv.set("keep".into(), b"k".to_vec(), None).unwrap();
+        // Replay markers with a 10-minute life, one a minute for two days.
+        let total = SWEEP_EVERY_WRITES * 3;
+        for i in 0..total {
+            kv.set(format!("seen/{i}"), b"1".to_vec(), Some(600_000))
+                .unwrap();
+            clock.advance(60_000);
+        }
+        // Listing at time 0 shows every stored entry, expired or not.
+        let stored = store.list_keys("", 0).unwrap().len();
+        assert!(
+            stored <= SWEEP_EVERY_WRITES as usize + 11,
+            "{stored} of {} entries still stored",
+            total + 1
+        );
+        let now = clock.now_ms();
+        assert_eq!(store.get("keep", now).unwrap(), Some(b"k".to_vec()));
+        assert!(
+            store
+                .get(&format!("seen/{}", total - 1), now)
+                .unwrap()
+                .is_some()
+        );
+        // A sweep now leaves exactly the live entries.
+        let live = store.list_keys("", now).unwrap();
+        assert_eq!(store.purge_expired(now).unwrap(), stored - live.len());
+        assert_eq!(store.list_keys("", 0).unwrap(), live);
+    }
+}
+
+/// Add one to the counter at `n` by compare-and-swap, retrying on conflict.
+fn cas_increment(store: &dyn KvStore) {
+    loop {
+        let cur = store.get("n", 0).unwrap();
+        let n: u64 = cur
+            .as_deref()
+            .map_or(0, |v| std::str::from_utf8(v).unwrap().parse().unwrap());
+        let next = (n + 1).to_string();
+        if store
+            .compare_and_swap("n", cur.as_deref(), Some(next.as_bytes()), None, 0)
+            .unwrap()
+        {
+            return;
+        }
+    }
+}
+
+#[test]
+fn concurrent_increments_through_cas_lose_nothing() {
+    let store = MemoryKv::new();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || (0..250).for_each(|_| cas_increment(store.as_ref())))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(store.get("n", 0).unwrap(), Some(b"1000".to_vec()));
+}
+
+fn temp_db(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kw-kv-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("state.sqlite3")
+}
+
+#[test]
+fn sqlite_honours_ttl_and_cas_across_connections() {
+    let path = temp_db("ttl");
+    let a = SqliteKv::open(&path).unwrap();
+    let b = SqliteKv::open(&path).unwrap();
+    a.set("k", b"1", Some(1000)).unwrap();
+    assert_eq!(b.get("k", 999).unwrap(), Some(b"1".to_vec()));
+    assert_eq!(b.get("k", 1000).unwrap(), None);
+    assert!(
+        b.compare_and_swap("k", None, Some(b"2"), None, 1000)
+            .unwrap(),
+        "expired counts as absent"
+    );
+    assert!(
+        !a.compare_and_swap("k", Some(b"1"), Some(b"3"), None, 1000)
+            .unwrap()
+    );
+    assert!(
+        a.compare_and_swap("k", Some(b"2"), None, None, 1000)
+            .unwrap()
+    );
+    assert_eq!(b.get("k", 0).unwrap(), None);
+    for k in ["p/2", "p/1", "q"] {
+        a.set(k, b"", None).unwrap();
+    }
+    assert_eq!(b.list_keys("p/", 0).unwrap(), ["p/1", "p/2"]);
+}
+
+#[test]
+fn sqlite_concurrent_cas_from_separate_connections_loses_nothing() {
+    let path = temp_db("cas");
+    SqliteKv::open(&path).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let store = SqliteKv::open(&path).unwrap();
+                (0..50).for_each(|_| cas_increment(store.as_ref()));
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(
+        SqliteKv::open(&path).unwrap().get("n", 0).unwrap(),
+        Some(b"200".to_vec())
+    );
+}
+
+#[test]
+fn prefixed_stores_are_separate() {
+    let base = MemoryKv::new();
+    let a = Prefixed {
+        inner: base.clone(),
+        prefix: "emulator/".into(),
+    };
+    a.set("x", b"1", None).unwrap();
+    assert_eq!(base.get("x", 0).unwrap(), None);
+    assert_eq!(a.list_keys("", 0).unwrap(), ["x"]);
+    let copy = MemoryKv::copy_of(&a, 0).unwrap();
+    copy.set("x", b"2", None).unwrap();
+    assert_eq!(
+        a.get("x", 0).unwrap(),
+        Some(b"1".to_vec()),
+        "the copy is independent"
+    );
+}
+
+#[test]
+fn list_keys_by_prefix_in_order_and_limits() {
+    let (mut kv, _) = state();
+    for k in ["b/2", "a/1", "b/1", "c"] {
+        kv.set(k.into(), vec![], None).unwrap();
+    }
+    assert_eq!(kv.list_keys("b/".into()).unwrap(), ["b/1", "b/2"]);
+    assert!(matches!(kv.get(String::new()), Err(Error::InvalidKey(_))));
+    assert!(matches!(
+        kv.get("x".repeat(MAX_KEY_BYTES + 1)),
+        Err(Error::InvalidKey(_))
+    ));
+    assert!(matches!(
+        kv.set("v".into(), vec![0; MAX_VALUE_BYTES + 1], None),
+        Err(Error::TooLarge)
+    ));
+}
