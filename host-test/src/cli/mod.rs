@@ -1,5 +1,13 @@
-//! The CLI's commands, one file each (the older ones still live in `main.rs`).
+//! The CLI's commands, one file each, and what they share: the session (configuration, state,
+//! an instance), the errors, and the output helpers.
 
+pub mod component;
 pub mod emulator;
+pub mod error;
+pub mod message;
+pub mod output;
 pub mod pairing;
+pub mod policy;
+pub mod probe;
 pub mod serve;
+pub mod session;

@@ -6,7 +6,9 @@ use clap::Subcommand;
 use host_test::pairing::{PENDING_TTL_MS, Pairing, PairingError};
 use host_test::wit;
 
-use crate::{CliError, Conn, Session, connect, deliver_showing_progress, describe, utc};
+use super::error::{CliError, describe};
+use super::output::utc;
+use super::session::{Conn, Session, connect, deliver_showing_progress};
 
 #[derive(Subcommand)]
 pub enum PairingAction {

@@ -10,7 +10,8 @@ use host_test::wit;
 /// Plugin instances serving callbacks.
 const INSTANCES: usize = 4;
 
-use crate::{CliError, Conn, connect};
+use super::error::{CliError, trap};
+use super::session::{Conn, connect};
 
 /// Serves until the process is stopped.
 pub fn run(listen: &str, conn: &Conn) -> Result<(), CliError> {
@@ -24,7 +25,7 @@ pub fn run(listen: &str, conn: &Conn) -> Result<(), CliError> {
             .map_err(|issues| wasmtime::Error::msg(format!("configuration refused: {issues:?}")))?;
         Ok(p)
     });
-    let pool = Arc::new(Pool::new(INSTANCES, factory).map_err(crate::trap)?);
+    let pool = Arc::new(Pool::new(INSTANCES, factory).map_err(trap)?);
     let sink: host_test::serve::EventSink =
         Arc::new(|e: &wit::InboundEvent| println!("{}", event_json(e)));
     let server = host_test::serve::CallbackServer::start(listen, pool, sink)

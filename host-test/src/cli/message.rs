@@ -1,0 +1,110 @@
+//! `kakaowork-host message send`: one message, delivered with the plugin's deferrals honoured,
+//! and a receipt (or the key to resume with).
+
+use clap::Subcommand;
+use host_test::wit;
+
+use super::error::{CliError, channel_error};
+use super::output::{print_emulator_log, utc};
+use super::session::{Conn, connect, deliver_showing_progress};
+
+#[derive(Subcommand)]
+pub enum MessageAction {
+    /// Send a text message.
+    Send {
+        /// conversation:<id>, a numeric conversation id, user:<id> or email:<address>.
+        #[arg(long, short = 't')]
+        target: String,
+        /// The text to send (long text is split into several messages).
+        #[arg(long, short = 'm')]
+        message: String,
+        /// Resume an earlier send: chunks already delivered under this key are not sent again.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+pub fn run(action: MessageAction) -> Result<(), CliError> {
+    let MessageAction::Send {
+        target,
+        message,
+        idempotency_key,
+        conn,
+    } = action;
+    let mut s = connect(&conn)?;
+    let key = idempotency_key.unwrap_or_else(new_idempotency_key);
+    let req = wit::SendRequest {
+        account: conn.account.clone(),
+        target: target.clone(),
+        text: message,
+        idempotency_key: key,
+    };
+    let report = deliver_showing_progress(&mut s.plugin, &req)?;
+    let result = report
+        .outcome
+        .map_err(|e| channel_error(e, s.emulator.is_some()))
+        .map_err(|e| with_resume_hint(e, &req));
+    if let Some(emu) = &s.emulator {
+        if result.is_ok() {
+            print_receipt(result.as_ref().ok(), &target);
+        }
+        print_emulator_log(emu);
+    } else if let Ok(r) = &result {
+        print_receipt(Some(r), &target);
+    }
+    result.map(|_| ())
+}
+
+/// A send that failed for a reason other than its arguments: how to resume it.
+fn with_resume_hint(e: CliError, req: &wit::SendRequest) -> CliError {
+    match e {
+        CliError::Channel(msg) => CliError::Channel(format!(
+            "{msg}\nidempotency key: {key}\nto resume (parts already delivered are not sent again), run the same command with --idempotency-key {key}",
+            key = req.idempotency_key
+        )),
+        other => other,
+    }
+}
+
+fn new_idempotency_key() -> String {
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).expect("the operating system's random generator failed");
+    format!(
+        "cli-{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    )
+}
+
+fn print_receipt(r: Option<&wit::SendReceipt>, target: &str) {
+    let Some(r) = r else { return };
+    if r.ambiguous {
+        println!(
+            "Sent, but the outcome of some parts is unknown (they were not resent, to avoid duplicates)."
+        );
+    } else {
+        println!("Sent.");
+    }
+    println!("  account:         {}", r.account);
+    println!("  target:          {target}");
+    println!("  message id:      {}", r.message_id);
+    println!("  conversation id: {}", r.conversation_id);
+    println!("  send time:       {} ({})", utc(r.send_time), r.send_time);
+    println!("  idempotency key: {}", r.idempotency_key);
+    if r.ambiguous {
+        println!(
+            "  to send the unknown parts again (they may then arrive twice), set \"delivery\": \"at-least-once\" and run the same command with --idempotency-key {}",
+            r.idempotency_key
+        );
+    }
+    if r.chunks.len() > 1 {
+        for c in &r.chunks {
+            let state = match c.outcome {
+                wit::ChunkOutcome::Sent => c.message_id.clone().unwrap_or_default(),
+                wit::ChunkOutcome::Ambiguous => "unknown outcome".into(),
+            };
+            println!("  part {}/{}:        {state}", c.index + 1, r.chunks.len());
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! What every command that talks to KakaoWork shares: the connection options, the
+//! configuration and its credentials, the state, the runtime, and an instance configured with
+//! them (against the embedded emulator when no app key is found).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use host_test::clock::Clock;
+use host_test::config::{Prepared, load_file, prepare};
+use host_test::delivery::deliver;
+use host_test::emulator::{Emulator, EmulatorOptions};
+use host_test::kv::{KvStore, Prefixed, SqliteKv};
+use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
+use host_test::wit;
+use kakaowork_channel::config::APP_KEY_ENV;
+use serde_json::{Value, json};
+
+use super::error::{CliError, trap};
+
+#[derive(Args)]
+pub struct Conn {
+    /// Account id (default: defaultAccount, else the only account).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Config file: a Moltbot/OpenClaw config (channels.kakao is used) or that section alone. JSON5.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// KakaoWork API origin (default https://api.kakaowork.com).
+    #[arg(long)]
+    pub api_base: Option<String>,
+    /// Use the embedded emulator even if an app key is configured.
+    #[arg(long)]
+    pub emulator: bool,
+    /// Where state (pairing, allowlist, send ledgers, caches) is kept, in a SQLite file.
+    /// Default: $KAKAOWORK_STATE_DIR, else $XDG_STATE_HOME/kakaowork-channel, else
+    /// ~/.local/state/kakaowork-channel.
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+}
+
+pub struct Session {
+    pub plugin: Plugin,
+    pub emulator: Option<Emulator>,
+    pub kv: Arc<dyn KvStore>,
+    pub env: HostEnv,
+    pub prepared: Prepared,
+    pub runtime: Runtime,
+}
+
+pub fn state_dir(conn: &Conn) -> PathBuf {
+    if let Some(d) = &conn.state_dir {
+        return d.clone();
+    }
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("KAKAOWORK_STATE_DIR")
+        .or_else(|| env("XDG_STATE_HOME").map(|d| d.join("kakaowork-channel")))
+        .or_else(|| env("HOME").map(|h| h.join(".local/state/kakaowork-channel")))
+        .unwrap_or_else(|| PathBuf::from(".kakaowork-state"))
+}
+
+/// The CLI's delivery: real clock, up to 50 calls, each wait shown on stderr.
+pub fn deliver_showing_progress(
+    plugin: &mut Plugin,
+    req: &wit::SendRequest,
+) -> Result<host_test::delivery::Report, CliError> {
+    deliver(plugin, req, &Clock::Real, 50, show_wait).map_err(trap)
+}
+
+pub fn show_wait(ms: u64, reason: &str) {
+    eprintln!(
+        "{reason}: waiting {:.1} s before continuing…",
+        ms as f64 / 1000.0
+    );
+}
+
+pub fn connect(conn: &Conn) -> Result<Session, CliError> {
+    let env_key = std::env::var(APP_KEY_ENV)
+        .ok()
+        .filter(|k| !k.trim().is_empty());
+    let mut section = match &conn.config {
+        Some(path) => load_file(path)?,
+        None => json!({}),
+    };
+    if let Some(base) = &conn.api_base {
+        section["apiBase"] = json!(base);
+    }
+    // Whether a key is configured decides emulator or real; the emulator gets a secret of its
+    // own, so a missing callbackSecret must not decide it.
+    let mut keyed = section.clone();
+    if keyed.get("callbackSecret").is_none() {
+        keyed["callbackSecret"] = json!(new_secret());
+    }
+    let has_key = prepare(keyed, env_key.as_deref())?
+        .credentials
+        .iter()
+        .any(|c| c.source != wit::CredentialSource::None);
+    let (mut prepared, emulator) = if conn.emulator || !has_key {
+        let emu = Emulator::start(EmulatorOptions::default()).map_err(CliError::Emulator)?;
+        eprintln!(
+            "No KakaoWork app key found ({APP_KEY_ENV} or --config): using the embedded KakaoWork emulator at {}.",
+            emu.base_url()
+        );
+        point_at_emulator(&mut section, &emu);
+        (prepare(section, None)?, Some(emu))
+    } else {
+        (prepare(section, env_key.as_deref())?, None)
+    };
+    let dir = state_dir(conn);
+    let db = dir.join("state.sqlite3");
+    let store = SqliteKv::open(&db).map_err(|e| CliError::State {
+        path: db.clone(),
+        message: format!("{e:?}"),
+    })?;
+    let salt =
+        host_test::config::state_salt(store.as_ref(), Clock::Real.now_ms()).map_err(|e| {
+            CliError::State {
+                path: db.clone(),
+                message: format!("the key-id salt: {e:?}"),
+            }
+        })?;
+    prepared.salt_key_ids(&salt);
+    // The emulator's workspace is not the real one: keep their states apart.
+    let kv: Arc<dyn KvStore> = if emulator.is_some() {
+        Arc::new(Prefixed {
+            inner: store,
+            prefix: "emulator/".into(),
+        })
+    } else {
+        store
+    };
+    // The compiled component is kept in the state directory: only the first command compiles.
+    let opts = RuntimeOptions {
+        compiled_cache: Some(dir.join("compiled")),
+        ..RuntimeOptions::default()
+    };
+    let runtime = Runtime::new(host_test::component_bytes(), opts).map_err(trap)?;
+    let env = HostEnv {
+        http: Arc::new(prepared.policy.clone()),
+        kv: kv.clone(),
+        clock: Clock::Real,
+    };
+    let mut plugin = runtime.instantiate(&env).map_err(trap)?;
+    configure(&mut plugin, &prepared)?;
+    Ok(Session {
+        plugin,
+        emulator,
+        kv,
+        env,
+        prepared,
+        runtime,
+    })
+}
+
+/// Every account talks to the emulator, with the emulator's key.
+fn point_at_emulator(section: &mut Value, emu: &Emulator) {
+    let strip = |obj: &mut Value| {
+        if let Value::Object(m) = obj {
+            m.remove("appKey");
+            m.remove("keyFile");
+            m.remove("apiBase");
+        }
+    };
+    if let Some(Value::Object(accounts)) = section.get_mut("accounts") {
+        accounts.values_mut().for_each(strip);
+    }
+    strip(section);
+    section["apiBase"] = json!(emu.base_url());
+    section["appKey"] = json!(emu.app_key());
+    // The emulator's workspace is this process's own: its callbacks are authenticated with a
+    // secret made for the run, unless the config brings one.
+    if section.get("callbackSecret").is_none()
+        && section
+            .get(kakaowork_channel::config::UNAUTHENTICATED_OPT_OUT)
+            .is_none()
+    {
+        section["callbackSecret"] = json!(new_secret());
+    }
+}
+
+/// 256 random bits, URL-safe: a `callbackSecret`.
+pub fn new_secret() -> String {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).expect("the operating system's random generator failed");
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+pub fn configure(plugin: &mut Plugin, prepared: &Prepared) -> Result<(), CliError> {
+    let result = plugin
+        .configure(&prepared.redacted_json, &prepared.credentials)
+        .map_err(trap)?
+        .map_err(CliError::Rejected)?;
+    for w in result.warnings {
+        eprintln!("warning: {}: {} (fix: {})", w.path, w.message, w.fix);
+    }
+    Ok(())
+}
