@@ -1,0 +1,437 @@
+//! The emulated workspace: its users, rooms and messages, and KakaoWork's answers to each
+//! method (envelope, error codes, cursor rules, rate limit).
+
+use std::collections::VecDeque;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Map, Value, json};
+
+use super::faults::{self, Fault, FaultRule};
+use super::http::header;
+use super::*;
+
+#[derive(Clone, Debug)]
+pub(super) struct Room {
+    pub(super) id: u64,
+    pub(super) kind: &'static str,
+    pub(super) name: String,
+    pub(super) members: Vec<u64>,
+}
+
+pub(super) struct World {
+    pub(super) opts: EmulatorOptions,
+    pub(super) users: Vec<SeedUser>,
+    pub(super) rooms: Vec<Room>,
+    pub(super) next_room: u64,
+    pub(super) next_message: u64,
+    pub(super) posted: Vec<Posted>,
+    pub(super) recorded: Vec<Recorded>,
+    pub(super) window: VecDeque<u64>,
+    pub(super) faults: VecDeque<FaultRule>,
+}
+
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) body: Value,
+    pub(super) extra: Vec<(String, String)>,
+}
+
+pub(super) fn ok(body: Value) -> Answer {
+    let mut map = match body {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    map.insert("success".into(), Value::Bool(true));
+    Answer {
+        status: 200,
+        body: Value::Object(map),
+        extra: vec![],
+    }
+}
+
+pub(super) fn fail(status: u16, code: &str, message: &str) -> Answer {
+    Answer {
+        status,
+        body: json!({"success": false, "error": {"code": code, "message": message}}),
+        extra: vec![],
+    }
+}
+
+pub(super) fn seed_users() -> Vec<SeedUser> {
+    [
+        (10_000_001, "김민수", "minsu.kim@example.co.kr"),
+        (10_000_002, "이영희", "yh.lee@example.co.kr"),
+        (10_000_003, "박지훈", "jihoon.park@example.co.kr"),
+        (10_000_004, "최수진", "sujin.choi@example.co.kr"),
+        (10_000_005, "정우성", "woosung.jung@example.co.kr"),
+    ]
+    .into_iter()
+    .map(|(id, name, email)| SeedUser {
+        id,
+        name: name.into(),
+        email: email.into(),
+    })
+    .collect()
+}
+
+/// An id parameter, accepted as a JSON number or a string of digits.
+fn id_param(params: &Map<String, Value>, key: &str) -> Result<Option<u64>, Answer> {
+    match params.get(key) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
+            fail(
+                400,
+                "invalid_parameter",
+                &format!("{key} is not a valid id"),
+            )
+        }),
+        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| {
+            fail(
+                400,
+                "invalid_parameter",
+                &format!("{key} is not a valid id"),
+            )
+        }),
+        Some(_) => Err(fail(
+            400,
+            "invalid_parameter",
+            &format!("{key} is not a valid id"),
+        )),
+    }
+}
+
+fn required_id(params: &Map<String, Value>, key: &str) -> Result<u64, Answer> {
+    id_param(params, key)?.ok_or_else(|| {
+        fail(
+            400,
+            "missing_parameter",
+            &format!("{key} parameter is missing."),
+        )
+    })
+}
+
+fn user_json(u: &SeedUser) -> Value {
+    json!({
+        "id": u.id.to_string(), "space_id": "230021", "name": u.name, "display_name": u.name,
+        "nickname": null, "avatar_url": null, "department": "플랫폼개발팀", "position": null,
+        "responsibility": "팀원", "identifications": [{"type": "email", "value": u.email}],
+        "emails": [], "mobiles": [], "tels": [], "status": "activated",
+        "work_start_time": null, "work_end_time": null,
+        "vacation_start_time": null, "vacation_end_time": null
+    })
+}
+
+fn room_json(r: &Room) -> Value {
+    json!({"id": r.id.to_string(), "type": r.kind, "users_count": r.members.len(),
+           "avatar_url": null, "name": r.name})
+}
+
+/// One page of `items` under `key`, by KakaoWork's cursor rules.
+fn paginate(params: &Map<String, Value>, items: Vec<Value>, key: &str) -> Answer {
+    let (offset, limit) = if let Some(cursor) = params.get("cursor") {
+        if params.len() > 1 {
+            return fail(400, "invalid_parameter", "cursor must be passed alone");
+        }
+        let decoded = cursor
+            .as_str()
+            .and_then(|c| B64.decode(c).ok())
+            .and_then(|b| String::from_utf8(b).ok());
+        let parsed = decoded.as_deref().and_then(|d| {
+            let (a, b) = d.split_once('&')?;
+            Some((
+                a.strip_prefix("cursor_id=")?.parse::<usize>().ok()?,
+                b.strip_prefix("limit=")?.parse::<usize>().ok()?,
+            ))
+        });
+        match parsed {
+            Some(p) => p,
+            None => return fail(400, "invalid_parameter", "cursor is not valid"),
+        }
+    } else {
+        let limit = match params.get("limit") {
+            None => 10,
+            Some(v) => match v.as_u64().or_else(|| v.as_str()?.parse().ok()) {
+                Some(n @ 1..=100) => n as usize,
+                _ => return fail(400, "invalid_parameter", "limit must be between 1 and 100"),
+            },
+        };
+        (0, limit)
+    };
+    let end = (offset + limit).min(items.len());
+    let page: Vec<Value> = items.get(offset..end).unwrap_or_default().to_vec();
+    let cursor = (end < items.len()).then(|| B64.encode(format!("cursor_id={end}&limit={limit}")));
+    let mut body = Map::new();
+    body.insert("cursor".into(), cursor.map_or(Value::Null, Value::String));
+    body.insert(key.into(), Value::Array(page));
+    ok(Value::Object(body))
+}
+
+impl World {
+    pub(super) fn take_fault(&mut self, path: &str) -> Option<Fault> {
+        faults::take(&mut self.faults, path)
+    }
+
+    pub(super) fn answer(
+        &mut self,
+        now: u64,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Answer {
+        // Every request counts against the workspace's per-minute budget.
+        while self.window.front().is_some_and(|t| *t + 60_000 <= now) {
+            self.window.pop_front();
+        }
+        if self.window.len() >= self.opts.requests_per_minute as usize {
+            let oldest = self.window.front().copied().unwrap_or(now);
+            let wait_s = (oldest + 60_000 - now).div_ceil(1000).max(1);
+            let mut a = fail(429, "too_many_requests", "요청이 너무 많습니다.");
+            a.extra.push(("Retry-After".into(), wait_s.to_string()));
+            return a;
+        }
+        self.window.push_back(now);
+
+        let authorized = header(headers, "authorization")
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .is_some_and(|k| {
+                k == self.opts.app_key || self.opts.extra_app_keys.iter().any(|e| e == k)
+            });
+        if !authorized {
+            return fail(
+                401,
+                "invalid_authentication",
+                "인증 정보가 올바르지 않습니다.",
+            );
+        }
+        let Some(api) = path.strip_prefix("/v1/") else {
+            return fail(404, "api_not_found", "api not found");
+        };
+        let params = match self.params(api, method, query, headers, body) {
+            Ok(p) => p,
+            Err(a) => return a,
+        };
+        let result = match (method, api) {
+            ("GET", "bots.info") => Ok(ok(
+                json!({"info": {"bot_id": 1234, "title": "Moltbot 에뮬레이터 봇", "status": "activated"}}),
+            )),
+            ("GET", "spaces.info") => {
+                Ok(ok(json!({"space": {"id": 230021, "kakaoi_org_id": 285847,
+                "name": "Example Corp.", "color_code": "default", "color_tone": "light",
+                "permitted_ext": ["*"], "profile_name_format": "name_only",
+                "profile_position_format": "responsibility", "logo_url": ""}})))
+            }
+            ("GET", "users.info") => self.users_info(&params),
+            ("GET", "users.find_by_email") => self.find_by_email(&params),
+            ("GET", "users.list") => {
+                let items = self.users.iter().map(user_json).collect();
+                Ok(paginate(&params, items, "users"))
+            }
+            ("GET", "conversations.list") => {
+                let mut rooms = self.rooms.clone();
+                rooms.sort_by_key(|r| r.id);
+                Ok(paginate(
+                    &params,
+                    rooms.iter().map(room_json).collect(),
+                    "conversations",
+                ))
+            }
+            ("POST", "conversations.open") => self.open(&params),
+            ("POST", "messages.send") => self.send(now, &params),
+            ("POST", "messages.send_by_email") => self.send_by_email(now, &params),
+            _ => Err(fail(404, "api_not_found", "api not found")),
+        };
+        result.unwrap_or_else(|a| a)
+    }
+
+    fn params(
+        &self,
+        api: &str,
+        method: &str,
+        query: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Map<String, Value>, Answer> {
+        let mut params: Map<String, Value> = url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        if method != "POST" {
+            return Ok(params);
+        }
+        let ctype = header(headers, "content-type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if ctype.starts_with("application/json") {
+            match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Object(m)) => params.extend(m),
+                _ => {
+                    return Err(fail(
+                        400,
+                        "invalid_representation",
+                        "the body is not a JSON object",
+                    ));
+                }
+            }
+        } else if ctype.starts_with("application/x-www-form-urlencoded")
+            && !api.starts_with("messages.")
+        {
+            params.extend(
+                url::form_urlencoded::parse(body)
+                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))),
+            );
+        } else {
+            return Err(fail(
+                400,
+                "invalid_content_type",
+                "application/json is required",
+            ));
+        }
+        Ok(params)
+    }
+
+    fn users_info(&self, params: &Map<String, Value>) -> Result<Answer, Answer> {
+        let id = required_id(params, "user_id")?;
+        let u = self
+            .users
+            .iter()
+            .find(|u| u.id == id)
+            .ok_or_else(|| fail(400, "user_not_found", "사용자를 찾을 수 없습니다."))?;
+        Ok(ok(json!({"user": user_json(u)})))
+    }
+
+    fn user_by_email(&self, params: &Map<String, Value>) -> Result<SeedUser, Answer> {
+        let email = params
+            .get("email")
+            .and_then(Value::as_str)
+            .ok_or_else(|| fail(400, "missing_parameter", "email parameter is missing."))?;
+        // KakaoWork answers an unknown e-mail with invalid_parameter (reference notes, 2.2).
+        self.users
+            .iter()
+            .find(|u| u.email.eq_ignore_ascii_case(email))
+            .cloned()
+            .ok_or_else(|| fail(400, "invalid_parameter", "no member with this e-mail"))
+    }
+
+    fn find_by_email(&self, params: &Map<String, Value>) -> Result<Answer, Answer> {
+        let u = self.user_by_email(params)?;
+        Ok(ok(json!({"user": user_json(&u)})))
+    }
+
+    fn dm_with(&mut self, user: u64) -> Result<Room, Answer> {
+        let u = self
+            .users
+            .iter()
+            .find(|u| u.id == user)
+            .cloned()
+            .ok_or_else(|| fail(400, "user_not_found", "사용자를 찾을 수 없습니다."))?;
+        if let Some(r) = self
+            .rooms
+            .iter()
+            .find(|r| r.kind == "dm" && r.members.contains(&user))
+        {
+            return Ok(r.clone());
+        }
+        // DM ids depend only on the user, so cached ids stay right across emulator runs.
+        let room = Room {
+            id: DM_ROOM_BASE + user % 10_000,
+            kind: "dm",
+            name: u.name,
+            members: vec![BOT_USER_ID, user],
+        };
+        self.rooms.push(room.clone());
+        Ok(room)
+    }
+
+    fn open(&mut self, params: &Map<String, Value>) -> Result<Answer, Answer> {
+        if let Some(user) = id_param(params, "user_id")? {
+            let room = self.dm_with(user)?;
+            return Ok(ok(json!({"conversation": room_json(&room)})));
+        }
+        let ids = params
+            .get("user_ids")
+            .and_then(Value::as_array)
+            .ok_or_else(|| fail(400, "missing_parameter", "user_id parameter is missing."))?;
+        let mut members = vec![BOT_USER_ID];
+        for v in ids {
+            let id = v.as_u64().or_else(|| v.as_str()?.parse().ok());
+            match id {
+                Some(id) if self.users.iter().any(|u| u.id == id) => members.push(id),
+                _ => return Err(fail(400, "user_not_found", "사용자를 찾을 수 없습니다.")),
+            }
+        }
+        let room = Room {
+            id: self.next_room,
+            kind: "group",
+            name: params
+                .get("conversation_name")
+                .and_then(Value::as_str)
+                .unwrap_or("그룹 채팅")
+                .to_owned(),
+            members,
+        };
+        self.next_room += 1;
+        self.rooms.push(room.clone());
+        Ok(ok(json!({"conversation": room_json(&room)})))
+    }
+
+    fn post(
+        &mut self,
+        now: u64,
+        conversation_id: u64,
+        params: &Map<String, Value>,
+    ) -> Result<Answer, Answer> {
+        let text = match params.get("text") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(_) => {
+                return Err(fail(
+                    400,
+                    "invalid_parameter",
+                    "text must be a non-empty string",
+                ));
+            }
+            None => return Err(fail(400, "missing_parameter", "text parameter is missing.")),
+        };
+        if text.chars().count() > MAX_TEXT_CHARS {
+            return Err(fail(400, "text_too_long", "text is too long"));
+        }
+        let id = self.next_message.to_string();
+        self.next_message += 1;
+        let send_time = now / 1000;
+        self.posted.push(Posted {
+            id: id.clone(),
+            conversation_id,
+            text: text.clone(),
+            send_time,
+            blocks: params.get("blocks").cloned().unwrap_or(json!([])),
+        });
+        Ok(ok(json!({"message": {
+            "id": id, "text": text, "user_id": BOT_USER_ID.to_string(),
+            "conversation_id": conversation_id, "send_time": send_time, "update_time": send_time,
+            "blocks": params.get("blocks").cloned().unwrap_or(json!([]))
+        }})))
+    }
+
+    fn send(&mut self, now: u64, params: &Map<String, Value>) -> Result<Answer, Answer> {
+        let conv = required_id(params, "conversation_id")?;
+        if !self
+            .rooms
+            .iter()
+            .any(|r| r.id == conv && r.members.contains(&BOT_USER_ID))
+        {
+            return Err(fail(
+                400,
+                "conversation_not_found",
+                "채팅방을 찾을 수 없습니다.",
+            ));
+        }
+        self.post(now, conv, params)
+    }
+
+    fn send_by_email(&mut self, now: u64, params: &Map<String, Value>) -> Result<Answer, Answer> {
+        let user = self.user_by_email(params)?;
+        let room = self.dm_with(user.id)?;
+        self.post(now, room.id, params)
+    }
+}
