@@ -28,7 +28,7 @@ impl fmt::Display for Id {
     }
 }
 
-/// KakaoWork error codes (reference notes, section 2.2); unknown codes are kept verbatim.
+/// KakaoWork's error codes; unknown codes are kept verbatim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorCode {
     MissingParameter,

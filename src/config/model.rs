@@ -266,7 +266,7 @@ pub enum GroupPolicy {
     Disabled,
 }
 
-/// KakaoWork's reported cap on message text (reference notes, 4.3).
+/// KakaoWork's cap on the text of one message.
 pub const MAX_TEXT_CHUNK_LIMIT: u32 = 3000;
 /// Below the cap, with room to spare.
 pub const DEFAULT_TEXT_CHUNK_LIMIT: u32 = 2000;

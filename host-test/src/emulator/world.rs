@@ -306,7 +306,7 @@ impl World {
             .get("email")
             .and_then(Value::as_str)
             .ok_or_else(|| fail(400, "missing_parameter", "email parameter is missing."))?;
-        // KakaoWork answers an unknown e-mail with invalid_parameter (reference notes, 2.2).
+        // KakaoWork answers an unknown e-mail with invalid_parameter.
         self.users
             .iter()
             .find(|u| u.email.eq_ignore_ascii_case(email))
