@@ -21,21 +21,7 @@ pub const SENT_INDEX_TTL_MS: u64 = 30 * 24 * 3600 * 1000;
 /// The reply modal's text input.
 pub const REPLY_INPUT: &str = "reply";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallbackRequest {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallbackResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
+pub use crate::records::{CallbackRequest, CallbackResponse};
 
 impl CallbackResponse {
     pub fn json(status: u16, body: &Value) -> Self {

@@ -6,7 +6,7 @@
 use crate::api::Client;
 use crate::auth_guard;
 use crate::budget::{self, LimitGate};
-use crate::config::{self, Account, ChannelConfig, ConfigIssue, CredentialSource};
+use crate::config::{self, Account, ChannelConfig};
 use crate::error::ChannelError;
 use crate::limiter::Limiter;
 use crate::ports::Ports;

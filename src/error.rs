@@ -6,22 +6,9 @@ use crate::api::ApiError;
 use crate::envelope::{EnvelopeError, ErrorCode};
 use crate::ports::{HttpError, KvError, PairingStoreError};
 
-/// A KakaoWork API failure as the host sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiFailure {
-    pub code: String,
-    pub message: String,
-    pub http_status: u16,
-    pub retryable: bool,
-    pub retry_after_ms: Option<u64>,
-}
-
-/// A connection-level failure, with when to try again if that is worth it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransportFailure {
-    pub message: String,
-    pub retry_after_ms: Option<u64>,
-}
+/// A KakaoWork API failure as the host sees it (the WIT's `api-failure`), and a
+/// connection-level failure with when to try again if that is worth it (`transport-error`).
+pub use crate::records::{ApiFailure, TransportError as TransportFailure};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ChannelError {

@@ -1,24 +1,15 @@
 //! The thin wit-bindgen layer: implements the ports with the WIT imports and maps the
-//! `channel` export to [`crate::channel::Channel`]. No logic lives here.
+//! `channel` export to [`crate::channel::Channel`]. The records pass through as they are (the
+//! logic uses the generated types, see [`crate::wit`]); only the error enum is mapped.
 
 use std::cell::RefCell;
 
-use crate::channel::ChunkOutcome;
-use crate::channel::{self as core, Channel};
-use crate::config::{
-    ConfigIssue as CoreIssue, CredentialSource as CoreSource, DmPolicy as CorePolicy,
-};
-use crate::error::{ApiFailure as CoreFailure, ChannelError as CoreError};
+use crate::channel::Channel;
+use crate::error::ChannelError as CoreError;
 use crate::ports::{self, Ports};
-
-wit_bindgen::generate!({
-    world: "channel-plugin",
-    path: "wit",
-    generate_all,
-});
-
-use exports::moltbot::channel::channel as wit;
-use moltbot::channel::{http, kv, pairing};
+use crate::wit::moltbot::channel::{http, kv, pairing};
+use crate::wit::types as wit;
+use crate::wit::wasi;
 
 thread_local! {
     static CHANNEL: RefCell<Channel> = RefCell::new(Channel::default());
@@ -143,51 +134,6 @@ const PORTS: Ports<'static> = Ports {
     random: &HostRandom,
 };
 
-fn source_to_wit(s: CoreSource) -> wit::CredentialSource {
-    match s {
-        CoreSource::Config => wit::CredentialSource::Config,
-        CoreSource::KeyFile => wit::CredentialSource::KeyFile,
-        CoreSource::Env => wit::CredentialSource::Env,
-        CoreSource::None => wit::CredentialSource::None,
-    }
-}
-
-fn source_from_wit(s: wit::CredentialSource) -> CoreSource {
-    match s {
-        wit::CredentialSource::Config => CoreSource::Config,
-        wit::CredentialSource::KeyFile => CoreSource::KeyFile,
-        wit::CredentialSource::Env => CoreSource::Env,
-        wit::CredentialSource::None => CoreSource::None,
-    }
-}
-
-fn policy_to_wit(p: CorePolicy) -> wit::DmPolicy {
-    match p {
-        CorePolicy::Pairing => wit::DmPolicy::Pairing,
-        CorePolicy::Allowlist => wit::DmPolicy::Allowlist,
-        CorePolicy::Open => wit::DmPolicy::Open,
-        CorePolicy::Disabled => wit::DmPolicy::Disabled,
-    }
-}
-
-fn issue_to_wit(i: CoreIssue) -> wit::ConfigIssue {
-    wit::ConfigIssue {
-        path: i.path,
-        message: i.message,
-        fix: i.fix,
-    }
-}
-
-fn failure_to_wit(f: CoreFailure) -> wit::ApiFailure {
-    wit::ApiFailure {
-        code: f.code,
-        message: f.message,
-        http_status: f.http_status,
-        retryable: f.retryable,
-        retry_after_ms: f.retry_after_ms,
-    }
-}
-
 fn error_to_wit(e: CoreError) -> wit::ChannelError {
     use wit::ChannelError as W;
     match e {
@@ -197,16 +143,13 @@ fn error_to_wit(e: CoreError) -> wit::ChannelError {
         CoreError::MissingCredential(m) => W::MissingCredential(m),
         CoreError::InvalidTarget(m) => W::InvalidTarget(m),
         CoreError::InvalidMessage(m) => W::InvalidMessage(m),
-        CoreError::Authentication(f) => W::Authentication(failure_to_wit(f)),
-        CoreError::RateLimited(f) => W::RateLimited(failure_to_wit(f)),
-        CoreError::Api(f) => W::Api(failure_to_wit(f)),
+        CoreError::Authentication(f) => W::Authentication(f),
+        CoreError::RateLimited(f) => W::RateLimited(f),
+        CoreError::Api(f) => W::Api(f),
         CoreError::Deferred(ms) => W::Deferred(ms),
         CoreError::Denied(m) => W::Denied(m),
         CoreError::Timeout => W::Timeout,
-        CoreError::Transport(t) => W::Transport(wit::TransportError {
-            message: t.message,
-            retry_after_ms: t.retry_after_ms,
-        }),
+        CoreError::Transport(t) => W::Transport(t),
         CoreError::Storage(m) => W::Storage(m),
         CoreError::InvalidResponse(m) => W::InvalidResponse(m),
         CoreError::Other(m) => W::Other(m),
@@ -220,138 +163,27 @@ impl wit::Guest for Plugin {
         config_json: String,
         credentials: Vec<wit::CredentialStatus>,
     ) -> Result<wit::ConfigureResult, Vec<wit::ConfigIssue>> {
-        let creds: Vec<core::CredentialStatus> = credentials
-            .into_iter()
-            .map(|c| core::CredentialStatus {
-                account: c.account,
-                source: source_from_wit(c.source),
-                key_id: c.key_id,
-            })
-            .collect();
-        let r = CHANNEL
-            .with(|ch| ch.borrow_mut().configure(&config_json, &creds))
-            .map_err(|issues| issues.into_iter().map(issue_to_wit).collect::<Vec<_>>())?;
-        Ok(wit::ConfigureResult {
-            accounts: r
-                .accounts
-                .into_iter()
-                .map(|a| wit::AccountInfo {
-                    id: a.id,
-                    enabled: a.enabled,
-                    configured: a.configured,
-                    credential_source: source_to_wit(a.credential_source),
-                    dm_policy: policy_to_wit(a.dm_policy),
-                    api_base: a.api_base,
-                    callback_path: a.callback_path,
-                })
-                .collect(),
-            default_account: r.default_account,
-            warnings: r.warnings.into_iter().map(issue_to_wit).collect(),
-        })
+        CHANNEL.with(|ch| ch.borrow_mut().configure(&config_json, &credentials))
     }
 
     fn send(req: wit::SendRequest) -> Result<wit::SendReceipt, wit::ChannelError> {
-        let req = core::SendRequest {
-            account: req.account,
-            target: req.target,
-            text: req.text,
-            idempotency_key: req.idempotency_key,
-        };
-        let r = CHANNEL
+        CHANNEL
             .with(|ch| ch.borrow().send(&PORTS, &req))
-            .map_err(error_to_wit)?;
-        Ok(wit::SendReceipt {
-            account: r.account,
-            idempotency_key: r.idempotency_key,
-            message_id: r.message_id,
-            conversation_id: r.conversation_id,
-            send_time: r.send_time,
-            chunks: r
-                .chunks
-                .into_iter()
-                .map(|c| wit::ChunkReceipt {
-                    index: c.index,
-                    outcome: match c.outcome {
-                        ChunkOutcome::Sent => wit::ChunkOutcome::Sent,
-                        ChunkOutcome::Ambiguous => wit::ChunkOutcome::Ambiguous,
-                    },
-                    message_id: c.message_id,
-                    send_time: c.send_time,
-                })
-                .collect(),
-            ambiguous: r.ambiguous,
-        })
+            .map_err(error_to_wit)
     }
 
     fn probe(account: Option<String>) -> Result<wit::ProbeResult, wit::ChannelError> {
-        let r = CHANNEL
+        CHANNEL
             .with(|ch| ch.borrow().probe(&PORTS, account.as_deref()))
-            .map_err(error_to_wit)?;
-        Ok(wit::ProbeResult {
-            account: r.account,
-            bot_id: r.bot_id,
-            title: r.title,
-            status: r.status,
-            elapsed_ms: r.elapsed_ms,
-        })
+            .map_err(error_to_wit)
     }
 
     fn handle_callback(
         req: wit::CallbackRequest,
     ) -> Result<wit::CallbackOutcome, wit::ChannelError> {
-        let req = crate::callback::CallbackRequest {
-            method: req.method,
-            path: req.path,
-            query: req.query,
-            headers: req.headers,
-            body: req.body,
-        };
-        let o = CHANNEL
+        CHANNEL
             .with(|ch| ch.borrow().handle_callback(&PORTS, &req))
-            .map_err(error_to_wit)?;
-        Ok(wit::CallbackOutcome {
-            response: wit::CallbackResponse {
-                status: o.response.status,
-                headers: o.response.headers,
-                body: o.response.body,
-            },
-            events: o
-                .events
-                .into_iter()
-                .map(|e| wit::InboundEvent {
-                    account: e.account,
-                    kind: match e.kind {
-                        core::EventKind::Action => wit::EventKind::Action,
-                        core::EventKind::ModalSubmission => wit::EventKind::ModalSubmission,
-                        core::EventKind::Text => wit::EventKind::Text,
-                    },
-                    sender_id: e.sender_id,
-                    sender_name: e.sender_name,
-                    conversation_id: e.conversation_id,
-                    chat_type: match e.chat_type {
-                        core::ChatType::Direct => wit::ChatType::Direct,
-                        core::ChatType::Group => wit::ChatType::Group,
-                    },
-                    message_id: e.message_id,
-                    timestamp_ms: e.timestamp_ms,
-                    text: e.text,
-                    from: e.from,
-                    to: e.to,
-                    action_name: e.action_name,
-                    action_value: e.action_value,
-                })
-                .collect(),
-            outbound: o
-                .outbound
-                .into_iter()
-                .map(|r| wit::SendRequest {
-                    account: r.account,
-                    target: r.target,
-                    text: r.text,
-                    idempotency_key: r.idempotency_key,
-                })
-                .collect(),
-        })
+            .map_err(error_to_wit)
     }
 
     fn check_policy(
@@ -359,30 +191,13 @@ impl wit::Guest for Plugin {
         sender_id: String,
         chat_type: wit::ChatType,
     ) -> Result<wit::PolicyDecision, wit::ChannelError> {
-        let chat = match chat_type {
-            wit::ChatType::Direct => core::ChatType::Direct,
-            wit::ChatType::Group => core::ChatType::Group,
-        };
-        let d = CHANNEL
+        CHANNEL
             .with(|ch| {
                 ch.borrow()
-                    .check_policy(&PORTS, account.as_deref(), &sender_id, chat)
+                    .check_policy(&PORTS, account.as_deref(), &sender_id, chat_type)
             })
-            .map_err(error_to_wit)?;
-        Ok(match d {
-            core::PolicyDecision::Allow(why) => wit::PolicyDecision::Allow(why),
-            core::PolicyDecision::Deny(why) => wit::PolicyDecision::Deny(why),
-            core::PolicyDecision::PairingRequired {
-                code,
-                created,
-                reply,
-            } => wit::PolicyDecision::PairingRequired(wit::PairingChallenge {
-                code,
-                created,
-                reply,
-            }),
-        })
+            .map_err(error_to_wit)
     }
 }
 
-export!(Plugin);
+crate::wit::export_channel_plugin!(Plugin with_types_in crate::wit);

@@ -6,7 +6,8 @@ use crate::binding;
 use crate::budget::{self, LimitGate};
 use crate::callback::{self, CallbackRequest, CallbackResponse, Kind};
 use crate::channel::{
-    CallbackOutcome, Channel, ChatType, EventKind, InboundEvent, PolicyDecision, SendRequest,
+    CallbackOutcome, Channel, ChatType, EventKind, InboundEvent, PairingChallenge, PolicyDecision,
+    SendRequest,
 };
 use crate::config::Account;
 use crate::error::ChannelError;
@@ -119,11 +120,11 @@ impl Channel {
         match self.check_policy(ports, Some(&account.id), cb.user_id.as_str(), chat)? {
             PolicyDecision::Allow(_) => {}
             PolicyDecision::Deny(_) => return answer(ok),
-            PolicyDecision::PairingRequired {
+            PolicyDecision::PairingRequired(PairingChallenge {
                 code,
                 created,
                 reply,
-            } => {
+            }) => {
                 let mut outbound = vec![];
                 if created {
                     let notice = SendRequest {

@@ -24,6 +24,7 @@ pub mod records;
 pub mod retry;
 pub mod send;
 pub mod target;
+pub mod wit;
 
 #[cfg(test)]
 mod fakes;

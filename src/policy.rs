@@ -1,7 +1,7 @@
 //! DM and group access: the policy decision for a sender, with OpenClaw's pairing flow through
 //! the host's pairing store.
 
-use crate::channel::{Channel, ChatType, PolicyDecision};
+use crate::channel::{Channel, ChatType, PairingChallenge, PolicyDecision};
 use crate::config::{self, DmPolicy, GroupPolicy};
 use crate::error::ChannelError;
 use crate::ports::Ports;
@@ -66,11 +66,11 @@ impl Channel {
                     "{sender} is not in the allowlist of `{id}` (dmPolicy \"allowlist\"; nothing is sent to them)"
                 )),
                 DmPolicy::Pairing => match ports.pairing.upsert_request(id, &sender)? {
-                    Some(c) => PolicyDecision::PairingRequired {
+                    Some(c) => PolicyDecision::PairingRequired(PairingChallenge {
                         reply: c.reply.unwrap_or_else(|| pairing_reply(&sender, &c.code)),
                         code: c.code,
                         created: c.created,
-                    },
+                    }),
                     None => PolicyDecision::Deny(format!(
                         "{sender} needs pairing, but the host's pairing store for `{id}` has no \
                          room for another pending request; approve or reject one (they also expire)"

@@ -14,14 +14,7 @@ pub const DEFAULT_ACCOUNT_ID: &str = "default";
 /// Read by the host for the default account only.
 pub const APP_KEY_ENV: &str = "KAKAOWORK_APP_KEY";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DmPolicy {
-    #[default]
-    Pairing,
-    Allowlist,
-    Open,
-    Disabled,
-}
+pub use crate::records::{ConfigIssue, CredentialSource, DmPolicy};
 
 impl DmPolicy {
     pub const NAMES: [&'static str; 4] = ["pairing", "allowlist", "open", "disabled"];
@@ -33,14 +26,6 @@ impl DmPolicy {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialSource {
-    Config,
-    KeyFile,
-    Env,
-    None,
-}
-
 impl CredentialSource {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,13 +35,6 @@ impl CredentialSource {
             Self::None => "none",
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigIssue {
-    pub path: String,
-    pub message: String,
-    pub fix: String,
 }
 
 impl fmt::Display for ConfigIssue {

@@ -246,7 +246,7 @@ fn build(id: String, raw_key: Option<String>, path: String, f: Fields) -> Accoun
         key_file: f.key_file,
         callback_url: f.callback_url,
         callback_path,
-        dm_policy: f.dm_policy.unwrap_or_default(),
+        dm_policy: f.dm_policy.unwrap_or(DmPolicy::Pairing),
         allow_from: f.allow_from.unwrap_or_default(),
         proxy: f.proxy,
         api_base: f.api_base.unwrap_or_else(|| DEFAULT_API_BASE.to_owned()),

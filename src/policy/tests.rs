@@ -117,11 +117,11 @@ fn pairing_through_check_policy_then_approval_in_the_host_store() {
         .check_policy(&ports, None, "kw:555", ChatType::Direct)
         .unwrap()
     {
-        PolicyDecision::PairingRequired {
+        PolicyDecision::PairingRequired(PairingChallenge {
             code,
             created: true,
             reply,
-        } => (code, reply),
+        }) => (code, reply),
         other => panic!("{other:?}"),
     };
     // The host issued the code for the normalised sender of this account.
@@ -139,11 +139,11 @@ fn pairing_through_check_policy_then_approval_in_the_host_store() {
         .check_policy(&ports, None, "555", ChatType::Direct)
         .unwrap()
     {
-        PolicyDecision::PairingRequired {
+        PolicyDecision::PairingRequired(PairingChallenge {
             code: c2,
             created: false,
             ..
-        } => assert_eq!(c2, code),
+        }) => assert_eq!(c2, code),
         other => panic!("{other:?}"),
     }
     // Approved with the host's own command: allowed from then on.
@@ -171,7 +171,7 @@ fn the_hosts_own_reply_text_is_used_and_a_full_store_denies() {
         .check_policy(&ports, None, "1", ChatType::Direct)
         .unwrap()
     {
-        PolicyDecision::PairingRequired { reply, .. } => {
+        PolicyDecision::PairingRequired(PairingChallenge { reply, .. }) => {
             assert!(reply.starts_with("OpenClaw:"), "{reply}")
         }
         other => panic!("{other:?}"),
