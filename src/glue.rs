@@ -29,32 +29,16 @@ impl ports::Random for HostRandom {
 
 impl ports::Http for HostHttp {
     fn send(&self, req: &ports::HttpRequest) -> Result<ports::HttpResponse, ports::HttpError> {
-        let r = http::Request {
-            method: match req.method {
-                ports::Method::Get => http::Method::Get,
-                ports::Method::Post => http::Method::Post,
-            },
-            url: req.url.clone(),
-            headers: req.headers.clone(),
-            body: req.body.clone(),
-            account: req.account.clone(),
-            timeout_ms: req.timeout_ms,
-        };
-        match http::send(&r) {
-            Ok(resp) => Ok(ports::HttpResponse {
-                status: resp.status,
-                headers: resp.headers,
-                body: resp.body,
-            }),
-            Err(http::Error::Denied(m)) => Err(ports::HttpError::Denied(m)),
-            Err(http::Error::Timeout) => Err(ports::HttpError::Timeout),
-            Err(http::Error::TooLarge) => Err(ports::HttpError::TooLarge),
-            Err(http::Error::Transport(t)) => Err(ports::HttpError::Transport {
+        http::send(req).map_err(|e| match e {
+            http::Error::Denied(m) => ports::HttpError::Denied(m),
+            http::Error::Timeout => ports::HttpError::Timeout,
+            http::Error::TooLarge => ports::HttpError::TooLarge,
+            http::Error::Transport(t) => ports::HttpError::Transport {
                 message: t.message,
                 maybe_delivered: t.maybe_delivered,
-            }),
-            Err(http::Error::Other(m)) => Err(ports::HttpError::Other(m)),
-        }
+            },
+            http::Error::Other(m) => ports::HttpError::Other(m),
+        })
     }
 }
 
@@ -107,13 +91,7 @@ impl ports::PairingStore for HostPairing {
         account: &str,
         sender: &str,
     ) -> Result<Option<ports::Challenge>, ports::PairingStoreError> {
-        Ok(pairing::upsert_request(account, sender)
-            .map_err(pairing_err)?
-            .map(|c| ports::Challenge {
-                code: c.code,
-                created: c.created,
-                reply: c.reply,
-            }))
+        pairing::upsert_request(account, sender).map_err(pairing_err)
     }
 }
 

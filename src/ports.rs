@@ -6,29 +6,10 @@
 
 use thiserror::Error;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Post,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpRequest {
-    pub method: Method,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<Vec<u8>>,
-    /// The account whose credential the host attaches.
-    pub account: Option<String>,
-    pub timeout_ms: Option<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
+/// The `http` import's records, as wit-bindgen generates them.
+pub use crate::wit::moltbot::channel::http::{
+    Method, Request as HttpRequest, Response as HttpResponse,
+};
 
 impl HttpResponse {
     /// First header with this name, compared case-insensitively.
@@ -95,15 +76,8 @@ pub enum PairingStoreError {
     Other(String),
 }
 
-/// A pending pairing request as the host's store answers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Challenge {
-    pub code: String,
-    /// False when the sender already had a pending request.
-    pub created: bool,
-    /// The host's own text for the sender, if it has one.
-    pub reply: Option<String>,
-}
+/// A pending pairing request as the host's store answers it (the `pairing` import's record).
+pub use crate::wit::moltbot::channel::pairing::Challenge;
 
 /// The host owns who is pending and who was approved; the guest only reads and asks.
 pub trait PairingStore {
