@@ -171,7 +171,11 @@ impl Channel {
             account: account.id.clone(),
             bot_id: bot.bot_id.0,
             title: bot.title,
-            status: bot.status,
+            status: match bot.status.as_str() {
+                "activated" => BotStatus::Activated,
+                "deactivated" => BotStatus::Deactivated,
+                _ => BotStatus::Unknown,
+            },
             elapsed_ms: ports.clock.now_ms().saturating_sub(started),
         })
     }

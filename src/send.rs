@@ -469,12 +469,9 @@ fn receipt(account: &Account, idem: &str, ledger: &Ledger) -> SendReceipt {
     SendReceipt {
         account: account.id.clone(),
         idempotency_key: idem.to_owned(),
-        message_id: chunks
-            .first()
-            .and_then(|c| c.message_id.clone())
-            .unwrap_or_default(),
-        conversation_id: ledger.conversation_id.clone().unwrap_or_default(),
-        send_time: chunks.iter().find_map(|c| c.send_time).unwrap_or(0),
+        message_id: chunks.first().and_then(|c| c.message_id.clone()),
+        conversation_id: ledger.conversation_id.clone(),
+        send_time: chunks.iter().find_map(|c| c.send_time),
         ambiguous: chunks.iter().any(|c| c.outcome == ChunkOutcome::Ambiguous),
         chunks,
     }

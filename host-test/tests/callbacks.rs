@@ -94,7 +94,7 @@ impl Inbound {
             })
             .unwrap()
             .unwrap();
-        r.message_id
+        r.message_id.expect("a delivered message has an id")
     }
 
     fn events(&self) -> Vec<InboundEvent> {
@@ -501,7 +501,7 @@ fn a_pairing_reply_that_cannot_go_now_is_left_to_the_host() {
         let mut p = t.plugin.lock().unwrap();
         host_test::delivery::deliver(&mut p, &req, &t.clock, 20, |_, _| {}).unwrap()
     };
-    let msg = report.outcome.unwrap().message_id;
+    let msg = report.outcome.unwrap().message_id.unwrap();
     let before = t.emulator.posted().len();
     // The budget is spent: the click is answered, and the reply waits in the host's outbox.
     let (status, _) = t

@@ -352,7 +352,7 @@ fn at_most_once_under_every_fault_nothing_is_stored_twice_and_every_report_is_tr
                     chunk.message_id.as_ref(),
                     "ledger and server agree on {key}"
                 );
-                assert_eq!(Some(&r.message_id), on_server);
+                assert_eq!(r.message_id.as_ref(), on_server);
             }
             Final::Delivered(_) => {
                 // Reported as unknown: stored once or not at all (no duplicates, above).

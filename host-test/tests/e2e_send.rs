@@ -42,10 +42,18 @@ fn send_to_a_conversation() {
     assert_eq!(posted[0].text, "배포가 끝났습니다");
     assert_eq!(posted[0].conversation_id, FIRST_GROUP_ROOM);
     // The message id is above 2^53 and must come back exact.
-    assert_eq!(receipt.message_id, posted[0].id);
-    assert!(receipt.message_id.parse::<u64>().unwrap() > 1 << 53);
-    assert_eq!(receipt.conversation_id, FIRST_GROUP_ROOM.to_string());
-    assert_eq!(receipt.send_time, 1_700_000_000);
+    assert_eq!(receipt.message_id.as_ref(), Some(&posted[0].id));
+    assert!(
+        receipt
+            .message_id
+            .as_deref()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 1 << 53
+    );
+    assert_eq!(receipt.conversation_id, Some(FIRST_GROUP_ROOM.to_string()));
+    assert_eq!(receipt.send_time, Some(1_700_000_000));
     assert_eq!(receipt.account, "default");
 
     let reqs = api_requests(&r.emulator);
@@ -119,7 +127,10 @@ fn send_to_a_user_opens_the_dm_once() {
         json!({"user_id": user.id})
     );
     let posted = r.emulator.posted();
-    assert_eq!(posted[0].conversation_id.to_string(), first.conversation_id);
+    assert_eq!(
+        Some(posted[0].conversation_id.to_string()),
+        first.conversation_id
+    );
     // A new instance sharing the KV reuses the cached DM.
     let env = host_test::runtime::HostEnv {
         http: std::sync::Arc::new(r.prepared.policy.clone()),
@@ -159,7 +170,7 @@ fn send_to_an_email_address() {
     let body = body_json(&reqs[0].body);
     assert_eq!(body["email"], json!(user.email));
     assert_eq!(body["text"], json!("메일로 보냄"));
-    assert_eq!(r.emulator.posted()[0].id, receipt.message_id);
+    assert_eq!(Some(r.emulator.posted()[0].id.clone()), receipt.message_id);
 }
 
 #[test]
@@ -227,7 +238,7 @@ fn probe_returns_the_bots_title_and_status() {
     let mut r = rig();
     let p = r.plugin.probe(None).unwrap().unwrap();
     assert_eq!(p.title, "Moltbot 에뮬레이터 봇");
-    assert_eq!(p.status, "activated");
+    assert_eq!(p.status, host_test::wit::BotStatus::Activated);
     assert_eq!(p.bot_id, "1234");
     assert_eq!(p.account, "default");
     let reqs = api_requests(&r.emulator);

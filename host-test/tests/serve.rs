@@ -85,7 +85,7 @@ impl Served {
             idempotency_key: format!("says-{text}"),
         };
         let r = self.agent.lock().unwrap().send(&req).unwrap().unwrap();
-        r.message_id
+        r.message_id.expect("a delivered message has an id")
     }
 }
 

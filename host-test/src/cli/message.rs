@@ -88,9 +88,19 @@ fn print_receipt(r: Option<&wit::SendReceipt>, target: &str) {
     }
     println!("  account:         {}", r.account);
     println!("  target:          {target}");
-    println!("  message id:      {}", r.message_id);
-    println!("  conversation id: {}", r.conversation_id);
-    println!("  send time:       {} ({})", utc(r.send_time), r.send_time);
+    let unknown = || "unknown".to_owned();
+    println!(
+        "  message id:      {}",
+        r.message_id.clone().unwrap_or_else(unknown)
+    );
+    println!(
+        "  conversation id: {}",
+        r.conversation_id.clone().unwrap_or_else(unknown)
+    );
+    match r.send_time {
+        Some(t) => println!("  send time:       {} ({t})", utc(t)),
+        None => println!("  send time:       unknown"),
+    }
     println!("  idempotency key: {}", r.idempotency_key);
     if r.ambiguous {
         println!(

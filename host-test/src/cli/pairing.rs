@@ -97,7 +97,10 @@ pub fn run(action: PairingAction) -> Result<(), CliError> {
                 };
                 let report = deliver_showing_progress(&mut s.plugin, &req)?;
                 match report.outcome {
-                    Ok(r) => println!("Told the user (message {}).", r.message_id),
+                    Ok(r) => println!(
+                        "Told the user (message {}).",
+                        r.message_id.as_deref().unwrap_or("of unknown id")
+                    ),
                     // The approval stands; only the notice failed.
                     Err(e) => eprintln!(
                         "warning: the approval stands, but the notice was not sent: {}",

@@ -2,6 +2,7 @@
 
 use host_test::clock::Clock;
 use host_test::delivery::with_retries;
+use host_test::wit;
 
 use super::error::{CliError, channel_error, trap};
 use super::session::{Conn, connect, show_wait};
@@ -16,7 +17,15 @@ pub fn run(conn: Conn) -> Result<(), CliError> {
     let p = outcome.map_err(|e| channel_error(e, s.emulator.is_some()))?;
     println!(
         "Account {}: bot \"{}\" (id {}), status {}, answered in {} ms",
-        p.account, p.title, p.bot_id, p.status, p.elapsed_ms
+        p.account,
+        p.title,
+        p.bot_id,
+        match p.status {
+            wit::BotStatus::Activated => "activated",
+            wit::BotStatus::Deactivated => "deactivated",
+            wit::BotStatus::Unknown => "unknown",
+        },
+        p.elapsed_ms
     );
     Ok(())
 }

@@ -52,10 +52,11 @@ async function sendText(ctx) {
   );
   return {
     channel: CHANNEL_ID,
-    messageId: receipt.messageId,
+    // An ambiguous first part has no id (WIT `option`): OpenClaw gets "" and `meta.ambiguous`.
+    messageId: receipt.messageId ?? "",
     conversationId: receipt.conversationId,
     chatId: receipt.conversationId,
-    timestamp: Number(receipt.sendTime),
+    timestamp: receipt.sendTime === undefined ? undefined : Number(receipt.sendTime),
     meta: {
       parts: receipt.chunks.length,
       ambiguous: receipt.ambiguous,

@@ -84,9 +84,11 @@ const imports = {
     getRandomU64: () => randomBytes(8).readBigUInt64LE(0),
   },
 };
+// The WIT package version (wit/channel.wit).
+const WIT_VERSION = "0.3.0";
 // jco reads the unversioned names; its typings name the versioned ones. Give both.
 for (const [k, v] of Object.entries({ ...imports })) {
-  if (k.startsWith("moltbot:")) imports[`${k}@0.2.0`] = v;
+  if (k.startsWith("moltbot:")) imports[`${k}@${WIT_VERSION}`] = v;
   else imports[`${k}@0.2.6`] = v;
 }
 
@@ -105,7 +107,7 @@ let lastConfigure = null;
 function instance() {
   if (!channel) {
     const inst = instantiate(getCoreModule, imports);
-    channel = inst.channel ?? inst["moltbot:channel/channel@0.2.0"];
+    channel = inst.channel ?? inst[`moltbot:channel/channel@${WIT_VERSION}`];
     // A fresh instance after a trap must be configured as the old one was.
     if (lastConfigure) channel.configure(...lastConfigure);
   }
