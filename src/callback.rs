@@ -258,8 +258,8 @@ pub fn reply_modal(value: &str) -> Value {
 }
 
 /// A short digest identifying one callback, for replay protection: its type, message, user,
-/// action, value and entered text. Not `action_time`, which the caller chooses freely: a
-/// replay with another time is the same callback.
+/// value and entered text. Not `action_time` or `action_name`, which the caller chooses freely
+/// and nothing signs: a replay with another time or name is the same callback.
 pub fn fingerprint(c: &Callback) -> String {
     use sha2::Digest;
     let mut h = Sha256::new();
@@ -267,7 +267,6 @@ pub fn fingerprint(c: &Callback) -> String {
         c.kind.as_str(),
         c.message_id.as_str(),
         c.user_id.as_str(),
-        c.action_name.as_deref().unwrap_or(""),
         &c.value,
     ];
     let actions = c.actions.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]);
@@ -417,6 +416,8 @@ mod tests {
             fingerprint(&d),
             "a replay with another time"
         );
+        d.action_name = Some("renamed".into());
+        assert_eq!(fingerprint(&c), fingerprint(&d), "or another action name");
         d.actions = vec![("reply".into(), "hello".into())];
         assert_ne!(fingerprint(&c), fingerprint(&d), "another reply");
         let mut e = c.clone();
