@@ -1,11 +1,12 @@
 //! In-memory stand-ins for the host, for native unit tests.
 
+pub use crate::ports::MemoryKv;
+
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 
 use crate::ports::{
-    Challenge, Clock, Http, HttpError, HttpRequest, HttpResponse, Kv, KvError, PairingStore,
-    PairingStoreError, Random,
+    Challenge, Clock, Http, HttpError, HttpRequest, HttpResponse, PairingStore, PairingStoreError,
+    Random,
 };
 
 /// Answers requests from a script, in order, and records what it was asked.
@@ -51,67 +52,6 @@ impl Http for ScriptedHttp {
             .borrow_mut()
             .pop()
             .unwrap_or_else(|| Err(HttpError::Other(format!("unscripted request {}", req.url))))
-    }
-}
-
-#[derive(Default)]
-pub struct MemoryKv {
-    map: RefCell<BTreeMap<String, Vec<u8>>>,
-    pub fail: Cell<bool>,
-}
-
-impl MemoryKv {
-    fn check(&self) -> Result<(), KvError> {
-        if self.fail.get() {
-            Err(KvError::Unavailable("test outage".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl Kv for MemoryKv {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        self.check()?;
-        Ok(self.map.borrow().get(key).cloned())
-    }
-    fn set(&self, key: &str, value: &[u8], _ttl: Option<u64>) -> Result<(), KvError> {
-        self.check()?;
-        self.map.borrow_mut().insert(key.into(), value.to_vec());
-        Ok(())
-    }
-    fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.check()?;
-        self.map.borrow_mut().remove(key);
-        Ok(())
-    }
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-        _ttl: Option<u64>,
-    ) -> Result<bool, KvError> {
-        self.check()?;
-        let mut map = self.map.borrow_mut();
-        if map.get(key).map(Vec::as_slice) != expected {
-            return Ok(false);
-        }
-        match new {
-            Some(v) => map.insert(key.into(), v.to_vec()),
-            None => map.remove(key),
-        };
-        Ok(true)
-    }
-    fn list_keys(&self, prefix: &str) -> Result<Vec<String>, KvError> {
-        self.check()?;
-        Ok(self
-            .map
-            .borrow()
-            .keys()
-            .filter(|k| k.starts_with(prefix))
-            .cloned()
-            .collect())
     }
 }
 

@@ -4,6 +4,9 @@
 //! The wasm glue implements them with the WIT imports; native unit tests use fakes. Keeping
 //! the logic behind these traits is what lets it run (and be tested) outside wasm.
 
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
 use thiserror::Error;
 
 /// The `http` import's records, as wit-bindgen generates them.
@@ -107,4 +110,67 @@ pub struct Ports<'a> {
     pub pairing: &'a dyn PairingStore,
     pub clock: &'a dyn Clock,
     pub random: &'a dyn Random,
+}
+
+/// The `Kv` port in memory, for native use: the unit tests and the benchmarks drive the logic
+/// with it. `fail` makes every call fail as an unreachable store would.
+#[derive(Default)]
+pub struct MemoryKv {
+    map: RefCell<BTreeMap<String, Vec<u8>>>,
+    pub fail: Cell<bool>,
+}
+
+impl MemoryKv {
+    fn check(&self) -> Result<(), KvError> {
+        if self.fail.get() {
+            Err(KvError::Unavailable("test outage".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Kv for MemoryKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.check()?;
+        Ok(self.map.borrow().get(key).cloned())
+    }
+    fn set(&self, key: &str, value: &[u8], _ttl: Option<u64>) -> Result<(), KvError> {
+        self.check()?;
+        self.map.borrow_mut().insert(key.into(), value.to_vec());
+        Ok(())
+    }
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.check()?;
+        self.map.borrow_mut().remove(key);
+        Ok(())
+    }
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        _ttl: Option<u64>,
+    ) -> Result<bool, KvError> {
+        self.check()?;
+        let mut map = self.map.borrow_mut();
+        if map.get(key).map(Vec::as_slice) != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(v) => map.insert(key.into(), v.to_vec()),
+            None => map.remove(key),
+        };
+        Ok(true)
+    }
+    fn list_keys(&self, prefix: &str) -> Result<Vec<String>, KvError> {
+        self.check()?;
+        Ok(self
+            .map
+            .borrow()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
 }
