@@ -104,15 +104,12 @@ impl Channel {
         }
 
         // Replays within the window: 200 and nothing else. Modal requests may repeat freely.
+        // The callback is marked as seen only once its event is ready (below): if this call
+        // fails before that (a trap, a storage error), KakaoWork's retry is not a "replay".
         let fp = callback::fingerprint(&cb);
-        if cb.kind != Kind::RequestModal
-            && !ports.kv.compare_and_swap(
-                &format!("dedup/v1/{}/{fp}", account.id),
-                None,
-                Some(b"1"),
-                Some(callback::DEDUP_TTL_MS),
-            )?
-        {
+        let seen = format!("dedup/v1/{}/{fp}", account.id);
+        let marks = cb.kind != Kind::RequestModal;
+        if marks && ports.kv.get(&seen)?.is_some() {
             return answer(CallbackResponse::json(200, &serde_json::json!({})));
         }
 
@@ -210,6 +207,14 @@ impl Channel {
             action_name,
             action_value,
         };
+        // One event per callback: of two identical ones racing, the one that marks it wins.
+        if marks
+            && !ports
+                .kv
+                .compare_and_swap(&seen, None, Some(b"1"), Some(callback::DEDUP_TTL_MS))?
+        {
+            return answer(ok);
+        }
         Ok(CallbackOutcome {
             response: ok,
             events: vec![event],

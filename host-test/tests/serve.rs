@@ -198,16 +198,24 @@ fn a_trapped_instance_is_replaced_and_the_next_callback_is_answered() {
     );
     assert_eq!(s.pool.replaced(), 1);
 
+    // KakaoWork tries the same submission again: it was not lost to the trap.
     let (status, modal) = s.emulator.click(&s.url(), &msg, "답장하기", USER).unwrap();
     assert_eq!(status, 200, "{modal}");
     let (status, body) = s
         .emulator
-        .submit(&s.url(), &msg, USER, &modal["view"], &[("reply", "second")])
+        .submit(&s.url(), &msg, USER, &modal["view"], &[("reply", "first")])
         .unwrap();
     assert_eq!(status, 200, "{body}");
     let events = s.events.lock().unwrap().clone();
     assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0].text, "second");
+    assert_eq!(events[0].text, "first");
+    // And a true replay of it makes nothing more.
+    let (status, _) = s
+        .emulator
+        .submit(&s.url(), &msg, USER, &modal["view"], &[("reply", "first")])
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(s.events.lock().unwrap().len(), 1);
 }
 
 /// SplitMix64: seeded, so every run sends the same requests.
