@@ -78,8 +78,7 @@ impl<'a> Limiter<'a> {
 
     /// The budget in force: the configured one, lowered by what KakaoWork reported.
     pub fn budget(&self) -> Result<u32, KvError> {
-        let reported = parse_u64(self.kv.get(&self.k("limit"))?.as_deref());
-        Ok(self.effective(reported))
+        Ok(self.effective(self.reported()?))
     }
 
     fn effective(&self, reported: u64) -> u32 {
@@ -90,26 +89,47 @@ impl<'a> Limiter<'a> {
         }
     }
 
-    /// Until KakaoWork has reported its limit, requests are counted (for a minute after the
-    /// last one): a lower limit learned later must count them too.
-    fn count_unreported(&self) -> Result<(), KvError> {
-        if self.kv.get(&self.k("limit"))?.is_some() {
-            return Ok(());
-        }
-        let key = self.k("unreported");
+    fn reported(&self) -> Result<u64, KvError> {
+        Ok(parse_u64(self.kv.get(&self.k("limit"))?.as_deref()))
+    }
+
+    /// Sets the number under `part` to what `next` makes of it (`None`: leave it), with its
+    /// TTL, by compare-and-swap; under heavy contention it gives up, as every caller may.
+    fn update(&self, part: &str, next: impl Fn(u64) -> Option<(u64, u64)>) -> Result<(), KvError> {
+        let key = self.k(part);
         for _ in 0..CAS_ATTEMPTS {
             let current = self.kv.get(&key)?;
-            let next = parse_u64(current.as_deref()) + 1;
+            let Some((value, ttl)) = next(parse_u64(current.as_deref())) else {
+                return Ok(());
+            };
+            let bytes = value.to_string();
             if self.kv.compare_and_swap(
                 &key,
                 current.as_deref(),
-                Some(next.to_string().as_bytes()),
-                Some(WINDOW_MS),
+                Some(bytes.as_bytes()),
+                Some(ttl),
             )? {
                 return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// Moves the theoretical arrival time `by` ms past the later of itself and `now`.
+    fn push_tat(&self, now: u64, by: u64) -> Result<(), KvError> {
+        self.update("tat", |tat| {
+            let next = tat.max(now) + by;
+            Some((next, next - now + WINDOW_MS))
+        })
+    }
+
+    /// Until KakaoWork has reported its limit (`reported` is 0), requests are counted (for a
+    /// minute after the last one): a lower limit learned later must count them too.
+    fn count_unreported(&self, reported: u64) -> Result<(), KvError> {
+        if reported != 0 {
+            return Ok(());
+        }
+        self.update("unreported", |n| Some((n + 1, WINDOW_MS)))
     }
 
     /// Milliseconds until a recorded 429 block ends (0 when none).
@@ -123,7 +143,8 @@ impl<'a> Limiter<'a> {
         if blocked > now {
             return Ok(Decision::Wait(blocked - now));
         }
-        let (interval, tolerance) = params(self.budget()?, self.config.burst);
+        let reported = self.reported()?;
+        let (interval, tolerance) = params(self.effective(reported), self.config.burst);
         let key = self.k("tat");
         for _ in 0..CAS_ATTEMPTS {
             let current = self.kv.get(&key)?;
@@ -139,7 +160,7 @@ impl<'a> Limiter<'a> {
                 Some(next.to_string().as_bytes()),
                 Some(ttl),
             )? {
-                self.count_unreported()?;
+                self.count_unreported(reported)?;
                 return Ok(Decision::Admit);
             }
         }
@@ -149,21 +170,10 @@ impl<'a> Limiter<'a> {
 
     /// Count a request that was made outside this budget (e.g. before the workspace was known).
     pub fn charge(&self, now: u64) -> Result<(), KvError> {
-        let (interval, _) = params(self.budget()?, self.config.burst);
-        let key = self.k("tat");
-        for _ in 0..CAS_ATTEMPTS {
-            let current = self.kv.get(&key)?;
-            let next = parse_u64(current.as_deref()).max(now) + interval;
-            if self.kv.compare_and_swap(
-                &key,
-                current.as_deref(),
-                Some(next.to_string().as_bytes()),
-                Some(next - now + WINDOW_MS),
-            )? {
-                return self.count_unreported();
-            }
-        }
-        Ok(())
+        let reported = self.reported()?;
+        let (interval, _) = params(self.effective(reported), self.config.burst);
+        self.push_tat(now, interval)?;
+        self.count_unreported(reported)
     }
 
     /// KakaoWork's `RateLimit-Limit`, remembered for a day. The budget is the lower of it and
@@ -176,54 +186,30 @@ impl<'a> Limiter<'a> {
         if n == 0 {
             return Ok(());
         }
-        let key = self.k("limit");
-        let reported = parse_u64(self.kv.get(&key)?.as_deref());
+        let reported = self.reported()?;
         if reported == n as u64 {
             return Ok(());
         }
         let before = self.effective(reported);
-        self.kv
-            .set(&key, n.to_string().as_bytes(), Some(24 * 3600 * 1000))?;
+        self.kv.set(
+            &self.k("limit"),
+            n.to_string().as_bytes(),
+            Some(24 * 3600 * 1000),
+        )?;
         let after = self.effective(n as u64);
         if after >= before {
             return Ok(());
         }
         let unreported = parse_u64(self.kv.get(&self.k("unreported"))?.as_deref());
         let (interval, _) = params(after, self.config.burst);
-        let tat = self.k("tat");
-        for _ in 0..CAS_ATTEMPTS {
-            let current = self.kv.get(&tat)?;
-            let next = parse_u64(current.as_deref()).max(now) + unreported * interval;
-            if self.kv.compare_and_swap(
-                &tat,
-                current.as_deref(),
-                Some(next.to_string().as_bytes()),
-                Some(next - now + WINDOW_MS),
-            )? {
-                break;
-            }
-        }
-        Ok(())
+        self.push_tat(now, unreported * interval)
     }
 
     /// After a 429: nobody calls before `until` (only ever moved later).
     pub fn block_until(&self, now: u64, until: u64) -> Result<(), KvError> {
-        let key = self.k("blocked");
-        for _ in 0..CAS_ATTEMPTS {
-            let current = self.kv.get(&key)?;
-            if parse_u64(current.as_deref()) >= until {
-                return Ok(());
-            }
-            if self.kv.compare_and_swap(
-                &key,
-                current.as_deref(),
-                Some(until.to_string().as_bytes()),
-                Some(until.saturating_sub(now) + 1000),
-            )? {
-                return Ok(());
-            }
-        }
-        Ok(())
+        self.update("blocked", |blocked| {
+            (blocked < until).then(|| (until, until.saturating_sub(now) + 1000))
+        })
     }
 }
 
