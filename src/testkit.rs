@@ -53,17 +53,21 @@ pub(crate) fn configured(json: &str, sources: &[(&str, CredentialSource)]) -> Ch
 
 /// `json` with a callback secret at the top unless it says something about authentication.
 pub(crate) fn with_secret(json: &str) -> String {
-    let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
+    with_secret_value(serde_json::from_str(json).unwrap()).to_string()
+}
+
+/// The callback secret of test configs that do not test authentication.
+pub(crate) const TEST_SECRET: &str = "test-callback-secret-0123456789";
+
+/// `v` with [`TEST_SECRET`] at the top unless it says something about authentication.
+pub(crate) fn with_secret_value(mut v: serde_json::Value) -> serde_json::Value {
     if let Some(m) = v.as_object_mut()
         && !m.contains_key("callbackSecret")
         && !m.contains_key(config::UNAUTHENTICATED_OPT_OUT)
     {
-        m.insert(
-            "callbackSecret".into(),
-            "test-callback-secret-0123456789".into(),
-        );
+        m.insert("callbackSecret".into(), TEST_SECRET.into());
     }
-    v.to_string()
+    v
 }
 
 pub(crate) fn default_channel() -> Channel {

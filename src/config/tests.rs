@@ -1,27 +1,14 @@
 use super::*;
 use crate::limiter::RateConfig;
+use crate::testkit::{TEST_SECRET, with_secret_value};
 use serde_json::Value;
 use serde_json::json;
 
-/// A test secret for configs that do not care about callback authentication.
-const TEST_SECRET: &str = "test-callback-secret-0123456789";
-
-/// `v` with [`TEST_SECRET`] at the top unless it says something about authentication.
-fn with_secret(mut v: Value) -> Value {
-    if let Value::Object(m) = &mut v
-        && !m.contains_key("callbackSecret")
-        && !m.contains_key(UNAUTHENTICATED_OPT_OUT)
-    {
-        m.insert("callbackSecret".into(), Value::String(TEST_SECRET.into()));
-    }
-    v
-}
-
 fn ok(v: Value) -> Report {
-    parse(&with_secret(v)).unwrap_or_else(|e| panic!("{e:#?}"))
+    parse(&with_secret_value(v)).unwrap_or_else(|e| panic!("{e:#?}"))
 }
 fn errs(v: Value) -> Vec<ConfigIssue> {
-    parse(&with_secret(v)).expect_err("should be rejected")
+    parse(&with_secret_value(v)).expect_err("should be rejected")
 }
 
 #[test]

@@ -135,10 +135,11 @@ async function configure(cfg) {
     first.accounts.map((a) => a.id),
     first.defaultAccount,
   );
+  const salt = stateSalt();
   const statuses = [...credentials].map(([account, c]) => ({
     account,
     source: c.source,
-    keyId: c.key ? keyId(c.key, stateSalt()) : undefined,
+    keyId: c.key ? keyId(c.key, salt) : undefined,
   }));
   const result = await h.call("configure", redacted, statuses);
   h.endpoints = new Map(
