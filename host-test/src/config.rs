@@ -76,7 +76,7 @@ pub fn key_id(salt: &[u8], key: &str) -> String {
 }
 
 /// A salt for this process alone: key ids from [`prepare`] are keyed even where no state
-/// keeps a salt (tests, benchmarks); hosts with state use [`Prepared::salt_key_ids`].
+/// keeps a salt (tests, benchmarks); hosts with state use [`prepare_keyed`] with theirs.
 fn process_salt() -> &'static [u8; 32] {
     static SALT: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
     SALT.get_or_init(|| {
@@ -105,22 +105,6 @@ pub fn state_salt(
     })
 }
 
-impl Prepared {
-    /// Recomputes every key id under `salt` (the state's, from [`state_salt`]).
-    pub fn salt_key_ids(&mut self, salt: &[u8]) {
-        for c in &mut self.credentials {
-            if let Some(key) = self
-                .policy
-                .accounts
-                .get(&c.account)
-                .and_then(|e| e.key.as_ref())
-            {
-                c.key_id = Some(key_id(salt, key.expose()));
-            }
-        }
-    }
-}
-
 fn source_to_wit(s: CredentialSource) -> wit::CredentialSource {
     match s {
         CredentialSource::Config => wit::CredentialSource::Config,
@@ -132,7 +116,16 @@ fn source_to_wit(s: CredentialSource) -> wit::CredentialSource {
 
 /// Resolve every account's key and build the redacted section and the HTTP policy.
 /// `env_key` is the value of `KAKAOWORK_APP_KEY`, if set.
-pub fn prepare(mut section: Value, env_key: Option<&str>) -> Result<Prepared, HostConfigError> {
+pub fn prepare(section: Value, env_key: Option<&str>) -> Result<Prepared, HostConfigError> {
+    prepare_keyed(section, env_key, process_salt())
+}
+
+/// As [`prepare`], with key ids keyed by `salt` (the state's, from [`state_salt`]).
+pub fn prepare_keyed(
+    mut section: Value,
+    env_key: Option<&str>,
+    salt: &[u8],
+) -> Result<Prepared, HostConfigError> {
     let env_key = env_key.map(str::trim).filter(|k| !k.is_empty());
     let report = shared::parse(&section).map_err(HostConfigError::Invalid)?;
     let mut accounts = HashMap::new();
@@ -169,7 +162,7 @@ pub fn prepare(mut section: Value, env_key: Option<&str>) -> Result<Prepared, Ho
         } else {
             CredentialSource::None
         };
-        let key_id = key.as_deref().map(|k| key_id(process_salt(), k));
+        let key_id = key.as_deref().map(|k| key_id(salt, k));
         // api_base was validated by the shared parser, so it parses here.
         let endpoint =
             Endpoint::new(&a.api_base, key.map(AppKey::new), a.proxy.clone()).map_err(|e| {
@@ -256,8 +249,12 @@ mod tests {
         let other = state_salt(&crate::kv::MemoryKv::default(), 0).unwrap();
         assert_ne!(other, salt, "each state has its own");
 
-        let mut p = prepare(json!({"appKey": "the-app-key", "replyButton": false}), None).unwrap();
-        p.salt_key_ids(&salt);
+        let p = prepare_keyed(
+            json!({"appKey": "the-app-key", "replyButton": false}),
+            None,
+            &salt,
+        )
+        .unwrap();
         let id = p.credentials[0].key_id.clone().unwrap();
         assert_eq!(id.len(), 16);
         assert_eq!(id, key_id(&salt, "the-app-key"));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use host_test::clock::Clock;
-use host_test::config::{Prepared, load_file, prepare};
+use host_test::config::{Prepared, load_file, prepare, prepare_keyed};
 use host_test::delivery::deliver;
 use host_test::emulator::{Emulator, EmulatorOptions};
 use host_test::kv::{KvStore, Prefixed, SqliteKv};
@@ -99,17 +99,6 @@ pub fn connect(conn: &Conn) -> Result<Session, CliError> {
         .credentials
         .iter()
         .any(|c| c.source != wit::CredentialSource::None);
-    let (mut prepared, emulator) = if conn.emulator || !has_key {
-        let emu = Emulator::start(EmulatorOptions::default()).map_err(CliError::Emulator)?;
-        eprintln!(
-            "No KakaoWork app key found ({APP_KEY_ENV} or --config): using the embedded KakaoWork emulator at {}.",
-            emu.base_url()
-        );
-        point_at_emulator(&mut section, &emu);
-        (prepare(section, None)?, Some(emu))
-    } else {
-        (prepare(section, env_key.as_deref())?, None)
-    };
     let dir = state_dir(conn);
     let db = dir.join("state.sqlite3");
     let store = SqliteKv::open(&db).map_err(|e| CliError::State {
@@ -123,7 +112,17 @@ pub fn connect(conn: &Conn) -> Result<Session, CliError> {
                 message: format!("the key-id salt: {e:?}"),
             }
         })?;
-    prepared.salt_key_ids(&salt);
+    let (prepared, emulator) = if conn.emulator || !has_key {
+        let emu = Emulator::start(EmulatorOptions::default()).map_err(CliError::Emulator)?;
+        eprintln!(
+            "No KakaoWork app key found ({APP_KEY_ENV} or --config): using the embedded KakaoWork emulator at {}.",
+            emu.base_url()
+        );
+        point_at_emulator(&mut section, &emu);
+        (prepare_keyed(section, None, &salt)?, Some(emu))
+    } else {
+        (prepare_keyed(section, env_key.as_deref(), &salt)?, None)
+    };
     // The emulator's workspace is not the real one: keep their states apart.
     let kv: Arc<dyn KvStore> = if emulator.is_some() {
         Arc::new(Prefixed {
