@@ -1,9 +1,14 @@
 //! The authentication-failure guard: after a few authentication failures in a row with one key,
 //! calls for that account stop until its key changes (the host reports a non-secret key id).
+//!
+//! An instance that found nothing on record does not read the record again until it fails
+//! itself: failures recorded by other instances cost it one more rejected request, not a KV
+//! read on every call.
 
 use crate::config::Account;
 use crate::envelope::ErrorCode;
 use crate::error::{ApiFailure, ChannelError};
+use crate::memo::Memo;
 use crate::ports::Ports;
 
 /// Authentication failures in a row (with one key) after which calls stop.
@@ -12,11 +17,16 @@ pub const AUTH_FAILURE_LIMIT: u32 = 3;
 /// Stop calling with a key KakaoWork keeps rejecting; returns whether failures are on record.
 pub(crate) fn check(
     ports: &Ports<'_>,
+    memo: &Memo,
     account: &Account,
     key_id: Option<&str>,
 ) -> Result<bool, ChannelError> {
+    if memo.auth_clear(&account.id) {
+        return Ok(false);
+    }
     let key = format!("authfail/v1/{}", account.id);
     let Some(raw) = ports.kv.get(&key)? else {
+        memo.set_auth_clear(&account.id, true);
         return Ok(false);
     };
     let text = String::from_utf8_lossy(&raw);
@@ -40,6 +50,7 @@ pub(crate) fn check(
 
 pub(crate) fn record(
     ports: &Ports<'_>,
+    memo: &Memo,
     account: &Account,
     key_id: Option<&str>,
     failed: bool,
@@ -47,11 +58,12 @@ pub(crate) fn record(
 ) {
     let key = format!("authfail/v1/{}", account.id);
     if !failed {
-        if on_record {
-            let _ = ports.kv.delete(&key);
+        if on_record && ports.kv.delete(&key).is_ok() {
+            memo.set_auth_clear(&account.id, true);
         }
         return;
     }
+    memo.set_auth_clear(&account.id, false);
     let id = key_id.unwrap_or("");
     let count = ports
         .kv

@@ -5,6 +5,7 @@ use crate::api::{ApiError, Client, Gate};
 use crate::config::Account;
 use crate::error::ChannelError;
 use crate::limiter::{self, Decision, Limiter};
+use crate::memo::{self, Memo};
 use crate::ports::{HttpResponse, Ports};
 use crate::retry;
 
@@ -42,6 +43,16 @@ impl Gate for LimitGate<'_> {
     }
 }
 
+impl<'a> LimitGate<'a> {
+    /// The gate of budget `key`, starting from what this instance last saw of its record.
+    pub(crate) fn new(ports: &'a Ports<'a>, memo: &'a Memo, key: &str, account: &Account) -> Self {
+        Self {
+            limiter: Limiter::with_hints(ports.kv, key, account.rate_limit, &memo.limiter),
+            ports,
+        }
+    }
+}
+
 /// A gate whose admission was already granted: it only observes the answer.
 pub(crate) struct Admitted<'a>(pub(crate) &'a LimitGate<'a>);
 
@@ -55,16 +66,26 @@ impl Gate for Admitted<'_> {
 }
 
 /// The rate budget's key: the workspace (from `spaces.info`, cached), else the account.
-pub(crate) fn key(ports: &Ports<'_>, account: &Account) -> Result<String, ChannelError> {
+pub(crate) fn key(
+    ports: &Ports<'_>,
+    memo: &Memo,
+    account: &Account,
+    now: u64,
+) -> Result<String, ChannelError> {
+    if let Some(k) = memo.budget_key(&account.id, now) {
+        return Ok(k);
+    }
+    let remember = |k: &str, ttl: u64| {
+        memo.set_budget_key(&account.id, k, now + ttl.min(memo::BUDGET_KEY_MS));
+    };
     let cache = format!("ws/v1/{}", account.id);
     if let Some(v) = ports.kv.get(&cache)? {
-        return Ok(String::from_utf8_lossy(&v).into_owned());
+        let k = String::from_utf8_lossy(&v).into_owned();
+        remember(&k, memo::BUDGET_KEY_MS);
+        return Ok(k);
     }
     let own = format!("acct:{}", account.id);
-    let gate = LimitGate {
-        limiter: Limiter::new(ports.kv, &own, account.rate_limit),
-        ports,
-    };
+    let gate = LimitGate::new(ports, memo, &own, account);
     let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
     let scope = format!("{}/spaces.info", account.id);
     match retry::safe_call(ports, &scope, "spaces.info", || client.spaces_info()) {
@@ -74,13 +95,16 @@ pub(crate) fn key(ports: &Ports<'_>, account: &Account) -> Result<String, Channe
                 .kv
                 .set(&cache, key.as_bytes(), Some(WORKSPACE_TTL_MS))?;
             // spaces.info was paid from the account's budget; count it in the shared one.
-            Limiter::new(ports.kv, &key, account.rate_limit).charge(ports.clock.now_ms())?;
+            Limiter::with_hints(ports.kv, &key, account.rate_limit, &memo.limiter)
+                .charge(ports.clock.now_ms())?;
+            remember(&key, WORKSPACE_TTL_MS);
             Ok(key)
         }
         Err(ChannelError::Api(_)) => {
             // No workspace id to be had (e.g. the bot may not read spaces.info): the
             // account is its own budget; ask again in an hour.
             ports.kv.set(&cache, own.as_bytes(), Some(3600 * 1000))?;
+            remember(&own, 3600 * 1000);
             Ok(own)
         }
         Err(e) => Err(e),

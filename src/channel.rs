@@ -8,7 +8,7 @@ use crate::auth_guard;
 use crate::budget::{self, LimitGate};
 use crate::config::{self, Account, ChannelConfig};
 use crate::error::ChannelError;
-use crate::limiter::Limiter;
+use crate::memo::Memo;
 use crate::ports::Ports;
 use crate::retry;
 
@@ -26,10 +26,12 @@ pub(crate) struct Configured {
     pub(crate) credentials: Vec<(String, Credential)>,
 }
 
-/// One instance's state: the validated configuration, nothing else (shared state lives in KV).
+/// One instance's state: the validated configuration and what it remembers between calls
+/// (shared state lives in KV; see [`Memo`]).
 #[derive(Default)]
 pub struct Channel {
     pub(crate) state: Option<Configured>,
+    pub(crate) memo: Memo,
 }
 
 impl Channel {
@@ -95,6 +97,7 @@ impl Channel {
             })
             .collect();
         let default_account = report.config.default_account.clone();
+        self.memo = Memo::default();
         self.state = Some(Configured {
             config: report.config,
             credentials: creds,
@@ -145,24 +148,22 @@ impl Channel {
         account: Option<&str>,
     ) -> Result<ProbeResult, ChannelError> {
         let (account, key_id) = self.account(account)?;
-        let on_record = auth_guard::check(ports, account, key_id)?;
-        let bkey = budget::key(ports, account)?;
-        let gate = LimitGate {
-            limiter: Limiter::new(ports.kv, &bkey, account.rate_limit),
-            ports,
-        };
+        let memo = &self.memo;
+        let on_record = auth_guard::check(ports, memo, account, key_id)?;
         let started = ports.clock.now_ms();
+        let bkey = budget::key(ports, memo, account, started)?;
+        let gate = LimitGate::new(ports, memo, &bkey, account);
         let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
         let scope = format!("{}/bots.info", account.id);
         let result = retry::safe_call(ports, &scope, "bots.info", || client.bots_info());
         let bot = match result {
             Ok(b) => {
-                auth_guard::record(ports, account, key_id, false, on_record);
+                auth_guard::record(ports, memo, account, key_id, false, on_record);
                 b
             }
             Err(e) => {
                 if matches!(e, ChannelError::Authentication(_)) {
-                    auth_guard::record(ports, account, key_id, true, on_record);
+                    auth_guard::record(ports, memo, account, key_id, true, on_record);
                 }
                 return Err(e);
             }

@@ -11,7 +11,6 @@ use crate::channel::{
 };
 use crate::config::Account;
 use crate::error::ChannelError;
-use crate::limiter::Limiter;
 use crate::ports::Ports;
 
 impl Channel {
@@ -70,7 +69,9 @@ impl Channel {
                 "the message was not sent by this version of the plugin",
             ));
         };
-        let key = callback::signing_key(ports.kv, ports.random, &account.id)?;
+        let key = self.memo.signing_key(&account.id, || {
+            callback::signing_key(ports.kv, ports.random, &account.id)
+        })?;
         let claim = binding::Claim {
             account: &account.id,
             message_id: cb.message_id.as_str(),
@@ -229,11 +230,8 @@ impl Channel {
             return String::from_utf8(v).ok();
         }
         let (account, _) = self.account(Some(&account.id)).ok()?;
-        let bkey = budget::key(ports, account).ok()?;
-        let gate = LimitGate {
-            limiter: Limiter::new(ports.kv, &bkey, account.rate_limit),
-            ports,
-        };
+        let bkey = budget::key(ports, &self.memo, account, ports.clock.now_ms()).ok()?;
+        let gate = LimitGate::new(ports, &self.memo, &bkey, account);
         let name = Client::new(ports.http, &account.id, &account.api_base)
             .with_gate(&gate)
             .users_info(user)

@@ -139,9 +139,9 @@ impl Ledger {
     }
 }
 
-/// A ledger as loaded, with the exact bytes to compare-and-swap against.
+/// A ledger as loaded, with the exact bytes to compare-and-swap against (`None`: not in KV).
 pub struct Stored {
-    pub raw: Vec<u8>,
+    pub raw: Option<Vec<u8>>,
     pub ledger: Ledger,
 }
 
@@ -160,7 +160,10 @@ pub fn load(kv: &dyn Kv, key: &str) -> Result<Option<Stored>, LoadError> {
         return Ok(None);
     };
     let ledger = Ledger::decode(&raw).map_err(LoadError::Corrupt)?;
-    Ok(Some(Stored { raw, ledger }))
+    Ok(Some(Stored {
+        raw: Some(raw),
+        ledger,
+    }))
 }
 
 /// Replace `old` by `new`; false when another instance changed the record in between.
@@ -173,7 +176,7 @@ pub fn swap(
     let raw = new.encode();
     if kv.compare_and_swap(key, old, Some(&raw), Some(LEDGER_TTL_MS))? {
         Ok(Some(Stored {
-            raw,
+            raw: Some(raw),
             ledger: new.clone(),
         }))
     } else {

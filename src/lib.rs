@@ -17,6 +17,7 @@ pub mod inbound;
 pub mod json;
 pub mod ledger;
 pub mod limiter;
+pub mod memo;
 pub mod pagination;
 pub mod policy;
 pub mod ports;

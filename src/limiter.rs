@@ -1,8 +1,11 @@
-//! The workspace rate limiter: GCRA with its one timestamp per key kept in KV, so every
+//! The workspace rate limiter: GCRA with its state in one KV record per budget, so every
 //! instance and every account of a workspace shares one budget, across restarts.
 //!
-//! Decisions use absolute wall-clock milliseconds and compare-and-swap, never instance state.
-//! A KV failure is returned as an error: callers fail closed and make no request.
+//! Decisions use absolute wall-clock milliseconds and compare-and-swap; an instance keeps only
+//! a hint of the record's bytes (see [`Hints`]), never a decision. A KV failure is returned as
+//! an error: callers fail closed and make no request.
+
+use std::cell::RefCell;
 
 use crate::ports::{Kv, KvError};
 
@@ -11,6 +14,7 @@ pub const DEFAULT_BURST: u32 = 5;
 /// A `Retry-After` longer than this is treated as this (a broken header must not park sends).
 pub const MAX_BLOCK_MS: u64 = 120_000;
 const WINDOW_MS: u64 = 60_000;
+const DAY_MS: u64 = 24 * 3600 * 1000;
 const CAS_ATTEMPTS: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,16 +54,127 @@ pub fn params(budget: u32, burst: u32) -> (u64, u64) {
     (interval, (burst - 1) * interval)
 }
 
-fn parse_u64(v: Option<&[u8]>) -> u64 {
-    v.and_then(|b| std::str::from_utf8(b).ok())
-        .and_then(|s| s.parse().ok())
+/// The limiter's whole state for one budget, in one KV record, so that an admission is one
+/// read and one compare-and-swap (or only the swap, when this instance wrote the record last).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct State {
+    /// GCRA's theoretical arrival time.
+    tat: u64,
+    /// After a 429: nobody calls before this.
+    blocked: u64,
+    /// KakaoWork's `RateLimit-Limit`, in force until `limit_until`.
+    limit: u64,
+    limit_until: u64,
+    /// Requests admitted before KakaoWork reported its limit, counted until `unreported_until`.
+    unreported: u64,
+    unreported_until: u64,
+}
+
+impl State {
+    /// An unreadable record reads as empty: the limiter starts over rather than stop sending.
+    fn decode(raw: Option<&[u8]>) -> Self {
+        let mut n = raw
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+            .split(' ')
+            .map(|f| f.parse::<u64>().ok());
+        let mut next = || n.next().flatten();
+        match (next(), next(), next(), next(), next(), next()) {
+            (Some(tat), Some(blocked), Some(limit), Some(lu), Some(unrep), Some(uu)) => Self {
+                tat,
+                blocked,
+                limit,
+                limit_until: lu,
+                unreported: unrep,
+                unreported_until: uu,
+            },
+            _ => Self::default(),
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        format!(
+            "{} {} {} {} {} {}",
+            self.tat,
+            self.blocked,
+            self.limit,
+            self.limit_until,
+            self.unreported,
+            self.unreported_until
+        )
+        .into_bytes()
+    }
+
+    fn reported(&self, now: u64) -> u64 {
+        if now < self.limit_until {
+            self.limit
+        } else {
+            0
+        }
+    }
+
+    fn unreported(&self, now: u64) -> u64 {
+        if now < self.unreported_until {
+            self.unreported
+        } else {
+            0
+        }
+    }
+
+    /// The record lives as long as any part of it matters.
+    fn ttl(&self, now: u64) -> u64 {
+        [
+            self.tat.saturating_add(WINDOW_MS),
+            self.blocked.saturating_add(1000),
+            self.limit_until,
+            self.unreported_until,
+        ]
+        .into_iter()
+        .max()
         .unwrap_or(0)
+        .saturating_sub(now)
+        .max(1000)
+    }
+}
+
+/// What one instance last read or wrote of each budget's record, kept between calls: when no
+/// other instance wrote since, the next compare-and-swap needs no read before it. A stale hint
+/// only costs a failed swap and a read.
+#[derive(Default)]
+pub struct Hints(RefCell<Vec<(String, Option<Vec<u8>>)>>);
+
+impl Hints {
+    fn take(&self, key: &str) -> Option<Option<Vec<u8>>> {
+        let mut v = self.0.borrow_mut();
+        let i = v.iter().position(|(k, _)| k == key)?;
+        Some(v.swap_remove(i).1)
+    }
+
+    fn put(&self, key: String, raw: Option<Vec<u8>>) {
+        let mut v = self.0.borrow_mut();
+        // A handful of budgets per instance; a bound keeps a long-lived one small.
+        if v.len() >= 16 {
+            v.remove(0);
+        }
+        v.push((key, raw));
+    }
 }
 
 pub struct Limiter<'a> {
     kv: &'a dyn Kv,
     key: String,
     config: RateConfig,
+    /// The record as this limiter last saw it (`None`: not known, read it first).
+    seen: RefCell<Option<Option<Vec<u8>>>>,
+    hints: Option<&'a Hints>,
+}
+
+impl Drop for Limiter<'_> {
+    fn drop(&mut self) {
+        if let (Some(h), Some(seen)) = (self.hints, self.seen.get_mut().take()) {
+            h.put(std::mem::take(&mut self.key), seen);
+        }
+    }
 }
 
 impl<'a> Limiter<'a> {
@@ -67,18 +182,68 @@ impl<'a> Limiter<'a> {
     pub fn new(kv: &'a dyn Kv, key: &str, config: RateConfig) -> Self {
         Self {
             kv,
-            key: key.to_owned(),
+            key: format!("rl/v2/{key}"),
             config,
+            seen: RefCell::new(None),
+            hints: None,
         }
     }
 
-    fn k(&self, part: &str) -> String {
-        format!("rl/v1/{}/{part}", self.key)
+    /// A limiter that starts from, and leaves behind, this instance's hint for its record.
+    pub fn with_hints(kv: &'a dyn Kv, key: &str, config: RateConfig, hints: &'a Hints) -> Self {
+        let mut l = Self::new(kv, key, config);
+        *l.seen.get_mut() = hints.take(&l.key);
+        l.hints = Some(hints);
+        l
+    }
+
+    fn current(&self) -> Result<Option<Vec<u8>>, KvError> {
+        if let Some(seen) = self.seen.borrow().as_ref() {
+            return Ok(seen.clone());
+        }
+        let raw = self.kv.get(&self.key)?;
+        *self.seen.borrow_mut() = Some(raw.clone());
+        Ok(raw)
+    }
+
+    fn state(&self) -> Result<State, KvError> {
+        Ok(State::decode(self.current()?.as_deref()))
+    }
+
+    /// Changes the record as `f` says (`f` returns whether to write, and its answer), by
+    /// compare-and-swap against what was last seen; on a lost race it reads and tries again.
+    /// `None`: still losing after [`CAS_ATTEMPTS`] (heavy contention).
+    fn update<R>(
+        &self,
+        now: u64,
+        mut f: impl FnMut(&mut State) -> (bool, R),
+    ) -> Result<Option<R>, KvError> {
+        let mut current = self.current()?;
+        for _ in 0..CAS_ATTEMPTS {
+            let mut s = State::decode(current.as_deref());
+            let (write, answer) = f(&mut s);
+            if !write {
+                return Ok(Some(answer));
+            }
+            let bytes = s.encode();
+            if self.kv.compare_and_swap(
+                &self.key,
+                current.as_deref(),
+                Some(&bytes),
+                Some(s.ttl(now)),
+            )? {
+                *self.seen.borrow_mut() = Some(Some(bytes));
+                return Ok(Some(answer));
+            }
+            current = self.kv.get(&self.key)?;
+            *self.seen.borrow_mut() = Some(current.clone());
+        }
+        Ok(None)
     }
 
     /// The budget in force: the configured one, lowered by what KakaoWork reported.
-    pub fn budget(&self) -> Result<u32, KvError> {
-        Ok(self.effective(self.reported()?))
+    pub fn budget(&self, now: u64) -> Result<u32, KvError> {
+        Ok(self.effective(self.state()?.reported(now)))
     }
 
     fn effective(&self, reported: u64) -> u32 {
@@ -89,91 +254,65 @@ impl<'a> Limiter<'a> {
         }
     }
 
-    fn reported(&self) -> Result<u64, KvError> {
-        Ok(parse_u64(self.kv.get(&self.k("limit"))?.as_deref()))
-    }
-
-    /// Sets the number under `part` to what `next` makes of it (`None`: leave it), with its
-    /// TTL, by compare-and-swap; under heavy contention it gives up, as every caller may.
-    fn update(&self, part: &str, next: impl Fn(u64) -> Option<(u64, u64)>) -> Result<(), KvError> {
-        let key = self.k(part);
-        for _ in 0..CAS_ATTEMPTS {
-            let current = self.kv.get(&key)?;
-            let Some((value, ttl)) = next(parse_u64(current.as_deref())) else {
-                return Ok(());
-            };
-            let bytes = value.to_string();
-            if self.kv.compare_and_swap(
-                &key,
-                current.as_deref(),
-                Some(bytes.as_bytes()),
-                Some(ttl),
-            )? {
-                return Ok(());
-            }
+    /// Until KakaoWork has reported its limit, requests are counted (for a minute after the
+    /// last one): a lower limit learned later must count them too.
+    fn count_unreported(s: &mut State, now: u64) {
+        if s.reported(now) == 0 {
+            s.unreported = s.unreported(now) + 1;
+            s.unreported_until = now + WINDOW_MS;
         }
-        Ok(())
-    }
-
-    /// Moves the theoretical arrival time `by` ms past the later of itself and `now`.
-    fn push_tat(&self, now: u64, by: u64) -> Result<(), KvError> {
-        self.update("tat", |tat| {
-            let next = tat.max(now) + by;
-            Some((next, next - now + WINDOW_MS))
-        })
-    }
-
-    /// Until KakaoWork has reported its limit (`reported` is 0), requests are counted (for a
-    /// minute after the last one): a lower limit learned later must count them too.
-    fn count_unreported(&self, reported: u64) -> Result<(), KvError> {
-        if reported != 0 {
-            return Ok(());
-        }
-        self.update("unreported", |n| Some((n + 1, WINDOW_MS)))
     }
 
     /// Milliseconds until a recorded 429 block ends (0 when none).
     pub fn blocked_for(&self, now: u64) -> Result<u64, KvError> {
-        Ok(parse_u64(self.kv.get(&self.k("blocked"))?.as_deref()).saturating_sub(now))
+        Ok(self.state()?.blocked.saturating_sub(now))
     }
 
     /// May one request go now? Admission reserves its slot.
     pub fn admit(&self, now: u64) -> Result<Decision, KvError> {
-        let blocked = parse_u64(self.kv.get(&self.k("blocked"))?.as_deref());
-        if blocked > now {
-            return Ok(Decision::Wait(blocked - now));
-        }
-        let reported = self.reported()?;
-        let (interval, tolerance) = params(self.effective(reported), self.config.burst);
-        let key = self.k("tat");
-        for _ in 0..CAS_ATTEMPTS {
-            let current = self.kv.get(&key)?;
-            let tat = parse_u64(current.as_deref());
-            if tat > now + tolerance {
-                return Ok(Decision::Wait(tat - tolerance - now));
+        let decision = self.update(now, |s| {
+            if s.blocked > now {
+                return (false, Decision::Wait(s.blocked - now));
             }
-            let next = tat.max(now) + interval;
-            let ttl = next - now + WINDOW_MS;
-            if self.kv.compare_and_swap(
-                &key,
-                current.as_deref(),
-                Some(next.to_string().as_bytes()),
-                Some(ttl),
-            )? {
-                self.count_unreported(reported)?;
-                return Ok(Decision::Admit);
+            let (interval, tolerance) = params(self.effective(s.reported(now)), self.config.burst);
+            if s.tat > now + tolerance {
+                return (false, Decision::Wait(s.tat - tolerance - now));
             }
-        }
+            s.tat = s.tat.max(now) + interval;
+            Self::count_unreported(s, now);
+            (true, Decision::Admit)
+        })?;
         // Heavy contention: back off one interval rather than spin.
-        Ok(Decision::Wait(interval))
+        Ok(decision.unwrap_or_else(|| {
+            Decision::Wait(params(self.config.requests_per_minute, self.config.burst).0)
+        }))
+    }
+
+    /// Give back an admission that no request used (its slot goes to the next caller).
+    pub fn refund(&self, now: u64) -> Result<(), KvError> {
+        self.update(now, |s| {
+            if s.tat <= now {
+                return (false, ());
+            }
+            let (interval, _) = params(self.effective(s.reported(now)), self.config.burst);
+            s.tat = s.tat.saturating_sub(interval).max(now);
+            if s.unreported(now) > 0 {
+                s.unreported -= 1;
+            }
+            (true, ())
+        })?;
+        Ok(())
     }
 
     /// Count a request that was made outside this budget (e.g. before the workspace was known).
     pub fn charge(&self, now: u64) -> Result<(), KvError> {
-        let reported = self.reported()?;
-        let (interval, _) = params(self.effective(reported), self.config.burst);
-        self.push_tat(now, interval)?;
-        self.count_unreported(reported)
+        self.update(now, |s| {
+            let (interval, _) = params(self.effective(s.reported(now)), self.config.burst);
+            s.tat = s.tat.max(now) + interval;
+            Self::count_unreported(s, now);
+            (true, ())
+        })?;
+        Ok(())
     }
 
     /// KakaoWork's `RateLimit-Limit`, remembered for a day. The budget is the lower of it and
@@ -186,30 +325,36 @@ impl<'a> Limiter<'a> {
         if n == 0 {
             return Ok(());
         }
-        let reported = self.reported()?;
-        if reported == n as u64 {
-            return Ok(());
-        }
-        let before = self.effective(reported);
-        self.kv.set(
-            &self.k("limit"),
-            n.to_string().as_bytes(),
-            Some(24 * 3600 * 1000),
-        )?;
-        let after = self.effective(n as u64);
-        if after >= before {
-            return Ok(());
-        }
-        let unreported = parse_u64(self.kv.get(&self.k("unreported"))?.as_deref());
-        let (interval, _) = params(after, self.config.burst);
-        self.push_tat(now, unreported * interval)
+        let n = n as u64;
+        self.update(now, |s| {
+            let reported = s.reported(now);
+            // The same limit, remembered for at least half a day more: nothing to write.
+            if reported == n && s.limit_until > now + DAY_MS / 2 {
+                return (false, ());
+            }
+            let before = self.effective(reported);
+            let after = self.effective(n);
+            if after < before {
+                let (interval, _) = params(after, self.config.burst);
+                s.tat = s.tat.max(now) + s.unreported(now) * interval;
+            }
+            s.limit = n;
+            s.limit_until = now + DAY_MS;
+            (true, ())
+        })?;
+        Ok(())
     }
 
     /// After a 429: nobody calls before `until` (only ever moved later).
     pub fn block_until(&self, now: u64, until: u64) -> Result<(), KvError> {
-        self.update("blocked", |blocked| {
-            (blocked < until).then(|| (until, until.saturating_sub(now) + 1000))
-        })
+        self.update(now, |s| {
+            if s.blocked >= until {
+                return (false, ());
+            }
+            s.blocked = until;
+            (true, ())
+        })?;
+        Ok(())
     }
 }
 
@@ -322,11 +467,11 @@ mod tests {
         let kv = MemoryKv::default();
         let l = Limiter::new(&kv, "ws:1", RateConfig::default());
         l.observe_limit(Some("100"), 0).unwrap();
-        assert_eq!(l.budget().unwrap(), 100);
+        assert_eq!(l.budget(0).unwrap(), 100);
         l.observe_limit(Some("garbage"), 0).unwrap();
-        assert_eq!(l.budget().unwrap(), 100);
+        assert_eq!(l.budget(0).unwrap(), 100);
         l.observe_limit(Some("500"), 0).unwrap();
-        assert_eq!(l.budget().unwrap(), 200, "the configured budget caps it");
+        assert_eq!(l.budget(0).unwrap(), 200, "the configured budget caps it");
     }
 
     #[test]
@@ -362,8 +507,13 @@ mod tests {
             .unwrap();
         assert!(worst <= 100, "{worst} requests in one window");
         assert!(worst >= 95, "and the budget is still used: {worst}");
-        // Once the limit is known, nothing more is counted.
-        assert!(kv.get("rl/v1/ws:1/limit").unwrap().is_some());
+        // The limit is remembered for the budget.
+        assert_eq!(
+            Limiter::new(&kv, "ws:1", RateConfig::default())
+                .budget(now)
+                .unwrap(),
+            100
+        );
     }
 
     #[test]
@@ -376,6 +526,31 @@ mod tests {
         let other = Limiter::new(&kv, "ws:1", RateConfig::default());
         assert_eq!(other.admit(2_000).unwrap(), Decision::Wait(3_000));
         assert_eq!(l.admit(5_000).unwrap(), Decision::Admit);
+    }
+
+    #[test]
+    fn an_instance_that_wrote_last_admits_with_one_call_and_a_stale_hint_costs_a_read() {
+        let kv = MemoryKv::default();
+        let hints = Hints::default();
+        let cfg = RateConfig::default();
+        let admit = |now| {
+            Limiter::with_hints(&kv, "ws:1", cfg, &hints)
+                .admit(now)
+                .unwrap()
+        };
+        assert_eq!(admit(0), Decision::Admit);
+        let before = kv.calls.get();
+        assert_eq!(admit(1000), Decision::Admit);
+        assert_eq!(kv.calls.get() - before, 1, "only the compare-and-swap");
+        // Another instance spends the rest of the burst: the hint is stale.
+        let other = Limiter::new(&kv, "ws:1", cfg);
+        while other.admit(1000).unwrap() == Decision::Admit {}
+        let before = kv.calls.get();
+        assert!(
+            matches!(admit(1000), Decision::Wait(_)),
+            "it sees the other's slots"
+        );
+        assert_eq!(kv.calls.get() - before, 2, "a failed swap, then a read");
     }
 
     #[test]

@@ -118,10 +118,13 @@ pub struct Ports<'a> {
 pub struct MemoryKv {
     map: RefCell<BTreeMap<String, Vec<u8>>>,
     pub fail: Cell<bool>,
+    /// Calls made so far (failed ones included).
+    pub calls: Cell<u64>,
 }
 
 impl MemoryKv {
     fn check(&self) -> Result<(), KvError> {
+        self.calls.set(self.calls.get() + 1);
         if self.fail.get() {
             Err(KvError::Unavailable("test outage".into()))
         } else {

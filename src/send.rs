@@ -15,7 +15,8 @@ use crate::config::{Account, Delivery};
 use crate::envelope::{EnvelopeError, ErrorCode};
 use crate::error::{ChannelError, TransportFailure};
 use crate::ledger::{self, ChunkState, Ledger, LoadError, Stored};
-use crate::limiter::{self, Limiter};
+use crate::limiter;
+use crate::memo::Memo;
 use crate::ports::{HttpError, Ports};
 use crate::retry;
 use crate::target::{self, Target};
@@ -71,33 +72,24 @@ impl Channel {
                 "the idempotency key must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes without control characters"
             )));
         }
-        let on_record = auth_guard::check(ports, account, key_id)?;
+        let memo = &self.memo;
+        let on_record = auth_guard::check(ports, memo, account, key_id)?;
         let lkey = ledger::key(&account.id, idem);
 
-        let mut stored = match ledger::load(ports.kv, &lkey) {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                let fresh = Ledger::new(
-                    &req.target,
-                    &req.text,
-                    chunk::split(&req.text, account.text_chunk_limit as usize),
-                );
-                match ledger::swap(ports.kv, &lkey, None, &fresh)? {
-                    Some(s) => s,
-                    // Another instance created it first: use theirs.
-                    None => load_existing(ports, &lkey)?,
-                }
-            }
-            Err(e) => return Err(load_error(e)),
+        // Until KV says otherwise, the message is taken to be new: its ledger is written first
+        // when its first part is claimed, so a new message costs no read of it. An existing
+        // ledger turns up as a lost compare-and-swap, and is read then.
+        let mut stored = Stored {
+            raw: None,
+            ledger: Ledger::new(
+                &req.target,
+                &req.text,
+                chunk::split(&req.text, account.text_chunk_limit as usize),
+            ),
         };
-        if stored.ledger.target != req.target || stored.ledger.text_hash != ledger::fnv1a(&req.text)
-        {
-            return Err(ChannelError::InvalidMessage(format!(
-                "idempotency key `{idem}` was already used for a different message; use a new key per message"
-            )));
-        }
-
         let mut budget_key: Option<String> = None;
+        // An admission granted and not yet spent on a request (after a lost claim).
+        let mut admitted = false;
         let mut i = 0;
         let mut rounds = 0;
         while i < stored.ledger.chunks.len() {
@@ -130,7 +122,7 @@ impl Channel {
                         next.chunks[i].state = ChunkState::Ambiguous;
                         next.chunks[i].last_error =
                             Some("the sending instance stopped mid-request".into());
-                        stored = commit(ports, &lkey, stored, next)?;
+                        stored = commit(ports, &lkey, req, stored, next)?;
                         continue;
                     }
                 }
@@ -141,25 +133,30 @@ impl Channel {
             let bkey = match &budget_key {
                 Some(k) => k.clone(),
                 None => {
-                    let k = budget::key(ports, account)?;
+                    let k = budget::key(ports, memo, account, now)?;
                     budget_key = Some(k.clone());
                     k
                 }
             };
-            let gate = LimitGate {
-                limiter: Limiter::new(ports.kv, &bkey, account.rate_limit),
-                ports,
-            };
+            let gate = LimitGate::new(ports, memo, &bkey, account);
             let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
             let conversation = match &target {
                 Target::User(user) => match &stored.ledger.conversation_id {
                     Some(c) => Some(c.clone()),
                     None => {
                         let scope = format!("{}/{idem}/conversations.open", account.id);
-                        let c = open_dm(ports, &client, account, user, &scope)?;
+                        let c = open_dm(ports, memo, &client, account, user, &scope)?;
                         let mut next = stored.ledger.clone();
                         next.conversation_id = Some(c.clone());
-                        stored = commit(ports, &lkey, stored, next)?;
+                        stored = if stored.raw.is_none() {
+                            // Not written yet: it goes with the claim.
+                            Stored {
+                                raw: None,
+                                ledger: next,
+                            }
+                        } else {
+                            commit(ports, &lkey, req, stored, next)?
+                        };
                         Some(c)
                     }
                 },
@@ -177,7 +174,9 @@ impl Channel {
             };
             let mut nonce = String::new();
             let blocks = if account.reply_button.enabled && i + 1 == stored.ledger.chunks.len() {
-                let key = callback::signing_key(ports.kv, ports.random, &account.id)?;
+                let key = memo.signing_key(&account.id, || {
+                    callback::signing_key(ports.kv, ports.random, &account.id)
+                })?;
                 nonce = format!("{:016x}", ports.random.next_u64());
                 let value = binding::button_value(
                     &key,
@@ -197,16 +196,22 @@ impl Channel {
             };
 
             // Admission first: a deferral must not leave the chunk claimed.
-            gate.before().map_err(ChannelError::from)?;
+            if !admitted {
+                gate.before().map_err(ChannelError::from)?;
+                admitted = true;
+            }
             let mut claimed = stored.ledger.clone();
             claimed.chunks[i].state = ChunkState::Inflight;
             claimed.chunks[i].since = Some(now);
             claimed.chunks[i].attempts += 1;
-            let Some(s) = ledger::swap(ports.kv, &lkey, Some(&stored.raw), &claimed)? else {
-                stored = load_existing(ports, &lkey)?;
+            let Some(s) = ledger::swap(ports.kv, &lkey, stored.raw.as_deref(), &claimed)? else {
+                // Someone else wrote the ledger (or it existed already): read it and go on
+                // from there; the admission is kept for the next request this call makes.
+                stored = reread(ports, &lkey, req)?;
                 continue;
             };
             stored = s;
+            admitted = false;
 
             let admitted = Admitted(&gate);
             let sender =
@@ -256,7 +261,7 @@ impl Channel {
                     if next.conversation_id.is_none() {
                         next.conversation_id = Some(conversation_id);
                     }
-                    auth_guard::record(ports, account, key_id, false, on_record);
+                    auth_guard::record(ports, memo, account, key_id, false, on_record);
                 }
                 Attempt::Unknown(why) => {
                     c.state = ChunkState::Ambiguous;
@@ -266,7 +271,7 @@ impl Channel {
                     c.state = ChunkState::Pending;
                     c.last_error = Some(err.to_string());
                     if matches!(err, ChannelError::Authentication(_)) {
-                        auth_guard::record(ports, account, key_id, true, on_record);
+                        auth_guard::record(ports, memo, account, key_id, true, on_record);
                     }
                     let mut reopen = false;
                     if let (Target::User(user), ChannelError::Api(f)) = (&target, &err)
@@ -276,6 +281,7 @@ impl Channel {
                         // again and send this part once more, in this same call.
                         next.conversation_id = None;
                         let _ = ports.kv.delete(&dm_cache_key(&account.id, user));
+                        memo.set_dm(&account.id, user, None);
                         reopen = attempts <= 1;
                     }
                     if !reopen {
@@ -283,7 +289,7 @@ impl Channel {
                     }
                 }
             }
-            stored = commit_owned(ports, &lkey, stored, next, i)?;
+            stored = commit_owned(ports, &lkey, req, stored, next, i)?;
             if let Some(err) = stop {
                 return Err(err);
             }
@@ -292,6 +298,12 @@ impl Channel {
                 continue;
             }
             i += 1;
+        }
+        if admitted && let Some(k) = &budget_key {
+            // Admitted, then found nothing left to send (a repeated call): give the slot back.
+            let _ = LimitGate::new(ports, memo, k, account)
+                .limiter
+                .refund(ports.clock.now_ms());
         }
         Ok(receipt(account, idem, &stored.ledger))
     }
@@ -306,22 +318,31 @@ fn load_error(e: LoadError) -> ChannelError {
     }
 }
 
-fn load_existing(ports: &Ports<'_>, key: &str) -> Result<Stored, ChannelError> {
-    ledger::load(ports.kv, key)
+/// The ledger as KV has it now, which must be this message's.
+fn reread(ports: &Ports<'_>, key: &str, req: &SendRequest) -> Result<Stored, ChannelError> {
+    let stored = ledger::load(ports.kv, key)
         .map_err(load_error)?
-        .ok_or_else(|| ChannelError::Storage("the send ledger vanished while in use".into()))
+        .ok_or_else(|| ChannelError::Storage("the send ledger vanished while in use".into()))?;
+    if stored.ledger.target != req.target || stored.ledger.text_hash != ledger::fnv1a(&req.text) {
+        return Err(ChannelError::InvalidMessage(format!(
+            "idempotency key `{}` was already used for a different message; use a new key per message",
+            req.idempotency_key.trim()
+        )));
+    }
+    Ok(stored)
 }
 
 /// Write a change that does not depend on owning a chunk; on a race, the caller re-reads.
 fn commit(
     ports: &Ports<'_>,
     key: &str,
+    req: &SendRequest,
     stored: Stored,
     next: Ledger,
 ) -> Result<Stored, ChannelError> {
-    match ledger::swap(ports.kv, key, Some(&stored.raw), &next)? {
+    match ledger::swap(ports.kv, key, stored.raw.as_deref(), &next)? {
         Some(s) => Ok(s),
-        None => load_existing(ports, key),
+        None => reread(ports, key, req),
     }
 }
 
@@ -330,16 +351,17 @@ fn commit(
 fn commit_owned(
     ports: &Ports<'_>,
     key: &str,
+    req: &SendRequest,
     mut stored: Stored,
     next: Ledger,
     i: usize,
 ) -> Result<Stored, ChannelError> {
     let mut next = next;
     for _ in 0..16 {
-        if let Some(s) = ledger::swap(ports.kv, key, Some(&stored.raw), &next)? {
+        if let Some(s) = ledger::swap(ports.kv, key, stored.raw.as_deref(), &next)? {
             return Ok(s);
         }
-        let latest = load_existing(ports, key)?;
+        let latest = reread(ports, key, req)?;
         let mut merged = latest.ledger.clone();
         merged.chunks[i] = next.chunks[i].clone();
         if merged.conversation_id.is_none() {
@@ -355,11 +377,15 @@ fn commit_owned(
 
 fn open_dm(
     ports: &Ports<'_>,
+    memo: &Memo,
     client: &Client<'_>,
     account: &Account,
     user: &str,
     scope: &str,
 ) -> Result<String, ChannelError> {
+    if let Some(c) = memo.dm(&account.id, user) {
+        return Ok(c);
+    }
     let key = dm_cache_key(&account.id, user);
     // The cache only saves a request; a KV outage must not stop delivery.
     if let Some(c) = ports
@@ -369,6 +395,7 @@ fn open_dm(
         .flatten()
         .and_then(|v| String::from_utf8(v).ok())
     {
+        memo.set_dm(&account.id, user, Some(&c));
         return Ok(c);
     }
     let conv = retry::safe_call(ports, scope, "conversations.open", || {
@@ -377,6 +404,7 @@ fn open_dm(
     let _ = ports
         .kv
         .set(&key, conv.id.as_str().as_bytes(), Some(DM_CACHE_TTL_MS));
+    memo.set_dm(&account.id, user, Some(conv.id.as_str()));
     Ok(conv.id.0)
 }
 

@@ -1,27 +1,55 @@
-//! The cost of the plugin's own work: the limiter's decision, and a whole `send` through
-//! wasmtime on a warm instance against a host HTTP that answers instantly (no sockets).
+//! The cost of the plugin's own work against a host that answers instantly (no sockets, an
+//! in-memory KV): the limiter's decision, a whole `send` through wasmtime on a warm instance and
+//! the same guest logic built natively, a 4 KB reply-modal submission, and the host calls one
+//! `send` makes (counted; the benchmark fails when the hot path makes more than
+//! [`MAX_KV_CALLS_PER_SEND`] KV calls).
+//!
+//! Every batch starts from a fresh store and instance, so the figures do not drift with the
+//! iteration count (a store that grew with every earlier iteration would).
 
+#[path = "support/native.rs"]
+mod native;
+
+use std::cell::RefCell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use host_test::bindings::moltbot::channel::http::{Error, Response};
 use host_test::clock::Clock;
-use host_test::config::prepare;
-use host_test::http::{Outgoing, Transport};
-use host_test::kv::MemoryKv;
-use host_test::runtime::{HostEnv, Runtime, RuntimeOptions};
-use host_test::wit::SendRequest;
+use host_test::config::{Prepared, prepare};
+use host_test::http::{HttpState, Outgoing, Transport};
+use host_test::kv::{Error as KvError, KvState, KvStore, MemoryKv};
+use host_test::random::RandomState;
+use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
+use host_test::wit::{CallbackRequest, SendRequest};
 use kakaowork_channel::limiter::{Decision, Limiter, RateConfig};
 use kakaowork_channel::ports::MemoryKv as GuestKv;
-use serde_json::json;
+use serde_json::{Value, json};
 
-/// Answers like KakaoWork, at once.
-struct Instant;
+/// The most KV calls one warm single-part `send` may make.
+const MAX_KV_CALLS_PER_SEND: u64 = 4;
+/// Sends (or callbacks) per fresh store.
+const BATCH: u64 = 256;
+const SECRET: &str = "bench-callback-secret-0123456789";
+const CONVERSATION: &str = "3000001";
+const USER: u64 = 10000003;
 
-impl Transport for Instant {
+/// Answers like KakaoWork, at once, and counts the requests.
+#[derive(Default)]
+struct Instantly {
+    requests: AtomicU64,
+}
+
+impl Transport for Instantly {
     fn execute(&self, req: Outgoing) -> Result<Response, Error> {
-        let body = if req.url.path().ends_with("spaces.info") {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let path = req.url.path();
+        let body = if path.ends_with("spaces.info") {
             json!({"success": true, "space": {"id": 230021}})
+        } else if path.ends_with("users.info") {
+            json!({"success": true, "user": {"id": USER.to_string(), "name": "박지훈"}})
         } else {
             json!({"success": true, "message": {"id": "757617552587034624", "conversation_id": 3000001, "send_time": 1_700_000_000}})
         };
@@ -30,6 +58,161 @@ impl Transport for Instant {
             headers: vec![("RateLimit-Limit".into(), "200".into())],
             body: body.to_string().into_bytes(),
         })
+    }
+}
+
+/// The in-memory store, counting the calls the guest makes (the host's own sweep is not one).
+struct Counting {
+    inner: Arc<dyn KvStore>,
+    calls: AtomicU64,
+}
+
+impl Counting {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            inner: MemoryKv::new(),
+            calls: AtomicU64::new(0),
+        })
+    }
+    fn count(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl KvStore for Counting {
+    fn get(&self, key: &str, now_ms: u64) -> Result<Option<Vec<u8>>, KvError> {
+        self.count();
+        self.inner.get(key, now_ms)
+    }
+    fn set(&self, key: &str, value: &[u8], expires_at: Option<u64>) -> Result<(), KvError> {
+        self.count();
+        self.inner.set(key, value, expires_at)
+    }
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.count();
+        self.inner.delete(key)
+    }
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        expires_at: Option<u64>,
+        now_ms: u64,
+    ) -> Result<bool, KvError> {
+        self.count();
+        self.inner
+            .compare_and_swap(key, expected, new, expires_at, now_ms)
+    }
+    fn list_keys(&self, prefix: &str, now_ms: u64) -> Result<Vec<String>, KvError> {
+        self.count();
+        self.inner.list_keys(prefix, now_ms)
+    }
+    fn purge_expired(&self, now_ms: u64) -> Result<usize, KvError> {
+        self.inner.purge_expired(now_ms)
+    }
+}
+
+fn prepared() -> (Prepared, Arc<Instantly>) {
+    let prepared = prepare(
+        json!({"appKey": "bench.key", "callbackSecret": SECRET, "groupPolicy": "open"}),
+        None,
+    )
+    .unwrap();
+    let transport = Arc::new(Instantly::default());
+    let mut policy = prepared.policy.clone();
+    policy.transport = Some(transport.clone());
+    let mut prepared = prepared;
+    prepared.policy = policy;
+    (prepared, transport)
+}
+
+fn request(n: u64) -> SendRequest {
+    SendRequest {
+        account: None,
+        target: format!("conversation:{CONVERSATION}"),
+        text: "벤치마크 메시지".into(),
+        idempotency_key: format!("bench-{n}"),
+    }
+}
+
+/// One store and what sends through it: a wasm instance or the native build.
+struct World {
+    kv: Arc<Counting>,
+    transport: Arc<Instantly>,
+    clock: Clock,
+    sender: Sender,
+}
+
+enum Sender {
+    Wasm(Box<Plugin>),
+    Native(Box<kakaowork_channel::channel::Channel>, native::HostSide),
+}
+
+impl World {
+    fn new(rt: Option<&Runtime>) -> Self {
+        let (prepared, transport) = prepared();
+        let kv = Counting::new();
+        let clock = Clock::fake(1_700_000_000_000);
+        let store: Arc<dyn KvStore> = kv.clone();
+        let sender = match rt {
+            Some(rt) => {
+                let env = HostEnv {
+                    http: Arc::new(prepared.policy.clone()),
+                    kv: store,
+                    clock: clock.clone(),
+                };
+                let mut plugin = rt.instantiate(&env).unwrap();
+                plugin
+                    .configure(&prepared.redacted_json, &prepared.credentials)
+                    .unwrap()
+                    .unwrap();
+                Sender::Wasm(Box::new(plugin))
+            }
+            None => Sender::Native(
+                Box::new(native::channel(
+                    &prepared.redacted_json,
+                    &prepared.credentials,
+                )),
+                native::HostSide {
+                    kv: RefCell::new(KvState::new(store, clock.clone())),
+                    http: RefCell::new(HttpState::new(Arc::new(prepared.policy.clone()))),
+                    clock: clock.clone(),
+                    random: RefCell::new(RandomState),
+                },
+            ),
+        };
+        let mut w = Self {
+            kv,
+            transport,
+            clock,
+            sender,
+        };
+        // The first send learns the workspace and KakaoWork's limit: not the steady state.
+        w.send(0);
+        w
+    }
+
+    /// One message, 1 s after the previous one (well within the budget).
+    fn send(&mut self, n: u64) {
+        self.clock.advance(1000);
+        let req = request(n);
+        match &mut self.sender {
+            Sender::Wasm(p) => {
+                let r = p.send(&req).unwrap().unwrap();
+                assert!(r.message_id.is_some());
+            }
+            Sender::Native(ch, host) => {
+                let req = kakaowork_channel::channel::SendRequest {
+                    account: req.account,
+                    target: req.target,
+                    text: req.text,
+                    idempotency_key: req.idempotency_key,
+                };
+                let r = ch.send(&host.ports(), &req).unwrap();
+                assert!(r.message_id.is_some());
+            }
+        }
     }
 }
 
@@ -55,18 +238,123 @@ fn limiter(c: &mut Criterion) {
     });
 }
 
+/// Times `iters` sends, a fresh world every [`BATCH`] (set-up not timed).
+fn timed_sends(rt: Option<&Runtime>, iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let mut w = World::new(rt);
+        let n = (iters - done).min(BATCH);
+        let start = Instant::now();
+        for i in 1..=n {
+            w.send(i);
+        }
+        total += start.elapsed();
+        done += n;
+    }
+    total
+}
+
 fn send(c: &mut Criterion) {
     let rt = Runtime::new(host_test::component_bytes(), RuntimeOptions::default()).unwrap();
-    let prepared = prepare(
-        json!({"appKey": "bench.key", "callbackSecret": "bench-callback-secret-0123456789"}),
-        None,
-    )
-    .unwrap();
-    let mut policy = prepared.policy.clone();
-    policy.transport = Some(Arc::new(Instant));
+    c.bench_function("send_warm_instance", |b| {
+        b.iter_custom(|iters| timed_sends(Some(&rt), iters))
+    });
+    c.bench_function("send_native", |b| {
+        b.iter_custom(|iters| timed_sends(None, iters))
+    });
+}
+
+/// The host calls of warm sends: KV calls per send (min, median, max) and HTTP requests.
+fn host_calls(_: &mut Criterion) {
+    let rt = Runtime::new(host_test::component_bytes(), RuntimeOptions::default()).unwrap();
+    for (name, rt) in [("wasm", Some(&rt)), ("native", None)] {
+        let mut w = World::new(rt);
+        let mut kv = vec![];
+        let mut http = vec![];
+        for i in 1..=200 {
+            let (k0, h0) = (
+                w.kv.calls.load(Ordering::Relaxed),
+                w.transport.requests.load(Ordering::Relaxed),
+            );
+            w.send(i);
+            kv.push(w.kv.calls.load(Ordering::Relaxed) - k0);
+            http.push(w.transport.requests.load(Ordering::Relaxed) - h0);
+        }
+        kv.sort_unstable();
+        println!(
+            "host calls per warm send ({name}, 200 sends): KV min {} median {} max {}; HTTP max {}",
+            kv[0],
+            kv[kv.len() / 2],
+            kv[kv.len() - 1],
+            http.iter().max().unwrap()
+        );
+        assert!(
+            kv[kv.len() - 1] <= MAX_KV_CALLS_PER_SEND,
+            "a warm send made {} KV calls; the target is at most {MAX_KV_CALLS_PER_SEND}",
+            kv[kv.len() - 1]
+        );
+        assert_eq!(*http.iter().max().unwrap(), 1, "one request per message");
+    }
+}
+
+/// A reply-modal submission of 4 KB of text on a warm instance; each one distinct (a repeated
+/// one would be dropped as a replay).
+fn callback(c: &mut Criterion) {
+    let rt = Runtime::new(host_test::component_bytes(), RuntimeOptions::default()).unwrap();
+    let text = "가".repeat(4096 / 3 - 8);
+    c.bench_function("handle_callback_submission_4kb", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                let (mut plugin, clock, message, modal_value) = modal_world(&rt);
+                let n = (iters - done).min(BATCH);
+                let bodies: Vec<Vec<u8>> = (0..n)
+                    .map(|i| submission(&message, &modal_value, &format!("{i:08}{text}")))
+                    .collect();
+                let start = Instant::now();
+                for body in bodies {
+                    clock.advance(10);
+                    let out = plugin.handle_callback(&callback_request(body)).unwrap();
+                    let out = out.unwrap();
+                    assert_eq!(out.events.len(), 1, "{:?}", out.response);
+                }
+                total += start.elapsed();
+                done += n;
+            }
+            total
+        })
+    });
+}
+
+fn callback_request(body: Vec<u8>) -> CallbackRequest {
+    CallbackRequest {
+        method: "POST".into(),
+        path: "/kakaowork/default/callback".into(),
+        query: format!("token={SECRET}"),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body,
+    }
+}
+
+fn submission(message: &str, value: &str, text: &str) -> Vec<u8> {
+    json!({
+        "type": "submission", "action_time": "1700000000", "react_user_id": USER,
+        "message": {"id": message, "conversation_id": CONVERSATION.parse::<u64>().unwrap()},
+        "value": value, "actions": {"reply": text},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// An instance that sent a message and opened its reply modal: the message id and the modal's
+/// value, from which every submission in the batch is made.
+fn modal_world(rt: &Runtime) -> (Plugin, Clock, String, String) {
+    let (prepared, _) = prepared();
     let clock = Clock::fake(1_700_000_000_000);
     let env = HostEnv {
-        http: Arc::new(policy),
+        http: Arc::new(prepared.policy.clone()),
         kv: MemoryKv::new(),
         clock: clock.clone(),
     };
@@ -75,24 +363,31 @@ fn send(c: &mut Criterion) {
         .configure(&prepared.redacted_json, &prepared.credentials)
         .unwrap()
         .unwrap();
-    let mut n = 0u64;
-    c.bench_function("send_warm_instance", |b| {
-        b.iter(|| {
-            n += 1;
-            clock.advance(1000);
-            let r = plugin
-                .send(&SendRequest {
-                    account: None,
-                    target: "conversation:3000001".into(),
-                    text: "벤치마크 메시지".into(),
-                    idempotency_key: format!("bench-{n}"),
-                })
-                .unwrap()
-                .unwrap();
-            std::hint::black_box(r);
-        })
+    let receipt = plugin.send(&request(1)).unwrap().unwrap();
+    let message = receipt.message_id.unwrap();
+    let sent = plugin.guest_requests();
+    let body: Value = serde_json::from_slice(sent.last().unwrap().body.as_ref().unwrap()).unwrap();
+    let button = body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["elements"].as_array())
+        .flatten()
+        .find(|b| b["type"] == "button")
+        .expect("the message has its Reply button");
+    let click = json!({
+        "type": "request_modal", "action_time": "1700000000", "react_user_id": USER,
+        "message": {"id": message, "conversation_id": CONVERSATION.parse::<u64>().unwrap()},
+        "value": button["value"],
     });
+    let out = plugin
+        .handle_callback(&callback_request(click.to_string().into_bytes()))
+        .unwrap()
+        .unwrap();
+    let modal: Value = serde_json::from_slice(&out.response.body).unwrap();
+    let value = modal["view"]["value"].as_str().unwrap().to_owned();
+    (plugin, clock, message, value)
 }
 
-criterion_group!(benches, limiter, send);
+criterion_group!(benches, limiter, send, callback, host_calls);
 criterion_main!(benches);

@@ -37,6 +37,40 @@ fn same_key_twice_sends_once() {
 }
 
 #[test]
+fn a_warm_send_makes_four_kv_calls_and_a_repeat_costs_no_budget() {
+    let ch = default_channel();
+    let w = World::new();
+    let http = ScriptedHttp::new(vec![(200, SENT), (200, SENT), (200, SENT)]);
+    let ports = w.ports(&http);
+    ch.send(&ports, &req_k("5", "first", "k1")).unwrap();
+    let before = w.kv.calls.get();
+    ch.send(&ports, &req_k("5", "second", "k2")).unwrap();
+    // Admission, the ledger created claiming its part, the sent record, the ledger's outcome.
+    assert_eq!(w.kv.calls.get() - before, 4);
+    let budget = |w: &World| {
+        crate::limiter::Limiter::new(&w.kv, "ws:1", Default::default())
+            .admit(w.clock.0.get())
+            .unwrap()
+    };
+    // A repeated call posts nothing and leaves the budget as it was.
+    let probe = World::new();
+    let twin = default_channel();
+    let http2 = ScriptedHttp::new(vec![(200, SENT)]);
+    twin.send(&probe.ports(&http2), &req_k("5", "first", "k1"))
+        .unwrap();
+    for _ in 0..3 {
+        twin.send(&probe.ports(&http2), &req_k("5", "first", "k1"))
+            .unwrap();
+    }
+    assert_eq!(http2.requests().len(), 1);
+    // Burst 5: one request spent, so four more are admitted at once, then a wait.
+    for _ in 0..4 {
+        assert_eq!(budget(&probe), crate::limiter::Decision::Admit);
+    }
+    assert!(matches!(budget(&probe), crate::limiter::Decision::Wait(_)));
+}
+
+#[test]
 fn failure_part_way_resumes_at_the_first_unsent_chunk() {
     // at-least-once: a 5xx part is sent again when the send is resumed.
     let ch = configured(
@@ -190,8 +224,8 @@ fn rate_limit_429_defers_and_blocks_other_instances() {
     ));
     assert!(http2.requests().is_empty());
     assert_eq!(
-        Limiter::new(&w.kv, "ws:1", Default::default())
-            .budget()
+        crate::limiter::Limiter::new(&w.kv, "ws:1", Default::default())
+            .budget(w.clock.0.get())
             .unwrap(),
         100
     );
