@@ -171,6 +171,18 @@ impl EntityKey for User {
     const KEY: &'static str = "user";
 }
 
+/// The body of `messages.send` (a conversation) or `messages.send_by_email` (an address).
+#[derive(serde::Serialize)]
+struct MessageBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blocks: Option<&'a serde_json::Value>,
+}
+
 /// A client bound to one account: its id (for the host's credential) and API origin.
 pub struct Client<'a> {
     http: &'a dyn Http,
@@ -242,7 +254,7 @@ impl<'a> Client<'a> {
     }
 
     /// A POST with a JSON body (the Messages APIs accept nothing else).
-    pub fn post_request(&self, method: &str, body: &serde_json::Value) -> HttpRequest {
+    pub fn post_request(&self, method: &str, body: &impl serde::Serialize) -> HttpRequest {
         self.request(
             Method::Post,
             self.url(method),
@@ -302,8 +314,12 @@ impl<'a> Client<'a> {
     ) -> Result<Message, ApiError> {
         self.post_message(
             "messages.send",
-            json!({ "conversation_id": conversation_id, "text": text }),
-            blocks,
+            MessageBody {
+                conversation_id: Some(conversation_id),
+                email: None,
+                text,
+                blocks,
+            },
         )
     }
 
@@ -316,21 +332,17 @@ impl<'a> Client<'a> {
     ) -> Result<Message, ApiError> {
         self.post_message(
             "messages.send_by_email",
-            json!({ "email": email, "text": text }),
-            blocks,
+            MessageBody {
+                conversation_id: None,
+                email: Some(email),
+                text,
+                blocks,
+            },
         )
     }
 
     /// A Messages API call: `body` plus the blocks, if any.
-    fn post_message(
-        &self,
-        method: &str,
-        mut body: serde_json::Value,
-        blocks: Option<&serde_json::Value>,
-    ) -> Result<Message, ApiError> {
-        if let Some(b) = blocks {
-            body["blocks"] = b.clone();
-        }
+    fn post_message(&self, method: &str, body: MessageBody<'_>) -> Result<Message, ApiError> {
         self.call::<Entity<Message>>(self.post_request(method, &body))
             .map(|e| e.0)
     }

@@ -88,7 +88,12 @@ fn mac(key: &[u8]) -> Hmac<Sha256> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [DIGITS[(b >> 4) as usize], DIGITS[(b & 15) as usize]])
+        .map(char::from)
+        .collect()
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {

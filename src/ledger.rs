@@ -1,7 +1,8 @@
 //! The send ledger: one KV record per outbound message (keyed by the host's idempotency key)
 //! holding each chunk's state, so that a retried or resumed `send` never posts a chunk twice.
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::json::{self as j, FromJson};
 
@@ -10,7 +11,8 @@ use crate::ports::{Kv, KvError};
 /// Ledgers outlive any sensible retry horizon.
 pub const LEDGER_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ChunkState {
     /// Not sent yet (or a failed attempt that is known not to have been delivered).
     Pending,
@@ -38,7 +40,9 @@ impl ChunkState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+// Written with a derived `Serialize` (straight to bytes, in this field order) and read back
+// through `FromJson`, which ignores fields it does not know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Chunk {
     pub text: String,
     pub state: ChunkState,
@@ -49,7 +53,7 @@ pub struct Chunk {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ledger {
     pub target: String,
     /// FNV-1a of the full text: a reused key with another message is refused.
@@ -115,23 +119,8 @@ impl Ledger {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let chunks: Vec<Value> = self
-            .chunks
-            .iter()
-            .map(|c| {
-                json!({
-                    "text": c.text, "state": c.state.as_str(), "message_id": c.message_id,
-                    "send_time": c.send_time, "attempts": c.attempts, "since": c.since,
-                    "last_error": c.last_error,
-                })
-            })
-            .collect();
-        json!({
-            "target": self.target, "text_hash": self.text_hash,
-            "conversation_id": self.conversation_id, "chunks": chunks,
-        })
-        .to_string()
-        .into_bytes()
+        // Plain data with string keys: serialising cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {

@@ -53,7 +53,9 @@ pub fn rig_on(rt: &Runtime, mut section: Value, env_key: Option<&str>) -> Rig {
     if section.get("apiBase").is_none() {
         section["apiBase"] = json!(emulator.base_url());
     }
-    let prepared = prepare(with_secret(section), env_key).expect("valid config");
+    let mut prepared = prepare(with_secret(section), env_key).expect("valid config");
+    // The tests read what the guest asked for.
+    prepared.policy.record_requests = true;
     let kv = MemoryKv::new();
     let env = HostEnv {
         http: Arc::new(prepared.policy.clone()),
