@@ -173,14 +173,14 @@ impl EntityKey for User {
 
 /// The body of `messages.send` (a conversation) or `messages.send_by_email` (an address).
 #[derive(serde::Serialize)]
-struct MessageBody<'a> {
+struct MessageBody<'a, B: serde::Serialize + ?Sized> {
     #[serde(skip_serializing_if = "Option::is_none")]
     conversation_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<&'a str>,
     text: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    blocks: Option<&'a serde_json::Value>,
+    blocks: Option<&'a B>,
 }
 
 /// A client bound to one account: its id (for the host's credential) and API origin.
@@ -306,11 +306,11 @@ impl<'a> Client<'a> {
 
     /// `POST /v1/messages.send` with `{"conversation_id", "text"}` and optional Block Kit
     /// blocks (`text` is then the notification preview).
-    pub fn messages_send(
+    pub fn messages_send<B: serde::Serialize + ?Sized>(
         &self,
         conversation_id: &str,
         text: &str,
-        blocks: Option<&serde_json::Value>,
+        blocks: Option<&B>,
     ) -> Result<Message, ApiError> {
         self.post_message(
             "messages.send",
@@ -324,11 +324,11 @@ impl<'a> Client<'a> {
     }
 
     /// `POST /v1/messages.send_by_email` with `{"email", "text"}` and optional blocks.
-    pub fn messages_send_by_email(
+    pub fn messages_send_by_email<B: serde::Serialize + ?Sized>(
         &self,
         email: &str,
         text: &str,
-        blocks: Option<&serde_json::Value>,
+        blocks: Option<&B>,
     ) -> Result<Message, ApiError> {
         self.post_message(
             "messages.send_by_email",
@@ -342,7 +342,11 @@ impl<'a> Client<'a> {
     }
 
     /// A Messages API call: `body` plus the blocks, if any.
-    fn post_message(&self, method: &str, body: MessageBody<'_>) -> Result<Message, ApiError> {
+    fn post_message<B: serde::Serialize + ?Sized>(
+        &self,
+        method: &str,
+        body: MessageBody<'_, B>,
+    ) -> Result<Message, ApiError> {
         self.call::<Entity<Message>>(self.post_request(method, &body))
             .map(|e| e.0)
     }
@@ -402,9 +406,12 @@ mod tests {
         );
         let conv = c.conversations_open("10000003").unwrap();
         assert_eq!(conv.id.as_str(), "2092305");
-        let m = c.messages_send("2092305", "hi", None).unwrap();
+        let m = c
+            .messages_send::<serde_json::Value>("2092305", "hi", None)
+            .unwrap();
         assert_eq!(m.id.as_str(), "757617552587034624");
-        c.messages_send_by_email("a@b.co", "hey", None).unwrap();
+        c.messages_send_by_email::<serde_json::Value>("a@b.co", "hey", None)
+            .unwrap();
         let u = c.users_find_by_email("a+b@example.co.kr").unwrap();
         assert_eq!(u.id.as_str(), "10000003");
 

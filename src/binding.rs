@@ -87,6 +87,31 @@ fn mac(key: &[u8]) -> Hmac<Sha256> {
     <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length")
 }
 
+/// An account's signing key as the logic uses it: the HMAC keyed once (its key schedule is not
+/// computed again for every value), and a key of its own for replay fingerprints.
+#[derive(Clone)]
+pub struct Keys {
+    mac: Hmac<Sha256>,
+    fingerprint: [u8; 16],
+}
+
+impl Keys {
+    pub fn new(raw: &[u8]) -> Self {
+        let mac = mac(raw);
+        // Values all start with PREFIX, so this label never signs as one.
+        let mut m = mac.clone();
+        m.update(b"fingerprint key");
+        let mut fingerprint = [0u8; 16];
+        fingerprint.copy_from_slice(&m.finalize().into_bytes()[..16]);
+        Self { mac, fingerprint }
+    }
+
+    /// The key of the callbacks' replay fingerprints.
+    pub fn fingerprint_key(&self) -> &[u8; 16] {
+        &self.fingerprint
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     bytes
@@ -111,9 +136,9 @@ fn field(s: &str) -> &str {
     if s.contains('|') { "" } else { s }
 }
 
-fn signed(key: &[u8], fields: [&str; 5]) -> String {
+fn signed(key: &Keys, fields: [&str; 5]) -> String {
     let body = format!("{PREFIX}|{}", fields.map(field).join("|"));
-    let mut m = mac(key);
+    let mut m = key.mac.clone();
     m.update(body.as_bytes());
     let tag = m.finalize().into_bytes();
     format!("{body}|{}", hex(&tag[..TAG_BYTES]))
@@ -122,7 +147,7 @@ fn signed(key: &[u8], fields: [&str; 5]) -> String {
 /// A button's value. `conversation` and `user` are empty when unknown at sending time (an
 /// e-mail target); the nonce ties it to the message whose record holds the same nonce.
 pub fn button_value(
-    key: &[u8],
+    key: &Keys,
     purpose: &str,
     account: &str,
     conversation: &str,
@@ -134,7 +159,7 @@ pub fn button_value(
 
 /// The value of a modal opened by `user` from message `message_id`.
 pub fn modal_value(
-    key: &[u8],
+    key: &Keys,
     purpose: &str,
     account: &str,
     conversation: &str,
@@ -164,14 +189,14 @@ pub struct Claim<'a> {
 
 /// Checks `value` against the message's record and the callback's claim.
 pub fn check(
-    key: &[u8],
+    key: &Keys,
     value: &str,
     record: &SentRecord,
     claim: &Claim<'_>,
 ) -> Result<Checked, Refusal> {
     let (body, tag) = value.rsplit_once('|').ok_or(Refusal::NotSigned)?;
     let tag = unhex(tag).ok_or(Refusal::NotSigned)?;
-    let mut m = mac(key);
+    let mut m = key.mac.clone();
     m.update(body.as_bytes());
     m.verify_truncated_left(&tag)
         .map_err(|_| Refusal::NotSigned)?;
@@ -214,7 +239,9 @@ pub fn check(
 mod tests {
     use super::*;
 
-    const KEY: [u8; 32] = [7; 32];
+    fn key() -> Keys {
+        Keys::new(&[7; 32])
+    }
 
     fn dm() -> SentRecord {
         SentRecord {
@@ -249,8 +276,8 @@ mod tests {
 
     #[test]
     fn a_button_works_on_its_message_for_its_user_only() {
-        let v = button_value(&KEY, "reply", "default", "300", "10", "n1");
-        let ok = check(&KEY, &v, &dm(), &claim("m1", "300", "10")).unwrap();
+        let v = button_value(&key(), "reply", "default", "300", "10", "n1");
+        let ok = check(&key(), &v, &dm(), &claim("m1", "300", "10")).unwrap();
         assert_eq!(
             ok,
             Checked {
@@ -260,11 +287,11 @@ mod tests {
         );
         // Another user, another conversation named in the body, another message's record.
         assert_eq!(
-            check(&KEY, &v, &dm(), &claim("m1", "300", "11")),
+            check(&key(), &v, &dm(), &claim("m1", "300", "11")),
             Err(Refusal::OtherUser)
         );
         assert_eq!(
-            check(&KEY, &v, &dm(), &claim("m1", "301", "10")),
+            check(&key(), &v, &dm(), &claim("m1", "301", "10")),
             Err(Refusal::OtherConversation)
         );
         let other = SentRecord {
@@ -272,25 +299,25 @@ mod tests {
             ..dm()
         };
         assert_eq!(
-            check(&KEY, &v, &other, &claim("m2", "300", "10")),
+            check(&key(), &v, &other, &claim("m2", "300", "10")),
             Err(Refusal::OtherMessage)
         );
         // Another account's path, another key, a changed byte.
         let mut c = claim("m1", "300", "10");
         c.account = "other";
-        assert_eq!(check(&KEY, &v, &dm(), &c), Err(Refusal::OtherAccount));
+        assert_eq!(check(&key(), &v, &dm(), &c), Err(Refusal::OtherAccount));
         assert_eq!(
-            check(&[8; 32], &v, &dm(), &claim("m1", "300", "10")),
+            check(&Keys::new(&[8; 32]), &v, &dm(), &claim("m1", "300", "10")),
             Err(Refusal::NotSigned)
         );
         let tampered = v.replacen("|10|", "|11|", 1);
         assert_eq!(
-            check(&KEY, &tampered, &dm(), &claim("m1", "300", "11")),
+            check(&key(), &tampered, &dm(), &claim("m1", "300", "11")),
             Err(Refusal::NotSigned)
         );
         for junk in ["", "reply", "kw2|reply", &v[..v.len() - 1]] {
             assert_eq!(
-                check(&KEY, junk, &dm(), &claim("m1", "300", "10")),
+                check(&key(), junk, &dm(), &claim("m1", "300", "10")),
                 Err(Refusal::NotSigned)
             );
         }
@@ -303,19 +330,19 @@ mod tests {
             user: String::new(),
             ..dm()
         };
-        let v = button_value(&KEY, "reply", "default", "300", "", "n1");
-        assert!(check(&KEY, &v, &group, &claim("m1", "300", "10")).is_ok());
-        assert!(check(&KEY, &v, &group, &claim("m1", "300", "12")).is_ok());
+        let v = button_value(&key(), "reply", "default", "300", "", "n1");
+        assert!(check(&key(), &v, &group, &claim("m1", "300", "10")).is_ok());
+        assert!(check(&key(), &v, &group, &claim("m1", "300", "12")).is_ok());
         assert_eq!(
-            check(&KEY, &v, &group, &claim("m1", "999", "12")),
+            check(&key(), &v, &group, &claim("m1", "999", "12")),
             Err(Refusal::OtherConversation)
         );
     }
 
     #[test]
     fn a_modal_value_is_bound_to_the_message_and_the_user_who_opened_it() {
-        let v = modal_value(&KEY, "reply", "default", "300", "10", "m1");
-        let ok = check(&KEY, &v, &dm(), &claim("m1", "300", "10")).unwrap();
+        let v = modal_value(&key(), "reply", "default", "300", "10", "m1");
+        let ok = check(&key(), &v, &dm(), &claim("m1", "300", "10")).unwrap();
         assert_eq!(
             ok,
             Checked {
@@ -324,7 +351,7 @@ mod tests {
             }
         );
         assert_eq!(
-            check(&KEY, &v, &dm(), &claim("m2", "300", "10")),
+            check(&key(), &v, &dm(), &claim("m2", "300", "10")),
             Err(Refusal::OtherMessage)
         );
         let group = SentRecord {
@@ -333,16 +360,16 @@ mod tests {
             ..dm()
         };
         assert_eq!(
-            check(&KEY, &v, &group, &claim("m1", "300", "12")),
+            check(&key(), &v, &group, &claim("m1", "300", "12")),
             Err(Refusal::OtherUser)
         );
     }
 
     #[test]
     fn a_field_with_a_separator_is_dropped_not_smuggled() {
-        let v = button_value(&KEY, "reply|x", "default", "300", "10", "n1");
+        let v = button_value(&key(), "reply|x", "default", "300", "10", "n1");
         assert_eq!(
-            check(&KEY, &v, &dm(), &claim("m1", "300", "10"))
+            check(&key(), &v, &dm(), &claim("m1", "300", "10"))
                 .unwrap()
                 .purpose,
             ""

@@ -107,7 +107,7 @@ impl Channel {
         // Replays within the window: 200 and nothing else. Modal requests may repeat freely.
         // The callback is marked as seen only once its event is ready (below): if this call
         // fails before that (a trap, a storage error), KakaoWork's retry is not a "replay".
-        let fp = callback::fingerprint(&cb);
+        let fp = callback::fingerprint(key.fingerprint_key(), &cb);
         let seen = format!("dedup/v1/{}/{fp}", account.id);
         let marks = cb.kind != Kind::RequestModal;
         if marks && ports.kv.get(&seen)?.is_some() {

@@ -5,7 +5,9 @@
 //! hints. Shared state stays in KV; this only saves reads of it, and `configure` starts afresh.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
+use crate::binding::Keys;
 use crate::limiter;
 
 /// How long the budget's key is trusted before KV is asked again.
@@ -16,7 +18,7 @@ const DM_ENTRIES: usize = 256;
 #[derive(Default)]
 pub struct Memo {
     pub(crate) limiter: limiter::Hints,
-    signing: RefCell<Vec<(String, Vec<u8>)>>,
+    signing: RefCell<Vec<(String, Rc<Keys>)>>,
     /// (account, budget key, trusted until).
     budget: RefCell<Vec<(String, String, u64)>>,
     /// ((account, user), conversation).
@@ -31,15 +33,15 @@ impl Memo {
         &self,
         account: &str,
         load: impl FnOnce() -> Result<Vec<u8>, E>,
-    ) -> Result<Vec<u8>, E> {
+    ) -> Result<Rc<Keys>, E> {
         if let Some((_, k)) = self.signing.borrow().iter().find(|(a, _)| a == account) {
             return Ok(k.clone());
         }
-        let key = load()?;
+        let keys = Rc::new(Keys::new(&load()?));
         self.signing
             .borrow_mut()
-            .push((account.to_owned(), key.clone()));
-        Ok(key)
+            .push((account.to_owned(), keys.clone()));
+        Ok(keys)
     }
 
     pub fn budget_key(&self, account: &str, now: u64) -> Option<String> {

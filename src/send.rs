@@ -173,7 +173,7 @@ impl Channel {
                 _ => "",
             };
             let mut nonce = String::new();
-            let blocks = if account.reply_button.enabled && i + 1 == stored.ledger.chunks.len() {
+            let button = if account.reply_button.enabled && i + 1 == stored.ledger.chunks.len() {
                 let key = memo.signing_key(&account.id, || {
                     callback::signing_key(ports.kv, ports.random, &account.id)
                 })?;
@@ -186,14 +186,13 @@ impl Channel {
                     dm_user,
                     &nonce,
                 );
-                Some(callback::reply_blocks(
-                    &text,
-                    &account.reply_button.label,
-                    &value,
-                ))
+                Some(value)
             } else {
                 None
             };
+            let blocks = button
+                .as_deref()
+                .map(|value| callback::reply_blocks(&text, &account.reply_button.label, value));
 
             // Admission first: a deferral must not leave the chunk claimed.
             if !admitted {
@@ -218,9 +217,9 @@ impl Channel {
                 Client::new(ports.http, &account.id, &account.api_base).with_gate(&admitted);
             let result = match (&target, &conversation) {
                 (Target::Email(addr), _) => {
-                    sender.messages_send_by_email(addr, &text, blocks.as_ref())
+                    sender.messages_send_by_email(addr, &text, blocks.as_deref())
                 }
-                (_, Some(conv)) => sender.messages_send(conv, &text, blocks.as_ref()),
+                (_, Some(conv)) => sender.messages_send(conv, &text, blocks.as_deref()),
                 (_, None) => Err(ApiError::Envelope(EnvelopeError::Invalid {
                     status: 0,
                     detail: "no conversation for the target".into(),

@@ -57,7 +57,7 @@ fn submit_action_becomes_an_action_event() {
         .unwrap();
     w.kv.set("user/v1/default/10", "홍길동".as_bytes(), None)
         .unwrap();
-    let key = callback::signing_key(&w.kv, &w.random, "default").unwrap();
+    let key = binding::Keys::new(&callback::signing_key(&w.kv, &w.random, "default").unwrap());
     let http = ScriptedHttp::new(vec![]);
     let body = serde_json::json!({"type": "submit_action", "action_time": "t", "message": {"id": "555", "conversation_id": 77},
                                   "react_user_id": 10, "action_name": "approve", "value": binding::button_value(&key, "deploy:9913", "default", "77", "", "n555")});
