@@ -146,6 +146,21 @@ fn prepared() -> (Prepared, Arc<Instantly>) {
     (prepared, transport)
 }
 
+/// A configured wasm instance over `kv` and `clock`.
+fn instance(rt: &Runtime, prepared: &Prepared, kv: Arc<dyn KvStore>, clock: &Clock) -> Plugin {
+    let env = HostEnv {
+        http: Arc::new(prepared.policy.clone()),
+        kv,
+        clock: clock.clone(),
+    };
+    let mut plugin = rt.instantiate(&env).unwrap();
+    plugin
+        .configure(&prepared.redacted_json, &prepared.credentials)
+        .unwrap()
+        .unwrap();
+    plugin
+}
+
 fn request(n: u64) -> SendRequest {
     SendRequest {
         account: None,
@@ -175,19 +190,7 @@ impl World {
         let clock = Clock::fake(1_700_000_000_000);
         let store: Arc<dyn KvStore> = kv.clone();
         let sender = match rt {
-            Some(rt) => {
-                let env = HostEnv {
-                    http: Arc::new(prepared.policy.clone()),
-                    kv: store,
-                    clock: clock.clone(),
-                };
-                let mut plugin = rt.instantiate(&env).unwrap();
-                plugin
-                    .configure(&prepared.redacted_json, &prepared.credentials)
-                    .unwrap()
-                    .unwrap();
-                Sender::Wasm(Box::new(plugin))
-            }
+            Some(rt) => Sender::Wasm(Box::new(instance(rt, &prepared, store, &clock))),
             None => Sender::Native(
                 Box::new(native::channel(
                     &prepared.redacted_json,
@@ -372,16 +375,7 @@ fn submission(message: &str, value: &str, text: &str) -> Vec<u8> {
 fn modal_world(rt: &Runtime) -> (Plugin, Clock, String, String) {
     let (prepared, _) = prepared();
     let clock = Clock::fake(1_700_000_000_000);
-    let env = HostEnv {
-        http: Arc::new(prepared.policy.clone()),
-        kv: MemoryKv::new(),
-        clock: clock.clone(),
-    };
-    let mut plugin = rt.instantiate(&env).unwrap();
-    plugin
-        .configure(&prepared.redacted_json, &prepared.credentials)
-        .unwrap()
-        .unwrap();
+    let mut plugin = instance(rt, &prepared, MemoryKv::new(), &clock);
     let receipt = plugin.send(&request(1)).unwrap().unwrap();
     let message = receipt.message_id.unwrap();
     let sent = plugin.guest_requests();
