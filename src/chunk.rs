@@ -121,6 +121,19 @@ fn len(s: &str) -> usize {
 /// Split `text` into chunks of at most `limit` characters (`limit` ≥ 16).
 pub fn split(text: &str, limit: usize) -> Vec<String> {
     let limit = limit.max(16);
+    // The common case, a short text without fences, is one chunk: itself (what the general
+    // path below gives it too, without taking it apart and putting it together again).
+    if text.len() <= limit
+        && !text.contains("```")
+        && !text.contains("~~~")
+        && !text.trim().is_empty()
+    {
+        return vec![text.to_owned()];
+    }
+    split_apart(text, limit)
+}
+
+fn split_apart(text: &str, limit: usize) -> Vec<String> {
     // Pieces that must not be split further, then packed greedily into chunks.
     let mut pieces: Vec<String> = Vec::new();
     for b in blocks(text) {
@@ -321,6 +334,14 @@ mod tests {
             let got: String = chunks.concat().chars().filter(|c| !c.is_whitespace()).collect();
             let want: String = text.chars().filter(|c| !c.is_whitespace()).collect();
             prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn a_short_text_is_one_chunk_either_way(text in "[a-z가-힣 \\n.]{1,60}", limit in 16usize..200) {
+            // The short-text shortcut gives what the general path gives.
+            prop_assume!(text.len() <= limit && !text.trim().is_empty());
+            prop_assert_eq!(split_apart(&text, limit), vec![text.clone()]);
+            prop_assert_eq!(split(&text, limit), vec![text]);
         }
 
         #[test]
