@@ -15,7 +15,7 @@ use crate::config::{Account, Delivery};
 use crate::envelope::{EnvelopeError, ErrorCode};
 use crate::error::{ChannelError, TransportFailure};
 use crate::ledger::{self, ChunkState, Ledger, LoadError, Stored};
-use crate::limiter;
+use crate::limiter::{self, Limiter};
 use crate::memo::Memo;
 use crate::ports::{HttpError, Ports};
 use crate::retry;
@@ -87,7 +87,6 @@ impl Channel {
                 chunk::split(&req.text, account.text_chunk_limit as usize),
             ),
         };
-        let mut budget_key: Option<String> = None;
         // An admission granted and not yet spent on a request (after a lost claim).
         let mut admitted = false;
         let mut i = 0;
@@ -130,14 +129,7 @@ impl Channel {
             }
 
             // The rate budget, and for a user target the DM, come before the chunk is claimed.
-            let bkey = match &budget_key {
-                Some(k) => k.clone(),
-                None => {
-                    let k = budget::key(ports, memo, account, now)?;
-                    budget_key = Some(k.clone());
-                    k
-                }
-            };
+            let bkey = budget::key(ports, memo, account, now)?;
             let gate = LimitGate::new(ports, memo, &bkey, account);
             let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
             let conversation = match &target {
@@ -148,15 +140,7 @@ impl Channel {
                         let c = open_dm(ports, memo, &client, account, user, &scope)?;
                         let mut next = stored.ledger.clone();
                         next.conversation_id = Some(c.clone());
-                        stored = if stored.raw.is_none() {
-                            // Not written yet: it goes with the claim.
-                            Stored {
-                                raw: None,
-                                ledger: next,
-                            }
-                        } else {
-                            commit(ports, &lkey, req, stored, next)?
-                        };
+                        stored = commit(ports, &lkey, req, stored, next)?;
                         Some(c)
                     }
                 },
@@ -298,11 +282,13 @@ impl Channel {
             }
             i += 1;
         }
-        if admitted && let Some(k) = &budget_key {
+        if admitted {
             // Admitted, then found nothing left to send (a repeated call): give the slot back.
-            let _ = LimitGate::new(ports, memo, k, account)
-                .limiter
-                .refund(ports.clock.now_ms());
+            let now = ports.clock.now_ms();
+            if let Ok(k) = budget::key(ports, memo, account, now) {
+                let _ = Limiter::with_hints(ports.kv, &k, account.rate_limit, &memo.limiter)
+                    .refund(now);
+            }
         }
         Ok(receipt(account, idem, &stored.ledger))
     }
@@ -331,7 +317,8 @@ fn reread(ports: &Ports<'_>, key: &str, req: &SendRequest) -> Result<Stored, Cha
     Ok(stored)
 }
 
-/// Write a change that does not depend on owning a chunk; on a race, the caller re-reads.
+/// Write a change that does not depend on owning a chunk; on a race, the caller re-reads. A
+/// ledger not in KV yet is not written here: the claim of its first part writes it.
 fn commit(
     ports: &Ports<'_>,
     key: &str,
@@ -339,6 +326,12 @@ fn commit(
     stored: Stored,
     next: Ledger,
 ) -> Result<Stored, ChannelError> {
+    if stored.raw.is_none() {
+        return Ok(Stored {
+            raw: None,
+            ledger: next,
+        });
+    }
     match ledger::swap(ports.kv, key, stored.raw.as_deref(), &next)? {
         Some(s) => Ok(s),
         None => reread(ports, key, req),
