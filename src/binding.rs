@@ -89,7 +89,6 @@ fn mac(key: &[u8]) -> Hmac<Sha256> {
 
 /// An account's signing key as the logic uses it: the HMAC keyed once (its key schedule is not
 /// computed again for every value), and a key of its own for replay fingerprints.
-#[derive(Clone)]
 pub struct Keys {
     mac: Hmac<Sha256>,
     fingerprint: [u8; 16],

@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 
+use crate::memo::Table;
 use crate::ports::{Kv, KvError};
 
 pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 200;
@@ -140,25 +141,7 @@ impl State {
 /// What one instance last read or wrote of each budget's record, kept between calls: when no
 /// other instance wrote since, the next compare-and-swap needs no read before it. A stale hint
 /// only costs a failed swap and a read.
-#[derive(Default)]
-pub struct Hints(RefCell<Vec<(String, Option<Vec<u8>>)>>);
-
-impl Hints {
-    fn take(&self, key: &str) -> Option<Option<Vec<u8>>> {
-        let mut v = self.0.borrow_mut();
-        let i = v.iter().position(|(k, _)| k == key)?;
-        Some(v.swap_remove(i).1)
-    }
-
-    fn put(&self, key: String, raw: Option<Vec<u8>>) {
-        let mut v = self.0.borrow_mut();
-        // A handful of budgets per instance; a bound keeps a long-lived one small.
-        if v.len() >= 16 {
-            v.remove(0);
-        }
-        v.push((key, raw));
-    }
-}
+pub type Hints = Table<String, Option<Vec<u8>>>;
 
 pub struct Limiter<'a> {
     kv: &'a dyn Kv,
@@ -531,7 +514,7 @@ mod tests {
     #[test]
     fn an_instance_that_wrote_last_admits_with_one_call_and_a_stale_hint_costs_a_read() {
         let kv = MemoryKv::default();
-        let hints = Hints::default();
+        let hints = Hints::new(16);
         let cfg = RateConfig::default();
         let admit = |now| {
             Limiter::with_hints(&kv, "ws:1", cfg, &hints)

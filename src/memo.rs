@@ -4,27 +4,86 @@
 //! conversations, whether an account has authentication failures on record, and the limiter's
 //! hints. Shared state stays in KV; this only saves reads of it, and `configure` starts afresh.
 
+use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::binding::Keys;
-use crate::limiter;
 
 /// How long the budget's key is trusted before KV is asked again.
 pub const BUDGET_KEY_MS: u64 = 3600 * 1000;
-/// Users whose DM conversation is remembered (the oldest go first).
-const DM_ENTRIES: usize = 256;
 
-#[derive(Default)]
+/// A small map with at most `cap` entries (the oldest go first). An instance holds a few
+/// accounts and budgets, so a scan costs less than a map's code in the component.
+pub struct Table<K, V> {
+    cap: usize,
+    rows: RefCell<Vec<(K, V)>>,
+}
+
+impl<K: PartialEq, V: Clone> Table<K, V> {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap: cap.max(1),
+            rows: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn get<Q: PartialEq + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        let rows = self.rows.borrow();
+        rows.iter()
+            .find(|(k, _)| k.borrow() == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Removes the entry and hands it over.
+    pub fn take<Q: PartialEq + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        let mut rows = self.rows.borrow_mut();
+        let i = rows.iter().position(|(k, _)| k.borrow() == key)?;
+        Some(rows.remove(i).1)
+    }
+
+    pub fn put(&self, key: K, value: V) {
+        let mut rows = self.rows.borrow_mut();
+        rows.retain(|(k, _)| *k != key);
+        if rows.len() >= self.cap {
+            rows.remove(0);
+        }
+        rows.push((key, value));
+    }
+}
+
 pub struct Memo {
-    pub(crate) limiter: limiter::Hints,
-    signing: RefCell<Vec<(String, Rc<Keys>)>>,
-    /// (account, budget key, trusted until).
-    budget: RefCell<Vec<(String, String, u64)>>,
-    /// ((account, user), conversation).
-    dms: RefCell<Vec<((String, String), String)>>,
-    /// Accounts known to have no authentication failure on record.
-    auth_clear: RefCell<Vec<String>>,
+    /// Each budget's record as this instance last saw it (see `limiter::Limiter::with_hints`).
+    pub(crate) limiter: Table<String, Option<Vec<u8>>>,
+    signing: Table<String, Rc<Keys>>,
+    /// account -> (budget key, trusted until).
+    budget: Table<String, (String, u64)>,
+    /// "account\nuser" -> conversation.
+    dms: Table<String, String>,
+    /// account -> whether it is known to have no authentication failure on record.
+    auth_clear: Table<String, bool>,
+}
+
+impl Default for Memo {
+    fn default() -> Self {
+        Self {
+            limiter: Table::new(16),
+            signing: Table::new(16),
+            budget: Table::new(16),
+            dms: Table::new(256),
+            auth_clear: Table::new(16),
+        }
+    }
+}
+
+fn dm_key(account: &str, user: &str) -> String {
+    format!("{account}\n{user}")
 }
 
 impl Memo {
@@ -34,58 +93,63 @@ impl Memo {
         account: &str,
         load: impl FnOnce() -> Result<Vec<u8>, E>,
     ) -> Result<Rc<Keys>, E> {
-        if let Some((_, k)) = self.signing.borrow().iter().find(|(a, _)| a == account) {
-            return Ok(k.clone());
+        if let Some(k) = self.signing.get(account) {
+            return Ok(k);
         }
         let keys = Rc::new(Keys::new(&load()?));
-        self.signing
-            .borrow_mut()
-            .push((account.to_owned(), keys.clone()));
+        self.signing.put(account.to_owned(), keys.clone());
         Ok(keys)
     }
 
     pub fn budget_key(&self, account: &str, now: u64) -> Option<String> {
         self.budget
-            .borrow()
-            .iter()
-            .find(|(a, _, until)| a == account && now < *until)
-            .map(|(_, k, _)| k.clone())
+            .get(account)
+            .filter(|(_, until)| now < *until)
+            .map(|(k, _)| k)
     }
 
     pub fn set_budget_key(&self, account: &str, key: &str, until: u64) {
-        let mut b = self.budget.borrow_mut();
-        b.retain(|(a, _, _)| a != account);
-        b.push((account.to_owned(), key.to_owned(), until));
+        self.budget.put(account.to_owned(), (key.to_owned(), until));
     }
 
     pub fn dm(&self, account: &str, user: &str) -> Option<String> {
-        self.dms
-            .borrow()
-            .iter()
-            .find(|((a, u), _)| a == account && u == user)
-            .map(|(_, c)| c.clone())
+        self.dms.get(dm_key(account, user).as_str())
     }
 
     pub fn set_dm(&self, account: &str, user: &str, conversation: Option<&str>) {
-        let mut d = self.dms.borrow_mut();
-        d.retain(|((a, u), _)| !(a == account && u == user));
-        if let Some(c) = conversation {
-            if d.len() >= DM_ENTRIES {
-                d.remove(0);
+        let key = dm_key(account, user);
+        match conversation {
+            Some(c) => self.dms.put(key, c.to_owned()),
+            None => {
+                self.dms.take(key.as_str());
             }
-            d.push(((account.to_owned(), user.to_owned()), c.to_owned()));
         }
     }
 
     pub fn auth_clear(&self, account: &str) -> bool {
-        self.auth_clear.borrow().iter().any(|a| a == account)
+        self.auth_clear.get(account).unwrap_or(false)
     }
 
     pub fn set_auth_clear(&self, account: &str, clear: bool) {
-        let mut c = self.auth_clear.borrow_mut();
-        c.retain(|a| a != account);
-        if clear {
-            c.push(account.to_owned());
-        }
+        self.auth_clear.put(account.to_owned(), clear);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_keeps_the_latest_value_and_drops_the_oldest_when_full() {
+        let t: Table<String, u32> = Table::new(2);
+        t.put("a".into(), 1);
+        t.put("b".into(), 2);
+        t.put("a".into(), 3);
+        assert_eq!(t.get("a"), Some(3));
+        t.put("c".into(), 4);
+        assert_eq!(t.get("b"), None, "the oldest went");
+        assert_eq!((t.get("a"), t.get("c")), (Some(3), Some(4)));
+        assert_eq!(t.take("a"), Some(3));
+        assert_eq!(t.get("a"), None);
     }
 }

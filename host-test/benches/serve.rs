@@ -24,7 +24,8 @@ const INSTANCES: usize = 4;
 
 struct Rig {
     emulator: Emulator,
-    server: CallbackServer,
+    /// Stopped (with its thread) when the rig is dropped at the end of `main`.
+    _server: CallbackServer,
     events: Arc<AtomicU64>,
     message: String,
     view: Value,
@@ -79,7 +80,7 @@ fn rig(rt: &'static Runtime) -> Rig {
     assert_eq!(status, 200, "{modal}");
     Rig {
         emulator,
-        server,
+        _server: server,
         events,
         message,
         view: modal["view"].clone(),
@@ -154,5 +155,4 @@ fn main() {
             lat,
         );
     }
-    drop(r.server);
 }
