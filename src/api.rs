@@ -3,8 +3,10 @@
 
 use serde_json::json;
 
-use crate::envelope::{self, EnvelopeError, Id};
-use crate::json::{self, FromJson, Obj};
+pub use crate::entities::{Bot, Conversation, Department, Message, Space, User};
+use crate::entities::{Entity, ListPage};
+use crate::envelope::{self, EnvelopeError};
+use crate::json::FromJson;
 use crate::pagination::{Page, PageParams};
 use crate::ports::{Http, HttpError, HttpRequest, HttpResponse, KvError, Method};
 use thiserror::Error;
@@ -32,143 +34,6 @@ pub trait Gate {
     fn before(&self) -> Result<(), ApiError>;
     /// Called with every answer (rate limit headers, 429s).
     fn after(&self, resp: &HttpResponse);
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bot {
-    pub bot_id: Id,
-    pub title: String,
-    pub status: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Space {
-    pub id: Id,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conversation {
-    pub id: Id,
-    pub kind: Option<String>,
-    pub name: Option<String>,
-    pub users_count: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub id: Id,
-    pub conversation_id: Id,
-    pub send_time: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: Id,
-    pub name: Option<String>,
-    pub space_id: Option<Id>,
-}
-
-impl FromJson for Bot {
-    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
-        let o = json::obj(v, "info")?;
-        Ok(Self {
-            bot_id: json::id(o, "bot_id")?,
-            title: json::string(o, "title")?,
-            status: json::string(o, "status")?,
-        })
-    }
-}
-
-impl FromJson for Space {
-    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
-        Ok(Self {
-            id: json::id(json::obj(v, "space")?, "id")?,
-        })
-    }
-}
-
-impl FromJson for Conversation {
-    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
-        let o = json::obj(v, "conversation")?;
-        Ok(Self {
-            id: json::id(o, "id")?,
-            kind: json::opt_string(o, "type"),
-            name: json::opt_string(o, "name"),
-            users_count: json::opt_u64(o, "users_count"),
-        })
-    }
-}
-
-impl FromJson for Message {
-    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
-        let o = json::obj(v, "message")?;
-        Ok(Self {
-            id: json::id(o, "id")?,
-            conversation_id: json::id(o, "conversation_id")?,
-            send_time: json::opt_u64(o, "send_time"),
-        })
-    }
-}
-
-impl FromJson for User {
-    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
-        let o = json::obj(v, "user")?;
-        Ok(Self {
-            id: json::id(o, "id")?,
-            name: json::opt_string(o, "name"),
-            space_id: o
-                .get("space_id")
-                .and_then(|s| json::id_value(s, "space_id").ok()),
-        })
-    }
-}
-
-/// The entity under `key` of a success envelope.
-struct Entity<T>(T);
-
-fn entity<T: FromJson>(o: &Obj, key: &str) -> Result<T, String> {
-    T::from_json(json::field(o, key)?).map_err(|e| format!("`{key}`: {e}"))
-}
-
-struct ConversationPage(Page<Conversation>);
-
-impl FromJson for ConversationPage {
-    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
-        let o = json::obj(v, "answer")?;
-        Ok(Self(Page {
-            items: json::list(o, "conversations")?,
-            cursor: json::opt_string(o, "cursor"),
-        }))
-    }
-}
-
-impl<T> FromJson for Entity<T>
-where
-    T: FromJson + EntityKey,
-{
-    fn from_json(v: &serde_json::Value) -> Result<Self, String> {
-        Ok(Entity(entity::<T>(json::obj(v, "answer")?, T::KEY)?))
-    }
-}
-
-/// The envelope key an entity is found under.
-pub trait EntityKey {
-    const KEY: &'static str;
-}
-impl EntityKey for Bot {
-    const KEY: &'static str = "info";
-}
-impl EntityKey for Space {
-    const KEY: &'static str = "space";
-}
-impl EntityKey for Conversation {
-    const KEY: &'static str = "conversation";
-}
-impl EntityKey for Message {
-    const KEY: &'static str = "message";
-}
-impl EntityKey for User {
-    const KEY: &'static str = "user";
 }
 
 /// The body of `messages.send` (a conversation) or `messages.send_by_email` (an address).
@@ -298,10 +163,53 @@ impl<'a> Client<'a> {
         .map(|e| e.0)
     }
 
+    /// `POST /v1/conversations.open` with `{"user_ids": [Int, ...]}`: a new group conversation
+    /// of the bot and these users (KakaoWork opens a new one every time).
+    pub fn conversations_open_group(&self, user_ids: &[String]) -> Result<Conversation, ApiError> {
+        let ids: Vec<serde_json::Value> = user_ids
+            .iter()
+            .map(|u| {
+                u.parse::<u64>()
+                    .map_or_else(|_| u.as_str().into(), Into::into)
+            })
+            .collect();
+        self.call::<Entity<Conversation>>(
+            self.post_request("conversations.open", &json!({ "user_ids": ids })),
+        )
+        .map(|e| e.0)
+    }
+
     /// `GET /v1/conversations.list`, one page.
     pub fn conversations_list(&self, page: &PageParams) -> Result<Page<Conversation>, ApiError> {
-        self.call::<ConversationPage>(self.get_request("conversations.list", &page.query()))
+        self.list_page("conversations.list", page)
+    }
+
+    /// `GET /v1/users.list`, one page.
+    pub fn users_list(&self, page: &PageParams) -> Result<Page<User>, ApiError> {
+        self.list_page("users.list", page)
+    }
+
+    /// `GET /v1/departments.list`, one page.
+    pub fn departments_list(&self, page: &PageParams) -> Result<Page<Department>, ApiError> {
+        self.list_page("departments.list", page)
+    }
+
+    /// One page of a list method: `limit` on the first call, the cursor alone after it.
+    fn list_page<T: FromJson + crate::entities::ListKey>(
+        &self,
+        method: &str,
+        page: &PageParams,
+    ) -> Result<Page<T>, ApiError> {
+        self.call::<ListPage<T>>(self.get_request(method, &page.query()))
             .map(|p| p.0)
+    }
+
+    /// `GET /v1/conversations/{id}/users`: the members of a conversation the bot is in (one
+    /// page: KakaoWork documents no pagination for it).
+    pub fn conversations_users(&self, conversation_id: &str) -> Result<Vec<User>, ApiError> {
+        let method = format!("conversations/{}/users", encode(conversation_id));
+        self.call::<ListPage<User>>(self.get_request(&method, &[]))
+            .map(|p| p.0.items)
     }
 
     /// `POST /v1/messages.send` with `{"conversation_id", "text"}` and optional Block Kit

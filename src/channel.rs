@@ -1,16 +1,11 @@
 //! The channel behind the `channel` export: one instance's configuration and the accounts it
-//! serves, and `probe`. The other operations live in their own modules: [`crate::send`],
-//! [`crate::inbound`] and [`crate::policy`], each an `impl Channel` that asks this one which
+//! serves. The operations live in their own modules: [`crate::send`], [`crate::inbound`],
+//! [`crate::policy`] and [`crate::directory`], each an `impl Channel` that asks this one which
 //! account a call uses; this module calls none of them.
 
-use crate::api::Client;
-use crate::auth_guard;
-use crate::budget::{self, LimitGate};
 use crate::config::{self, Account, ChannelConfig};
 use crate::error::ChannelError;
 use crate::memo::Memo;
-use crate::ports::Ports;
-use crate::retry;
 
 pub use crate::auth_guard::AUTH_FAILURE_LIMIT;
 pub use crate::records::*;
@@ -140,45 +135,6 @@ impl Channel {
             .config
             .account(id)
             .map_err(|e| ChannelError::UnknownAccount(e.to_string()))
-    }
-
-    pub fn probe(
-        &self,
-        ports: &Ports<'_>,
-        account: Option<&str>,
-    ) -> Result<ProbeResult, ChannelError> {
-        let (account, key_id) = self.account(account)?;
-        let memo = &self.memo;
-        let on_record = auth_guard::check(ports, memo, account, key_id)?;
-        let started = ports.clock.now_ms();
-        let bkey = budget::key(ports, memo, account, started)?;
-        let gate = LimitGate::new(ports, memo, &bkey, account);
-        let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
-        let scope = format!("{}/bots.info", account.id);
-        let result = retry::safe_call(ports, &scope, "bots.info", || client.bots_info());
-        let bot = match result {
-            Ok(b) => {
-                auth_guard::record(ports, memo, account, key_id, false, on_record);
-                b
-            }
-            Err(e) => {
-                if matches!(e, ChannelError::Authentication(_)) {
-                    auth_guard::record(ports, memo, account, key_id, true, on_record);
-                }
-                return Err(e);
-            }
-        };
-        Ok(ProbeResult {
-            account: account.id.clone(),
-            bot_id: bot.bot_id.0,
-            title: bot.title,
-            status: match bot.status.as_str() {
-                "activated" => BotStatus::Activated,
-                "deactivated" => BotStatus::Deactivated,
-                _ => BotStatus::Unknown,
-            },
-            elapsed_ms: ports.clock.now_ms().saturating_sub(started),
-        })
     }
 }
 

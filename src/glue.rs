@@ -156,6 +156,39 @@ impl wit::Guest for Plugin {
             .map_err(error_to_wit)
     }
 
+    fn directory(q: wit::DirectoryQuery) -> Result<wit::DirectoryListing, wit::ChannelError> {
+        CHANNEL
+            .with(|ch| ch.borrow().directory(&PORTS, &q))
+            .map_err(error_to_wit)
+    }
+
+    fn lookup_member(
+        account: Option<String>,
+        who: String,
+    ) -> Result<wit::Member, wit::ChannelError> {
+        CHANNEL
+            .with(|ch| ch.borrow().lookup_member(&PORTS, account.as_deref(), &who))
+            .map_err(error_to_wit)
+    }
+
+    fn conversation_members(
+        account: Option<String>,
+        conversation_id: String,
+    ) -> Result<Vec<wit::Member>, wit::ChannelError> {
+        CHANNEL
+            .with(|ch| {
+                ch.borrow()
+                    .conversation_members(&PORTS, account.as_deref(), &conversation_id)
+            })
+            .map_err(error_to_wit)
+    }
+
+    fn space(account: Option<String>) -> Result<wit::SpaceInfo, wit::ChannelError> {
+        CHANNEL
+            .with(|ch| ch.borrow().space(&PORTS, account.as_deref()))
+            .map_err(error_to_wit)
+    }
+
     fn handle_callback(
         req: wit::CallbackRequest,
     ) -> Result<wit::CallbackOutcome, wit::ChannelError> {

@@ -130,6 +130,9 @@ impl Channel {
                         target: format!("user:{}", cb.user_id),
                         text: reply,
                         idempotency_key: format!("pairing-reply-{}-{code}", cb.user_id),
+                        format: crate::channel::TextFormat::Plain,
+                        blocks: None,
+                        buttons: vec![],
                     };
                     // Sent now if the budget allows; otherwise the host delivers it.
                     if self.send(ports, &notice).is_err() {

@@ -11,6 +11,8 @@ pub mod callback;
 pub mod channel;
 pub mod chunk;
 pub mod config;
+pub mod directory;
+pub mod entities;
 pub mod envelope;
 pub mod error;
 pub mod inbound;

@@ -2,8 +2,10 @@
 //! them (see [`crate::wit`]). The logic builds and reads these directly; nothing copies them.
 
 pub use crate::wit::types::{
-    AccountInfo, ApiFailure, BotStatus, CallbackOutcome, CallbackRequest, CallbackResponse,
-    ChatType, ChunkOutcome, ChunkReceipt, ConfigIssue, ConfigureResult, CredentialSource,
-    CredentialStatus, DmPolicy, EventKind, InboundEvent, PairingChallenge, PolicyDecision,
-    ProbeResult, SendReceipt, SendRequest, TransportError,
+    AccountInfo, ActionButton, ApiFailure, BotStatus, ButtonStyle, CallbackOutcome,
+    CallbackRequest, CallbackResponse, ChatType, ChunkOutcome, ChunkReceipt, ConfigIssue,
+    ConfigureResult, ConversationInfo, CredentialSource, CredentialStatus, DepartmentInfo,
+    DirectoryKind, DirectoryListing, DirectoryQuery, DmPolicy, EventKind, InboundEvent, Member,
+    MemberStatus, PairingChallenge, PolicyDecision, ProbeResult, SendReceipt, SendRequest,
+    SpaceInfo, TextFormat, TransportError,
 };

@@ -89,6 +89,8 @@ impl Channel {
         };
         // An admission granted and not yet spent on a request (after a lost claim).
         let mut admitted = false;
+        // Whether KV was asked for this message's ledger (a group target needs to know).
+        let mut ledger_checked = false;
         let mut i = 0;
         let mut rounds = 0;
         while i < stored.ledger.chunks.len() {
@@ -144,6 +146,32 @@ impl Channel {
                         Some(c)
                     }
                 },
+                Target::Users(users) => {
+                    if stored.ledger.conversation_id.is_none()
+                        && stored.raw.is_none()
+                        && !ledger_checked
+                    {
+                        // A group is opened anew at every call: a resumed send must find the
+                        // one its ledger names before opening any.
+                        ledger_checked = true;
+                        if let Some(s) = ledger::load(ports.kv, &lkey).map_err(load_error)? {
+                            stored = same_message(s, req)?;
+                            continue;
+                        }
+                    }
+                    match &stored.ledger.conversation_id {
+                        Some(c) => Some(c.clone()),
+                        None => {
+                            // Not repeated on a transient failure: a second try could leave an
+                            // empty room behind.
+                            let c = client.conversations_open_group(users)?.id.0;
+                            let mut next = stored.ledger.clone();
+                            next.conversation_id = Some(c.clone());
+                            stored = commit(ports, &lkey, req, stored, next)?;
+                            Some(c)
+                        }
+                    }
+                }
                 Target::Conversation(c) => Some(c.clone()),
                 Target::Email(_) => None,
             };
@@ -224,7 +252,7 @@ impl Channel {
                     // Remember the message as ours, where it went and its button's nonce: its
                     // callbacks are checked against this record.
                     let record = binding::SentRecord {
-                        group: matches!(target, Target::Conversation(_)),
+                        group: matches!(target, Target::Conversation(_) | Target::Users(_)),
                         // Where it was sent, as its button says; the answer's for an e-mail.
                         conversation: conversation
                             .clone()
@@ -308,6 +336,11 @@ fn reread(ports: &Ports<'_>, key: &str, req: &SendRequest) -> Result<Stored, Cha
     let stored = ledger::load(ports.kv, key)
         .map_err(load_error)?
         .ok_or_else(|| ChannelError::Storage("the send ledger vanished while in use".into()))?;
+    same_message(stored, req)
+}
+
+/// A stored ledger, checked to be this message's.
+fn same_message(stored: Stored, req: &SendRequest) -> Result<Stored, ChannelError> {
     if stored.ledger.target != req.target || stored.ledger.text_hash != ledger::fnv1a(&req.text) {
         return Err(ChannelError::InvalidMessage(format!(
             "idempotency key `{}` was already used for a different message; use a new key per message",

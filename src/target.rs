@@ -10,11 +10,17 @@ pub enum Target {
     User(String),
     /// `email:<addr>`: `messages.send_by_email`.
     Email(String),
+    /// `users:<id>,<id>,...`: a new group conversation of the bot and these users
+    /// (`conversations.open` with `user_ids`), then `messages.send`.
+    Users(Vec<String>),
 }
+
+/// The most users one `users:` target may name.
+pub const MAX_GROUP_USERS: usize = 100;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "invalid target `{input}`: {reason}. Use conversation:<id>, a numeric conversation id, user:<id> or email:<address>"
+    "invalid target `{input}`: {reason}. Use conversation:<id>, a numeric conversation id, user:<id>, users:<id>,<id>,... or email:<address>"
 )]
 pub struct TargetError {
     pub input: String,
@@ -78,6 +84,22 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
             .map(Target::User)
             .ok_or_else(|| err("a user id is a number"));
     }
+    if let Some(list) = strip_prefix_ci(rest, "users:") {
+        let mut ids: Vec<String> = Vec::new();
+        for part in list.split(',') {
+            let id = numeric_id(part)
+                .ok_or_else(|| err("users: takes numeric user ids separated by commas"))?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        if ids.len() > MAX_GROUP_USERS {
+            return Err(err(&format!(
+                "a group takes at most {MAX_GROUP_USERS} users"
+            )));
+        }
+        return Ok(Target::Users(ids));
+    }
     if let Some(addr) = strip_prefix_ci(rest, "email:") {
         let addr = addr.trim();
         return if valid_email(addr) {
@@ -116,6 +138,10 @@ mod tests {
             ("kakao:user:10000003", Target::User("10000003".into())),
             ("kakaowork:conversation:5", Target::Conversation("5".into())),
             ("kw:7", Target::Conversation("7".into())),
+            (
+                "users:10000001, 10000002,10000001",
+                Target::Users(vec!["10000001".into(), "10000002".into()]),
+            ),
             ("KW:Email:a@b.co", Target::Email("a@b.co".into())),
             (
                 "18446744073709551615",
@@ -142,6 +168,9 @@ mod tests {
             ("#general", "unknown form"),
             ("18446744073709551616", "unknown form"),
             ("channel:5", "unknown form"),
+            ("users:", "numeric user ids separated by commas"),
+            ("users:1,,2", "numeric user ids separated by commas"),
+            ("users:1,x", "numeric user ids separated by commas"),
         ];
         for (input, why) in cases {
             let e = parse(input).unwrap_err();

@@ -84,6 +84,9 @@ pub(crate) fn req_k(target: &str, text: &str, key: &str) -> SendRequest {
         target: target.into(),
         text: text.into(),
         idempotency_key: key.into(),
+        format: crate::channel::TextFormat::Plain,
+        blocks: None,
+        buttons: vec![],
     }
 }
 

@@ -167,6 +167,9 @@ fn request(n: u64) -> SendRequest {
         target: format!("conversation:{CONVERSATION}"),
         text: "벤치마크 메시지".into(),
         idempotency_key: format!("bench-{n}"),
+        format: host_test::wit::TextFormat::Plain,
+        blocks: None,
+        buttons: vec![],
     }
 }
 
@@ -230,6 +233,9 @@ impl World {
                     target: req.target,
                     text: req.text,
                     idempotency_key: req.idempotency_key,
+                    format: kakaowork_channel::channel::TextFormat::Plain,
+                    blocks: None,
+                    buttons: vec![],
                 };
                 let r = ch.send(&host.ports(), &req).unwrap();
                 assert!(r.message_id.is_some());

@@ -71,6 +71,9 @@ fn rig(rt: &'static Runtime) -> Rig {
             target: format!("user:{USER}"),
             text: "내일 회의에 참석하시나요?".into(),
             idempotency_key: "bench-question".into(),
+            format: host_test::wit::TextFormat::Plain,
+            blocks: None,
+            buttons: vec![],
         })
         .unwrap()
         .unwrap();

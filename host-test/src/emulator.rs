@@ -2,6 +2,7 @@
 //! workspace, with KakaoWork's envelope, error codes, cursor rules and rate limit headers.
 //! It records every request so that tests can assert on what actually went over the wire.
 
+mod directory;
 mod faults;
 mod http;
 mod users;
@@ -14,9 +15,10 @@ use crate::clock::Clock;
 use crate::http_server::Server;
 use serde_json::Value;
 
+pub use directory::{Seed, SeedDepartment, SeedUser};
 pub use faults::Fault;
 use faults::FaultRule;
-use world::{Room, World, seed_users};
+use world::{Room, World};
 
 pub const DEFAULT_APP_KEY: &str = "emulator0.0123456789abcdef0123456789abcdef";
 pub const BOT_USER_ID: u64 = 9_000_001;
@@ -32,6 +34,8 @@ pub struct EmulatorOptions {
     pub extra_app_keys: Vec<String>,
     pub requests_per_minute: u32,
     pub clock: Clock,
+    /// The workspace's members and departments.
+    pub seed: Seed,
 }
 
 impl Default for EmulatorOptions {
@@ -41,15 +45,9 @@ impl Default for EmulatorOptions {
             extra_app_keys: vec![],
             requests_per_minute: 200,
             clock: Clock::Real,
+            seed: Seed::default(),
         }
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SeedUser {
-    pub id: u64,
-    pub name: String,
-    pub email: String,
 }
 
 /// A request as the emulator received it.
@@ -108,22 +106,28 @@ impl Emulator {
     pub fn start_on(addr: &str, opts: EmulatorOptions) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind(addr)?;
         let port = listener.local_addr()?.port();
-        let users = seed_users();
+        let seed = opts.seed.clone();
+        let users = &seed.users;
+        // Among the first five members (or as many as a seed has), two per room.
+        let n = users.len().clamp(1, 5) as u64;
         let rooms = (0..SEEDED_GROUP_ROOMS)
-            .map(|i| Room {
-                id: FIRST_GROUP_ROOM + i,
-                kind: "group",
-                name: format!("프로젝트 채널 {}", i + 1),
-                members: vec![
-                    BOT_USER_ID,
-                    users[(i % 5) as usize].id,
-                    users[((i + 1) % 5) as usize].id,
-                ],
+            .map(|i| {
+                let mut members = vec![BOT_USER_ID, users[(i % n) as usize].id];
+                let second = users[((i + 1) % n) as usize].id;
+                if !members.contains(&second) {
+                    members.push(second);
+                }
+                Room {
+                    id: FIRST_GROUP_ROOM + i,
+                    kind: "group",
+                    name: format!("프로젝트 채널 {}", i + 1),
+                    members,
+                }
             })
             .collect();
         let world = Arc::new(Mutex::new(World {
             opts,
-            users,
+            seed,
             rooms,
             next_room: 2_092_305,
             next_message: FIRST_MESSAGE_ID,
@@ -188,7 +192,7 @@ impl Emulator {
     }
 
     pub fn users(&self) -> Vec<SeedUser> {
-        self.lock().users.clone()
+        self.lock().seed.users.clone()
     }
 
     /// Every request received so far, in order.

@@ -34,6 +34,11 @@ enum Command {
     },
     /// Check an account's app key with bots.info.
     Probe(Conn),
+    /// Find members, conversations and departments (to use as targets).
+    Directory {
+        #[command(subcommand)]
+        action: cli::directory::DirectoryAction,
+    },
     /// Pairing requests of unknown users: list, approve, reject.
     Pairing {
         #[command(subcommand)]
@@ -68,6 +73,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Message { action } => cli::message::run(action),
         Command::Probe(conn) => cli::probe::run(conn),
+        Command::Directory { action } => cli::directory::run(action),
         Command::Pairing { action } => cli::pairing::run(action),
         Command::Policy { action } => cli::policy::run(action),
         Command::Serve { listen, conn } => cli::serve::run(&listen, &conn),

@@ -265,6 +265,48 @@ impl Plugin {
             .call_probe(&mut self.store, account)
     }
 
+    pub fn directory(
+        &mut self,
+        q: &wit::DirectoryQuery,
+    ) -> wasmtime::Result<Result<wit::DirectoryListing, wit::ChannelError>> {
+        self.arm();
+        self.bindings
+            .moltbot_channel_channel()
+            .call_directory(&mut self.store, q)
+    }
+
+    pub fn lookup_member(
+        &mut self,
+        account: Option<&str>,
+        who: &str,
+    ) -> wasmtime::Result<Result<wit::Member, wit::ChannelError>> {
+        self.arm();
+        self.bindings
+            .moltbot_channel_channel()
+            .call_lookup_member(&mut self.store, account, who)
+    }
+
+    pub fn conversation_members(
+        &mut self,
+        account: Option<&str>,
+        conversation: &str,
+    ) -> wasmtime::Result<Result<Vec<wit::Member>, wit::ChannelError>> {
+        self.arm();
+        self.bindings
+            .moltbot_channel_channel()
+            .call_conversation_members(&mut self.store, account, conversation)
+    }
+
+    pub fn space(
+        &mut self,
+        account: Option<&str>,
+    ) -> wasmtime::Result<Result<wit::SpaceInfo, wit::ChannelError>> {
+        self.arm();
+        self.bindings
+            .moltbot_channel_channel()
+            .call_space(&mut self.store, account)
+    }
+
     pub fn handle_callback(
         &mut self,
         req: &wit::CallbackRequest,

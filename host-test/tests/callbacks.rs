@@ -91,6 +91,9 @@ impl Inbound {
                 target: format!("user:{user}"),
                 text: text.into(),
                 idempotency_key: key.into(),
+                format: host_test::wit::TextFormat::Plain,
+                blocks: None,
+                buttons: vec![],
             })
             .unwrap()
             .unwrap();
@@ -496,6 +499,9 @@ fn a_pairing_reply_that_cannot_go_now_is_left_to_the_host() {
         target: "user:10000005".into(),
         text: "공지".into(),
         idempotency_key: "q5".into(),
+        format: host_test::wit::TextFormat::Plain,
+        blocks: None,
+        buttons: vec![],
     };
     let report = {
         let mut p = t.plugin.lock().unwrap();

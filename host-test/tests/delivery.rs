@@ -42,6 +42,7 @@ impl Fleet {
             extra_app_keys: vec![KEY_B.into()],
             requests_per_minute: server_budget,
             clock: clock.clone(),
+            ..Default::default()
         })
         .unwrap();
         let mut section = section;
@@ -167,6 +168,9 @@ fn req(account: &str, i: usize, text: String) -> SendRequest {
         target: format!("conversation:{ROOM}"),
         text,
         idempotency_key: format!("msg-{i}"),
+        format: host_test::wit::TextFormat::Plain,
+        blocks: None,
+        buttons: vec![],
     }
 }
 
@@ -441,6 +445,9 @@ fn to_room(text: &str, key: &str) -> SendRequest {
         target: format!("conversation:{ROOM}"),
         text: text.into(),
         idempotency_key: key.into(),
+        format: host_test::wit::TextFormat::Plain,
+        blocks: None,
+        buttons: vec![],
     }
 }
 
@@ -498,6 +505,9 @@ fn a_server_error_part_way_is_resumed_without_resending() {
     first
         .send(&SendRequest {
             idempotency_key: "warm".into(),
+            format: host_test::wit::TextFormat::Plain,
+            blocks: None,
+            buttons: vec![],
             text: "warm-up".into(),
             ..request.clone()
         })

@@ -83,6 +83,9 @@ impl Served {
             target: target.into(),
             text: text.into(),
             idempotency_key: format!("says-{text}"),
+            format: host_test::wit::TextFormat::Plain,
+            blocks: None,
+            buttons: vec![],
         };
         let r = self.agent.lock().unwrap().send(&req).unwrap().unwrap();
         r.message_id.expect("a delivered message has an id")

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use clap::Args;
-use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions};
+use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions, Seed};
 use host_test::emulator_control::ControlServer;
 
 #[derive(Args)]
@@ -18,6 +18,11 @@ pub struct EmulatorArgs {
     /// The app key the emulator accepts.
     #[arg(long, default_value = DEFAULT_APP_KEY)]
     pub app_key: String,
+    /// Members and departments from a JSON file (`{"users": [{"id", "name", "email",
+    /// "department"?, "nickname"?, "emails"?, "position"?}], "departments": [{"id", "name",
+    /// "code"?, "parent_id"?, "leader_ids"?}]}`) instead of the built-in 255 members.
+    #[arg(long)]
+    pub seed: Option<std::path::PathBuf>,
     /// The workspace's rate budget.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub requests_per_minute: u32,
@@ -28,7 +33,13 @@ pub fn run(args: EmulatorArgs) -> Result<(), String> {
     if args.app_key.trim().is_empty() {
         return Err("--app-key must not be empty".into());
     }
+    let seed = match &args.seed {
+        Some(path) => Seed::load(path)?,
+        None => Seed::default(),
+    };
+    let users = seed.users.len();
     let opts = EmulatorOptions {
+        seed,
         app_key: args.app_key,
         requests_per_minute: args.requests_per_minute,
         ..EmulatorOptions::default()
@@ -50,7 +61,7 @@ pub fn run(args: EmulatorArgs) -> Result<(), String> {
     println!("app key: {}", emulator.app_key());
     println!("control url: {}", control.base_url());
     eprintln!(
-        "KakaoWork emulator serving its seeded workspace (users 10000001-10000005, group \
+        "KakaoWork emulator serving its seeded workspace ({users} members, group \
          conversations 3000001-3000023); stop it with Ctrl-C."
     );
     use std::io::Write as _;

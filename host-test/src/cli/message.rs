@@ -40,6 +40,9 @@ pub fn run(action: MessageAction) -> Result<(), CliError> {
         target: target.clone(),
         text: message,
         idempotency_key: key,
+        format: wit::TextFormat::Plain,
+        blocks: None,
+        buttons: vec![],
     };
     let report = deliver_showing_progress(&mut s.plugin, &req)?;
     let result = report

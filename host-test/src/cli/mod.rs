@@ -2,6 +2,7 @@
 //! an instance), the errors, and the output helpers.
 
 pub mod component;
+pub mod directory;
 pub mod emulator;
 pub mod error;
 pub mod message;

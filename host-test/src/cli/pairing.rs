@@ -94,6 +94,9 @@ pub fn run(action: PairingAction) -> Result<(), CliError> {
                     target: format!("user:{}", p.user_id),
                     text: APPROVED_NOTICE.into(),
                     idempotency_key: format!("pairing-approved-{}-{}", p.user_id, p.code),
+                    format: wit::TextFormat::Plain,
+                    blocks: None,
+                    buttons: vec![],
                 };
                 let report = deliver_showing_progress(&mut s.plugin, &req)?;
                 match report.outcome {

@@ -3,9 +3,9 @@
 
 use std::collections::VecDeque;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
+
+use super::directory::{SPACE_ID, Seed, paginate};
 
 use super::faults::{self, Fault, FaultRule};
 use super::http::header;
@@ -21,7 +21,7 @@ pub(super) struct Room {
 
 pub(super) struct World {
     pub(super) opts: EmulatorOptions,
-    pub(super) users: Vec<SeedUser>,
+    pub(super) seed: Seed,
     pub(super) rooms: Vec<Room>,
     pub(super) next_room: u64,
     pub(super) next_message: u64,
@@ -56,23 +56,6 @@ pub(super) fn fail(status: u16, code: &str, message: &str) -> Answer {
         body: json!({"success": false, "error": {"code": code, "message": message}}),
         extra: vec![],
     }
-}
-
-pub(super) fn seed_users() -> Vec<SeedUser> {
-    [
-        (10_000_001, "김민수", "minsu.kim@example.co.kr"),
-        (10_000_002, "이영희", "yh.lee@example.co.kr"),
-        (10_000_003, "박지훈", "jihoon.park@example.co.kr"),
-        (10_000_004, "최수진", "sujin.choi@example.co.kr"),
-        (10_000_005, "정우성", "woosung.jung@example.co.kr"),
-    ]
-    .into_iter()
-    .map(|(id, name, email)| SeedUser {
-        id,
-        name: name.into(),
-        email: email.into(),
-    })
-    .collect()
 }
 
 /// An id parameter, accepted as a JSON number or a string of digits.
@@ -111,60 +94,9 @@ fn required_id(params: &Map<String, Value>, key: &str) -> Result<u64, Answer> {
     })
 }
 
-fn user_json(u: &SeedUser) -> Value {
-    json!({
-        "id": u.id.to_string(), "space_id": "230021", "name": u.name, "display_name": u.name,
-        "nickname": null, "avatar_url": null, "department": "플랫폼개발팀", "position": null,
-        "responsibility": "팀원", "identifications": [{"type": "email", "value": u.email}],
-        "emails": [], "mobiles": [], "tels": [], "status": "activated",
-        "work_start_time": null, "work_end_time": null,
-        "vacation_start_time": null, "vacation_end_time": null
-    })
-}
-
 fn room_json(r: &Room) -> Value {
     json!({"id": r.id.to_string(), "type": r.kind, "users_count": r.members.len(),
            "avatar_url": null, "name": r.name})
-}
-
-/// One page of `items` under `key`, by KakaoWork's cursor rules.
-fn paginate(params: &Map<String, Value>, items: Vec<Value>, key: &str) -> Answer {
-    let (offset, limit) = if let Some(cursor) = params.get("cursor") {
-        if params.len() > 1 {
-            return fail(400, "invalid_parameter", "cursor must be passed alone");
-        }
-        let decoded = cursor
-            .as_str()
-            .and_then(|c| B64.decode(c).ok())
-            .and_then(|b| String::from_utf8(b).ok());
-        let parsed = decoded.as_deref().and_then(|d| {
-            let (a, b) = d.split_once('&')?;
-            Some((
-                a.strip_prefix("cursor_id=")?.parse::<usize>().ok()?,
-                b.strip_prefix("limit=")?.parse::<usize>().ok()?,
-            ))
-        });
-        match parsed {
-            Some(p) => p,
-            None => return fail(400, "invalid_parameter", "cursor is not valid"),
-        }
-    } else {
-        let limit = match params.get("limit") {
-            None => 10,
-            Some(v) => match v.as_u64().or_else(|| v.as_str()?.parse().ok()) {
-                Some(n @ 1..=100) => n as usize,
-                _ => return fail(400, "invalid_parameter", "limit must be between 1 and 100"),
-            },
-        };
-        (0, limit)
-    };
-    let end = (offset + limit).min(items.len());
-    let page: Vec<Value> = items.get(offset..end).unwrap_or_default().to_vec();
-    let cursor = (end < items.len()).then(|| B64.encode(format!("cursor_id={end}&limit={limit}")));
-    let mut body = Map::new();
-    body.insert("cursor".into(), cursor.map_or(Value::Null, Value::String));
-    body.insert(key.into(), Value::Array(page));
-    ok(Value::Object(body))
 }
 
 impl World {
@@ -217,18 +149,16 @@ impl World {
             ("GET", "bots.info") => Ok(ok(
                 json!({"info": {"bot_id": 1234, "title": "Moltbot 에뮬레이터 봇", "status": "activated"}}),
             )),
-            ("GET", "spaces.info") => {
-                Ok(ok(json!({"space": {"id": 230021, "kakaoi_org_id": 285847,
+            ("GET", "spaces.info") => Ok(ok(
+                json!({"space": {"id": SPACE_ID, "kakaoi_org_id": 285847,
                 "name": "Example Corp.", "color_code": "default", "color_tone": "light",
                 "permitted_ext": ["*"], "profile_name_format": "name_only",
-                "profile_position_format": "responsibility", "logo_url": ""}})))
-            }
+                "profile_position_format": "responsibility", "logo_url": ""}}),
+            )),
             ("GET", "users.info") => self.users_info(&params),
             ("GET", "users.find_by_email") => self.find_by_email(&params),
-            ("GET", "users.list") => {
-                let items = self.users.iter().map(user_json).collect();
-                Ok(paginate(&params, items, "users"))
-            }
+            ("GET", "users.list") => Ok(self.seed.users_list(&params)),
+            ("GET", "departments.list") => Ok(self.seed.departments_list(&params)),
             ("GET", "conversations.list") => {
                 let mut rooms = self.rooms.clone();
                 rooms.sort_by_key(|r| r.id);
@@ -241,6 +171,9 @@ impl World {
             ("POST", "conversations.open") => self.open(&params),
             ("POST", "messages.send") => self.send(now, &params),
             ("POST", "messages.send_by_email") => self.send_by_email(now, &params),
+            ("GET", _) if api.starts_with("conversations/") && api.ends_with("/users") => {
+                self.conversation_users(&api["conversations/".len()..api.len() - "/users".len()])
+            }
             _ => Err(fail(404, "api_not_found", "api not found")),
         };
         result.unwrap_or_else(|a| a)
@@ -294,11 +227,29 @@ impl World {
     fn users_info(&self, params: &Map<String, Value>) -> Result<Answer, Answer> {
         let id = required_id(params, "user_id")?;
         let u = self
+            .seed
             .users
             .iter()
             .find(|u| u.id == id)
             .ok_or_else(|| fail(400, "user_not_found", "사용자를 찾을 수 없습니다."))?;
-        Ok(ok(json!({"user": user_json(u)})))
+        Ok(ok(json!({"user": self.seed.user_json(u)})))
+    }
+
+    /// `conversations/{id}/users`: the members of a room the bot is in (the bot excluded).
+    fn conversation_users(&self, id: &str) -> Result<Answer, Answer> {
+        let room = id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| self.rooms.iter().find(|r| r.id == id))
+            .filter(|r| r.members.contains(&BOT_USER_ID))
+            .ok_or_else(|| fail(400, "conversation_not_found", "채팅방을 찾을 수 없습니다."))?;
+        let users: Vec<Value> = room
+            .members
+            .iter()
+            .filter_map(|m| self.seed.users.iter().find(|u| u.id == *m))
+            .map(|u| self.seed.user_json(u))
+            .collect();
+        Ok(ok(json!({ "users": users })))
     }
 
     fn user_by_email(&self, params: &Map<String, Value>) -> Result<SeedUser, Answer> {
@@ -307,7 +258,8 @@ impl World {
             .and_then(Value::as_str)
             .ok_or_else(|| fail(400, "missing_parameter", "email parameter is missing."))?;
         // KakaoWork answers an unknown e-mail with invalid_parameter.
-        self.users
+        self.seed
+            .users
             .iter()
             .find(|u| u.email.eq_ignore_ascii_case(email))
             .cloned()
@@ -316,11 +268,12 @@ impl World {
 
     fn find_by_email(&self, params: &Map<String, Value>) -> Result<Answer, Answer> {
         let u = self.user_by_email(params)?;
-        Ok(ok(json!({"user": user_json(&u)})))
+        Ok(ok(json!({"user": self.seed.user_json(&u)})))
     }
 
     fn dm_with(&mut self, user: u64) -> Result<Room, Answer> {
         let u = self
+            .seed
             .users
             .iter()
             .find(|u| u.id == user)
@@ -357,7 +310,7 @@ impl World {
         for v in ids {
             let id = v.as_u64().or_else(|| v.as_str()?.parse().ok());
             match id {
-                Some(id) if self.users.iter().any(|u| u.id == id) => members.push(id),
+                Some(id) if self.seed.users.iter().any(|u| u.id == id) => members.push(id),
                 _ => return Err(fail(400, "user_not_found", "사용자를 찾을 수 없습니다.")),
             }
         }

@@ -43,13 +43,34 @@ pub fn with_secret(mut section: Value) -> Value {
 
 /// Start an emulator, point `section` at it (unless it sets apiBase) and configure a plugin,
 /// with `env_key` as `KAKAOWORK_APP_KEY`.
-pub fn rig_on(rt: &Runtime, mut section: Value, env_key: Option<&str>) -> Rig {
+pub fn rig_on(rt: &Runtime, section: Value, env_key: Option<&str>) -> Rig {
     let clock = Clock::fake(1_700_000_000_000);
     let emulator = Emulator::start(EmulatorOptions {
         clock: clock.clone(),
         ..Default::default()
     })
     .expect("emulator");
+    rig_around(rt, emulator, clock, section, env_key)
+}
+
+/// The usual rig around an emulator the test started (with the real clock).
+pub fn rig_with_emulator(emulator: Emulator) -> Rig {
+    rig_around(
+        runtime(),
+        emulator,
+        Clock::Real,
+        json!({}),
+        Some(host_test::emulator::DEFAULT_APP_KEY),
+    )
+}
+
+fn rig_around(
+    rt: &Runtime,
+    emulator: Emulator,
+    clock: Clock,
+    mut section: Value,
+    env_key: Option<&str>,
+) -> Rig {
     if section.get("apiBase").is_none() {
         section["apiBase"] = json!(emulator.base_url());
     }
@@ -94,5 +115,8 @@ pub fn send_req(target: &str, text: &str) -> wit::SendRequest {
         target: target.into(),
         text: text.into(),
         idempotency_key: format!("test-{n}"),
+        format: host_test::wit::TextFormat::Plain,
+        blocks: None,
+        buttons: vec![],
     }
 }

@@ -15,9 +15,10 @@ import {
 } from "./config.js";
 
 export const TARGET_HINT =
-  "a KakaoWork target: conversation:<id> (or a bare numeric id), user:<user id> or email:<address>";
+  "a KakaoWork target: conversation:<id> (or a bare numeric id), user:<user id>, users:<id>,<id> (a new group) or email:<address>";
 
-const TARGET_RE = /^(?:(?:conversation|user):\d{1,20}|\d{1,20}|email:[^\s@]+@[^\s@]+)$/i;
+const TARGET_RE =
+  /^(?:(?:conversation|user):\d{1,20}|users:\d{1,20}(?:,\s*\d{1,20})*|\d{1,20}|email:[^\s@]+@[^\s@]+)$/i;
 
 /** Strips `kakao:`/`kakaowork:`/`kw:` and whitespace; `undefined` when it cannot be a target. */
 export function normalizeTarget(raw) {

@@ -33,9 +33,16 @@ const sleep = (ms, signal) =>
     );
   });
 
+/** A send request with the WIT's defaults for what the caller left out (plain text, no
+ * blocks, no buttons). */
+export function sendRequest(req) {
+  return { format: "plain", blocks: undefined, buttons: [], ...req };
+}
+
 /** Sends one message; resolves with the receipt or rejects with the last `ChannelError`. */
 export function deliver(host, req, opts = {}) {
-  return withRetries(() => host.call("send", req), opts);
+  const full = sendRequest(req);
+  return withRetries(() => host.call("send", full), opts);
 }
 
 /** Calls `call` until it succeeds or fails for good, waiting as the guest's hints say. */

@@ -1,0 +1,277 @@
+//! KakaoWork's entities as the guest reads them from answers (reference, section 5): ids kept as
+//! strings (they exceed 2^53), unknown fields ignored, and only what the plugin uses.
+
+use serde_json::Value;
+
+use crate::envelope::Id;
+use crate::json::{self, FromJson};
+use crate::pagination::Page;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bot {
+    pub bot_id: Id,
+    pub title: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Space {
+    pub id: Id,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    pub id: Id,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub users_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: Id,
+    pub conversation_id: Id,
+    pub send_time: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: Id,
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+    pub nickname: Option<String>,
+    /// The e-mail among `identifications`: the one the member signs in with.
+    pub email: Option<String>,
+    pub emails: Vec<String>,
+    pub department: Option<String>,
+    pub position: Option<String>,
+    pub responsibility: Option<String>,
+    pub status: Option<String>,
+    pub space_id: Option<Id>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Department {
+    pub id: Id,
+    pub name: String,
+    pub code: Option<String>,
+    /// KakaoWork sends 0 (or nothing) for the root.
+    pub parent_id: Option<Id>,
+    pub depth: u64,
+    pub ids_path: String,
+    pub user_count: u64,
+    pub users_ids: Vec<Id>,
+    pub leader_ids: Vec<Id>,
+}
+
+impl FromJson for Id {
+    fn from_json(v: &Value) -> Result<Self, String> {
+        json::id_value(v, "id")
+    }
+}
+
+impl FromJson for Bot {
+    fn from_json(v: &Value) -> Result<Self, String> {
+        let o = json::obj(v, "info")?;
+        Ok(Self {
+            bot_id: json::id(o, "bot_id")?,
+            title: json::string(o, "title")?,
+            status: json::string(o, "status")?,
+        })
+    }
+}
+
+impl FromJson for Space {
+    fn from_json(v: &Value) -> Result<Self, String> {
+        let o = json::obj(v, "space")?;
+        Ok(Self {
+            id: json::id(o, "id")?,
+            name: json::opt_string(o, "name"),
+        })
+    }
+}
+
+impl FromJson for Conversation {
+    fn from_json(v: &Value) -> Result<Self, String> {
+        let o = json::obj(v, "conversation")?;
+        Ok(Self {
+            id: json::id(o, "id")?,
+            kind: json::opt_string(o, "type"),
+            name: json::opt_string(o, "name"),
+            users_count: json::opt_u64(o, "users_count"),
+        })
+    }
+}
+
+impl FromJson for Message {
+    fn from_json(v: &Value) -> Result<Self, String> {
+        let o = json::obj(v, "message")?;
+        Ok(Self {
+            id: json::id(o, "id")?,
+            conversation_id: json::id(o, "conversation_id")?,
+            send_time: json::opt_u64(o, "send_time"),
+        })
+    }
+}
+
+impl FromJson for User {
+    fn from_json(v: &Value) -> Result<Self, String> {
+        let o = json::obj(v, "user")?;
+        let email = o
+            .get("identifications")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+            .find(|i| i.get("type").and_then(Value::as_str) == Some("email"))
+            .and_then(|i| json::opt_string(i, "value"));
+        Ok(Self {
+            id: json::id(o, "id")?,
+            name: json::opt_string(o, "name"),
+            display_name: json::opt_string(o, "display_name"),
+            nickname: json::opt_string(o, "nickname"),
+            email,
+            // Anything that is not a list of strings is an empty list: extra profile data
+            // must not make a member unreadable.
+            emails: json::list(o, "emails").unwrap_or_default(),
+            department: json::opt_string(o, "department"),
+            position: json::opt_string(o, "position"),
+            responsibility: json::opt_string(o, "responsibility"),
+            status: json::opt_string(o, "status"),
+            space_id: o
+                .get("space_id")
+                .and_then(|s| json::id_value(s, "space_id").ok()),
+        })
+    }
+}
+
+impl FromJson for Department {
+    fn from_json(v: &Value) -> Result<Self, String> {
+        let o = json::obj(v, "department")?;
+        let parent_id = o
+            .get("parent_id")
+            .and_then(|p| json::id_value(p, "parent_id").ok())
+            .filter(|p| p.as_str() != "0");
+        Ok(Self {
+            id: json::id(o, "id")?,
+            name: json::string(o, "name")?,
+            code: json::opt_string(o, "code").filter(|c| !c.is_empty()),
+            parent_id,
+            depth: json::opt_u64(o, "depth").unwrap_or(0),
+            ids_path: json::opt_string(o, "ids_path").unwrap_or_default(),
+            user_count: json::opt_u64(o, "user_count").unwrap_or(0),
+            // KakaoWork spells it `users_ids`.
+            users_ids: json::list(o, "users_ids")?,
+            leader_ids: json::list(o, "leader_ids")?,
+        })
+    }
+}
+
+/// The envelope key an entity is found under.
+pub trait EntityKey {
+    const KEY: &'static str;
+}
+impl EntityKey for Bot {
+    const KEY: &'static str = "info";
+}
+impl EntityKey for Space {
+    const KEY: &'static str = "space";
+}
+impl EntityKey for Conversation {
+    const KEY: &'static str = "conversation";
+}
+impl EntityKey for Message {
+    const KEY: &'static str = "message";
+}
+impl EntityKey for User {
+    const KEY: &'static str = "user";
+}
+
+/// The list key of a paginated method's answer.
+pub trait ListKey {
+    const LIST: &'static str;
+}
+impl ListKey for User {
+    const LIST: &'static str = "users";
+}
+impl ListKey for Conversation {
+    const LIST: &'static str = "conversations";
+}
+impl ListKey for Department {
+    const LIST: &'static str = "departments";
+}
+
+/// The entity under `T::KEY` of a success envelope.
+pub struct Entity<T>(pub T);
+
+impl<T: FromJson + EntityKey> FromJson for Entity<T> {
+    fn from_json(v: &Value) -> Result<Self, String> {
+        let o = json::obj(v, "answer")?;
+        T::from_json(json::field(o, T::KEY)?)
+            .map(Entity)
+            .map_err(|e| format!("`{}`: {e}", T::KEY))
+    }
+}
+
+/// One page of a list answer: the items under `T::LIST` and the next cursor.
+pub struct ListPage<T>(pub Page<T>);
+
+impl<T: FromJson + ListKey> FromJson for ListPage<T> {
+    fn from_json(v: &Value) -> Result<Self, String> {
+        let o = json::obj(v, "answer")?;
+        Ok(Self(Page {
+            items: json::list(o, T::LIST).map_err(|e| format!("`{}`: {e}", T::LIST))?,
+            cursor: json::opt_string(o, "cursor"),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_as_the_reference_shows_it() {
+        let v: Value = serde_json::from_str(
+            r#"{"id": "10000003", "space_id": "400002", "name": "김민수", "display_name": "김민수",
+            "nickname": null, "department": "플랫폼개발팀", "position": "책임", "responsibility": "팀원",
+            "identifications": [{"type": "phone", "value": "x"}, {"type": "email", "value": "minsu.kim@example.co.kr"}],
+            "emails": ["m@example.com"], "mobiles": [], "status": "activated"}"#,
+        )
+        .unwrap();
+        let u = User::from_json(&v).unwrap();
+        assert_eq!(u.id.as_str(), "10000003");
+        assert_eq!(u.email.as_deref(), Some("minsu.kim@example.co.kr"));
+        assert_eq!(u.emails, vec!["m@example.com".to_owned()]);
+        assert_eq!(u.nickname, None);
+        assert_eq!(u.space_id, Some(Id("400002".into())));
+    }
+
+    #[test]
+    fn a_department_reads_int_and_string_ids_and_the_root_has_no_parent() {
+        let v: Value = serde_json::from_str(
+            r#"{"id": "400010", "ids_path": "400002/400006/400010", "parent_id": 400006, "space_id": "200001",
+            "name": "플랫폼개발팀", "code": "DEV-PLT", "user_count": 5, "has_child": false, "depth": 2,
+            "users_ids": [10000003, "10000006"], "leader_ids": [10000006], "ancestry": "400002/400006"}"#,
+        )
+        .unwrap();
+        let d = Department::from_json(&v).unwrap();
+        assert_eq!(d.parent_id, Some(Id("400006".into())));
+        assert_eq!(
+            d.users_ids,
+            vec![Id("10000003".into()), Id("10000006".into())]
+        );
+        let root: Value =
+            serde_json::from_str(r#"{"id": "400002", "name": "Example Corp.", "parent_id": 0}"#)
+                .unwrap();
+        assert_eq!(Department::from_json(&root).unwrap().parent_id, None);
+        let bad: Value =
+            serde_json::from_str(r#"{"id": "1", "name": "x", "users_ids": "all"}"#).unwrap();
+        assert!(
+            Department::from_json(&bad)
+                .unwrap_err()
+                .contains("users_ids")
+        );
+    }
+}
