@@ -163,12 +163,25 @@ impl Channel {
                 let modal = callback::reply_modal(&value);
                 return answer(CallbackResponse::json(200, &modal));
             }
-            Kind::SubmitAction => (
-                EventKind::Action,
-                cb.action_name.clone().unwrap_or_else(|| payload.clone()),
-                cb.action_name.clone(),
-                Some(payload.clone()),
-            ),
+            // A host's button: its signed name and value, whatever the body's `action_name`
+            // says; the event's text is the value, as chat channels pass a button's data.
+            Kind::SubmitAction => match payload
+                .strip_prefix(callback::ACTION_PREFIX)
+                .and_then(|r| r.split_once(':'))
+            {
+                Some((name, value)) => (
+                    EventKind::Action,
+                    value.to_owned(),
+                    Some(name.to_owned()),
+                    Some(value.to_owned()),
+                ),
+                None => (
+                    EventKind::Action,
+                    cb.action_name.clone().unwrap_or_else(|| payload.clone()),
+                    cb.action_name.clone(),
+                    Some(payload.clone()),
+                ),
+            },
             Kind::Submission if payload == "modal:reply" => {
                 let typed = cb
                     .actions

@@ -45,6 +45,10 @@ impl ChunkState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Chunk {
     pub text: String,
+    /// The part's Block Kit blocks in their stored form (see `blockkit::to_stored`); none for
+    /// a text-only part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<String>,
     pub state: ChunkState,
     pub message_id: Option<String>,
     pub send_time: Option<u64>,
@@ -56,7 +60,8 @@ pub struct Chunk {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ledger {
     pub target: String,
-    /// FNV-1a of the full text: a reused key with another message is refused.
+    /// FNV-1a of the message (see `compose::identity`): a reused key with another message is
+    /// refused.
     pub text_hash: u64,
     pub conversation_id: Option<String>,
     pub chunks: Vec<Chunk>,
@@ -68,6 +73,7 @@ impl FromJson for Chunk {
         let state = j::string(o, "state")?;
         Ok(Self {
             text: j::string(o, "text")?,
+            blocks: j::opt_string(o, "blocks"),
             state: ChunkState::parse(&state)
                 .ok_or_else(|| format!("unknown chunk state `{state}`"))?,
             message_id: j::opt_string(o, "message_id"),
@@ -98,15 +104,17 @@ pub fn fnv1a(s: &str) -> u64 {
 }
 
 impl Ledger {
-    pub fn new(target: &str, text: &str, chunks: Vec<String>) -> Self {
+    /// A new message's ledger: `hash` identifies the message, one chunk per part.
+    pub fn new(target: &str, hash: u64, parts: Vec<(String, Option<String>)>) -> Self {
         Self {
             target: target.to_owned(),
-            text_hash: fnv1a(text),
+            text_hash: hash,
             conversation_id: None,
-            chunks: chunks
+            chunks: parts
                 .into_iter()
-                .map(|text| Chunk {
+                .map(|(text, blocks)| Chunk {
                     text,
+                    blocks,
                     state: ChunkState::Pending,
                     message_id: None,
                     send_time: None,

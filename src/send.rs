@@ -7,10 +7,11 @@
 use crate::api::{ApiError, Client, Gate};
 use crate::auth_guard;
 use crate::binding;
+use crate::blockkit::{self, Action, Block, Button, Style};
 use crate::budget::{self, Admitted, LimitGate};
 use crate::callback;
 use crate::channel::{Channel, ChunkOutcome, ChunkReceipt, SendReceipt, SendRequest};
-use crate::chunk;
+use crate::compose;
 use crate::config::{Account, Delivery};
 use crate::envelope::{EnvelopeError, ErrorCode};
 use crate::error::{ChannelError, TransportFailure};
@@ -54,9 +55,6 @@ impl Channel {
         let (account, key_id) = self.account(req.account.as_deref())?;
         let target =
             target::parse(&req.target).map_err(|e| ChannelError::InvalidTarget(e.to_string()))?;
-        if req.text.trim().is_empty() {
-            return Err(ChannelError::InvalidMessage("the text is empty".into()));
-        }
         let chars = req.text.chars().count();
         if chars > MAX_TEXT_CHARS {
             return Err(ChannelError::InvalidMessage(format!(
@@ -72,6 +70,7 @@ impl Channel {
                 "the idempotency key must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes without control characters"
             )));
         }
+        let parts = compose::parts(req, account.text_chunk_limit as usize)?;
         let memo = &self.memo;
         let on_record = auth_guard::check(ports, memo, account, key_id)?;
         let lkey = ledger::key(&account.id, idem);
@@ -83,8 +82,11 @@ impl Channel {
             raw: None,
             ledger: Ledger::new(
                 &req.target,
-                &req.text,
-                chunk::split(&req.text, account.text_chunk_limit as usize),
+                compose::identity(req),
+                parts
+                    .into_iter()
+                    .map(|p| (p.text, p.blocks.as_deref().map(blockkit::to_stored)))
+                    .collect(),
             ),
         };
         // An admission granted and not yet spent on a request (after a lost claim).
@@ -176,35 +178,71 @@ impl Channel {
                 Target::Email(_) => None,
             };
 
-            // One Reply button per message, under its last part. Built before the claim, so a
-            // KV failure reading the signing key leaves the chunk unclaimed. Its value is bound
-            // to this account, conversation and user, and by a nonce to this message.
+            // The part's buttons: the Reply button under the last part, and those the host or
+            // its card asked for. Built before the claim, so a KV failure reading the signing
+            // key leaves the chunk unclaimed. Each value is bound to this account,
+            // conversation and user, and by a nonce to this message.
             let text = stored.ledger.chunks[i].text.clone();
+            let part_blocks = match stored.ledger.chunks[i].blocks.as_deref() {
+                Some(b) => Some(blockkit::parse_stored(b).map_err(|e| {
+                    ChannelError::Storage(format!("the send ledger's blocks are unreadable: {e}"))
+                })?),
+                None => None,
+            };
             let dm_user = match &target {
                 Target::User(u) => u.as_str(),
                 _ => "",
             };
+            let reply = account.reply_button.enabled && i + 1 == stored.ledger.chunks.len();
+            let submit = part_blocks
+                .as_ref()
+                .is_some_and(|bs| bs.iter().any(Block::has_submit));
             let mut nonce = String::new();
-            let button = if account.reply_button.enabled && i + 1 == stored.ledger.chunks.len() {
+            let mut reply_value = String::new();
+            let mut json_blocks: Option<Vec<serde_json::Value>> = None;
+            if reply || submit {
                 let key = memo.signing_key(&account.id, || {
                     callback::signing_key(ports.kv, ports.random, &account.id)
                 })?;
                 nonce = format!("{:016x}", ports.random.next_u64());
-                let value = binding::button_value(
-                    &key,
-                    "reply",
-                    &account.id,
-                    conversation.as_deref().unwrap_or(""),
-                    dm_user,
-                    &nonce,
+                let conv = conversation.as_deref().unwrap_or("");
+                let sign = |purpose: &str| {
+                    binding::button_value(&key, purpose, &account.id, conv, dm_user, &nonce)
+                };
+                if reply {
+                    reply_value = sign("reply");
+                }
+                if let Some(bs) = &part_blocks {
+                    let mut sign_submit = |name: &str, value: &str| {
+                        sign(&format!("{}{name}:{value}", callback::ACTION_PREFIX))
+                    };
+                    let mut v: Vec<_> = bs.iter().map(|b| b.to_json(&mut sign_submit)).collect();
+                    if reply {
+                        let row = Block::Action(vec![Button {
+                            text: account.reply_button.label.clone(),
+                            style: Style::Default,
+                            action: Action::CallModal(reply_value.clone()),
+                        }]);
+                        v.push(row.to_json(&mut sign_submit));
+                    }
+                    json_blocks = Some(v);
+                }
+            } else if let Some(bs) = &part_blocks {
+                json_blocks = Some(
+                    bs.iter()
+                        .map(|b| b.to_json(&mut |_, v| v.to_owned()))
+                        .collect(),
                 );
-                Some(value)
-            } else {
-                None
+            }
+            let blocks = match json_blocks {
+                Some(v) => Some(Outgoing::Blocks(v)),
+                None if reply => Some(Outgoing::Reply(callback::reply_blocks(
+                    &text,
+                    &account.reply_button.label,
+                    &reply_value,
+                ))),
+                None => None,
             };
-            let blocks = button
-                .as_deref()
-                .map(|value| callback::reply_blocks(&text, &account.reply_button.label, value));
 
             // Admission first: a deferral must not leave the chunk claimed.
             if !admitted {
@@ -229,9 +267,9 @@ impl Channel {
                 Client::new(ports.http, &account.id, &account.api_base).with_gate(&admitted);
             let result = match (&target, &conversation) {
                 (Target::Email(addr), _) => {
-                    sender.messages_send_by_email(addr, &text, blocks.as_deref())
+                    sender.messages_send_by_email(addr, &text, blocks.as_ref())
                 }
-                (_, Some(conv)) => sender.messages_send(conv, &text, blocks.as_deref()),
+                (_, Some(conv)) => sender.messages_send(conv, &text, blocks.as_ref()),
                 (_, None) => Err(ApiError::Envelope(EnvelopeError::Invalid {
                     status: 0,
                     detail: "no conversation for the target".into(),
@@ -322,6 +360,15 @@ impl Channel {
     }
 }
 
+/// The blocks of one message as sent: the Reply button's typed form for a text part, or
+/// Block Kit blocks.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Outgoing<'a> {
+    Reply(Vec<callback::ReplyBlock<'a>>),
+    Blocks(Vec<serde_json::Value>),
+}
+
 fn load_error(e: LoadError) -> ChannelError {
     match e {
         LoadError::Kv(e) => e.into(),
@@ -341,7 +388,7 @@ fn reread(ports: &Ports<'_>, key: &str, req: &SendRequest) -> Result<Stored, Cha
 
 /// A stored ledger, checked to be this message's.
 fn same_message(stored: Stored, req: &SendRequest) -> Result<Stored, ChannelError> {
-    if stored.ledger.target != req.target || stored.ledger.text_hash != ledger::fnv1a(&req.text) {
+    if stored.ledger.target != req.target || stored.ledger.text_hash != compose::identity(req) {
         return Err(ChannelError::InvalidMessage(format!(
             "idempotency key `{}` was already used for a different message; use a new key per message",
             req.idempotency_key.trim()

@@ -2,6 +2,7 @@
 //! workspace, with KakaoWork's envelope, error codes, cursor rules and rate limit headers.
 //! It records every request so that tests can assert on what actually went over the wire.
 
+mod blockkit;
 mod directory;
 mod faults;
 mod http;
@@ -135,6 +136,7 @@ impl Emulator {
             recorded: vec![],
             window: VecDeque::new(),
             faults: VecDeque::new(),
+            refused_blocks: vec![],
         }));
         // An error from `serve` is a connection the emulator chose to drop.
         let server = {
@@ -203,6 +205,11 @@ impl Emulator {
     /// Every message the bot posted, in order.
     pub fn posted(&self) -> Vec<Posted> {
         self.lock().posted.clone()
+    }
+
+    /// Why each message whose blocks the emulator refused was refused, in order.
+    pub fn refused_blocks(&self) -> Vec<String> {
+        self.lock().refused_blocks.clone()
     }
 
     pub fn set_requests_per_minute(&self, n: u32) {

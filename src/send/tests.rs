@@ -184,7 +184,11 @@ fn at_least_once_resends_unknown_outcomes() {
 fn abandoned_inflight_chunk_becomes_ambiguous_after_the_lease() {
     let ch = default_channel();
     let w = World::new();
-    let mut l = Ledger::new("5", "hello", vec!["hello".into()]);
+    let mut l = Ledger::new(
+        "5",
+        crate::ledger::fnv1a("hello"),
+        vec![("hello".into(), None)],
+    );
     l.chunks[0].state = ChunkState::Inflight;
     l.chunks[0].since = Some(w.clock.0.get());
     w.kv.set(&ledger::key("default", "key-1"), &l.encode(), None)

@@ -29,6 +29,8 @@ pub(super) struct World {
     pub(super) recorded: Vec<Recorded>,
     pub(super) window: VecDeque<u64>,
     pub(super) faults: VecDeque<FaultRule>,
+    /// Why each refused `blocks` was refused, in order.
+    pub(super) refused_blocks: Vec<String>,
 }
 
 pub(super) struct Answer {
@@ -348,6 +350,16 @@ impl World {
         };
         if text.chars().count() > MAX_TEXT_CHARS {
             return Err(fail(400, "text_too_long", "text is too long"));
+        }
+        if let Some(blocks) = params.get("blocks")
+            && let Err(why) = super::blockkit::check(blocks)
+        {
+            self.refused_blocks.push(why);
+            return Err(fail(
+                400,
+                "invalid_parameter",
+                "요청한 블록 정보가 올바르지 않습니다.",
+            ));
         }
         let id = self.next_message.to_string();
         self.next_message += 1;

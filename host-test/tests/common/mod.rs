@@ -2,6 +2,8 @@
 //! per test, and a configured plugin instance.
 #![allow(dead_code)]
 
+pub mod inbound;
+
 use std::sync::{Arc, OnceLock};
 
 use host_test::clock::Clock;
