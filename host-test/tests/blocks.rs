@@ -175,3 +175,94 @@ fn the_agents_markdown_is_posted_as_blocks_the_emulator_accepts() {
     );
     assert!(posted[0].blocks.to_string().contains("\"bold\":true"));
 }
+
+#[test]
+fn message_send_takes_markdown_a_card_and_buttons_on_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("kw-blocks-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kakaowork-host"))
+            .env_remove("KAKAOWORK_APP_KEY")
+            .env("KAKAOWORK_STATE_DIR", &dir)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (rc, out, err) = run(&[
+        "message",
+        "send",
+        "--target",
+        "user:10000001",
+        "--markdown",
+        "--message",
+        "**배포** 완료: [로그](https://ci.example.com/7)",
+        "--button",
+        "확인=ack:deploy-7",
+    ]);
+    assert_eq!(rc, 0, "{out}\n{err}");
+    assert!(out.contains("Sent."), "{out}");
+    assert!(
+        out.contains(r#""bold":true"#) && out.contains(r#""action_name":"ack""#),
+        "{out}"
+    );
+    assert!(out.contains("POST /v1/messages.send -> 200"), "{out}");
+
+    let card = dir.join("card.json");
+    std::fs::write(&card, CARD).unwrap();
+    let (rc, out, err) = run(&[
+        "message",
+        "send",
+        "-t",
+        "3000001",
+        "--blocks",
+        card.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 0, "{out}\n{err}");
+    assert!(out.contains(r#""type":"description""#), "{out}");
+
+    std::fs::write(
+        &card,
+        r#"[{"type": "header", "text": "스무 글자가 넘는 아주 긴 헤더 제목입니다"}]"#,
+    )
+    .unwrap();
+    let (rc, out, err) = run(&[
+        "message",
+        "send",
+        "-t",
+        "3000001",
+        "--blocks",
+        card.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 2, "{out}\n{err}");
+    assert!(err.contains("blocks[0].text: over 20 characters"), "{err}");
+    assert!(out.contains("received no request"), "{out}");
+
+    for (args, why) in [
+        (
+            vec!["message", "send", "-t", "1", "--button", "확인"],
+            "LABEL=NAME:VALUE",
+        ),
+        (vec!["message", "send", "-t", "1"], "required"),
+        (
+            vec![
+                "message",
+                "send",
+                "-t",
+                "1",
+                "--blocks",
+                "/nonexistent.json",
+            ],
+            "cannot read --blocks",
+        ),
+    ] {
+        let (rc, _, err) = run(&args);
+        assert_eq!(rc, 2, "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -82,8 +82,9 @@ pub fn channel_error(e: wit::ChannelError, emulator: bool) -> CliError {
         && matches!(&e, wit::ChannelError::Api(f) if f.code.ends_with("_not_found") || f.code == "invalid_parameter")
     {
         msg.push_str(&format!(
-            "\nhint: the emulator's workspace has conversations {FIRST_GROUP_ROOM}..{} and users 10000001..10000005 \
-             (e-mails: minsu.kim@example.co.kr, yh.lee@example.co.kr, ...); try --target user:10000001",
+            "\nhint: the emulator's workspace has conversations {FIRST_GROUP_ROOM}..{} and users 10000001..10000255 \
+             (e-mails: minsu.kim@example.co.kr, yh.lee@example.co.kr, ...); try --target user:10000001, or find \
+             one with `kakaowork-host directory users --query <name or e-mail>`",
             FIRST_GROUP_ROOM + SEEDED_GROUP_ROOMS - 1
         ));
     }

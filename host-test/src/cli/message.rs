@@ -10,14 +10,27 @@ use super::session::{Conn, connect, deliver_showing_progress};
 
 #[derive(Subcommand)]
 pub enum MessageAction {
-    /// Send a text message.
+    /// Send a message: text, markdown, or a Block Kit card, with buttons.
+    #[command(group = clap::ArgGroup::new("content").required(true).multiple(true).args(["message", "blocks"]))]
     Send {
-        /// conversation:<id>, a numeric conversation id, user:<id> or email:<address>.
+        /// conversation:<id>, a numeric conversation id, user:<id>, users:<id>,<id> (a new
+        /// group) or email:<address>.
         #[arg(long, short = 't')]
         target: String,
-        /// The text to send (long text is split into several messages).
+        /// The text to send (long text is split into several messages); with --blocks, the
+        /// notification preview.
         #[arg(long, short = 'm')]
-        message: String,
+        message: Option<String>,
+        /// Read the message as markdown and send it as Block Kit blocks.
+        #[arg(long, conflicts_with = "blocks")]
+        markdown: bool,
+        /// A Block Kit card: a JSON file holding an array of blocks or {"text", "blocks"}.
+        #[arg(long, value_name = "FILE")]
+        blocks: Option<std::path::PathBuf>,
+        /// A button under the message, LABEL=NAME:VALUE (repeatable, up to 15); a click comes
+        /// back to `serve` as an action event with NAME and VALUE.
+        #[arg(long = "button", value_name = "LABEL=NAME:VALUE", value_parser = parse_button)]
+        buttons: Vec<wit::ActionButton>,
         /// Resume an earlier send: chunks already delivered under this key are not sent again.
         #[arg(long)]
         idempotency_key: Option<String>,
@@ -30,19 +43,32 @@ pub fn run(action: MessageAction) -> Result<(), CliError> {
     let MessageAction::Send {
         target,
         message,
+        markdown,
+        blocks,
+        buttons,
         idempotency_key,
         conn,
     } = action;
+    let blocks = match blocks {
+        Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
+            CliError::Usage(format!("cannot read --blocks {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
     let mut s = connect(&conn)?;
     let key = idempotency_key.unwrap_or_else(new_idempotency_key);
     let req = wit::SendRequest {
         account: conn.account.clone(),
         target: target.clone(),
-        text: message,
+        text: message.unwrap_or_default(),
         idempotency_key: key,
-        format: wit::TextFormat::Plain,
-        blocks: None,
-        buttons: vec![],
+        format: if markdown {
+            wit::TextFormat::Markdown
+        } else {
+            wit::TextFormat::Plain
+        },
+        blocks,
+        buttons,
     };
     let report = deliver_showing_progress(&mut s.plugin, &req)?;
     let result = report
@@ -69,6 +95,22 @@ fn with_resume_hint(e: CliError, req: &wit::SendRequest) -> CliError {
         )),
         other => other,
     }
+}
+
+/// `LABEL=NAME:VALUE`: the plugin checks the lengths and characters.
+fn parse_button(s: &str) -> Result<wit::ActionButton, String> {
+    let (label, rest) = s
+        .split_once('=')
+        .ok_or("expected LABEL=NAME:VALUE, e.g. 승인=approve:req-42")?;
+    let (name, value) = rest
+        .split_once(':')
+        .ok_or("expected LABEL=NAME:VALUE: the name and the value are separated by `:`")?;
+    Ok(wit::ActionButton {
+        label: label.to_owned(),
+        name: name.to_owned(),
+        value: value.to_owned(),
+        style: wit::ButtonStyle::Default,
+    })
 }
 
 fn new_idempotency_key() -> String {
