@@ -12,7 +12,8 @@ use crate::channel::{
 use crate::config::Account;
 use crate::envelope::{EnvelopeError, ErrorCode};
 use crate::error::ChannelError;
-use crate::pagination::{self, PageParams, PaginationError};
+use crate::memo::Memo;
+use crate::pagination::{self, PageParams, PaginationError, Progress};
 use crate::ports::Ports;
 use crate::retry;
 use crate::target::{self, Target};
@@ -21,6 +22,8 @@ use crate::target::{self, Target};
 const PAGE_LIMIT: u32 = 100;
 /// At most this many pages per listing: 10,000 entries.
 pub const MAX_PAGES: usize = 100;
+/// How long an interrupted listing is kept for the next call to go on with.
+const RESUME_MS: u64 = 60_000;
 
 impl Channel {
     /// One exchange with KakaoWork for an account: the authentication guard first, the rate
@@ -86,6 +89,7 @@ impl Channel {
             .filter(|s| !s.is_empty())
             .map(str::to_ascii_lowercase);
         let query = query.as_deref();
+        let memo = &self.memo;
         self.with_api(ports, q.account.as_deref(), |account, client| {
             let scope = |m: &str| format!("{}/{m}", account.id);
             Ok(match q.kind {
@@ -93,7 +97,7 @@ impl Channel {
                     if let Some(found) = find_by_email(ports, client, &scope("find"), query)? {
                         return Ok(DirectoryListing::Users(vec![member(found)]));
                     }
-                    let all = list(ports, &scope("users.list"), "users.list", |p| {
+                    let all = list(ports, memo, &scope("users.list"), "users.list", |p| {
                         client.users_list(p)
                     })?;
                     DirectoryListing::Users(
@@ -106,6 +110,7 @@ impl Channel {
                 DirectoryKind::Conversations => {
                     let all = list(
                         ports,
+                        memo,
                         &scope("conversations.list"),
                         "conversations.list",
                         |p| client.conversations_list(p),
@@ -122,9 +127,13 @@ impl Channel {
                     )
                 }
                 DirectoryKind::Departments => {
-                    let all = list(ports, &scope("departments.list"), "departments.list", |p| {
-                        client.departments_list(p)
-                    })?;
+                    let all = list(
+                        ports,
+                        memo,
+                        &scope("departments.list"),
+                        "departments.list",
+                        |p| client.departments_list(p),
+                    )?;
                     DirectoryListing::Departments(
                         all.into_iter()
                             .filter(|d| {
@@ -224,18 +233,32 @@ impl Channel {
     }
 }
 
-/// Every page of one list method, each page tried as a call that is safe to repeat.
-fn list<T>(
+/// Every page of one list method, each page tried as a call that is safe to repeat. When the
+/// budget (or a transient failure) stops it midway, the pages read so far are kept in the
+/// instance for a minute and the host's next call goes on from there: starting over would
+/// spend the budget on the first pages again and never reach the last.
+fn list<T: 'static>(
     ports: &Ports<'_>,
+    memo: &Memo,
     scope: &str,
     what: &str,
     mut page: impl FnMut(&PageParams) -> Result<pagination::Page<T>, ApiError>,
 ) -> Result<Vec<T>, ChannelError> {
-    pagination::collect_all(PAGE_LIMIT, MAX_PAGES, |p| {
+    let start = memo
+        .take_listing::<Progress<T>>(scope, ports.clock.now_ms(), RESUME_MS)
+        .unwrap_or_else(|| Progress::start(PAGE_LIMIT));
+    pagination::collect_from(start, MAX_PAGES, |p| {
         retry::safe_call(ports, scope, what, || page(p))
     })
-    .map_err(|e| match e {
-        PaginationError::Fetch(e) => e,
+    .map_err(|(e, progress)| match e {
+        PaginationError::Fetch(e) => {
+            let again = matches!(e, ChannelError::Deferred(_))
+                || matches!(&e, ChannelError::Transport(t) if t.retry_after_ms.is_some());
+            if again {
+                memo.put_listing(scope, ports.clock.now_ms(), progress);
+            }
+            e
+        }
         e @ PaginationError::TooManyPages { .. } => ChannelError::Other(format!("{what}: {e}")),
         e @ PaginationError::RepeatedCursor => {
             ChannelError::InvalidResponse(format!("{what}: {e}"))

@@ -1,9 +1,11 @@
 //! What one instance remembers between calls, so that a warm `send` does not read from KV what
 //! cannot have changed since it last looked: each account's signing key (made once, never
 //! replaced), the budget's key (the workspace; looked up again every hour), users' DM
-//! conversations, whether an account has authentication failures on record, and the limiter's
-//! hints. Shared state stays in KV; this only saves reads of it, and `configure` starts afresh.
+//! conversations, whether an account has authentication failures on record, the limiter's
+//! hints, and where an interrupted directory listing stopped. Shared state stays in KV; this
+//! only saves reads of it (and pages asked twice), and `configure` starts afresh.
 
+use std::any::Any;
 use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -68,6 +70,8 @@ pub struct Memo {
     dms: Table<String, String>,
     /// account -> whether it is known to have no authentication failure on record.
     auth_clear: Table<String, bool>,
+    /// "account\nlist" -> (when it stopped, its `pagination::Progress`).
+    listings: Table<String, (u64, Rc<dyn Any>)>,
 }
 
 impl Default for Memo {
@@ -78,6 +82,7 @@ impl Default for Memo {
             budget: Table::new(16),
             dms: Table::new(256),
             auth_clear: Table::new(16),
+            listings: Table::new(4),
         }
     }
 }
@@ -132,6 +137,20 @@ impl Memo {
 
     pub fn set_auth_clear(&self, account: &str, clear: bool) {
         self.auth_clear.put(account.to_owned(), clear);
+    }
+
+    /// The listing `key` where it stopped no longer ago than `fresh_ms`, handed over.
+    pub fn take_listing<T: 'static>(&self, key: &str, now: u64, fresh_ms: u64) -> Option<T> {
+        let (at, progress) = self.listings.take(key)?;
+        if now >= at.saturating_add(fresh_ms) {
+            return None;
+        }
+        Rc::try_unwrap(progress.downcast::<T>().ok()?).ok()
+    }
+
+    pub fn put_listing<T: 'static>(&self, key: &str, now: u64, progress: T) {
+        self.listings
+            .put(key.to_owned(), (now, Rc::new(progress) as Rc<dyn Any>));
     }
 }
 

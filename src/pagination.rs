@@ -43,36 +43,67 @@ pub enum PaginationError<E> {
 /// KakaoWork accepts a page size of 1 to 100.
 pub const MAX_LIMIT: u32 = 100;
 
+/// Where a listing stands: the next page to ask for, and the items and pages before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress<T> {
+    pub next: PageParams,
+    pub items: Vec<T>,
+    pub pages: usize,
+}
+
+impl<T> Progress<T> {
+    /// A listing not started yet, asking `limit` items a page (clamped to KakaoWork's range).
+    pub fn start(limit: u32) -> Self {
+        Self {
+            next: PageParams::First {
+                limit: limit.clamp(1, MAX_LIMIT),
+            },
+            items: Vec::new(),
+            pages: 0,
+        }
+    }
+}
+
 /// Fetch every page through `fetch`, at most `max_pages` of them.
 pub fn collect_all<T, E>(
     limit: u32,
     max_pages: usize,
-    mut fetch: impl FnMut(&PageParams) -> Result<Page<T>, E>,
+    fetch: impl FnMut(&PageParams) -> Result<Page<T>, E>,
 ) -> Result<Vec<T>, PaginationError<E>> {
-    let mut params = PageParams::First {
-        limit: limit.clamp(1, MAX_LIMIT),
-    };
-    let mut all = Vec::new();
-    let mut pages = 0;
+    collect_from(Progress::start(limit), max_pages, fetch).map_err(|(e, _)| e)
+}
+
+/// Go on with a listing from `progress`. On failure, also where it stopped: a caller whose
+/// fetch was only told "not now" can go on from there later instead of starting again.
+pub fn collect_from<T, E>(
+    progress: Progress<T>,
+    max_pages: usize,
+    mut fetch: impl FnMut(&PageParams) -> Result<Page<T>, E>,
+) -> Result<Vec<T>, (PaginationError<E>, Progress<T>)> {
+    let mut p = progress;
     loop {
-        if pages == max_pages {
-            return Err(PaginationError::TooManyPages {
-                pages,
-                items: all.len(),
-            });
+        if p.pages >= max_pages {
+            let e = PaginationError::TooManyPages {
+                pages: p.pages,
+                items: p.items.len(),
+            };
+            return Err((e, p));
         }
-        let page = fetch(&params).map_err(PaginationError::Fetch)?;
-        pages += 1;
+        let page = match fetch(&p.next) {
+            Ok(page) => page,
+            Err(e) => return Err((PaginationError::Fetch(e), p)),
+        };
+        p.pages += 1;
         let empty = page.items.is_empty();
-        all.extend(page.items);
+        p.items.extend(page.items);
         match page.cursor {
             Some(c) if !empty && !c.is_empty() => {
-                if matches!(&params, PageParams::Next { cursor } if *cursor == c) {
-                    return Err(PaginationError::RepeatedCursor);
+                if matches!(&p.next, PageParams::Next { cursor } if *cursor == c) {
+                    return Err((PaginationError::RepeatedCursor, p));
                 }
-                params = PageParams::Next { cursor: c };
+                p.next = PageParams::Next { cursor: c };
             }
-            _ => return Ok(all),
+            _ => return Ok(p.items),
         }
     }
 }
@@ -182,6 +213,35 @@ mod tests {
         })
         .unwrap();
         assert_eq!(first, Some(PageParams::First { limit: 100 }));
+    }
+
+    #[test]
+    fn an_interrupted_listing_goes_on_where_it_stopped() {
+        let mut srv = server(250);
+        let mut asked = Vec::new();
+        let mut progress = Progress::start(100);
+        let mut rounds = 0;
+        // Each round the "limiter" lets one page through, then says not now.
+        let all = loop {
+            rounds += 1;
+            let mut allowed = true;
+            let r = collect_from(progress, 10, |p| {
+                if !std::mem::replace(&mut allowed, false) {
+                    return Err("not now".to_owned());
+                }
+                asked.push(p.clone());
+                srv(p)
+            });
+            match r {
+                Ok(all) => break all,
+                Err((PaginationError::Fetch(m), p)) if m == "not now" => progress = p,
+                Err((e, _)) => panic!("{e:?}"),
+            }
+        };
+        assert_eq!(all, (0..250).collect::<Vec<_>>());
+        assert_eq!(rounds, 3);
+        assert_eq!(asked.len(), 3, "no page asked twice: {asked:?}");
+        assert_eq!(asked[0], PageParams::First { limit: 100 });
     }
 
     #[test]

@@ -50,6 +50,49 @@ test("a 6,000-character message arrives as ordered parts through openclaw", asyn
   assert.deepEqual(parts.join(" ").split(/\s+/), words);
 });
 
+test("markdown and a presentation's buttons arrive as blocks the emulator accepts", async () => {
+  const before = (await emu.posted()).length;
+  const card = {
+    title: "배포 승인",
+    blocks: [
+      { type: "context", text: "빌드 1234" },
+      { type: "buttons", buttons: [{ label: "승인", action: { type: "callback", value: "deploy:approve" } }] },
+    ],
+  };
+  assertOk(await sendVia("user:10000002", "**굵게** 보낸 `코드`", ["--presentation", JSON.stringify(card)]));
+  const posted = (await emu.posted()).slice(before);
+  // Posted means accepted: the emulator refuses blocks KakaoWork would refuse.
+  assert.equal(posted.length, 1);
+  const blocks = posted[0].blocks;
+  assert.deepEqual(blocks[0], { type: "header", text: "배포 승인", style: "blue" });
+  const all = JSON.stringify(blocks);
+  assert.match(all, /"text":"굵게","type":"styled"|"bold":true,"text":"굵게"/);
+  const buttons = blocks.filter((b) => b.type === "action").flatMap((b) => b.elements);
+  const approve = buttons.find((b) => b.text === "승인");
+  assert.equal(approve.action_type, "submit_action");
+  assert.equal(approve.action_name, "button-1");
+  assert.match(approve.value, /^kw2\|a:button-1:deploy:approve\|/);
+});
+
+test("targets are found by name and e-mail through the directory", async () => {
+  const peers = await openclaw(home, ["directory", "peers", "list", "--channel", "kakao", "--query", "김민수", "--json"]);
+  assertOk(peers);
+  assert.match(peers.stdout, /user:10000001/);
+  const groups = await openclaw(home, ["directory", "groups", "list", "--channel", "kakao", "--query", "프로젝트 채널 23", "--json"]);
+  assertOk(groups);
+  assert.match(groups.stdout, /conversation:3000023/);
+  for (const [target, conversationId] of [
+    ["이영희", 2090002],
+    ["jihoon.park@example.co.kr", 2090003],
+    ["#프로젝트 채널 23", 3000023],
+  ]) {
+    const text = `by name ${target} ${Date.now()}`;
+    assertOk(await sendVia(target, text));
+    const hits = (await emu.posted()).filter((p) => p.text === text);
+    assert.deepEqual(hits.map((p) => p.conversationId), [conversationId], target);
+  }
+});
+
 test("a bad target fails with the target hint and sends nothing", async () => {
   const before = (await emu.sends()).length;
   const r = await sendVia("someone", "never sent");

@@ -247,3 +247,50 @@ fn conversation_members_and_the_space() {
         .unwrap_err();
     assert!(matches!(e, ChannelError::InvalidTarget(_)));
 }
+
+#[test]
+fn a_listing_stopped_by_the_budget_goes_on_where_it_stopped() {
+    let pages: Vec<String> = (0..3)
+        .map(|i| {
+            let users: Vec<String> = (0..100)
+                .map(|j| user(i * 100 + j, "가", &format!("u{i}{j}@example.co.kr")))
+                .collect();
+            users_page(&users, (i < 2).then(|| format!("c{}", i + 1)).as_deref())
+        })
+        .collect();
+    let http = ScriptedHttp::new(pages.iter().map(|p| (200, p.as_str())).collect());
+    // A budget of one request at a time: every page after the first is deferred once.
+    let ch = configured(
+        r#"{"rateLimit": {"requestsPerMinute": 60, "burst": 1}}"#,
+        &[("default", CredentialSource::Env)],
+    );
+    let w = World::new();
+    let mut calls = 0;
+    let listing = loop {
+        calls += 1;
+        assert!(calls < 20, "the listing never finished");
+        match ch.directory(&w.ports(&http), &query(DirectoryKind::Users, None)) {
+            Ok(l) => break l,
+            Err(ChannelError::Deferred(ms)) => w.clock.0.set(w.clock.0.get() + ms),
+            Err(e) => panic!("{e:?}"),
+        }
+    };
+    assert_eq!(users(listing).len(), 300);
+    assert_eq!(
+        urls(&http),
+        [
+            "https://api.kakaowork.com/v1/users.list?limit=100",
+            "https://api.kakaowork.com/v1/users.list?cursor=c1",
+            "https://api.kakaowork.com/v1/users.list?cursor=c2",
+        ],
+        "no page asked twice"
+    );
+    assert!(calls > 1, "the budget did defer");
+}
+
+fn users(l: DirectoryListing) -> Vec<Member> {
+    match l {
+        DirectoryListing::Users(u) => u,
+        other => panic!("{other:?}"),
+    }
+}

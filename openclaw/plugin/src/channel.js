@@ -6,6 +6,8 @@ import { channelFor, ChannelError, approvalNotices } from "./runtime.js";
 import { APPROVED_MESSAGE } from "./approvals.js";
 import { deliver, withRetries } from "./send.js";
 import { startAccount } from "./gateway.js";
+import { directory, inferTargetChatType } from "./directory.js";
+import { PRESENTATION, renderPresentation } from "./presentation.js";
 import {
   CHANNEL_ID,
   sectionOf,
@@ -39,14 +41,17 @@ export function idempotencyKey(ctx) {
   return `openclaw:${randomUUID()}`;
 }
 
-async function sendText(ctx) {
+/** One message: OpenClaw's text is markdown (the component shows it as Block Kit). */
+async function sendMarkdown(ctx, text, buttons = []) {
   const { host } = await channelFor(ctx.cfg);
   const receipt = await deliver(
     host,
     {
       account: ctx.accountId ?? undefined,
       target: ctx.to,
-      text: ctx.text,
+      text,
+      format: "markdown",
+      buttons,
       idempotencyKey: idempotencyKey(ctx),
     },
     { signal: ctx.signal },
@@ -65,6 +70,12 @@ async function sendText(ctx) {
     },
   };
 }
+
+const sendText = (ctx) => sendMarkdown(ctx, ctx.text);
+
+/** A payload with a presentation, as `renderPresentation` left it: its buttons are ours. */
+const sendPayload = (ctx) =>
+  sendMarkdown(ctx, ctx.payload?.text ?? ctx.text ?? "", ctx.payload?.channelData?.[CHANNEL_ID]?.buttons ?? []);
 
 async function probeAccount({ account, cfg }) {
   try {
@@ -118,12 +129,14 @@ export const kakaoPlugin = createChatChannelPlugin({
     messaging: {
       targetPrefixes: ["kakao", "kakaowork", "kw"],
       normalizeTarget,
+      inferTargetChatType,
       targetResolver: {
         looksLikeId: (raw) => normalizeTarget(raw) !== undefined,
         hint: TARGET_HINT,
       },
     },
     status: { probeAccount },
+    directory,
     gateway: { startAccount },
   },
   security: {
@@ -149,7 +162,13 @@ export const kakaoPlugin = createChatChannelPlugin({
     },
   },
   outbound: {
-    base: { deliveryMode: "direct", textChunkLimit: 1_000_000 },
+    base: {
+      deliveryMode: "direct",
+      textChunkLimit: 1_000_000,
+      presentationCapabilities: PRESENTATION,
+      renderPresentation,
+      sendPayload,
+    },
     attachedResults: { channel: CHANNEL_ID, sendText },
   },
 });

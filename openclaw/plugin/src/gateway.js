@@ -127,10 +127,12 @@ async function dispatchEvent({ cfg, accountId, host, event, log }) {
       deliver: async (payload) => {
         if (!payload?.text) return;
         part += 1;
+        // The agent writes markdown: the component shows it as Block Kit.
         const receipt = await deliver(host, {
           account: accountId,
           target: to,
           text: payload.text,
+          format: "markdown",
           idempotencyKey: `openclaw:reply:${event.messageId}:${part}`,
         });
         return { messageId: receipt.messageId };
