@@ -8,6 +8,7 @@ import { resolveChannelInboundRouteEnvelope } from "openclaw/plugin-sdk/channel-
 import { defineStableChannelIngressIdentity } from "openclaw/plugin-sdk/channel-ingress-runtime";
 import { channelFor, approvalNotices } from "./runtime.js";
 import { deliver } from "./send.js";
+import { renderPresentation } from "./presentation.js";
 import { getRuntime } from "./openclaw-runtime.js";
 import { CHANNEL_ID, sectionOf, resolveAccount } from "./config.js";
 
@@ -125,13 +126,18 @@ async function dispatchEvent({ cfg, accountId, host, event, log }) {
     ctxPayload,
     delivery: {
       deliver: async (payload) => {
-        if (!payload?.text) return;
+        // A reply with a presentation (a card, buttons): as `openclaw message send` renders it.
+        const shown = payload?.presentation
+          ? renderPresentation({ payload, presentation: payload.presentation })
+          : payload;
+        if (!shown?.text) return;
         part += 1;
         // The agent writes markdown: the component shows it as Block Kit.
         const receipt = await deliver(host, {
           account: accountId,
           target: to,
-          text: payload.text,
+          text: shown.text,
+          buttons: shown.channelData?.[CHANNEL_ID]?.buttons ?? [],
           format: "markdown",
           idempotencyKey: `openclaw:reply:${event.messageId}:${part}`,
         });
