@@ -1,5 +1,5 @@
-//! KakaoWork Web API mapping: one function per method, request shapes as in the reference
-//! notes (section 4), answers parsed through the envelope into typed entities.
+//! KakaoWork Web API mapping: one function per method, request shapes as KakaoWork documents
+//! them, answers parsed through the envelope into typed entities (see [`crate::entities`]).
 
 use serde_json::json;
 

@@ -1,6 +1,6 @@
-//! Block Kit: KakaoWork's message blocks as types, read from JSON with every limit of the
-//! reference (section 6) checked, so that a bad block is named with its field before any
-//! request is made (`blocks[3].text: over 500 characters`).
+//! Block Kit: KakaoWork's message blocks as types, read from JSON with every limit KakaoWork
+//! publishes checked, so that a bad block is named with its field before any request is made
+//! (`blocks[3].text: over 500 characters`).
 
 use serde_json::{Map, Value, json};
 

@@ -1,5 +1,5 @@
-//! KakaoWork's entities as the guest reads them from answers (reference, section 5): ids kept as
-//! strings (they exceed 2^53), unknown fields ignored, and only what the plugin uses.
+//! KakaoWork's entities as the guest reads them from answers: ids kept as strings (they exceed
+//! 2^53), unknown fields ignored, and only what the plugin uses.
 
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 //! KakaoWork cursor pagination, as one reusable piece.
 //!
-//! Rules (Web API reference, "Pagination"): the first call passes `limit` only; every later
-//! call passes the previous answer's `cursor` and nothing else. Stop when the list is empty or
+//! KakaoWork's rules: the first call passes `limit` only; every later call passes the previous
+//! answer's `cursor` and nothing else. Stop when the list is empty or
 //! the cursor is null; the last page's items are kept.
 
 use thiserror::Error;

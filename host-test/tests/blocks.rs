@@ -213,31 +213,23 @@ fn message_send_takes_markdown_a_card_and_buttons_on_the_command_line() {
     assert!(out.contains("POST /v1/messages.send -> 200"), "{out}");
 
     let card = dir.join("card.json");
-    std::fs::write(&card, CARD).unwrap();
-    let (rc, out, err) = run(&[
-        "message",
-        "send",
-        "-t",
-        "3000001",
-        "--blocks",
-        card.to_str().unwrap(),
-    ]);
+    let send_card = |json: &str| {
+        std::fs::write(&card, json).unwrap();
+        run(&[
+            "message",
+            "send",
+            "-t",
+            "3000001",
+            "--blocks",
+            card.to_str().unwrap(),
+        ])
+    };
+    let (rc, out, err) = send_card(CARD);
     assert_eq!(rc, 0, "{out}\n{err}");
     assert!(out.contains(r#""type":"description""#), "{out}");
 
-    std::fs::write(
-        &card,
-        r#"[{"type": "header", "text": "스무 글자가 넘는 아주 긴 헤더 제목입니다"}]"#,
-    )
-    .unwrap();
-    let (rc, out, err) = run(&[
-        "message",
-        "send",
-        "-t",
-        "3000001",
-        "--blocks",
-        card.to_str().unwrap(),
-    ]);
+    let (rc, out, err) =
+        send_card(r#"[{"type": "header", "text": "스무 글자가 넘는 아주 긴 헤더 제목입니다"}]"#);
     assert_eq!(rc, 2, "{out}\n{err}");
     assert!(err.contains("blocks[0].text: over 20 characters"), "{err}");
     assert!(out.contains("received no request"), "{out}");

@@ -230,3 +230,42 @@ fn rate_limit_answers_429_with_retry_after() {
     let (s, _, _) = raw(&emu, "GET", "/v1/bots.info", None, "", DEFAULT_APP_KEY);
     assert_eq!(s, 200, "the window moved on");
 }
+
+#[test]
+fn a_bad_block_is_answered_as_kakaowork_does_and_nothing_is_posted() {
+    let emu = Emulator::start(EmulatorOptions::default()).unwrap();
+    let body = r#"{"conversation_id": "3000001", "text": "x",
+        "blocks": [{"type": "header", "text": "스무 글자가 넘는 아주 긴 헤더 제목입니다"}]}"#;
+    let (status, _, v) = raw(
+        &emu,
+        "POST",
+        "/v1/messages.send",
+        Some("application/json"),
+        body,
+        DEFAULT_APP_KEY,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(v["error"]["code"], "invalid_parameter");
+    assert_eq!(
+        v["error"]["message"],
+        "요청한 블록 정보가 올바르지 않습니다."
+    );
+    assert!(emu.posted().is_empty());
+    assert!(
+        emu.refused_blocks()[0].contains("blocks[0]"),
+        "{:?}",
+        emu.refused_blocks()
+    );
+    let good = r#"{"conversation_id": "3000001", "text": "x",
+        "blocks": [{"type": "header", "text": "배포 알림"}]}"#;
+    let (status, _, _) = raw(
+        &emu,
+        "POST",
+        "/v1/messages.send",
+        Some("application/json"),
+        good,
+        DEFAULT_APP_KEY,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(emu.posted().len(), 1);
+}

@@ -68,36 +68,18 @@ pub fn parse_card(json: &str) -> Result<Card, Vec<Problem>> {
             list.len()
         )));
     }
-    let mut c = Checker::default();
-    let blocks = list
-        .iter()
-        .enumerate()
-        .filter_map(|(i, b)| c.block(&format!("blocks[{i}]"), b))
-        .collect();
-    if c.problems.is_empty() {
-        Ok(Card { blocks, text })
-    } else {
-        Err(c.problems)
-    }
+    let blocks = Checker::default().blocks(&list)?;
+    Ok(Card { blocks, text })
 }
 
 /// Blocks as the plugin stored them (already checked when the message was accepted).
 pub fn parse_stored(json: &str) -> Result<Vec<Block>, String> {
     let list: Vec<Value> = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    let mut c = Checker {
+    let c = Checker {
         modal_ok: true,
         ..Checker::default()
     };
-    let blocks = list
-        .iter()
-        .enumerate()
-        .filter_map(|(i, b)| c.block(&format!("blocks[{i}]"), b))
-        .collect();
-    if c.problems.is_empty() {
-        Ok(blocks)
-    } else {
-        Err(describe(&c.problems))
-    }
+    c.blocks(&list).map_err(|p| describe(&p))
 }
 
 /// Blocks in the form the plugin stores them: submit values unsigned.
@@ -131,6 +113,20 @@ struct Checker {
 }
 
 impl Checker {
+    /// Every block of `list`, or every problem found in them.
+    fn blocks(mut self, list: &[Value]) -> Result<Vec<Block>, Vec<Problem>> {
+        let blocks = list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| self.block(&format!("blocks[{i}]"), b))
+            .collect();
+        if self.problems.is_empty() {
+            Ok(blocks)
+        } else {
+            Err(self.problems)
+        }
+    }
+
     fn fail(&mut self, path: &str, message: impl Into<String>) {
         if self.problems.len() < MAX_PROBLEMS {
             self.problems.push(Problem {

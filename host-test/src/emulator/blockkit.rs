@@ -1,6 +1,7 @@
-//! KakaoWork's check of a message's Block Kit blocks, as the emulator applies it: the limits of
-//! the reference (section 6). A bad block gets 400 `invalid_parameter` with KakaoWork's
-//! generic message; the reason is kept for the emulator's log and tests.
+//! KakaoWork's check of a message's Block Kit blocks, as the emulator applies it: KakaoWork's
+//! published limits, written apart from the guest's checks so that each tests the other. A bad
+//! block gets 400 `invalid_parameter` with KakaoWork's generic message; the reason is kept for
+//! the emulator's log and tests.
 
 use serde_json::{Map, Value};
 
