@@ -7,7 +7,7 @@
 use crate::api::{ApiError, Client, Gate};
 use crate::auth_guard;
 use crate::binding;
-use crate::blockkit::{self, Action, Block, Button, Style};
+use crate::blockkit;
 use crate::budget::{self, Admitted, LimitGate};
 use crate::callback;
 use crate::channel::{Channel, ChunkOutcome, ChunkReceipt, SendReceipt, SendRequest};
@@ -178,71 +178,23 @@ impl Channel {
                 Target::Email(_) => None,
             };
 
-            // The part's buttons: the Reply button under the last part, and those the host or
-            // its card asked for. Built before the claim, so a KV failure reading the signing
-            // key leaves the chunk unclaimed. Each value is bound to this account,
-            // conversation and user, and by a nonce to this message.
+            // The part's buttons, bound to this message: built before the claim, so a KV
+            // failure reading the signing key leaves the chunk unclaimed.
             let text = stored.ledger.chunks[i].text.clone();
-            let part_blocks = match stored.ledger.chunks[i].blocks.as_deref() {
-                Some(b) => Some(blockkit::parse_stored(b).map_err(|e| {
-                    ChannelError::Storage(format!("the send ledger's blocks are unreadable: {e}"))
-                })?),
-                None => None,
-            };
             let dm_user = match &target {
                 Target::User(u) => u.as_str(),
                 _ => "",
             };
-            let reply = account.reply_button.enabled && i + 1 == stored.ledger.chunks.len();
-            let submit = part_blocks
-                .as_ref()
-                .is_some_and(|bs| bs.iter().any(Block::has_submit));
-            let mut nonce = String::new();
-            let mut reply_value = String::new();
-            let mut json_blocks: Option<Vec<serde_json::Value>> = None;
-            if reply || submit {
-                let key = memo.signing_key(&account.id, || {
-                    callback::signing_key(ports.kv, ports.random, &account.id)
-                })?;
-                nonce = format!("{:016x}", ports.random.next_u64());
-                let conv = conversation.as_deref().unwrap_or("");
-                let sign = |purpose: &str| {
-                    binding::button_value(&key, purpose, &account.id, conv, dm_user, &nonce)
-                };
-                if reply {
-                    reply_value = sign("reply");
-                }
-                if let Some(bs) = &part_blocks {
-                    let mut sign_submit = |name: &str, value: &str| {
-                        sign(&format!("{}{name}:{value}", callback::ACTION_PREFIX))
-                    };
-                    let mut v: Vec<_> = bs.iter().map(|b| b.to_json(&mut sign_submit)).collect();
-                    if reply {
-                        let row = Block::Action(vec![Button {
-                            text: account.reply_button.label.clone(),
-                            style: Style::Default,
-                            action: Action::CallModal(reply_value.clone()),
-                        }]);
-                        v.push(row.to_json(&mut sign_submit));
-                    }
-                    json_blocks = Some(v);
-                }
-            } else if let Some(bs) = &part_blocks {
-                json_blocks = Some(
-                    bs.iter()
-                        .map(|b| b.to_json(&mut |_, v| v.to_owned()))
-                        .collect(),
-                );
-            }
-            let blocks = match json_blocks {
-                Some(v) => Some(Outgoing::Blocks(v)),
-                None if reply => Some(Outgoing::Reply(callback::reply_blocks(
-                    &text,
-                    &account.reply_button.label,
-                    &reply_value,
-                ))),
-                None => None,
-            };
+            let (bound, nonce) = outgoing::bind(
+                ports,
+                memo,
+                account,
+                stored.ledger.chunks[i].blocks.as_deref(),
+                account.reply_button.enabled && i + 1 == stored.ledger.chunks.len(),
+                conversation.as_deref().unwrap_or(""),
+                dm_user,
+            )?;
+            let blocks = bound.outgoing(&text, &account.reply_button.label);
 
             // Admission first: a deferral must not leave the chunk claimed.
             if !admitted {
@@ -358,15 +310,6 @@ impl Channel {
         }
         Ok(receipt(account, idem, &stored.ledger))
     }
-}
-
-/// The blocks of one message as sent: the Reply button's typed form for a text part, or
-/// Block Kit blocks.
-#[derive(serde::Serialize)]
-#[serde(untagged)]
-enum Outgoing<'a> {
-    Reply(Vec<callback::ReplyBlock<'a>>),
-    Blocks(Vec<serde_json::Value>),
 }
 
 fn load_error(e: LoadError) -> ChannelError {
@@ -576,6 +519,8 @@ fn receipt(account: &Account, idem: &str, ledger: &Ledger) -> SendReceipt {
         chunks,
     }
 }
+
+mod outgoing;
 
 #[cfg(test)]
 mod tests;
