@@ -1,13 +1,15 @@
 //! `moltbot:channel/kv`: key-value storage shared by every instance of the plugin, with
 //! time-to-live on the host's clock and an atomic compare-and-swap. One trait, [`KvStore`],
-//! with its backends in their own files (memory, SQLite, and the prefixing view) and the
+//! with its backends in their own files (memory, SQLite, Redis, and the prefixing view) and the
 //! interface's `Host` implementation over any of them.
 
 mod memory;
 mod prefixed;
+mod redis;
 mod sqlite;
 mod state;
 
+pub use self::redis::RedisKv;
 pub use crate::bindings::moltbot::channel::kv::Error;
 pub use memory::MemoryKv;
 pub use prefixed::Prefixed;

@@ -14,6 +14,7 @@ pub mod kv;
 pub mod pairing;
 pub mod pool;
 pub mod random;
+pub mod redis_server;
 pub mod runtime;
 pub mod serve;
 

@@ -31,6 +31,9 @@ pub enum CliError {
         "cannot open the state in {path}: {message} (fix: pass --state-dir with a writable directory)"
     )]
     State { path: PathBuf, message: String },
+    /// The shared state store (Redis) cannot be used; nothing was sent.
+    #[error("cannot use the state at {at}: {message}")]
+    Store { at: String, message: String },
 }
 
 pub fn trap(e: wasmtime::Error) -> CliError {

@@ -10,7 +10,7 @@ use host_test::clock::Clock;
 use host_test::config::{Prepared, load_file, prepare, prepare_keyed};
 use host_test::delivery::deliver;
 use host_test::emulator::{Emulator, EmulatorOptions};
-use host_test::kv::{KvStore, Prefixed, SqliteKv};
+use host_test::kv::{KvStore, Prefixed, RedisKv, SqliteKv};
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
 use host_test::wit;
 use kakaowork_channel::config::APP_KEY_ENV;
@@ -37,6 +37,30 @@ pub struct Conn {
     /// ~/.local/state/kakaowork-channel.
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// Keep the state in Redis instead (redis://host:port/db), shared by every process and
+    /// machine pointing at it; default: $KAKAOWORK_STATE, else SQLite in --state-dir.
+    #[arg(long, value_name = "REDIS_URL")]
+    pub state: Option<String>,
+}
+
+/// Where keys of this plugin live in a shared Redis.
+pub const REDIS_NAMESPACE: &str = "kakaowork-channel/";
+
+/// The Redis URL the state goes to, if any: `--state`, else `$KAKAOWORK_STATE`.
+fn redis_url(conn: &Conn) -> Result<Option<String>, CliError> {
+    let url = conn.state.clone().or_else(|| {
+        std::env::var("KAKAOWORK_STATE")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+    });
+    match url {
+        Some(u) if u.starts_with("redis://") => Ok(Some(u)),
+        Some(u) => Err(CliError::Usage(format!(
+            "--state (or KAKAOWORK_STATE) takes a Redis URL, redis://host:port/db, not `{u}`; \
+             without it the state is SQLite in --state-dir"
+        ))),
+        None => Ok(None),
+    }
 }
 
 pub struct Session {
@@ -101,15 +125,33 @@ pub fn connect(conn: &Conn) -> Result<Session, CliError> {
         .any(|c| c.source != wit::CredentialSource::None);
     let dir = state_dir(conn);
     let db = dir.join("state.sqlite3");
-    let store = SqliteKv::open(&db).map_err(|e| CliError::State {
-        path: db.clone(),
-        message: format!("{e:?}"),
-    })?;
+    let redis = redis_url(conn)?;
+    let store: Arc<dyn KvStore> = match &redis {
+        Some(url) => {
+            Arc::new(
+                RedisKv::open(url, REDIS_NAMESPACE).map_err(|e| CliError::Store {
+                    at: url.clone(),
+                    message: store_error(&e),
+                })?,
+            )
+        }
+        None => SqliteKv::open(&db).map_err(|e| CliError::State {
+            path: db.clone(),
+            message: format!("{e:?}"),
+        })?,
+    };
+    // The first call to the store: an unreachable Redis stops here, before any request.
     let salt =
         host_test::config::state_salt(store.as_ref(), Clock::Real.now_ms()).map_err(|e| {
-            CliError::State {
-                path: db.clone(),
-                message: format!("the key-id salt: {e:?}"),
+            match &redis {
+                Some(url) => CliError::Store {
+                    at: url.clone(),
+                    message: store_error(&e),
+                },
+                None => CliError::State {
+                    path: db.clone(),
+                    message: format!("the key-id salt: {e:?}"),
+                },
             }
         })?;
     let (prepared, emulator) = if conn.emulator || !has_key {
@@ -153,6 +195,14 @@ pub fn connect(conn: &Conn) -> Result<Session, CliError> {
         prepared,
         runtime,
     })
+}
+
+fn store_error(e: &host_test::kv::Error) -> String {
+    use host_test::kv::Error as E;
+    match e {
+        E::Unavailable(m) | E::InvalidKey(m) | E::Other(m) => m.clone(),
+        E::TooLarge => "a value is too large".into(),
+    }
 }
 
 /// Every account talks to the emulator, with the emulator's key.

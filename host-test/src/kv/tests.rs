@@ -1,66 +1,87 @@
 use super::*;
 use crate::bindings::moltbot::channel::kv::Host;
 use crate::clock::Clock;
+use crate::redis_server::RedisServer;
 use std::sync::Arc;
 
-fn state() -> (KvState, Clock) {
-    let clock = Clock::fake(1_000);
-    (KvState::new(MemoryKv::new(), clock.clone()), clock)
+type Backends = Vec<(&'static str, Arc<dyn KvStore>)>;
+
+/// A fresh store of each backend, for the contract every backend keeps, and the test's own
+/// Redis server (stopped when the test drops it).
+fn backends(test: &str) -> (Backends, RedisServer) {
+    let server = RedisServer::start().expect("redis-server");
+    let redis = RedisKv::open(&server.url(), &format!("kw-test/{test}/")).unwrap();
+    let stores = vec![
+        ("memory", MemoryKv::new() as Arc<dyn KvStore>),
+        ("sqlite", SqliteKv::open(&temp_db(test)).unwrap()),
+        ("redis", Arc::new(redis) as Arc<dyn KvStore>),
+    ];
+    (stores, server)
+}
+
+fn states(test: &str) -> (Vec<(&'static str, KvState, Clock)>, RedisServer) {
+    let (stores, server) = backends(test);
+    let states = stores
+        .into_iter()
+        .map(|(name, store)| {
+            let clock = Clock::fake(1_000);
+            (name, KvState::new(store, clock.clone()), clock)
+        })
+        .collect();
+    (states, server)
 }
 
 #[test]
 fn ttl_expires_on_the_host_clock() {
-    let (mut kv, clock) = state();
-    kv.set("a".into(), b"1".to_vec(), Some(500)).unwrap();
-    clock.advance(499);
-    assert_eq!(kv.get("a".into()).unwrap(), Some(b"1".to_vec()));
-    clock.advance(1);
-    assert_eq!(kv.get("a".into()).unwrap(), None);
-    assert!(kv.list_keys("".into()).unwrap().is_empty());
+    let (states, _redis) = states("ttl");
+    for (name, mut kv, clock) in states {
+        kv.set("a".into(), b"1".to_vec(), Some(500)).unwrap();
+        clock.advance(499);
+        assert_eq!(kv.get("a".into()).unwrap(), Some(b"1".to_vec()), "{name}");
+        clock.advance(1);
+        assert_eq!(kv.get("a".into()).unwrap(), None, "{name}");
+        assert!(kv.list_keys("".into()).unwrap().is_empty(), "{name}");
+    }
 }
 
 #[test]
 fn compare_and_swap_semantics() {
-    let (mut kv, clock) = state();
-    assert!(
-        kv.compare_and_swap("k".into(), None, Some(b"1".to_vec()), None)
+    let (states, _redis) = states("cas");
+    for (name, mut kv, clock) in states {
+        let mut cas = |expected: Option<&[u8]>, new: Option<&[u8]>, ttl: Option<u64>| {
+            kv.compare_and_swap(
+                "k".into(),
+                expected.map(<[u8]>::to_vec),
+                new.map(<[u8]>::to_vec),
+                ttl,
+            )
             .unwrap()
-    );
-    assert!(
-        !kv.compare_and_swap("k".into(), None, Some(b"2".to_vec()), None)
-            .unwrap()
-    );
-    assert!(
-        !kv.compare_and_swap("k".into(), Some(b"9".to_vec()), Some(b"2".to_vec()), None)
-            .unwrap()
-    );
-    assert!(
-        kv.compare_and_swap(
-            "k".into(),
-            Some(b"1".to_vec()),
-            Some(b"2".to_vec()),
-            Some(10)
-        )
-        .unwrap()
-    );
-    clock.advance(10);
-    // An expired value counts as absent.
-    assert!(
-        kv.compare_and_swap("k".into(), None, Some(b"3".to_vec()), None)
-            .unwrap()
-    );
-    assert!(
-        kv.compare_and_swap("k".into(), Some(b"3".to_vec()), None, None)
-            .unwrap()
-    );
-    assert_eq!(kv.get("k".into()).unwrap(), None);
+        };
+        assert!(cas(None, Some(b"1"), None), "{name}");
+        assert!(!cas(None, Some(b"2"), None), "{name}");
+        assert!(!cas(Some(b"9"), Some(b"2"), None), "{name}");
+        assert!(cas(Some(b"1"), Some(b"2"), Some(10)), "{name}");
+        clock.advance(10);
+        // An expired value counts as absent.
+        assert!(cas(None, Some(b"3"), None), "{name}");
+        assert!(cas(Some(b"3"), None, None), "{name}");
+        assert_eq!(kv.get("k".into()).unwrap(), None, "{name}");
+        // Binary values, a line end and an empty value included.
+        let odd = b"\n\0\xff|x".to_vec();
+        kv.set("b".into(), odd.clone(), None).unwrap();
+        assert_eq!(kv.get("b".into()).unwrap(), Some(odd.clone()), "{name}");
+        assert!(
+            kv.compare_and_swap("b".into(), Some(odd), Some(vec![]), None)
+                .unwrap()
+        );
+        assert_eq!(kv.get("b".into()).unwrap(), Some(vec![]), "{name}");
+    }
 }
 
 #[test]
-fn expired_entries_are_swept_from_both_stores() {
-    let path = temp_db("sweep");
-    let stores: [Arc<dyn KvStore>; 2] = [MemoryKv::new(), SqliteKv::open(&path).unwrap()];
-    for store in stores {
+fn expired_entries_are_swept_from_every_store() {
+    let (stores, _redis) = backends("sweep");
+    for (_, store) in stores {
         let clock = Clock::fake(1_000);
         let mut kv = KvState::new(store.clone(), clock.clone());
         kv.set("keep".into(), b"k".to_vec(), None).unwrap();
@@ -123,6 +144,50 @@ fn concurrent_increments_through_cas_lose_nothing() {
         t.join().unwrap();
     }
     assert_eq!(store.get("n", 0).unwrap(), Some(b"1000".to_vec()));
+}
+
+#[test]
+fn redis_concurrent_cas_from_separate_connections_loses_nothing() {
+    let server = RedisServer::start().unwrap();
+    let url = server.url();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let store = RedisKv::open(&url, "kw-test/concurrent/").unwrap();
+                (0..250).for_each(|_| cas_increment(&store));
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let store = RedisKv::open(&url, "kw-test/concurrent/").unwrap();
+    assert_eq!(store.get("n", 0).unwrap(), Some(b"1000".to_vec()));
+}
+
+#[test]
+fn redis_unavailable_is_a_storage_error_and_it_recovers() {
+    let mut server = RedisServer::start().unwrap();
+    let store = RedisKv::open(&server.url(), "kw-test/outage/").unwrap();
+    store.set("k", b"1", None).unwrap();
+    server.stop();
+    for r in [store.get("k", 0).map(|_| ()), store.set("k", b"2", None)] {
+        let e = r.unwrap_err();
+        assert!(
+            matches!(&e, Error::Unavailable(m) if m.contains("cannot be reached")),
+            "{e:?}"
+        );
+    }
+    server.restart().unwrap();
+    // The same handle connects again (the restarted server is empty).
+    assert_eq!(store.get("k", 0).unwrap(), None);
+    store.set("k", b"3", None).unwrap();
+    assert_eq!(store.get("k", 0).unwrap(), Some(b"3".to_vec()));
+    assert!(matches!(
+        RedisKv::open("http://nope", "x"),
+        Err(Error::Other(m)) if m.contains("redis://host:port/db")
+    ));
 }
 
 fn temp_db(name: &str) -> std::path::PathBuf {
@@ -202,11 +267,17 @@ fn prefixed_stores_are_separate() {
 
 #[test]
 fn list_keys_by_prefix_in_order_and_limits() {
-    let (mut kv, _) = state();
-    for k in ["b/2", "a/1", "b/1", "c"] {
-        kv.set(k.into(), vec![], None).unwrap();
+    let (states, _redis) = states("list");
+    for (name, mut kv, _) in states {
+        for k in ["b/2", "a/1", "b/1", "c", "b*/x", "b[1]"] {
+            kv.set(k.into(), vec![], None).unwrap();
+        }
+        assert_eq!(kv.list_keys("b/".into()).unwrap(), ["b/1", "b/2"], "{name}");
+        assert_eq!(kv.list_keys("b*".into()).unwrap(), ["b*/x"], "{name}");
+        assert_eq!(kv.list_keys("b[".into()).unwrap(), ["b[1]"], "{name}");
     }
-    assert_eq!(kv.list_keys("b/".into()).unwrap(), ["b/1", "b/2"]);
+    let clock = Clock::fake(1_000);
+    let mut kv = KvState::new(MemoryKv::new(), clock);
     assert!(matches!(kv.get(String::new()), Err(Error::InvalidKey(_))));
     assert!(matches!(
         kv.get("x".repeat(MAX_KEY_BYTES + 1)),

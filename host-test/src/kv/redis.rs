@@ -1,0 +1,255 @@
+//! The Redis backend: one store shared by every process and machine that points at the same
+//! Redis, so several gateways (and the CLI) share one rate budget, one set of ledgers and one
+//! pairing state.
+//!
+//! Each value is stored as `<expires_at>\n<bytes>` (`0`: never), so expiry follows the host's
+//! clock exactly, as in the other backends; Redis's own TTL (`PX`) only collects entries an
+//! hour after they expired. Compare-and-swap is one Lua script, atomic on the server. Keys are
+//! listed with `SCAN`, never `KEYS`. Every key lives under this store's namespace.
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::{Error, KvStore};
+
+/// How long after its expiry Redis keeps an entry (it already reads as absent).
+const COLLECT_AFTER_MS: u64 = 3600 * 1000;
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+const CAS: &str = r"
+local cur = redis.call('GET', KEYS[1])
+local live = false
+local payload = nil
+if cur then
+  local nl = string.find(cur, '\n', 1, true)
+  if nl then
+    local exp = tonumber(string.sub(cur, 1, nl - 1))
+    payload = string.sub(cur, nl + 1)
+    live = exp == 0 or exp > tonumber(ARGV[1])
+  end
+end
+local ok
+if ARGV[2] == '0' then ok = not live else ok = live and payload == ARGV[3] end
+if not ok then return 0 end
+if ARGV[4] == '1' then
+  redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[6])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+";
+
+pub struct RedisKv {
+    client: redis::Client,
+    /// Where the store is, for messages (without a password).
+    shown: String,
+    namespace: String,
+    conn: Mutex<Option<redis::Connection>>,
+    cas: redis::Script,
+}
+
+fn encode(value: &[u8], expires_at: Option<u64>) -> Vec<u8> {
+    let mut v = format!("{}\n", expires_at.unwrap_or(0)).into_bytes();
+    v.extend_from_slice(value);
+    v
+}
+
+/// The value, if it is still live at `now`.
+fn decode(raw: &[u8], now: u64) -> Option<Vec<u8>> {
+    let nl = raw.iter().position(|b| *b == b'\n')?;
+    let exp: u64 = std::str::from_utf8(&raw[..nl]).ok()?.parse().ok()?;
+    (exp == 0 || exp > now).then(|| raw[nl + 1..].to_vec())
+}
+
+/// Redis's own expiry: an hour after the entry's (wall-clock time; never without one).
+fn px(expires_at: Option<u64>) -> u64 {
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    match expires_at {
+        Some(at) => at.saturating_sub(wall) + COLLECT_AFTER_MS,
+        // SET with PX needs a number: a century stands for never.
+        None => 100 * 365 * 24 * 3600 * 1000,
+    }
+}
+
+/// `prefix` as a SCAN pattern that matches it literally.
+fn glob_escape(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('*');
+    out
+}
+
+impl RedisKv {
+    /// A store at `url` (`redis://host:port/db`) under `namespace`. Connects lazily: an
+    /// unreachable Redis is an `unavailable` error on the first call, not here.
+    pub fn open(url: &str, namespace: &str) -> Result<Self, Error> {
+        let client = redis::Client::open(url).map_err(|e| {
+            Error::Other(format!(
+                "`{url}` is not a Redis URL ({e}); use redis://host:port/db"
+            ))
+        })?;
+        let info = client.get_connection_info();
+        let shown = format!("redis://{}/{}", info.addr(), info.redis_settings().db());
+        Ok(Self {
+            client,
+            shown,
+            namespace: namespace.to_owned(),
+            conn: Mutex::new(None),
+            cas: redis::Script::new(CAS),
+        })
+    }
+
+    fn unavailable(&self, e: redis::RedisError) -> Error {
+        Error::Unavailable(format!(
+            "Redis at {} cannot be reached ({e}); nothing was stored. Start Redis or fix --state",
+            self.shown
+        ))
+    }
+
+    /// Runs `f` on the connection, connecting first if needed; a failed call drops the
+    /// connection so that the next one connects again.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, Error> {
+        let mut slot = self
+            .conn
+            .lock()
+            .map_err(|_| Error::Unavailable("the Redis connection lock is poisoned".into()))?;
+        if slot.is_none() {
+            let c = self
+                .client
+                .get_connection_with_timeout(TIMEOUT)
+                .map_err(|e| self.unavailable(e))?;
+            c.set_read_timeout(Some(TIMEOUT))
+                .and_then(|()| c.set_write_timeout(Some(TIMEOUT)))
+                .map_err(|e| self.unavailable(e))?;
+            *slot = Some(c);
+        }
+        let Some(c) = slot.as_mut() else {
+            return Err(Error::Unavailable("no Redis connection".into()));
+        };
+        f(c).map_err(|e| {
+            *slot = None;
+            self.unavailable(e)
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.namespace)
+    }
+
+    /// Every key under `prefix` (namespaced), by SCAN.
+    fn scan(&self, prefix: &str) -> Result<Vec<String>, Error> {
+        let pattern = glob_escape(&self.key(prefix));
+        self.with(|c| {
+            let mut keys = Vec::new();
+            let mut cursor = 0u64;
+            loop {
+                let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query(c)?;
+                keys.extend(batch);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            keys.sort_unstable();
+            keys.dedup();
+            Ok(keys)
+        })
+    }
+
+    /// The raw values of `keys`, in order.
+    fn values(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
+            let got: Vec<Option<Vec<u8>>> =
+                self.with(|c| redis::cmd("MGET").arg(chunk).query(c))?;
+            out.extend(got);
+        }
+        Ok(out)
+    }
+}
+
+impl KvStore for RedisKv {
+    fn get(&self, key: &str, now: u64) -> Result<Option<Vec<u8>>, Error> {
+        let raw: Option<Vec<u8>> = self.with(|c| redis::cmd("GET").arg(self.key(key)).query(c))?;
+        Ok(raw.and_then(|r| decode(&r, now)))
+    }
+
+    fn set(&self, key: &str, value: &[u8], expires_at: Option<u64>) -> Result<(), Error> {
+        self.with(|c| {
+            redis::cmd("SET")
+                .arg(self.key(key))
+                .arg(encode(value, expires_at))
+                .arg("PX")
+                .arg(px(expires_at))
+                .query(c)
+        })
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.with(|c| redis::cmd("DEL").arg(self.key(key)).query(c))
+    }
+
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        expires_at: Option<u64>,
+        now: u64,
+    ) -> Result<bool, Error> {
+        let swapped: i64 = self.with(|c| {
+            self.cas
+                .key(self.key(key))
+                .arg(now)
+                .arg(if expected.is_some() { "1" } else { "0" })
+                .arg(expected.unwrap_or_default())
+                .arg(if new.is_some() { "1" } else { "0" })
+                .arg(new.map(|v| encode(v, expires_at)).unwrap_or_default())
+                .arg(px(expires_at))
+                .invoke(c)
+        })?;
+        Ok(swapped == 1)
+    }
+
+    fn list_keys(&self, prefix: &str, now: u64) -> Result<Vec<String>, Error> {
+        let keys = self.scan(prefix)?;
+        let values = self.values(&keys)?;
+        Ok(keys
+            .into_iter()
+            .zip(values)
+            .filter(|(_, v)| v.as_deref().and_then(|r| decode(r, now)).is_some())
+            .filter_map(|(k, _)| k.strip_prefix(&self.namespace).map(str::to_owned))
+            .collect())
+    }
+
+    fn purge_expired(&self, now: u64) -> Result<usize, Error> {
+        let keys = self.scan("")?;
+        let values = self.values(&keys)?;
+        let dead: Vec<&String> = keys
+            .iter()
+            .zip(values)
+            .filter(|(_, v)| v.as_deref().is_some_and(|r| decode(r, now).is_none()))
+            .map(|(k, _)| k)
+            .collect();
+        for chunk in dead.chunks(500) {
+            let () = self.with(|c| redis::cmd("DEL").arg(chunk).query(c))?;
+        }
+        Ok(dead.len())
+    }
+}

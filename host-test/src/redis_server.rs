@@ -1,0 +1,89 @@
+//! A `redis-server` of its own for tests and benchmarks: on 127.0.0.1 at a free port, with its
+//! own data directory, no persistence, stopped (and its directory removed) when dropped.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct RedisServer {
+    child: Option<Child>,
+    dir: PathBuf,
+    pub port: u16,
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+impl RedisServer {
+    /// Starts one and waits (at most 10 s) until it answers.
+    pub fn start() -> std::io::Result<Self> {
+        let dir =
+            std::env::temp_dir().join(format!("kw-redis-{}-{}", std::process::id(), free_port()?));
+        std::fs::create_dir_all(&dir)?;
+        let mut s = Self {
+            child: None,
+            dir,
+            port: free_port()?,
+        };
+        s.restart()?;
+        Ok(s)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Stops the server (its data is gone: no persistence); `restart` brings it back.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same port, empty.
+    pub fn restart(&mut self) -> std::io::Result<()> {
+        self.stop();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot start redis-server ({e}); install it: apt-get install redis-server"
+                    ),
+                )
+            })?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                self.stop();
+                return Err(std::io::Error::other(format!(
+                    "redis-server did not answer on port {} within 10 s",
+                    self.port
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
