@@ -1,6 +1,8 @@
 //! The CLI with its state in Redis (`--state redis://...`): one state for every process and
 //! machine pointing at it, and no request to KakaoWork while Redis cannot be reached.
 
+mod common;
+
 use std::process::Command;
 
 use host_test::kv::{KvStore, RedisKv};
@@ -75,4 +77,54 @@ fn two_processes_share_one_ledger_in_redis_and_an_outage_sends_nothing() {
     assert_eq!(rc, 2, "{err}");
     assert!(err.contains("redis://host:port/db"), "{err}");
     let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn while_redis_is_down_a_send_is_a_storage_error_and_makes_no_request() {
+    use host_test::clock::Clock;
+    use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions};
+    use host_test::runtime::HostEnv;
+    use host_test::wit::ChannelError;
+    use std::sync::Arc;
+
+    let mut redis = RedisServer::start().unwrap();
+    let emulator = Emulator::start(EmulatorOptions::default()).unwrap();
+    let prepared = host_test::config::prepare(
+        common::with_secret(serde_json::json!({"apiBase": emulator.base_url()})),
+        Some(DEFAULT_APP_KEY),
+    )
+    .unwrap();
+    let env = HostEnv {
+        http: Arc::new(prepared.policy.clone()),
+        kv: Arc::new(RedisKv::open(&redis.url(), "kakaowork-channel/").unwrap()),
+        clock: Clock::Real,
+    };
+    let mut plugin = common::runtime().instantiate(&env).unwrap();
+    plugin
+        .configure(&prepared.redacted_json, &prepared.credentials)
+        .unwrap()
+        .unwrap();
+    let first = common::send_req("conversation:3000001", "첫 번째");
+    plugin.send(&first).unwrap().unwrap();
+    let before = emulator.requests().len();
+
+    redis.stop();
+    let during = common::send_req("conversation:3000001", "장애 중");
+    let e = plugin.send(&during).unwrap().unwrap_err();
+    assert!(
+        matches!(&e, ChannelError::Storage(m) if m.contains("cannot be reached")),
+        "{e:?}"
+    );
+    assert_eq!(
+        emulator.requests().len(),
+        before,
+        "no request while Redis is down"
+    );
+
+    // Back (empty: this test's Redis keeps nothing on disk): the same send goes through, once.
+    redis.restart().unwrap();
+    plugin.send(&during).unwrap().unwrap();
+    plugin.send(&during).unwrap().unwrap();
+    let texts: Vec<_> = emulator.posted().into_iter().map(|p| p.text).collect();
+    assert_eq!(texts, ["첫 번째", "장애 중"]);
 }
