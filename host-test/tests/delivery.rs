@@ -25,13 +25,23 @@ const KEY_B: &str = "bot-b.fedcba9876543210fedcba9876543210";
 struct Fleet {
     emulator: Emulator,
     clock: Clock,
-    kv: Arc<MemoryKv>,
+    kv: Arc<dyn KvStore>,
     prepared: host_test::config::Prepared,
     env: HostEnv,
 }
 
 impl Fleet {
     fn new(
+        server_budget: u32,
+        section: Value,
+        tune: impl FnOnce(&mut host_test::http::HttpPolicy),
+    ) -> Self {
+        Self::on(MemoryKv::new(), server_budget, section, tune)
+    }
+
+    /// A fleet whose instances share `kv`.
+    fn on(
+        kv: Arc<dyn KvStore>,
         server_budget: u32,
         section: Value,
         tune: impl FnOnce(&mut host_test::http::HttpPolicy),
@@ -50,7 +60,6 @@ impl Fleet {
         let prepared = prepare(common::with_secret(section), None).unwrap();
         let mut policy = prepared.policy.clone();
         tune(&mut policy);
-        let kv = MemoryKv::new();
         let env = HostEnv {
             http: Arc::new(policy),
             kv: kv.clone(),
@@ -197,12 +206,17 @@ fn assert_no_duplicates(fleet: &Fleet) {
 
 /// `instances` senders, messages spread over `accounts`, 1,000 messages in all.
 fn saturate(instances: usize, accounts: &[&str]) {
+    saturate_on(MemoryKv::new(), instances, accounts);
+}
+
+/// The same, the instances sharing `kv`.
+fn saturate_on(kv: Arc<dyn KvStore>, instances: usize, accounts: &[&str]) {
     let section = if accounts.len() == 1 {
         one_account()
     } else {
         two_accounts()
     };
-    let fleet = Fleet::new(200, section, |_| {});
+    let fleet = Fleet::on(kv, 200, section, |_| {});
     let total = 1000;
     let acct = |i: usize| {
         if accounts.len() == 1 {
@@ -263,6 +277,13 @@ fn two_instances_two_accounts_share_the_workspace_budget() {
 #[test]
 fn four_instances_share_the_workspace_budget() {
     saturate(4, &["a", "b"]);
+}
+
+#[test]
+fn four_instances_on_one_redis_share_the_workspace_budget() {
+    let server = host_test::redis_server::RedisServer::start().unwrap();
+    let kv = host_test::kv::RedisKv::open(&server.url(), "kakaowork-channel/").unwrap();
+    saturate_on(Arc::new(kv), 4, &["a", "b"]);
 }
 
 #[test]
