@@ -16,28 +16,8 @@ use super::{Error, KvStore};
 const COLLECT_AFTER_MS: u64 = 3600 * 1000;
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-const CAS: &str = r"
-local cur = redis.call('GET', KEYS[1])
-local live = false
-local payload = nil
-if cur then
-  local nl = string.find(cur, '\n', 1, true)
-  if nl then
-    local exp = tonumber(string.sub(cur, 1, nl - 1))
-    payload = string.sub(cur, nl + 1)
-    live = exp == 0 or exp > tonumber(ARGV[1])
-  end
-end
-local ok
-if ARGV[2] == '0' then ok = not live else ok = live and payload == ARGV[3] end
-if not ok then return 0 end
-if ARGV[4] == '1' then
-  redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[6])
-else
-  redis.call('DEL', KEYS[1])
-end
-return 1
-";
+/// Compare-and-swap as one server-side step (the file says how it reads its arguments).
+const CAS: &str = include_str!("cas.lua");
 
 pub struct RedisKv {
     client: redis::Client,
