@@ -128,3 +128,99 @@ fn while_redis_is_down_a_send_is_a_storage_error_and_makes_no_request() {
     let texts: Vec<_> = emulator.posted().into_iter().map(|p| p.text).collect();
     assert_eq!(texts, ["첫 번째", "장애 중"]);
 }
+
+#[test]
+fn a_process_killed_mid_message_is_resumed_by_another_without_a_part_twice() {
+    use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions};
+    use std::time::{Duration, Instant};
+
+    let redis = RedisServer::start().unwrap();
+    let emulator = Emulator::start(EmulatorOptions::default()).unwrap();
+    let dir = std::env::temp_dir().join(format!("kw-redis-kill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // One part a second: the process spends most of its time waiting for the budget.
+    let config = dir.join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"rateLimit": {"requestsPerMinute": 60, "burst": 1}, "textChunkLimit": 100,
+            "callbackSecret": "test-callback-secret-0123456789"}"#,
+    )
+    .unwrap();
+    let words: Vec<String> = (0..120).map(|i| format!("w{i:03}")).collect();
+    let text = words.join(" ");
+    let url = redis.url();
+    let args = [
+        "message",
+        "send",
+        "--target",
+        "conversation:3000001",
+        "--message",
+        &text,
+        "--idempotency-key",
+        "long-1",
+        "--state",
+        &url,
+        "--config",
+        config.to_str().unwrap(),
+        "--api-base",
+        &emulator.base_url(),
+    ];
+    let spawn = |state: &str| {
+        Command::new(env!("CARGO_BIN_EXE_kakaowork-host"))
+            .env("KAKAOWORK_APP_KEY", DEFAULT_APP_KEY)
+            .env_remove("KAKAOWORK_STATE")
+            .env("KAKAOWORK_STATE_DIR", dir.join(state))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Stopped however the test ends.
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut first = Child(spawn("a"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while emulator.posted().len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the first process posted too little"
+        );
+        assert!(
+            first.0.try_wait().unwrap().is_none(),
+            "the first process ended early"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Into its wait for the budget, then SIGKILL: no chance to write anything down.
+    std::thread::sleep(Duration::from_millis(300));
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let posted_before = emulator.posted().len();
+    assert!(
+        posted_before < 10,
+        "{posted_before} parts: the first process was not stopped midway"
+    );
+
+    let second = spawn("b").wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        second.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let posted: Vec<String> = emulator.posted().into_iter().map(|p| p.text).collect();
+    // Every part stored exactly once, in order: together they are the message.
+    let arrived: Vec<&str> = posted.iter().flat_map(|p| p.split_whitespace()).collect();
+    assert_eq!(arrived, words);
+    assert!(
+        posted.len() > posted_before,
+        "the second process sent the rest"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
