@@ -156,6 +156,16 @@ pub fn button_value(
     signed(key, [purpose, account, conversation, user, nonce])
 }
 
+/// The purpose of a host's `submit_action` button: its name and value, signed with the rest.
+pub fn action_purpose(name: &str, value: &str) -> String {
+    format!("a:{name}:{value}")
+}
+
+/// The name and value of a host's button, from a checked purpose; `None` for other purposes.
+pub fn parse_action_purpose(purpose: &str) -> Option<(&str, &str)> {
+    purpose.strip_prefix("a:")?.split_once(':')
+}
+
 /// The value of a modal opened by `user` from message `message_id`.
 pub fn modal_value(
     key: &Keys,
@@ -258,6 +268,16 @@ mod tests {
             conversation,
             user,
         }
+    }
+
+    #[test]
+    fn an_action_purpose_round_trips_with_colons_in_its_value() {
+        let p = action_purpose("deploy_approve", "deploy:9913");
+        assert_eq!(
+            parse_action_purpose(&p),
+            Some(("deploy_approve", "deploy:9913"))
+        );
+        assert_eq!(parse_action_purpose("reply"), None);
     }
 
     #[test]

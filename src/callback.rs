@@ -232,9 +232,6 @@ pub fn signing_key(kv: &dyn Kv, random: &dyn Random, account: &str) -> Result<Ve
     Err(KvError::Other("could not create the signing key".into()))
 }
 
-/// The purpose of a value signed for a host's `submit_action` button: `a:<name>:<value>`.
-pub const ACTION_PREFIX: &str = "a:";
-
 /// One block of a message with a Reply button, as KakaoWork takes it.
 #[derive(Debug, serde::Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]

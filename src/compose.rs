@@ -31,28 +31,25 @@ pub fn identity(req: &SendRequest) -> u64 {
     if req.format == TextFormat::Plain && req.blocks.is_none() && req.buttons.is_empty() {
         return ledger::fnv1a(&req.text);
     }
-    let mut s = String::with_capacity(req.text.len() + 64);
-    s.push_str(&req.text);
-    s.push_str(match req.format {
+    let format = match req.format {
         TextFormat::Plain => "\0plain",
         TextFormat::Markdown => "\0markdown",
-    });
-    if let Some(b) = &req.blocks {
-        s.push_str("\0blocks\0");
-        s.push_str(b);
-    }
-    for b in &req.buttons {
-        for f in [&b.label, &b.name, &b.value] {
-            s.push('\0');
-            s.push_str(f);
-        }
-        s.push_str(match b.style {
+    };
+    let blocks = req.blocks.as_deref().map(|b| ["\0blocks\0", b]);
+    let buttons = req.buttons.iter().flat_map(|b| {
+        let style = match b.style {
             ButtonStyle::Default => "\0d",
             ButtonStyle::Primary => "\0p",
             ButtonStyle::Danger => "\0x",
-        });
-    }
-    ledger::fnv1a(&s)
+        };
+        ["\0", &b.label, "\0", &b.name, "\0", &b.value, style]
+    });
+    ledger::fnv1a_parts(
+        [req.text.as_str(), format]
+            .into_iter()
+            .chain(blocks.into_iter().flatten())
+            .chain(buttons),
+    )
 }
 
 /// The host's buttons, checked, as rows of at most three.

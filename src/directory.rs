@@ -91,61 +91,35 @@ impl Channel {
         let query = query.as_deref();
         let memo = &self.memo;
         self.with_api(ports, q.account.as_deref(), |account, client| {
-            let scope = |m: &str| format!("{}/{m}", account.id);
+            let id = &account.id;
             Ok(match q.kind {
                 DirectoryKind::Users => {
-                    if let Some(found) = find_by_email(ports, client, &scope("find"), query)? {
+                    let scope = format!("{id}/users.find_by_email");
+                    if let Some(found) = find_by_email(ports, client, &scope, query)? {
                         return Ok(DirectoryListing::Users(vec![member(found)]));
                     }
-                    let all = list(ports, memo, &scope("users.list"), "users.list", |p| {
-                        client.users_list(p)
-                    })?;
-                    DirectoryListing::Users(
-                        all.into_iter()
-                            .filter(|u| query.is_none_or(|q| user_matches(u, q)))
-                            .map(member)
-                            .collect(),
-                    )
+                    let all = list(ports, memo, id, "users.list", |p| client.users_list(p))?;
+                    DirectoryListing::Users(keep(all, query, user_matches, member))
                 }
                 DirectoryKind::Conversations => {
-                    let all = list(
-                        ports,
-                        memo,
-                        &scope("conversations.list"),
-                        "conversations.list",
-                        |p| client.conversations_list(p),
-                    )?;
-                    DirectoryListing::Conversations(
-                        all.into_iter()
-                            .filter(|c| {
-                                query.is_none_or(|q| {
-                                    c.id.as_str() == q || contains(c.name.as_deref(), q)
-                                })
-                            })
-                            .map(conversation)
-                            .collect(),
-                    )
+                    let all = list(ports, memo, id, "conversations.list", |p| {
+                        client.conversations_list(p)
+                    })?;
+                    let matches = |c: &Conversation, q: &str| {
+                        c.id.as_str() == q || contains(c.name.as_deref(), q)
+                    };
+                    DirectoryListing::Conversations(keep(all, query, matches, conversation))
                 }
                 DirectoryKind::Departments => {
-                    let all = list(
-                        ports,
-                        memo,
-                        &scope("departments.list"),
-                        "departments.list",
-                        |p| client.departments_list(p),
-                    )?;
-                    DirectoryListing::Departments(
-                        all.into_iter()
-                            .filter(|d| {
-                                query.is_none_or(|q| {
-                                    d.id.as_str() == q
-                                        || contains(Some(&d.name), q)
-                                        || contains(d.code.as_deref(), q)
-                                })
-                            })
-                            .map(department)
-                            .collect(),
-                    )
+                    let all = list(ports, memo, id, "departments.list", |p| {
+                        client.departments_list(p)
+                    })?;
+                    let matches = |d: &Department, q: &str| {
+                        d.id.as_str() == q
+                            || contains(Some(&d.name), q)
+                            || contains(d.code.as_deref(), q)
+                    };
+                    DirectoryListing::Departments(keep(all, query, matches, department))
                 }
             })
         })
@@ -240,10 +214,12 @@ impl Channel {
 fn list<T: 'static>(
     ports: &Ports<'_>,
     memo: &Memo,
-    scope: &str,
+    account: &str,
     what: &str,
     mut page: impl FnMut(&PageParams) -> Result<pagination::Page<T>, ApiError>,
 ) -> Result<Vec<T>, ChannelError> {
+    // Also the key of its retry count and of where it stopped.
+    let scope = &format!("{account}/{what}");
     let start = memo
         .take_listing::<Progress<T>>(scope, ports.clock.now_ms(), RESUME_MS)
         .unwrap_or_else(|| Progress::start(PAGE_LIMIT));
@@ -296,6 +272,19 @@ fn find_by_email(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The entries the query keeps (all without one), as the export's records.
+fn keep<T, R>(
+    all: Vec<T>,
+    query: Option<&str>,
+    matches: impl Fn(&T, &str) -> bool,
+    record: impl Fn(T) -> R,
+) -> Vec<R> {
+    all.into_iter()
+        .filter(|e| query.is_none_or(|q| matches(e, q)))
+        .map(record)
+        .collect()
 }
 
 /// Whether `field` contains `query` (given in lower case), ignoring ASCII case: names are

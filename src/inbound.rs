@@ -165,10 +165,7 @@ impl Channel {
             }
             // A host's button: its signed name and value, whatever the body's `action_name`
             // says; the event's text is the value, as chat channels pass a button's data.
-            Kind::SubmitAction => match payload
-                .strip_prefix(callback::ACTION_PREFIX)
-                .and_then(|r| r.split_once(':'))
-            {
+            Kind::SubmitAction => match binding::parse_action_purpose(&payload) {
                 Some((name, value)) => (
                     EventKind::Action,
                     value.to_owned(),

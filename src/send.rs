@@ -78,11 +78,16 @@ impl Channel {
         // Until KV says otherwise, the message is taken to be new: its ledger is written first
         // when its first part is claimed, so a new message costs no read of it. An existing
         // ledger turns up as a lost compare-and-swap, and is read then.
+        let me = Identity {
+            target: &req.target,
+            hash: compose::identity(req),
+            key: idem,
+        };
         let mut stored = Stored {
             raw: None,
             ledger: Ledger::new(
                 &req.target,
-                compose::identity(req),
+                me.hash,
                 parts
                     .into_iter()
                     .map(|p| (p.text, p.blocks.as_deref().map(blockkit::to_stored)))
@@ -125,7 +130,7 @@ impl Channel {
                         next.chunks[i].state = ChunkState::Ambiguous;
                         next.chunks[i].last_error =
                             Some("the sending instance stopped mid-request".into());
-                        stored = commit(ports, &lkey, req, stored, next)?;
+                        stored = commit(ports, &lkey, &me, stored, next)?;
                         continue;
                     }
                 }
@@ -144,7 +149,7 @@ impl Channel {
                         let c = open_dm(ports, memo, &client, account, user, &scope)?;
                         let mut next = stored.ledger.clone();
                         next.conversation_id = Some(c.clone());
-                        stored = commit(ports, &lkey, req, stored, next)?;
+                        stored = commit(ports, &lkey, &me, stored, next)?;
                         Some(c)
                     }
                 },
@@ -157,7 +162,7 @@ impl Channel {
                         // one its ledger names before opening any.
                         ledger_checked = true;
                         if let Some(s) = ledger::load(ports.kv, &lkey).map_err(load_error)? {
-                            stored = same_message(s, req)?;
+                            stored = same_message(s, &me)?;
                             continue;
                         }
                     }
@@ -169,7 +174,7 @@ impl Channel {
                             let c = client.conversations_open_group(users)?.id.0;
                             let mut next = stored.ledger.clone();
                             next.conversation_id = Some(c.clone());
-                            stored = commit(ports, &lkey, req, stored, next)?;
+                            stored = commit(ports, &lkey, &me, stored, next)?;
                             Some(c)
                         }
                     }
@@ -208,7 +213,7 @@ impl Channel {
             let Some(s) = ledger::swap(ports.kv, &lkey, stored.raw.as_deref(), &claimed)? else {
                 // Someone else wrote the ledger (or it existed already): read it and go on
                 // from there; the admission is kept for the next request this call makes.
-                stored = reread(ports, &lkey, req)?;
+                stored = reread(ports, &lkey, &me)?;
                 continue;
             };
             stored = s;
@@ -290,7 +295,7 @@ impl Channel {
                     }
                 }
             }
-            stored = commit_owned(ports, &lkey, req, stored, next, i)?;
+            stored = commit_owned(ports, &lkey, &me, stored, next, i)?;
             if let Some(err) = stop {
                 return Err(err);
             }
@@ -321,20 +326,28 @@ fn load_error(e: LoadError) -> ChannelError {
     }
 }
 
+/// What a stored ledger must match to be this message's: computed once per call.
+struct Identity<'a> {
+    target: &'a str,
+    hash: u64,
+    /// The idempotency key, for the error message.
+    key: &'a str,
+}
+
 /// The ledger as KV has it now, which must be this message's.
-fn reread(ports: &Ports<'_>, key: &str, req: &SendRequest) -> Result<Stored, ChannelError> {
+fn reread(ports: &Ports<'_>, key: &str, me: &Identity<'_>) -> Result<Stored, ChannelError> {
     let stored = ledger::load(ports.kv, key)
         .map_err(load_error)?
         .ok_or_else(|| ChannelError::Storage("the send ledger vanished while in use".into()))?;
-    same_message(stored, req)
+    same_message(stored, me)
 }
 
 /// A stored ledger, checked to be this message's.
-fn same_message(stored: Stored, req: &SendRequest) -> Result<Stored, ChannelError> {
-    if stored.ledger.target != req.target || stored.ledger.text_hash != compose::identity(req) {
+fn same_message(stored: Stored, me: &Identity<'_>) -> Result<Stored, ChannelError> {
+    if stored.ledger.target != me.target || stored.ledger.text_hash != me.hash {
         return Err(ChannelError::InvalidMessage(format!(
             "idempotency key `{}` was already used for a different message; use a new key per message",
-            req.idempotency_key.trim()
+            me.key
         )));
     }
     Ok(stored)
@@ -345,7 +358,7 @@ fn same_message(stored: Stored, req: &SendRequest) -> Result<Stored, ChannelErro
 fn commit(
     ports: &Ports<'_>,
     key: &str,
-    req: &SendRequest,
+    me: &Identity<'_>,
     stored: Stored,
     next: Ledger,
 ) -> Result<Stored, ChannelError> {
@@ -357,7 +370,7 @@ fn commit(
     }
     match ledger::swap(ports.kv, key, stored.raw.as_deref(), &next)? {
         Some(s) => Ok(s),
-        None => reread(ports, key, req),
+        None => reread(ports, key, me),
     }
 }
 
@@ -366,7 +379,7 @@ fn commit(
 fn commit_owned(
     ports: &Ports<'_>,
     key: &str,
-    req: &SendRequest,
+    me: &Identity<'_>,
     mut stored: Stored,
     next: Ledger,
     i: usize,
@@ -376,7 +389,7 @@ fn commit_owned(
         if let Some(s) = ledger::swap(ports.kv, key, stored.raw.as_deref(), &next)? {
             return Ok(s);
         }
-        let latest = reread(ports, key, req)?;
+        let latest = reread(ports, key, me)?;
         let mut merged = latest.ledger.clone();
         merged.chunks[i] = next.chunks[i].clone();
         if merged.conversation_id.is_none() {

@@ -107,8 +107,7 @@ impl Emulator {
     pub fn start_on(addr: &str, opts: EmulatorOptions) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind(addr)?;
         let port = listener.local_addr()?.port();
-        let seed = opts.seed.clone();
-        let users = &seed.users;
+        let users = &opts.seed.users;
         // Among the first five members (or as many as a seed has), two per room.
         let n = users.len().clamp(1, 5) as u64;
         let rooms = (0..SEEDED_GROUP_ROOMS)
@@ -128,7 +127,6 @@ impl Emulator {
             .collect();
         let world = Arc::new(Mutex::new(World {
             opts,
-            seed,
             rooms,
             next_room: 2_092_305,
             next_message: FIRST_MESSAGE_ID,
@@ -194,7 +192,7 @@ impl Emulator {
     }
 
     pub fn users(&self) -> Vec<SeedUser> {
-        self.lock().seed.users.clone()
+        self.lock().opts.seed.users.clone()
     }
 
     /// Every request received so far, in order.

@@ -180,19 +180,7 @@ fn the_agents_markdown_is_posted_as_blocks_the_emulator_accepts() {
 fn message_send_takes_markdown_a_card_and_buttons_on_the_command_line() {
     let dir = std::env::temp_dir().join(format!("kw-blocks-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kakaowork-host"))
-            .env_remove("KAKAOWORK_APP_KEY")
-            .env("KAKAOWORK_STATE_DIR", &dir)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |args: &[&str]| common::cli::run(&dir, args);
     let (rc, out, err) = run(&[
         "message",
         "send",

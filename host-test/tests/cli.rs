@@ -1,5 +1,7 @@
 //! The main job as a user runs it: the binary, with no app key anywhere.
 
+mod common;
+
 use std::process::Command;
 
 fn state() -> std::path::PathBuf {
@@ -7,19 +9,11 @@ fn state() -> std::path::PathBuf {
 }
 
 fn host() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kakaowork-host"));
-    c.env_remove("KAKAOWORK_APP_KEY");
-    c.env("KAKAOWORK_STATE_DIR", state());
-    c
+    common::cli::host(&state())
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = host().args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::cli::run(&state(), args)
 }
 
 #[test]

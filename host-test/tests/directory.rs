@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use host_test::emulator::{Emulator, EmulatorOptions, Seed};
 use host_test::wit::{self, DirectoryKind, DirectoryListing, DirectoryQuery};
@@ -226,24 +224,10 @@ fn the_emulator_serves_a_seed_from_a_json_file() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-fn host(state: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kakaowork-host"));
-    c.env_remove("KAKAOWORK_APP_KEY");
-    c.env("KAKAOWORK_STATE_DIR", state);
-    c
-}
-
 #[test]
 fn the_directory_command_lists_finds_and_prints_json() {
     let state = std::env::temp_dir().join(format!("kw-dir-cli-{}", std::process::id()));
-    let run = |args: &[&str]| {
-        let out = host(&state).args(args).output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |args: &[&str]| common::cli::run(&state, args);
     let (rc, out, err) = run(&["directory", "users", "--json"]);
     assert_eq!(rc, 0, "{err}");
     let all: Vec<Value> = serde_json::from_str(&out).unwrap();

@@ -3,25 +3,9 @@
 
 mod common;
 
-use std::process::Command;
-
+use common::cli::run;
 use host_test::kv::{KvStore, RedisKv};
 use host_test::redis_server::RedisServer;
-
-fn run(state_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kakaowork-host"))
-        .env_remove("KAKAOWORK_APP_KEY")
-        .env_remove("KAKAOWORK_STATE")
-        .env("KAKAOWORK_STATE_DIR", state_dir)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn two_processes_share_one_ledger_in_redis_and_an_outage_sends_nothing() {
@@ -166,10 +150,8 @@ fn a_process_killed_mid_message_is_resumed_by_another_without_a_part_twice() {
         &emulator.base_url(),
     ];
     let spawn = |state: &str| {
-        Command::new(env!("CARGO_BIN_EXE_kakaowork-host"))
+        common::cli::host(&dir.join(state))
             .env("KAKAOWORK_APP_KEY", DEFAULT_APP_KEY)
-            .env_remove("KAKAOWORK_STATE")
-            .env("KAKAOWORK_STATE_DIR", dir.join(state))
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -82,8 +82,7 @@ pub(super) fn bind(
     let Some(bs) = blocks else {
         return Ok((Bound::Reply(reply_value), nonce));
     };
-    let mut sign_submit =
-        |name: &str, value: &str| sign(&format!("{}{name}:{value}", callback::ACTION_PREFIX));
+    let mut sign_submit = |name: &str, value: &str| sign(&binding::action_purpose(name, value));
     let mut v: Vec<Value> = bs.iter().map(|b| b.to_json(&mut sign_submit)).collect();
     if reply {
         let row = Block::Action(vec![Button {

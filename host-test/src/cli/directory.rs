@@ -2,13 +2,11 @@
 //! an optional query), one member by id or e-mail, a conversation's members, the workspace.
 
 use clap::Subcommand;
-use host_test::clock::Clock;
-use host_test::delivery::with_retries;
 use host_test::wit;
 use serde_json::{Value, json};
 
-use super::error::{CliError, channel_error, trap};
-use super::session::{Conn, Session, connect, show_wait};
+use super::error::CliError;
+use super::session::{Conn, call, connect};
 
 #[derive(Subcommand)]
 pub enum DirectoryAction {
@@ -54,15 +52,6 @@ pub struct ListArgs {
     json: bool,
     #[command(flatten)]
     conn: Conn,
-}
-
-/// Calls the plugin until it answers without a wait hint (other processes may share the budget).
-fn call<T>(
-    s: &mut Session,
-    mut f: impl FnMut(&mut Session) -> wasmtime::Result<Result<T, wit::ChannelError>>,
-) -> Result<T, CliError> {
-    let (outcome, _, _) = with_retries(&Clock::Real, 50, show_wait, || f(s)).map_err(trap)?;
-    outcome.map_err(|e| channel_error(e, s.emulator.is_some()))
 }
 
 pub fn run(action: DirectoryAction) -> Result<(), CliError> {

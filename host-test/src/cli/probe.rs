@@ -1,20 +1,15 @@
 //! `kakaowork-host probe`: check an account's app key with `bots.info`.
 
-use host_test::clock::Clock;
-use host_test::delivery::with_retries;
 use host_test::wit;
 
-use super::error::{CliError, channel_error, trap};
-use super::session::{Conn, connect, show_wait};
+use super::error::CliError;
+use super::session::{Conn, call, connect};
 
 pub fn run(conn: Conn) -> Result<(), CliError> {
     let mut s = connect(&conn)?;
+    let account = conn.account.as_deref();
     // Other processes on the same state share the account's rate limit: wait as told.
-    let (outcome, _, _) = with_retries(&Clock::Real, 50, show_wait, || {
-        s.plugin.probe(conn.account.as_deref())
-    })
-    .map_err(trap)?;
-    let p = outcome.map_err(|e| channel_error(e, s.emulator.is_some()))?;
+    let p = call(&mut s, |s| s.plugin.probe(account))?;
     println!(
         "Account {}: bot \"{}\" (id {}), status {}, answered in {} ms",
         p.account,

@@ -87,6 +87,17 @@ pub fn state_dir(conn: &Conn) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".kakaowork-state"))
 }
 
+/// Calls the plugin until it answers without a wait hint (other processes may share the
+/// budget), each wait shown on stderr; its error in the CLI's words.
+pub fn call<T>(
+    s: &mut Session,
+    mut f: impl FnMut(&mut Session) -> wasmtime::Result<Result<T, wit::ChannelError>>,
+) -> Result<T, CliError> {
+    let (outcome, _, _) =
+        host_test::delivery::with_retries(&Clock::Real, 50, show_wait, || f(s)).map_err(trap)?;
+    outcome.map_err(|e| super::error::channel_error(e, s.emulator.is_some()))
+}
+
 /// The CLI's delivery: real clock, up to 50 calls, each wait shown on stderr.
 pub fn deliver_showing_progress(
     plugin: &mut Plugin,

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use serde_json::{Map, Value, json};
 
-use super::directory::{SPACE_ID, Seed, paginate};
+use super::directory::{SPACE_ID, paginate};
 
 use super::faults::{self, Fault, FaultRule};
 use super::http::header;
@@ -21,7 +21,6 @@ pub(super) struct Room {
 
 pub(super) struct World {
     pub(super) opts: EmulatorOptions,
-    pub(super) seed: Seed,
     pub(super) rooms: Vec<Room>,
     pub(super) next_room: u64,
     pub(super) next_message: u64,
@@ -159,8 +158,8 @@ impl World {
             )),
             ("GET", "users.info") => self.users_info(&params),
             ("GET", "users.find_by_email") => self.find_by_email(&params),
-            ("GET", "users.list") => Ok(self.seed.users_list(&params)),
-            ("GET", "departments.list") => Ok(self.seed.departments_list(&params)),
+            ("GET", "users.list") => Ok(self.opts.seed.users_list(&params)),
+            ("GET", "departments.list") => Ok(self.opts.seed.departments_list(&params)),
             ("GET", "conversations.list") => {
                 let mut rooms = self.rooms.clone();
                 rooms.sort_by_key(|r| r.id);
@@ -229,12 +228,13 @@ impl World {
     fn users_info(&self, params: &Map<String, Value>) -> Result<Answer, Answer> {
         let id = required_id(params, "user_id")?;
         let u = self
+            .opts
             .seed
             .users
             .iter()
             .find(|u| u.id == id)
             .ok_or_else(|| fail(400, "user_not_found", "사용자를 찾을 수 없습니다."))?;
-        Ok(ok(json!({"user": self.seed.user_json(u)})))
+        Ok(ok(json!({"user": self.opts.seed.user_json(u)})))
     }
 
     /// `conversations/{id}/users`: the members of a room the bot is in (the bot excluded).
@@ -248,8 +248,8 @@ impl World {
         let users: Vec<Value> = room
             .members
             .iter()
-            .filter_map(|m| self.seed.users.iter().find(|u| u.id == *m))
-            .map(|u| self.seed.user_json(u))
+            .filter_map(|m| self.opts.seed.users.iter().find(|u| u.id == *m))
+            .map(|u| self.opts.seed.user_json(u))
             .collect();
         Ok(ok(json!({ "users": users })))
     }
@@ -260,7 +260,8 @@ impl World {
             .and_then(Value::as_str)
             .ok_or_else(|| fail(400, "missing_parameter", "email parameter is missing."))?;
         // KakaoWork answers an unknown e-mail with invalid_parameter.
-        self.seed
+        self.opts
+            .seed
             .users
             .iter()
             .find(|u| u.email.eq_ignore_ascii_case(email))
@@ -270,11 +271,12 @@ impl World {
 
     fn find_by_email(&self, params: &Map<String, Value>) -> Result<Answer, Answer> {
         let u = self.user_by_email(params)?;
-        Ok(ok(json!({"user": self.seed.user_json(&u)})))
+        Ok(ok(json!({"user": self.opts.seed.user_json(&u)})))
     }
 
     fn dm_with(&mut self, user: u64) -> Result<Room, Answer> {
         let u = self
+            .opts
             .seed
             .users
             .iter()
@@ -312,7 +314,7 @@ impl World {
         for v in ids {
             let id = v.as_u64().or_else(|| v.as_str()?.parse().ok());
             match id {
-                Some(id) if self.seed.users.iter().any(|u| u.id == id) => members.push(id),
+                Some(id) if self.opts.seed.users.iter().any(|u| u.id == id) => members.push(id),
                 _ => return Err(fail(400, "user_not_found", "사용자를 찾을 수 없습니다.")),
             }
         }

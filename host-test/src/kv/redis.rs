@@ -41,16 +41,13 @@ fn decode(raw: &[u8], now: u64) -> Option<Vec<u8>> {
     (exp == 0 || exp > now).then(|| raw[nl + 1..].to_vec())
 }
 
-/// Redis's own expiry: an hour after the entry's (wall-clock time; never without one).
-fn px(expires_at: Option<u64>) -> u64 {
+/// Redis's own expiry: an hour after the entry's (wall-clock time); none for an entry that
+/// never expires.
+fn px(expires_at: Option<u64>) -> Option<u64> {
     let wall = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    match expires_at {
-        Some(at) => at.saturating_sub(wall) + COLLECT_AFTER_MS,
-        // SET with PX needs a number: a century stands for never.
-        None => 100 * 365 * 24 * 3600 * 1000,
-    }
+    expires_at.map(|at| at.saturating_sub(wall) + COLLECT_AFTER_MS)
 }
 
 /// `prefix` as a SCAN pattern that matches it literally.
@@ -171,14 +168,12 @@ impl KvStore for RedisKv {
     }
 
     fn set(&self, key: &str, value: &[u8], expires_at: Option<u64>) -> Result<(), Error> {
-        self.with(|c| {
-            redis::cmd("SET")
-                .arg(self.key(key))
-                .arg(encode(value, expires_at))
-                .arg("PX")
-                .arg(px(expires_at))
-                .query(c)
-        })
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(key)).arg(encode(value, expires_at));
+        if let Some(ms) = px(expires_at) {
+            cmd.arg("PX").arg(ms);
+        }
+        self.with(|c| cmd.query(c))
     }
 
     fn delete(&self, key: &str) -> Result<(), Error> {
@@ -201,7 +196,7 @@ impl KvStore for RedisKv {
                 .arg(expected.unwrap_or_default())
                 .arg(if new.is_some() { "1" } else { "0" })
                 .arg(new.map(|v| encode(v, expires_at)).unwrap_or_default())
-                .arg(px(expires_at))
+                .arg(px(expires_at).unwrap_or(0))
                 .invoke(c)
         })?;
         Ok(swapped == 1)

@@ -2,6 +2,7 @@
 //! per test, and a configured plugin instance.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod inbound;
 
 use std::sync::{Arc, OnceLock};
