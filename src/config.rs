@@ -8,7 +8,7 @@ mod fields;
 mod model;
 mod parse;
 
-pub use fields::split_origin;
+pub use fields::{TOP_ONLY_KEYS, split_origin};
 pub use model::*;
 pub use parse::{parse, parse_str};
 

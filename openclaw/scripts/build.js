@@ -41,4 +41,6 @@ execFileSync(
 );
 // The generated module is ESM.
 writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
+// The Redis compare-and-swap script: the Rust host's file, so that both hosts run the same one.
+copyFileSync(join(repo, "host-test", "src", "kv", "cas.lua"), join(dist, "cas.lua"));
 console.log(`built ${out}`);

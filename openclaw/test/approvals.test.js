@@ -40,8 +40,8 @@ function setup(t, { now } = {}) {
 test("a challenged user is told once, after OpenClaw approves them, and nobody else is", async (t) => {
   const s = setup(t);
   const n = s.open();
-  n.recordChallenge("default", "10000004");
-  n.recordChallenge("default", "10000005");
+  await n.recordChallenge("default", "10000004");
+  await n.recordChallenge("default", "10000005");
   assert.deepEqual(await n.sweep("default"), [], "nobody approved yet");
   s.allowed.add("10000004");
   s.allowed.add("10000009"); // allowed by config or by hand, never challenged: not told
@@ -55,7 +55,7 @@ test("the gateway's watcher and an explicit notify in another process tell the u
   const s = setup(t);
   const gateway = s.open();
   const cli = s.open();
-  gateway.recordChallenge("default", "10000004");
+  await gateway.recordChallenge("default", "10000004");
   s.allowed.add("10000004");
   const [swept, explicit] = await Promise.all([
     gateway.sweep("default"),
@@ -78,14 +78,14 @@ test("an explicit notify tells a user who was never challenged; the watcher does
 test("a notice that fails is tried again at the next sweep, and given up after a few tries", async (t) => {
   const s = setup(t);
   const n = s.open();
-  n.recordChallenge("default", "10000004");
+  await n.recordChallenge("default", "10000004");
   s.allowed.add("10000004");
   s.failNext(1);
   assert.deepEqual(await n.sweep("default"), [], "the first try failed");
   assert.deepEqual(await n.sweep("default"), ["10000004"], "the next sweep tells them");
   assert.equal(s.told.length, 1);
 
-  n.recordChallenge("default", "10000005");
+  await n.recordChallenge("default", "10000005");
   s.allowed.add("10000005");
   s.failNext(1000);
   for (let i = 0; i < MAX_ATTEMPTS + 3; i++) await n.sweep("default");
@@ -98,7 +98,7 @@ test("a challenge OpenClaw has dropped (after an hour) is not announced", async 
   let now = 1_000_000;
   const s = setup(t, { now: () => now });
   const n = s.open();
-  n.recordChallenge("default", "10000004");
+  await n.recordChallenge("default", "10000004");
   now += PENDING_TTL_MS;
   s.allowed.add("10000004");
   assert.deepEqual(await n.sweep("default"), []);
@@ -108,13 +108,13 @@ test("a challenge OpenClaw has dropped (after an hour) is not announced", async 
 test("a second code for the same user keeps one pending record; a later approval is a new notice", async (t) => {
   const s = setup(t);
   const n = s.open();
-  n.recordChallenge("default", "10000004");
-  n.recordChallenge("default", "10000004");
+  await n.recordChallenge("default", "10000004");
+  await n.recordChallenge("default", "10000004");
   s.allowed.add("10000004");
   assert.deepEqual(await n.sweep("default"), ["10000004"]);
   // Removed from the allow store and challenged again later: a new record, a new stamp.
   await new Promise((r) => setTimeout(r, 5));
-  n.recordChallenge("default", "10000004");
+  await n.recordChallenge("default", "10000004");
   assert.deepEqual(await n.sweep("default"), ["10000004"]);
   assert.equal(s.told.length, 2);
   assert.notEqual(s.told[0].since, s.told[1].since, "a different idempotency key each time");
@@ -125,12 +125,12 @@ test("the watcher sweeps until its signal aborts", async (t) => {
   const n = s.open();
   const ac = new AbortController();
   n.watch("default", ac.signal, 10);
-  n.recordChallenge("default", "10000004");
+  await n.recordChallenge("default", "10000004");
   s.allowed.add("10000004");
   for (let i = 0; i < 200 && s.told.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(s.told.length, 1, "the watcher told the approved user");
   ac.abort();
-  n.recordChallenge("default", "10000005");
+  await n.recordChallenge("default", "10000005");
   s.allowed.add("10000005");
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(s.told.length, 1, "nothing after the abort");

@@ -223,3 +223,52 @@ export async function startGateway(t, home, port, probePath) {
   }
   throw new Error(`the gateway's route ${probePath} was not live in 150 s:\n${output}`);
 }
+
+/**
+ * A `redis-server` of its own on 127.0.0.1 at a free port, with its own directory and nothing
+ * kept on disk; stopped by `t` (a test or a `fileScope()`). `stop()` and `restart()` simulate an
+ * outage (the restarted server is empty, as a Redis without persistence is).
+ */
+export async function startRedis(t) {
+  const dir = tempDir(t, "redis");
+  const port = await freePort();
+  let child = null;
+  const start = async () => {
+    child = spawn(
+      process.env.REDIS_SERVER ?? "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+      { stdio: "ignore" },
+    );
+    const { connect } = await import("node:net");
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const pong = await new Promise((resolve) => {
+        const s = connect(port, "127.0.0.1");
+        let got = "";
+        s.on("connect", () => s.write("PING\r\n"));
+        s.on("data", (d) => {
+          got += d;
+          if (got.includes("\r\n")) s.end();
+        });
+        s.on("error", () => resolve(false));
+        s.on("close", () => resolve(got.startsWith("+PONG")));
+      });
+      if (pong) return;
+      if (child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`redis-server on port ${port} did not start (is Debian's redis-server installed?)`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const stop = async () => {
+    const c = child;
+    child = null;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise((r) => c.once("exit", r));
+    c.kill("SIGKILL");
+    await exited;
+  };
+  t.after(stop);
+  await start();
+  return { url: `redis://127.0.0.1:${port}/0`, port, stop, restart: start };
+}

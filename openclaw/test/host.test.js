@@ -204,10 +204,10 @@ test("key ids are keyed by a salt kept in the state, made once", async () => {
   const a = new SqliteKv(join(tempDir(suite, "salt-a"), "s.sqlite3"));
   const b = new SqliteKv(join(tempDir(suite, "salt-b"), "s.sqlite3"));
   try {
-    const salt = runtime.stateSalt(a);
+    const salt = await runtime.stateSalt(a);
     assert.equal(salt.length, 32);
-    assert.deepEqual(runtime.stateSalt(a), salt, "kept");
-    const other = runtime.stateSalt(b);
+    assert.deepEqual(await runtime.stateSalt(a), salt, "kept");
+    const other = await runtime.stateSalt(b);
     assert.notDeepEqual(other, salt, "each state has its own");
     const id = keyId("the-app-key", salt);
     assert.match(id, /^[0-9a-f]{16}$/);

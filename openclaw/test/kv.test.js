@@ -1,10 +1,18 @@
-// The Node host's KV store: the same TTL and compare-and-swap semantics as the Rust host's.
+// The Node host's KV stores (SQLite, Redis): the same TTL and compare-and-swap semantics as the
+// Rust host's, and on Redis the same stored form.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { before } from "node:test";
 import { SqliteKv, KvError, SWEEP_EVERY_WRITES, MAX_VALUE_BYTES } from "../plugin/src/kv.js";
+import { RedisKv } from "../plugin/src/kv-redis.js";
+import { fileScope, startRedis, REPO } from "./helpers.js";
+
+// The Rust host's script, read where it lives (the build copies it into dist/ for the plugin).
+const CAS = readFileSync(join(REPO, "host-test", "src", "kv", "cas.lua"), "utf8");
 
 const bytes = (s) => new TextEncoder().encode(s);
 const text = (b) => (b === undefined ? undefined : new TextDecoder().decode(b));
@@ -15,72 +23,136 @@ function store(t, opts = {}) {
   return { path: join(dir, "state.sqlite3"), dir, open: (o = {}) => new SqliteKv(join(dir, "state.sqlite3"), { ...opts, ...o }) };
 }
 
-test("values live until their TTL passes on the host clock", (t) => {
-  let now = 1_000_000;
-  const kv = store(t).open({ now: () => now });
-  kv.set("a", bytes("1"), 500n);
-  kv.set("b", bytes("2"));
-  assert.equal(text(kv.get("a")), "1");
-  now += 499;
-  assert.equal(text(kv.get("a")), "1");
-  now += 1;
-  assert.equal(kv.get("a"), undefined, "expired at now + ttl");
-  assert.equal(text(kv.get("b")), "2", "no TTL: kept");
-  assert.deepEqual(kv.listKeys(""), ["b"], "expired keys are not listed");
+// One contract, two backends: every test below runs on SQLite and on Redis alike.
+const scope = fileScope();
+let redis = null;
+let nsSeq = 0;
+before(async () => {
+  redis = await startRedis(scope);
 });
 
-test("compare-and-swap creates, replaces and deletes only from the expected value", (t) => {
-  const kv = store(t).open();
-  assert.equal(kv.compareAndSwap("k", undefined, bytes("v1")), true, "create when absent");
-  assert.equal(kv.compareAndSwap("k", undefined, bytes("x")), false, "absent expected, present");
-  assert.equal(kv.compareAndSwap("k", bytes("other"), bytes("x")), false);
-  assert.equal(text(kv.get("k")), "v1");
-  assert.equal(kv.compareAndSwap("k", bytes("v1"), bytes("v2")), true);
-  assert.equal(kv.compareAndSwap("k", bytes("v2"), undefined), true, "delete");
-  assert.equal(kv.get("k"), undefined);
+const backends = {
+  SQLite: (t) => {
+    const s = store(t);
+    return (o = {}) => new SqliteKv(s.path, { now: o.now, prefix: o.ns ?? "" });
+  },
+  Redis: () => {
+    // A namespace per test: one server serves the whole file.
+    const base = `kakaowork-channel/t${++nsSeq}/`;
+    return (o = {}) => {
+      const kv = new RedisKv(redis.url, { now: o.now, namespace: base + (o.ns ?? ""), casScript: CAS });
+      scope.after(() => kv.close());
+      return kv;
+    };
+  },
+};
+
+for (const [name, backend] of Object.entries(backends)) {
+  test(`${name}: values live until their TTL passes on the host clock`, async (t) => {
+    let now = 1_000_000;
+    const kv = backend(t)({ now: () => now });
+    await kv.set("a", bytes("1"), 500n);
+    await kv.set("b", bytes("2"));
+    assert.equal(text(await kv.get("a")), "1");
+    now += 499;
+    assert.equal(text(await kv.get("a")), "1");
+    now += 1;
+    assert.equal(await kv.get("a"), undefined, "expired at now + ttl");
+    assert.equal(text(await kv.get("b")), "2", "no TTL: kept");
+    assert.deepEqual(await kv.listKeys(""), ["b"], "expired keys are not listed");
+  });
+
+  test(`${name}: compare-and-swap creates, replaces and deletes only from the expected value`, async (t) => {
+    const kv = backend(t)();
+    assert.equal(await kv.compareAndSwap("k", undefined, bytes("v1")), true, "create when absent");
+    assert.equal(await kv.compareAndSwap("k", undefined, bytes("x")), false, "absent expected, present");
+    assert.equal(await kv.compareAndSwap("k", bytes("other"), bytes("x")), false);
+    assert.equal(text(await kv.get("k")), "v1");
+    assert.equal(await kv.compareAndSwap("k", bytes("v1"), bytes("v2")), true);
+    assert.equal(await kv.compareAndSwap("k", bytes("v2"), undefined), true, "delete");
+    assert.equal(await kv.get("k"), undefined);
+  });
+
+  test(`${name}: an expired value counts as absent for compare-and-swap`, async (t) => {
+    let now = 0;
+    const kv = backend(t)({ now: () => now });
+    await kv.set("lease", bytes("old"), 10n);
+    now = 10;
+    assert.equal(await kv.compareAndSwap("lease", bytes("old"), bytes("x")), false);
+    assert.equal(await kv.compareAndSwap("lease", undefined, bytes("new")), true);
+  });
+
+  test(`${name}: two connections see one state, and CAS admits one winner`, async (t) => {
+    const open = backend(t);
+    const [a, b] = [open(), open()];
+    await a.set("shared", bytes("0"));
+    assert.equal(text(await b.get("shared")), "0");
+    // Both read 0, both try to write: exactly one wins.
+    const wins = await Promise.all(
+      [a, b].map((kv, i) => kv.compareAndSwap("shared", bytes("0"), bytes(`by-${i}`))),
+    );
+    assert.deepEqual(wins.sort(), [false, true]);
+  });
+
+  test(`${name}: prefixes keep namespaces apart and list keys in order`, async (t) => {
+    const open = backend(t);
+    const emu = open({ ns: "emulator/" });
+    const real = open();
+    await emu.set("ledger/2", bytes("x"));
+    await emu.set("ledger/1", bytes("x"));
+    await emu.set("other", bytes("x"));
+    await real.set("ledger/9", bytes("x"));
+    // Glob characters in a prefix are matched literally.
+    await real.set("ledger*/odd", bytes("x"));
+    assert.deepEqual(await emu.listKeys("ledger/"), ["ledger/1", "ledger/2"]);
+    assert.deepEqual(await real.listKeys("ledger/"), ["ledger/9"]);
+    assert.deepEqual(await real.listKeys("ledger*"), ["ledger*/odd"]);
+    assert.deepEqual(await real.listKeys("emulator/ledger/"), ["emulator/ledger/1", "emulator/ledger/2"]);
+  });
+
+  test(`${name}: bad keys and oversized values are typed errors`, async (t) => {
+    const kv = backend(t)();
+    const typed = (tag) => (e) => e instanceof KvError && e.payload.tag === tag;
+    await assert.rejects(async () => kv.get(""), typed("invalid-key"));
+    await assert.rejects(async () => kv.set("x".repeat(513), bytes("v")), typed("invalid-key"));
+    await assert.rejects(async () => kv.set("big", new Uint8Array(MAX_VALUE_BYTES + 1)), typed("too-large"));
+  });
+}
+
+test("Redis: while Redis is down every call is an `unavailable` error; it works again once back", async (t) => {
+  const own = await startRedis(t);
+  const kv = new RedisKv(own.url, { casScript: CAS });
+  t.after(() => kv.close());
+  await kv.set("k", bytes("v"));
+  await own.stop();
+  for (const call of [() => kv.get("k"), () => kv.compareAndSwap("k", undefined, bytes("x")), () => kv.listKeys("")]) {
+    await assert.rejects(call, (e) => {
+      assert.equal(e.payload?.tag, "unavailable", String(e));
+      assert.match(e.payload.val, /Redis at redis:\/\/127\.0\.0\.1:\d+\/0 cannot be reached/);
+      return true;
+    });
+  }
+  await own.restart();
+  // Empty again (no persistence), and reachable without a new store object.
+  assert.equal(await kv.compareAndSwap("k", undefined, bytes("after")), true);
+  assert.equal(text(await kv.get("k")), "after");
 });
 
-test("an expired value counts as absent for compare-and-swap", (t) => {
-  let now = 0;
-  const kv = store(t).open({ now: () => now });
-  kv.set("lease", bytes("old"), 10n);
-  now = 10;
-  assert.equal(kv.compareAndSwap("lease", bytes("old"), bytes("x")), false);
-  assert.equal(kv.compareAndSwap("lease", undefined, bytes("new")), true);
-});
-
-test("two connections to one file see one state, and CAS admits one winner", (t) => {
-  const s = store(t);
-  const a = s.open();
-  const b = s.open();
-  a.set("shared", bytes("0"));
-  assert.equal(text(b.get("shared")), "0");
-  // Both read 0, both try to write: exactly one wins.
-  const wins = [a, b].map((kv, i) => kv.compareAndSwap("shared", bytes("0"), bytes(`by-${i}`)));
-  assert.deepEqual(wins.sort(), [false, true]);
-});
-
-test("prefixes keep namespaces apart and list keys in order", (t) => {
-  const s = store(t);
-  const emu = s.open({ prefix: "emulator/" });
-  const real = s.open();
-  emu.set("ledger/2", bytes("x"));
-  emu.set("ledger/1", bytes("x"));
-  emu.set("other", bytes("x"));
-  real.set("ledger/9", bytes("x"));
-  assert.deepEqual(emu.listKeys("ledger/"), ["ledger/1", "ledger/2"]);
-  assert.deepEqual(real.listKeys("ledger/"), ["ledger/9"]);
-  assert.deepEqual(real.listKeys("emulator/ledger/"), ["emulator/ledger/1", "emulator/ledger/2"]);
-});
-
-test("bad keys and oversized values are typed errors", (t) => {
-  const kv = store(t).open();
-  assert.throws(() => kv.get(""), (e) => e instanceof KvError && e.payload.tag === "invalid-key");
-  assert.throws(() => kv.set("x".repeat(513), bytes("v")), (e) => e.payload.tag === "invalid-key");
-  assert.throws(
-    () => kv.set("big", new Uint8Array(MAX_VALUE_BYTES + 1)),
-    (e) => e.payload.tag === "too-large",
-  );
+test("Redis: the stored form is the Rust host's: `<expires_at>\\n<bytes>` under kakaowork-channel/", async (t) => {
+  const { createClient } = await import("@redis/client");
+  let now = 1_700_000_000_000;
+  const kv = new RedisKv(redis.url, { now: () => now, casScript: CAS });
+  t.after(() => kv.close());
+  await kv.set("layout/a", bytes("값"), 1000n);
+  await kv.compareAndSwap("layout/b", undefined, bytes("b"));
+  const raw = createClient({ url: redis.url });
+  raw.on("error", () => {});
+  await raw.connect();
+  t.after(() => raw.destroy());
+  assert.equal(await raw.get("kakaowork-channel/layout/a"), `${now + 1000}\n값`);
+  assert.equal(await raw.get("kakaowork-channel/layout/b"), "0\nb");
+  assert.equal(await raw.pTTL("kakaowork-channel/layout/b"), -1, "no Redis expiry for a value that never expires");
+  assert.ok((await raw.pTTL("kakaowork-channel/layout/a")) > 3_000_000, "Redis collects it an hour after");
 });
 
 test("expired entries are swept as writes go on", (t) => {

@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 
 use super::model::*;
 
-pub(super) const TOP_ONLY_KEYS: [&str; 2] = ["accounts", "defaultAccount"];
+/// Keys of the section itself, not of an account.
+pub const TOP_ONLY_KEYS: [&str; 3] = ["accounts", "defaultAccount", "state"];
 
 pub(super) fn type_name(v: &Value) -> &'static str {
     match v {

@@ -268,7 +268,7 @@ pub fn inline_app_key<'a>(section: &'a Value, account: &Account) -> Option<&'a s
         .filter(|s| !s.trim().is_empty())
 }
 
-/// Replace every `appKey` value by `true`, so that the section can enter the sandbox: the
+/// Replace every `appKey` value and the state's URL by `true`, so that the section can enter the sandbox: the
 /// guest still learns that a key is configured, never the key. Returns how many were replaced.
 pub fn redact_credentials(section: &mut Value) -> usize {
     let mut n = 0;
@@ -285,6 +285,13 @@ pub fn redact_credentials(section: &mut Value) -> usize {
         for v in accounts.values_mut() {
             redact(v);
         }
+    }
+    // A Redis URL may carry its password.
+    if let Some(v) = section.get_mut("state")
+        && v.is_string()
+    {
+        *v = Value::Bool(true);
+        n += 1;
     }
     n
 }

@@ -120,6 +120,18 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
         }
     };
 
+    // Where the host keeps the plugin's state: the host reads it; the guest only checks its
+    // shape (hosts pass it redacted to `true`: a Redis URL may hold a password).
+    match top.get("state") {
+        None | Some(Value::Bool(true)) => {}
+        Some(Value::String(s)) if s.starts_with("redis://") && s.len() > "redis://".len() => {}
+        Some(other) => c.error(
+            &child(SECTION_PATH, "state"),
+            format!("takes a Redis URL, redis://host:port/db, not {other}"),
+            "write it like redis://127.0.0.1:6379/0, or remove it to keep the state in SQLite",
+        ),
+    }
+
     let mut accounts: Vec<Account> = Vec::new();
     let default_id;
     if declared.is_empty() {

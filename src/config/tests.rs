@@ -391,3 +391,36 @@ fn redaction_removes_every_key_value() {
         Some("base-secret")
     );
 }
+
+#[test]
+fn the_state_is_a_redis_url_at_the_top_and_leaves_the_sandbox_redacted() {
+    let base = json!({"callbackSecret": "test-callback-secret-0123456789"});
+    let with = |v: Value| {
+        let mut c = base.clone();
+        c["state"] = v;
+        c
+    };
+    assert!(parse(&with(json!("redis://:pw@127.0.0.1:6379/2"))).is_ok());
+    assert!(parse(&with(json!(true))).is_ok(), "the redacted form");
+    for bad in [json!("/var/lib/kakaowork"), json!("redis://"), json!(6379)] {
+        let issues = parse(&with(bad.clone())).expect_err("refused");
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.path == "channels.kakao.state" && i.fix.contains("redis://")),
+            "{bad}: {issues:?}"
+        );
+    }
+    let mut nested = base.clone();
+    nested["accounts"] = json!({"a": {"state": "redis://127.0.0.1:6379/0"}});
+    let issues = parse(&nested).expect_err("only at the top");
+    assert!(
+        issues
+            .iter()
+            .any(|i| i.path == "channels.kakao.accounts.a.state"),
+        "{issues:?}"
+    );
+    let mut v = with(json!("redis://:secret-pw@10.0.0.5:6379/0"));
+    redact_credentials(&mut v);
+    assert!(!v.to_string().contains("secret-pw"), "{v}");
+}

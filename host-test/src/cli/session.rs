@@ -38,7 +38,8 @@ pub struct Conn {
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
     /// Keep the state in Redis instead (redis://host:port/db), shared by every process and
-    /// machine pointing at it; default: $KAKAOWORK_STATE, else SQLite in --state-dir.
+    /// machine pointing at it; default: the config's `state`, else $KAKAOWORK_STATE, else
+    /// SQLite in --state-dir.
     #[arg(long, value_name = "REDIS_URL")]
     pub state: Option<String>,
 }
@@ -46,18 +47,23 @@ pub struct Conn {
 /// Where keys of this plugin live in a shared Redis.
 pub const REDIS_NAMESPACE: &str = "kakaowork-channel/";
 
-/// The Redis URL the state goes to, if any: `--state`, else `$KAKAOWORK_STATE`.
-fn redis_url(conn: &Conn) -> Result<Option<String>, CliError> {
-    let url = conn.state.clone().or_else(|| {
-        std::env::var("KAKAOWORK_STATE")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-    });
+/// The Redis URL the state goes to, if any: `--state`, else the config's `state`, else
+/// `$KAKAOWORK_STATE` (the same order as the OpenClaw host: explicit first).
+fn redis_url(conn: &Conn, section: &Value) -> Result<Option<String>, CliError> {
+    let url = conn
+        .state
+        .clone()
+        .or_else(|| section.get("state")?.as_str().map(str::to_owned))
+        .or_else(|| {
+            std::env::var("KAKAOWORK_STATE")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        });
     match url {
         Some(u) if u.starts_with("redis://") => Ok(Some(u)),
         Some(u) => Err(CliError::Usage(format!(
-            "--state (or KAKAOWORK_STATE) takes a Redis URL, redis://host:port/db, not `{u}`; \
-             without it the state is SQLite in --state-dir"
+            "--state (or the config's state, or KAKAOWORK_STATE) takes a Redis URL, \
+             redis://host:port/db, not `{u}`; without it the state is SQLite in --state-dir"
         ))),
         None => Ok(None),
     }
@@ -136,7 +142,7 @@ pub fn connect(conn: &Conn) -> Result<Session, CliError> {
         .any(|c| c.source != wit::CredentialSource::None);
     let dir = state_dir(conn);
     let db = dir.join("state.sqlite3");
-    let redis = redis_url(conn)?;
+    let redis = redis_url(conn, &section)?;
     let store: Arc<dyn KvStore> = match &redis {
         Some(url) => {
             Arc::new(

@@ -26,7 +26,7 @@ const keyOf = (account, sender) => `${PREFIX}${account}/${sender}`;
 
 export class ApprovalNotices {
   /**
-   * @param {{kv: import("./kv.js").SqliteKv,
+   * @param {{kv: import("./kv.js").SqliteKv | import("./kv-redis.js").RedisKv,
    *          readAllowFrom: (account: string) => Promise<string[]>,
    *          notify: (account: string, sender: string, since: number) => Promise<void>,
    *          log?: {warn?: Function, error?: Function}}} deps
@@ -39,11 +39,11 @@ export class ApprovalNotices {
   }
 
   /** A code was issued to `sender`: tell them when they are approved. */
-  recordChallenge(account, sender) {
+  async recordChallenge(account, sender) {
     const key = keyOf(account, sender);
-    const current = this.kv.get(key);
+    const current = await this.kv.get(key);
     if (current && dec(current).state === "pending") return;
-    this.kv.set(key, enc({ state: "pending", attempts: 0, since: Date.now() }), PENDING_TTL_MS);
+    await this.kv.set(key, enc({ state: "pending", attempts: 0, since: Date.now() }), PENDING_TTL_MS);
   }
 
   /**
@@ -53,12 +53,12 @@ export class ApprovalNotices {
    */
   async tell(account, sender, { force = false } = {}) {
     const key = keyOf(account, sender);
-    const current = this.kv.get(key);
+    const current = await this.kv.get(key);
     const record = current ? dec(current) : null;
     if (record?.state === "told") return "already-told";
     if (!record && !force) return "not-pending";
     const told = enc({ state: "told" });
-    if (!this.kv.compareAndSwap(key, current, told, TOLD_TTL_MS)) return "already-told";
+    if (!(await this.kv.compareAndSwap(key, current, told, TOLD_TTL_MS))) return "already-told";
     try {
       // `since` tells one approval from a later one of the same user (idempotency key).
       await this.notify(account, sender, record?.since ?? Date.now());
@@ -67,7 +67,7 @@ export class ApprovalNotices {
       const attempts = (record?.attempts ?? 0) + 1;
       if (record && attempts < MAX_ATTEMPTS) {
         // Back to pending: the next sweep tries again.
-        this.kv.compareAndSwap(key, told, enc({ ...record, attempts }), PENDING_TTL_MS);
+        await this.kv.compareAndSwap(key, told, enc({ ...record, attempts }), PENDING_TTL_MS);
       } else {
         this.log?.error?.(
           `kakao: could not tell KakaoWork user ${sender} that they were approved: ${e?.message ?? e}`,
@@ -80,10 +80,11 @@ export class ApprovalNotices {
   /** One round: every challenged sender of `account` who is now allowed is told. */
   async sweep(account) {
     const prefix = `${PREFIX}${account}/`;
-    const pending = this.kv
-      .listKeys(prefix)
-      .filter((k) => dec(this.kv.get(k) ?? enc({})).state === "pending")
-      .map((k) => k.slice(prefix.length));
+    const pending = [];
+    for (const k of await this.kv.listKeys(prefix)) {
+      const v = await this.kv.get(k);
+      if (v && dec(v).state === "pending") pending.push(k.slice(prefix.length));
+    }
     if (pending.length === 0) return [];
     const allowed = new Set((await this.readAllowFrom(account)).map(String));
     const told = [];

@@ -1,6 +1,6 @@
 // The component as the main thread sees it: a worker that owns the instance (see worker.js),
-// the bridge that answers its HTTP and pairing imports here (Node's network; the host's
-// pairing store), and `call`, which resolves with an export's value or rejects with a
+// the bridge that answers its HTTP, pairing and (on Redis) KV imports here (Node's network;
+// the host's pairing store; the Redis client), and `call`, which resolves with an export's value or rejects with a
 // `ChannelError` carrying the WIT error.
 import { Worker, MessageChannel } from "node:worker_threads";
 import { perform } from "./http.js";
@@ -50,9 +50,13 @@ function describe(p) {
 
 export class ComponentHost {
   /**
-   * @param {{componentDir: string, statePath: string, prefix?: string}} opts
+   * @param {{componentDir: string, state: {kind: "sqlite", path: string, prefix?: string}
+   *          | {kind: "redis", store: import("./kv-redis.js").RedisKv}}} opts
+   *   where the KV import keeps its entries: a SQLite file the worker opens, or a Redis store
+   *   on this thread
    */
   constructor(opts) {
+    this.kv = opts.state.kind === "redis" ? opts.state.store : null;
     /** @type {Map<string, {origin: string, key?: string}>} */
     this.endpoints = new Map();
     this.pending = new Map();
@@ -81,8 +85,10 @@ export class ComponentHost {
     this.worker = new Worker(new URL("./worker.js", import.meta.url), {
       workerData: {
         componentDir: opts.componentDir,
-        statePath: opts.statePath,
-        prefix: opts.prefix ?? "",
+        state:
+          opts.state.kind === "redis"
+            ? { kind: "redis" }
+            : { kind: "sqlite", path: opts.state.path, prefix: opts.state.prefix ?? "" },
         flag,
         httpPort: port2,
       },
@@ -111,6 +117,7 @@ export class ComponentHost {
   /** Answers one import call from the worker; never throws. */
   async #answer(kind, args) {
     if (kind === "http") return perform(args[0], this.endpoints);
+    if (kind.startsWith("kv.")) return this.#kv(kind.slice(3), args);
     try {
       if (kind === "pairing.readAllowFrom") {
         return { ok: (await this.pairing.readAllowFrom(...args)).map(String) };
@@ -122,6 +129,17 @@ export class ComponentHost {
       return { err: { tag: "other", val: `unknown host call ${kind}` } };
     } catch (e) {
       return { err: { tag: "unavailable", val: String(e?.message ?? e) } };
+    }
+  }
+
+  async #kv(op, args) {
+    if (!this.kv || !["get", "set", "delete", "compareAndSwap", "listKeys"].includes(op)) {
+      return { err: { tag: "other", val: `no KV operation ${op} on this thread` } };
+    }
+    try {
+      return { ok: await this.kv[op](...args) };
+    } catch (e) {
+      return { err: e?.payload ?? { tag: "unavailable", val: String(e?.message ?? e) } };
     }
   }
 

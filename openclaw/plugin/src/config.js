@@ -22,10 +22,14 @@ export function normalizeAccountId(raw) {
     .join("");
 }
 
-/** The section with every `appKey` string replaced by `true`: all the guest may see. */
+/**
+ * The section with every `appKey` string, and the state's URL (it may hold Redis's password),
+ * replaced by `true`: all the guest may see.
+ */
 export function redact(section) {
   const copy = structuredClone(section);
   if (typeof copy.appKey === "string") copy.appKey = true;
+  if (typeof copy.state === "string") copy.state = true;
   if (copy.accounts && typeof copy.accounts === "object") {
     for (const a of Object.values(copy.accounts)) {
       if (a && typeof a === "object" && typeof a.appKey === "string") a.appKey = true;

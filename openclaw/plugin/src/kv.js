@@ -21,7 +21,7 @@ export class KvError extends Error {
   }
 }
 
-function checkKey(key) {
+export function checkKey(key) {
   if (key.length === 0) throw new KvError("invalid-key", "the key is empty");
   const n = Buffer.byteLength(key, "utf8");
   if (n > MAX_KEY_BYTES) {
@@ -29,7 +29,7 @@ function checkKey(key) {
   }
 }
 
-function checkValue(v) {
+export function checkValue(v) {
   if (v.byteLength > MAX_VALUE_BYTES) throw new KvError("too-large");
 }
 

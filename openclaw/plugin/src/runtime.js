@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ComponentHost, ChannelError } from "./component.js";
 import { ApprovalNotices, APPROVED_MESSAGE } from "./approvals.js";
-import { SqliteKv } from "./kv.js";
+import { stateSpec, openStore, statePath, StateConfigError, STATE_ENV } from "./state.js";
 import { deliver } from "./send.js";
 import {
   sectionOf,
@@ -27,13 +27,30 @@ let host = null;
 let configured = null; // { fingerprint, result, credentials }
 let configuring = null;
 let notices = null;
-let kv = null;
+let state = null; // { key, spec, store }: where the state lives, and the host's view of it
 
-/** Where the plugin keeps its state: `<OpenClaw state dir>/kakaowork/state.sqlite3`. */
-export function statePath(env = process.env) {
-  const base =
-    env.OPENCLAW_STATE_DIR?.trim() || join(env.HOME ?? env.USERPROFILE ?? ".", ".openclaw");
-  return join(base, "kakaowork", "state.sqlite3");
+export { statePath };
+
+/**
+ * The state the section asks for; when that changes (a config reload pointing elsewhere), the
+ * worker and the stores are replaced, so that no process writes to two states.
+ */
+async function useState(section) {
+  const spec = stateSpec(section);
+  const key = JSON.stringify(spec);
+  if (state?.key === key) return state;
+  await shutdown();
+  state = { key, spec, store: openStore(spec) };
+  return state;
+}
+
+/** The current state (from the environment alone before any config was seen). */
+function currentState() {
+  if (!state) {
+    const spec = stateSpec({});
+    state = { key: JSON.stringify(spec), spec, store: openStore(spec) };
+  }
+  return state;
 }
 
 function componentHost() {
@@ -43,7 +60,11 @@ function componentHost() {
         `the KakaoWork component is not built (${COMPONENT_DIR} is empty); run \`npm run build\` in the plugin's directory`,
       );
     }
-    host = new ComponentHost({ componentDir: COMPONENT_DIR, statePath: statePath() });
+    const { spec, store } = currentState();
+    host = new ComponentHost({
+      componentDir: COMPONENT_DIR,
+      state: spec.kind === "redis" ? { kind: "redis", store } : { kind: "sqlite", path: spec.path },
+    });
   }
   const rt = maybeRuntime();
   if (rt?.channel?.pairing) host.pairing = openclawPairing(rt.channel.pairing);
@@ -58,7 +79,7 @@ export function openclawPairing(pairing) {
       const r = await pairing.upsertPairingRequest({ channel: CHANNEL_ID, id: sender, accountId: account });
       // No code: OpenClaw has no room for another pending request now.
       if (!r?.code) return null;
-      approvalNotices().recordChallenge(account, sender);
+      await approvalNotices().recordChallenge(account, sender);
       const reply = pairing.buildPairingReply({
         channel: CHANNEL_ID,
         idLine: `Your KakaoWork user id: ${sender}`,
@@ -69,21 +90,20 @@ export function openclawPairing(pairing) {
   };
 }
 
-/** The host's own view of the plugin's SQLite file (salt, approval records). */
+/** The host's own view of the plugin's state (salt, approval records). */
 function hostKv() {
-  kv ??= new SqliteKv(statePath());
-  return kv;
+  return currentState().store;
 }
 
 const SALT_KEY = "host/key-id-salt";
 
 /** The state's key-id salt: made once at random, shared by every process on the state. */
-export function stateSalt(store = hostKv()) {
-  const current = store.get(SALT_KEY);
+export async function stateSalt(store = hostKv()) {
+  const current = await store.get(SALT_KEY);
   if (current) return Buffer.from(current);
   // Two processes may race: whoever wrote first wins, and both read the winner.
-  store.compareAndSwap(SALT_KEY, undefined, new Uint8Array(randomBytes(32)));
-  return Buffer.from(store.get(SALT_KEY));
+  await store.compareAndSwap(SALT_KEY, undefined, new Uint8Array(randomBytes(32)));
+  return Buffer.from(await store.get(SALT_KEY));
 }
 
 /**
@@ -125,6 +145,12 @@ async function configure(cfg) {
   const section = sectionOf(cfg);
   const refused = unsupported(section);
   if (refused.length > 0) throw new ChannelError("configure", refused);
+  try {
+    await useState(section);
+  } catch (e) {
+    if (e instanceof StateConfigError) throw new ChannelError("configure", [e.issue]);
+    throw e;
+  }
   const h = componentHost();
   const redacted = JSON.stringify(redact(section));
   // First pass: the guest names the accounts and the default one; then the host resolves
@@ -135,7 +161,13 @@ async function configure(cfg) {
     first.accounts.map((a) => a.id),
     first.defaultAccount,
   );
-  const salt = stateSalt();
+  let salt;
+  try {
+    salt = await stateSalt();
+  } catch (e) {
+    // The state cannot be reached (Redis down): a storage error, before any request.
+    throw new ChannelError("configure", { tag: "storage", val: e?.payload?.val ?? String(e?.message ?? e) });
+  }
   const statuses = [...credentials].map(([account, c]) => ({
     account,
     source: c.source,
@@ -158,7 +190,12 @@ async function configure(cfg) {
  */
 export async function channelFor(cfg) {
   const section = sectionOf(cfg);
-  const fingerprint = JSON.stringify([section, process.env[APP_KEY_ENV] ?? null, keyFileStamps(section)]);
+  const fingerprint = JSON.stringify([
+    section,
+    process.env[APP_KEY_ENV] ?? null,
+    process.env[STATE_ENV] ?? null,
+    keyFileStamps(section),
+  ]);
   while (configuring) await configuring.catch(() => {});
   if (configured?.fingerprint !== fingerprint) {
     configuring = configure(cfg);
@@ -176,8 +213,8 @@ export { ChannelError };
 /** Stops the worker (tests; the gateway keeps it for its lifetime). */
 export async function shutdown() {
   if (host) await host.close();
-  kv?.close();
-  kv = null;
+  state?.store.close();
+  state = null;
   notices = null;
   host = null;
   configured = null;

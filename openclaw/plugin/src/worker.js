@@ -1,8 +1,9 @@
 // The component's thread. The guest's imports are synchronous; Node's network and OpenClaw's
 // pairing store are not. So the component runs here: its HTTP and pairing imports hand the call
 // to the main thread and block this thread only (Atomics.wait) until the answer is back, while
-// the gateway's event loop keeps serving. KV (node:sqlite), the clock and randomness are
-// synchronous and stay here.
+// the gateway's event loop keeps serving. KV on Redis goes the same way (its client is
+// asynchronous); KV on SQLite (node:sqlite), the clock and randomness are synchronous and stay
+// here.
 import { parentPort, workerData, receiveMessageOnPort } from "node:worker_threads";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,9 +11,8 @@ import { randomBytes } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { SqliteKv } from "./kv.js";
 
-const { componentDir, statePath, prefix, flag, httpPort } = workerData;
+const { componentDir, state, flag, httpPort } = workerData;
 const signal = new Int32Array(flag);
-const kv = new SqliteKv(statePath, { prefix });
 let seq = 0;
 
 // Longer than any call may take on the main thread (an HTTP request times out in 30 s).
@@ -48,6 +48,12 @@ function hostCall(kind, args) {
 function sendHttp(req) {
   return hostCall("http", [req]);
 }
+
+// SQLite here; Redis through the main thread, whose answers are already in the WIT's shapes.
+const kv =
+  state.kind === "sqlite"
+    ? new SqliteKv(state.path, { prefix: state.prefix ?? "" })
+    : new Proxy({}, { get: (_, op) => (...args) => hostCall(`kv.${op}`, args) });
 
 function kvCall(f) {
   try {

@@ -1,0 +1,228 @@
+// The `moltbot:channel/kv` import on Redis, in the Rust host's layout (`host-test/src/kv/redis.rs`),
+// so that an OpenClaw gateway and `kakaowork-host --state redis://…` share one rate budget, one set
+// of send ledgers and one key-id salt:
+// - every key under the namespace `kakaowork-channel/`;
+// - a value stored as `<expires_at>\n<bytes>` (ms on this host's clock; 0: never), so expiry
+//   follows the host's clock; Redis's own PX only collects an entry an hour after it expired;
+// - compare-and-swap as one Lua script run atomically by Redis: the Rust host's own file,
+//   copied into `dist/` by `npm run build`, not a second copy written by hand;
+// - keys listed with SCAN, never KEYS.
+// Node's Redis clients are asynchronous: this store lives on the main thread, and the worker's
+// synchronous KV import reaches it the way it reaches HTTP (component.js).
+import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { KvError, checkKey, checkValue } from "./kv.js";
+
+export const REDIS_NAMESPACE = "kakaowork-channel/";
+const COLLECT_AFTER_MS = 3600 * 1000;
+const TIMEOUT_MS = 2000;
+
+let clientModule = null;
+async function redisClient() {
+  try {
+    clientModule ??= await import("@redis/client");
+    return clientModule;
+  } catch (e) {
+    throw new KvError(
+      "unavailable",
+      `the Redis state needs the \`@redis/client\` package (${e.message}); run \`npm install\` in the plugin's directory`,
+    );
+  }
+}
+
+/** `value` as stored: `<expires_at>\n<bytes>`. */
+export function encode(value, expiresAt) {
+  return Buffer.concat([Buffer.from(`${expiresAt ?? 0}\n`), Buffer.from(value)]);
+}
+
+/** The stored bytes' value if it is still live at `now`, else undefined. */
+export function decode(raw, now) {
+  if (!raw) return undefined;
+  const nl = raw.indexOf(10);
+  if (nl < 0) return undefined;
+  const exp = Number(raw.subarray(0, nl).toString("latin1"));
+  if (!Number.isSafeInteger(exp)) return undefined;
+  return exp === 0 || exp > now ? new Uint8Array(raw.subarray(nl + 1)) : undefined;
+}
+
+/** `prefix` as a SCAN pattern that matches it literally. */
+export function globEscape(prefix) {
+  return `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
+}
+
+/** Redis's own expiry for an entry: an hour after it expired (wall clock); none if it never does. */
+function px(expiresAt) {
+  if (expiresAt === null || expiresAt === undefined) return 0;
+  return Math.max(0, expiresAt - Date.now()) + COLLECT_AFTER_MS;
+}
+
+/** Where the store is, for messages: without user or password. */
+export function shownUrl(url) {
+  try {
+    const u = new URL(url);
+    return `redis://${u.host}${u.pathname && u.pathname !== "/" ? u.pathname : "/0"}`;
+  } catch {
+    return "redis://(unparsable URL)";
+  }
+}
+
+export class RedisKv {
+  /**
+   * @param {string} url redis://[user:password@]host:port/db
+   * @param {{now?: () => number, namespace?: string, casScript?: string}} [opts]
+   */
+  constructor(url, opts = {}) {
+    if (!/^redis:\/\/[^/]/.test(url)) {
+      throw new KvError("other", `\`${url}\` is not a Redis URL; use redis://host:port/db`);
+    }
+    this.url = url;
+    this.shown = shownUrl(url);
+    this.now = opts.now ?? Date.now;
+    this.namespace = opts.namespace ?? REDIS_NAMESPACE;
+    this.script = opts.casScript ?? readFileSync(new URL("../dist/cas.lua", import.meta.url), "utf8");
+    this.sha = createHash("sha1").update(this.script).digest("hex");
+    this.client = null;
+    this.connecting = null;
+  }
+
+  #unavailable(e) {
+    return new KvError(
+      "unavailable",
+      `Redis at ${this.shown} cannot be reached (${e?.message ?? e}); nothing was stored. Start Redis or fix channels.kakao.state / KAKAOWORK_STATE`,
+    );
+  }
+
+  /** The connected client; a new one after a failure, so that the next call connects again. */
+  async #connected() {
+    if (this.client?.isReady) return this.client;
+    this.connecting ??= (async () => {
+      const { createClient, RESP_TYPES } = await redisClient();
+      const client = createClient({
+        url: this.url,
+        // No reconnecting in the background and no queue while disconnected: a call either
+        // reaches Redis now or fails now (fail closed), and the next call connects afresh.
+        socket: { connectTimeout: TIMEOUT_MS, reconnectStrategy: false },
+        disableOfflineQueue: true,
+        commandOptions: { timeout: TIMEOUT_MS, typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } },
+      });
+      client.on("error", () => {});
+      try {
+        await client.connect();
+      } catch (e) {
+        client.destroy?.();
+        throw e;
+      }
+      return client;
+    })();
+    try {
+      this.client = await this.connecting;
+      return this.client;
+    } finally {
+      this.connecting = null;
+    }
+  }
+
+  async #run(f) {
+    let client;
+    try {
+      client = await this.#connected();
+    } catch (e) {
+      if (e instanceof KvError) throw e;
+      throw this.#unavailable(e);
+    }
+    try {
+      return await f(client);
+    } catch (e) {
+      if (this.client === client) {
+        this.client = null;
+        try {
+          client.destroy();
+        } catch {}
+      }
+      throw this.#unavailable(e);
+    }
+  }
+
+  #key(key) {
+    return this.namespace + key;
+  }
+
+  #expiry(ttlMs) {
+    return ttlMs === undefined || ttlMs === null ? null : this.now() + Number(ttlMs);
+  }
+
+  async get(key) {
+    checkKey(key);
+    const raw = await this.#run((c) => c.sendCommand(["GET", this.#key(key)]));
+    return decode(raw, this.now());
+  }
+
+  async set(key, value, ttlMs) {
+    checkKey(key);
+    checkValue(value);
+    const at = this.#expiry(ttlMs);
+    const args = ["SET", this.#key(key), encode(value, at)];
+    if (at !== null) args.push("PX", String(px(at)));
+    await this.#run((c) => c.sendCommand(args));
+  }
+
+  async delete(key) {
+    checkKey(key);
+    await this.#run((c) => c.sendCommand(["DEL", this.#key(key)]));
+  }
+
+  async compareAndSwap(key, expected, next, ttlMs) {
+    checkKey(key);
+    if (next) checkValue(next);
+    const at = this.#expiry(ttlMs);
+    const argv = [
+      String(this.now()),
+      expected ? "1" : "0",
+      expected ? Buffer.from(expected) : Buffer.alloc(0),
+      next ? "1" : "0",
+      next ? encode(next, at) : Buffer.alloc(0),
+      String(next ? px(at) : 0),
+    ];
+    const swapped = await this.#run(async (c) => {
+      try {
+        return await c.sendCommand(["EVALSHA", this.sha, "1", this.#key(key), ...argv]);
+      } catch (e) {
+        if (!String(e?.message).startsWith("NOSCRIPT")) throw e;
+        return c.sendCommand(["EVAL", this.script, "1", this.#key(key), ...argv]);
+      }
+    });
+    return Number(swapped) === 1;
+  }
+
+  async listKeys(prefix) {
+    const pattern = globEscape(this.#key(prefix));
+    const now = this.now();
+    return this.#run(async (c) => {
+      const keys = new Set();
+      let cursor = "0";
+      do {
+        const [next, batch] = await c.sendCommand(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"]);
+        cursor = next.toString();
+        for (const k of batch) keys.add(k.toString("utf8"));
+      } while (cursor !== "0");
+      const sorted = [...keys].sort();
+      const live = [];
+      for (let i = 0; i < sorted.length; i += 500) {
+        const chunk = sorted.slice(i, i + 500);
+        const values = await c.sendCommand(["MGET", ...chunk]);
+        chunk.forEach((k, j) => {
+          if (decode(values[j], now) !== undefined) live.push(k.slice(this.namespace.length));
+        });
+      }
+      return live;
+    });
+  }
+
+  close() {
+    const c = this.client;
+    this.client = null;
+    try {
+      c?.destroy();
+    } catch {}
+  }
+}
