@@ -149,53 +149,35 @@ fn a_process_killed_mid_message_is_resumed_by_another_without_a_part_twice() {
         "--api-base",
         &emulator.base_url(),
     ];
+    // Each stopped however the test ends.
     let spawn = |state: &str| {
-        common::cli::host(&dir.join(state))
-            .env("KAKAOWORK_APP_KEY", DEFAULT_APP_KEY)
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
+        common::cli::Guarded::spawn(
+            common::cli::host(&dir.join(state))
+                .env("KAKAOWORK_APP_KEY", DEFAULT_APP_KEY)
+                .args(args),
+        )
     };
-    // Stopped however the test ends.
-    struct Child(std::process::Child);
-    impl Drop for Child {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut first = Child(spawn("a"));
+    let mut first = spawn("a");
     let deadline = Instant::now() + Duration::from_secs(60);
     while emulator.posted().len() < 3 {
         assert!(
             Instant::now() < deadline,
             "the first process posted too little"
         );
-        assert!(
-            first.0.try_wait().unwrap().is_none(),
-            "the first process ended early"
-        );
+        assert!(first.running(), "the first process ended early");
         std::thread::sleep(Duration::from_millis(20));
     }
     // Into its wait for the budget, then SIGKILL: no chance to write anything down.
     std::thread::sleep(Duration::from_millis(300));
-    first.0.kill().unwrap();
-    first.0.wait().unwrap();
+    first.kill();
     let posted_before = emulator.posted().len();
     assert!(
         posted_before < 10,
         "{posted_before} parts: the first process was not stopped midway"
     );
 
-    let second = spawn("b").wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&second.stdout);
-    assert!(
-        second.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    let (status, out, err) = spawn("b").finish();
+    assert!(status.success(), "{out}\n{err}");
     let posted: Vec<String> = emulator.posted().into_iter().map(|p| p.text).collect();
     // Every part stored exactly once, in order: together they are the message.
     let arrived: Vec<&str> = posted.iter().flat_map(|p| p.split_whitespace()).collect();

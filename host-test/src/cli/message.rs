@@ -1,5 +1,5 @@
 //! `kakaowork-host message send`: one message, delivered with the plugin's deferrals honoured,
-//! and a receipt (or the key to resume with).
+//! and a receipt (or the key to resume with). `message batch` is in `batch.rs`.
 
 use clap::Subcommand;
 use host_test::wit;
@@ -37,18 +37,68 @@ pub enum MessageAction {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Send many messages from a JSON Lines file, one message per line:
+    /// {"target": "user:10000001", "message": "...", "markdown"?: true, "idempotencyKey"?: "..."}.
+    /// Each line has its own idempotency key (derived from the line when it names none), so
+    /// running the same file again sends only what was not sent.
+    Batch {
+        /// The JSON Lines file.
+        #[arg(long, short = 'f')]
+        file: std::path::PathBuf,
+        /// How long a message is retried while the state (Redis) or KakaoWork cannot be
+        /// reached, in seconds; then it is reported and the batch goes on.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        retry_for: u64,
+        #[command(flatten)]
+        conn: Conn,
+    },
 }
 
 pub fn run(action: MessageAction) -> Result<(), CliError> {
-    let MessageAction::Send {
+    match action {
+        MessageAction::Batch {
+            file,
+            retry_for,
+            conn,
+        } => super::batch::run(file, retry_for, conn),
+        MessageAction::Send {
+            target,
+            message,
+            markdown,
+            blocks,
+            buttons,
+            idempotency_key,
+            conn,
+        } => send(
+            Content {
+                target,
+                message,
+                markdown,
+                blocks,
+                buttons,
+            },
+            idempotency_key,
+            conn,
+        ),
+    }
+}
+
+struct Content {
+    target: String,
+    message: Option<String>,
+    markdown: bool,
+    blocks: Option<std::path::PathBuf>,
+    buttons: Vec<wit::ActionButton>,
+}
+
+fn send(content: Content, idempotency_key: Option<String>, conn: Conn) -> Result<(), CliError> {
+    let Content {
         target,
         message,
         markdown,
         blocks,
         buttons,
-        idempotency_key,
-        conn,
-    } = action;
+    } = content;
     let blocks = match blocks {
         Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
             CliError::Usage(format!("cannot read --blocks {}: {e}", path.display()))

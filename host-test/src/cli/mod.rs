@@ -1,6 +1,7 @@
 //! The CLI's commands, one file each, and what they share: the session (configuration, state,
 //! an instance), the errors, and the output helpers.
 
+pub mod batch;
 pub mod component;
 pub mod directory;
 pub mod emulator;
