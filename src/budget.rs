@@ -12,16 +12,51 @@ use crate::retry;
 /// How long the workspace id (the rate budget's key) stays cached.
 const WORKSPACE_TTL_MS: u64 = 24 * 3600 * 1000;
 
+/// How late a caller may come back for its reserved slot; later, the slot has gone by unused
+/// and it queues again.
+const RESERVATION_GRACE_MS: u64 = 1000;
+
 /// The limiter at the gate of every API call of one account.
 pub(crate) struct LimitGate<'a> {
     pub(crate) limiter: Limiter<'a>,
     pub(crate) ports: &'a Ports<'a>,
+    memo: &'a Memo,
+    budget: String,
+    /// Who comes back for a reserved slot (a message's account and idempotency key); without
+    /// it a caller that must wait is told when the next slot frees, and races for it.
+    queue: Option<String>,
 }
 
 impl Gate for LimitGate<'_> {
     fn before(&self) -> Result<(), ApiError> {
-        match self.limiter.admit(self.ports.clock.now_ms())? {
+        let now = self.ports.clock.now_ms();
+        let Some(id) = &self.queue else {
+            return match self.limiter.admit(now)? {
+                Decision::Admit => Ok(()),
+                Decision::Wait(ms) => Err(ApiError::Deferred(ms)),
+                Decision::Reserved(at) => Err(ApiError::Deferred(at.saturating_sub(now))),
+            };
+        };
+        if let Some(at) = self.memo.reservation(id, &self.budget) {
+            if now < at {
+                return Err(ApiError::Deferred(at - now));
+            }
+            self.memo.drop_reservation(id);
+            let blocked = self.limiter.blocked_for(now)?;
+            if blocked > 0 {
+                // KakaoWork answered 429 meanwhile: nobody goes before the block ends.
+                return Err(ApiError::Deferred(blocked));
+            }
+            if now <= at + RESERVATION_GRACE_MS {
+                return Ok(());
+            }
+        }
+        match self.limiter.reserve(now)? {
             Decision::Admit => Ok(()),
+            Decision::Reserved(at) => {
+                self.memo.put_reservation(id, &self.budget, at);
+                Err(ApiError::Deferred(at - now))
+            }
             Decision::Wait(ms) => Err(ApiError::Deferred(ms)),
         }
     }
@@ -49,7 +84,16 @@ impl<'a> LimitGate<'a> {
         Self {
             limiter: Limiter::with_hints(ports.kv, key, account.rate_limit, &memo.limiter),
             ports,
+            memo,
+            budget: key.to_owned(),
+            queue: None,
         }
+    }
+
+    /// Waiting callers get slots of their own, kept under `id` until they come back.
+    pub(crate) fn queued_as(mut self, id: String) -> Self {
+        self.queue = Some(id);
+        self
     }
 }
 

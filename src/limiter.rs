@@ -38,6 +38,8 @@ pub enum Decision {
     Admit,
     /// Not now: try again after this many milliseconds.
     Wait(u64),
+    /// A slot of this caller's own begins at this time (ms): it was counted already.
+    Reserved(u64),
 }
 
 /// GCRA parameters for a budget of `budget` requests per 60 s with `burst` at once.
@@ -271,6 +273,33 @@ impl<'a> Limiter<'a> {
         }))
     }
 
+    /// As [`Self::admit`], but a caller that must wait gets a slot of its own: the arrival time
+    /// moves on by one interval and the caller learns when its slot begins. Callers that wait
+    /// are served in the order they came instead of racing for each freed slot, which the
+    /// quickest instance would always win.
+    pub fn reserve(&self, now: u64) -> Result<Decision, KvError> {
+        let decision = self.update(now, |s| {
+            if s.blocked > now {
+                return (false, Decision::Wait(s.blocked - now));
+            }
+            let (interval, tolerance) = params(self.effective(s.reported(now)), self.config.burst);
+            let at = s.tat.saturating_sub(tolerance).max(now);
+            s.tat = s.tat.max(now) + interval;
+            Self::count_unreported(s, now);
+            (
+                true,
+                if at == now {
+                    Decision::Admit
+                } else {
+                    Decision::Reserved(at)
+                },
+            )
+        })?;
+        Ok(decision.unwrap_or_else(|| {
+            Decision::Wait(params(self.config.requests_per_minute, self.config.burst).0)
+        }))
+    }
+
     /// Give back an admission that no request used (its slot goes to the next caller).
     pub fn refund(&self, now: u64) -> Result<(), KvError> {
         self.update(now, |s| {
@@ -356,204 +385,4 @@ pub fn backoff_ms(attempt: u32, random: u64) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fakes::MemoryKv;
-
-    /// Run a saturated sender for `duration` ms; return the admission times.
-    fn saturate(limiters: &[Limiter<'_>], duration: u64) -> Vec<u64> {
-        let mut now = 0;
-        let mut times = vec![];
-        let mut next = vec![0u64; limiters.len()];
-        while now < duration {
-            let (i, t) = next
-                .iter()
-                .copied()
-                .enumerate()
-                .min_by_key(|(_, t)| *t)
-                .unwrap();
-            now = t;
-            match limiters[i].admit(now).unwrap() {
-                Decision::Admit => times.push(now),
-                Decision::Wait(ms) => next[i] = now + ms.max(1),
-            }
-        }
-        times
-    }
-
-    fn max_in_window(times: &[u64]) -> usize {
-        let mut best = 0;
-        let mut lo = 0;
-        for hi in 0..times.len() {
-            while times[hi] - times[lo] >= 60_000 {
-                lo += 1;
-            }
-            best = best.max(hi - lo + 1);
-        }
-        best
-    }
-
-    #[test]
-    fn no_window_exceeds_the_budget_and_throughput_is_high() {
-        for (budget, burst) in [(200, 5), (100, 5), (60, 1), (10, 10), (200, 200)] {
-            let kv = MemoryKv::default();
-            let cfg = RateConfig {
-                requests_per_minute: budget,
-                burst,
-            };
-            let l = Limiter::new(&kv, "ws:1", cfg);
-            let times = saturate(&[l], 600_000);
-            assert!(
-                max_in_window(&times) <= budget as usize,
-                "{budget}/{burst}: {}",
-                max_in_window(&times)
-            );
-            let per_min = times.len() as f64 / 10.0;
-            assert!(
-                per_min >= budget as f64 * 0.95 - 1.0,
-                "{budget}/{burst}: {per_min}/min"
-            );
-        }
-    }
-
-    #[test]
-    fn instances_share_one_budget_through_kv() {
-        let kv = MemoryKv::default();
-        let cfg = RateConfig::default();
-        let ls: Vec<_> = (0..4).map(|_| Limiter::new(&kv, "ws:1", cfg)).collect();
-        let times = saturate(&ls, 300_000);
-        assert!(max_in_window(&times) <= 200);
-        assert!(times.len() as f64 / 5.0 >= 190.0);
-    }
-
-    #[test]
-    fn burst_then_spacing() {
-        let kv = MemoryKv::default();
-        let l = Limiter::new(
-            &kv,
-            "a",
-            RateConfig {
-                requests_per_minute: 60,
-                burst: 3,
-            },
-        );
-        for _ in 0..3 {
-            assert_eq!(l.admit(0).unwrap(), Decision::Admit);
-        }
-        let (interval, _) = params(60, 3);
-        assert_eq!(l.admit(0).unwrap(), Decision::Wait(interval));
-        assert_eq!(l.admit(interval).unwrap(), Decision::Admit);
-    }
-
-    #[test]
-    fn reported_limit_lowers_the_budget_but_never_above_the_configured_one() {
-        let kv = MemoryKv::default();
-        let l = Limiter::new(&kv, "ws:1", RateConfig::default());
-        l.observe_limit(Some("100"), 0).unwrap();
-        assert_eq!(l.budget(0).unwrap(), 100);
-        l.observe_limit(Some("garbage"), 0).unwrap();
-        assert_eq!(l.budget(0).unwrap(), 100);
-        l.observe_limit(Some("500"), 0).unwrap();
-        assert_eq!(l.budget(0).unwrap(), 200, "the configured budget caps it");
-    }
-
-    #[test]
-    fn requests_made_before_a_lower_limit_was_known_count_against_it() {
-        // Five requests go at the configured 200/min before the first answer says 100.
-        let kv = MemoryKv::default();
-        let l = Limiter::new(&kv, "ws:1", RateConfig::default());
-        let mut admitted = vec![];
-        let mut now = 0;
-        while admitted.len() < 5 {
-            match l.admit(now).unwrap() {
-                Decision::Admit => admitted.push(now),
-                Decision::Wait(ms) => now += ms,
-            }
-        }
-        l.observe_limit(Some("100"), now).unwrap();
-        // Then it runs flat out for two minutes: no 60 s window may hold more than 100.
-        while now < 120_000 {
-            match l.admit(now).unwrap() {
-                Decision::Admit => admitted.push(now),
-                Decision::Wait(ms) => now += ms,
-            }
-        }
-        let worst = admitted
-            .iter()
-            .map(|&t| {
-                admitted
-                    .iter()
-                    .filter(|&&u| u >= t && u < t + 60_000)
-                    .count()
-            })
-            .max()
-            .unwrap();
-        assert!(worst <= 100, "{worst} requests in one window");
-        assert!(worst >= 95, "and the budget is still used: {worst}");
-        // The limit is remembered for the budget.
-        assert_eq!(
-            Limiter::new(&kv, "ws:1", RateConfig::default())
-                .budget(now)
-                .unwrap(),
-            100
-        );
-    }
-
-    #[test]
-    fn block_until_defers_everyone_and_only_moves_later() {
-        let kv = MemoryKv::default();
-        let l = Limiter::new(&kv, "ws:1", RateConfig::default());
-        l.block_until(0, 5_000).unwrap();
-        l.block_until(0, 3_000).unwrap();
-        assert_eq!(l.admit(1_000).unwrap(), Decision::Wait(4_000));
-        let other = Limiter::new(&kv, "ws:1", RateConfig::default());
-        assert_eq!(other.admit(2_000).unwrap(), Decision::Wait(3_000));
-        assert_eq!(l.admit(5_000).unwrap(), Decision::Admit);
-    }
-
-    #[test]
-    fn an_instance_that_wrote_last_admits_with_one_call_and_a_stale_hint_costs_a_read() {
-        let kv = MemoryKv::default();
-        let hints = Hints::new(16);
-        let cfg = RateConfig::default();
-        let admit = |now| {
-            Limiter::with_hints(&kv, "ws:1", cfg, &hints)
-                .admit(now)
-                .unwrap()
-        };
-        assert_eq!(admit(0), Decision::Admit);
-        let before = kv.calls.get();
-        assert_eq!(admit(1000), Decision::Admit);
-        assert_eq!(kv.calls.get() - before, 1, "only the compare-and-swap");
-        // Another instance spends the rest of the burst: the hint is stale.
-        let other = Limiter::new(&kv, "ws:1", cfg);
-        while other.admit(1000).unwrap() == Decision::Admit {}
-        let before = kv.calls.get();
-        assert!(
-            matches!(admit(1000), Decision::Wait(_)),
-            "it sees the other's slots"
-        );
-        assert_eq!(kv.calls.get() - before, 2, "a failed swap, then a read");
-    }
-
-    #[test]
-    fn kv_failure_fails_closed() {
-        let kv = MemoryKv::default();
-        kv.fail.set(true);
-        let l = Limiter::new(&kv, "ws:1", RateConfig::default());
-        assert!(l.admit(0).is_err());
-    }
-
-    #[test]
-    fn backoff_and_retry_after_are_bounded() {
-        for attempt in 0..40 {
-            for r in [0, 1, 12345, u64::MAX] {
-                assert!(backoff_ms(attempt, r) <= 30_000);
-            }
-        }
-        assert!(backoff_ms(0, u64::MAX) <= 500);
-        assert_eq!(retry_after_block(Some(10 * 3600 * 1000), 0), MAX_BLOCK_MS);
-        assert_eq!(retry_after_block(Some(0), 999), 1999);
-        assert_eq!(retry_after_block(None, 0), 1000);
-    }
-}
+mod tests;

@@ -72,6 +72,8 @@ pub struct Memo {
     auth_clear: Table<String, bool>,
     /// "account\nlist" -> (when it stopped, its `pagination::Progress`).
     listings: Table<String, (u64, Rc<dyn Any>)>,
+    /// A waiting message's slot: its id -> (budget key, when the slot begins).
+    reservations: Table<String, (String, u64)>,
 }
 
 impl Default for Memo {
@@ -83,6 +85,7 @@ impl Default for Memo {
             dms: Table::new(256),
             auth_clear: Table::new(16),
             listings: Table::new(4),
+            reservations: Table::new(256),
         }
     }
 }
@@ -129,6 +132,23 @@ impl Memo {
                 self.dms.take(key.as_str());
             }
         }
+    }
+
+    /// When the slot reserved for `id` in `budget` begins, if it holds one.
+    pub fn reservation(&self, id: &str, budget: &str) -> Option<u64> {
+        self.reservations
+            .get(id)
+            .filter(|(b, _)| b == budget)
+            .map(|(_, at)| at)
+    }
+
+    pub fn put_reservation(&self, id: &str, budget: &str, at: u64) {
+        self.reservations
+            .put(id.to_owned(), (budget.to_owned(), at));
+    }
+
+    pub fn drop_reservation(&self, id: &str) {
+        self.reservations.take(id);
     }
 
     pub fn auth_clear(&self, account: &str) -> bool {

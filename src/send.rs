@@ -139,7 +139,8 @@ impl Channel {
 
             // The rate budget, and for a user target the DM, come before the chunk is claimed.
             let bkey = budget::key(ports, memo, account, now)?;
-            let gate = LimitGate::new(ports, memo, &bkey, account);
+            let gate = LimitGate::new(ports, memo, &bkey, account)
+                .queued_as(format!("{}\n{idem}", account.id));
             let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
             let conversation = match &target {
                 Target::User(user) => match &stored.ledger.conversation_id {
@@ -537,3 +538,5 @@ mod outgoing;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod turn_tests;

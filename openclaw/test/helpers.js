@@ -225,18 +225,22 @@ export async function startGateway(t, home, port, probePath) {
 }
 
 /**
- * A `redis-server` of its own on 127.0.0.1 at a free port, with its own directory and nothing
- * kept on disk; stopped by `t` (a test or a `fileScope()`). `stop()` and `restart()` simulate an
- * outage (the restarted server is empty, as a Redis without persistence is).
+ * A `redis-server` of its own on 127.0.0.1 at a free port, with its own directory; stopped by
+ * `t` (a test or a `fileScope()`). `stop()` (SIGKILL) and `restart()` make an outage: without
+ * `persist` the restarted server is empty; with it, every acknowledged write is back (append-only
+ * file, fsync on every write), as in a production Redis.
  */
-export async function startRedis(t) {
+export async function startRedis(t, { persist = false } = {}) {
   const dir = tempDir(t, "redis");
   const port = await freePort();
   let child = null;
   const start = async () => {
     child = spawn(
       process.env.REDIS_SERVER ?? "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+      [
+        "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir,
+        ...(persist ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
+      ],
       { stdio: "ignore" },
     );
     const { connect } = await import("node:net");
