@@ -68,3 +68,22 @@ fn every_enumerated_value_in_the_schema_is_accepted_by_the_guest_and_nothing_els
         "dmPolicy, groupPolicy and delivery: {checked} values"
     );
 }
+
+#[test]
+fn the_plugins_runtime_dependencies_are_the_versions_its_tests_run_with() {
+    let plugin: Value =
+        serde_json::from_str(include_str!("../../openclaw/plugin/package.json")).unwrap();
+    let lock: Value =
+        serde_json::from_str(include_str!("../../openclaw/package-lock.json")).unwrap();
+    let deps = plugin["dependencies"]
+        .as_object()
+        .expect("plugin dependencies");
+    assert!(deps.contains_key("@redis/client"), "the Redis state's client");
+    for (name, version) in deps {
+        let locked = &lock["packages"][format!("node_modules/{name}")]["version"];
+        assert_eq!(
+            locked, version,
+            "{name}: the plugin asks for {version}, the lockfile installs {locked}"
+        );
+    }
+}
