@@ -1,5 +1,6 @@
 //! A `redis-server` of its own for tests and benchmarks: on 127.0.0.1 at a free port, with its
-//! own data directory, no persistence, stopped (and its directory removed) when dropped.
+//! own data directory, stopped (and its directory removed) when dropped. Without persistence
+//! unless asked: a persistent one keeps every acknowledged write across `stop`/`restart`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -9,6 +10,7 @@ pub struct RedisServer {
     child: Option<Child>,
     dir: PathBuf,
     pub port: u16,
+    persistent: bool,
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -20,6 +22,16 @@ fn free_port() -> std::io::Result<u16> {
 impl RedisServer {
     /// Starts one and waits (at most 10 s) until it answers.
     pub fn start() -> std::io::Result<Self> {
+        Self::start_with(false)
+    }
+
+    /// As [`Self::start`], with an append-only file synced at every write, as a production
+    /// Redis keeps its data: a restart brings every acknowledged write back.
+    pub fn start_persistent() -> std::io::Result<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> std::io::Result<Self> {
         let dir =
             std::env::temp_dir().join(format!("kw-redis-{}-{}", std::process::id(), free_port()?));
         std::fs::create_dir_all(&dir)?;
@@ -27,6 +39,7 @@ impl RedisServer {
             child: None,
             dir,
             port: free_port()?,
+            persistent,
         };
         s.restart()?;
         Ok(s)
@@ -36,7 +49,7 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
-    /// Stops the server (its data is gone: no persistence); `restart` brings it back.
+    /// Stops the server (SIGKILL); `restart` brings it back.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -44,12 +57,18 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port, empty.
+    /// Starts the server again on the same port: empty, unless it is persistent.
     pub fn restart(&mut self) -> std::io::Result<()> {
         self.stop();
+        let persistence: &[&str] = if self.persistent {
+            &["--appendonly", "yes", "--appendfsync", "always"]
+        } else {
+            &["--appendonly", "no"]
+        };
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", ""])
+            .args(persistence)
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -66,7 +85,7 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if self.answers_ping() {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -78,6 +97,21 @@ impl RedisServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl RedisServer {
+    /// Whether it answers PING with PONG (a server still loading its data answers `-LOADING`).
+    fn answers_ping(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut buf = [0u8; 16];
+        s.write_all(b"PING\r\n").is_ok()
+            && s.read(&mut buf)
+                .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
     }
 }
 

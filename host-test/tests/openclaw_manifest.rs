@@ -78,7 +78,10 @@ fn the_plugins_runtime_dependencies_are_the_versions_its_tests_run_with() {
     let deps = plugin["dependencies"]
         .as_object()
         .expect("plugin dependencies");
-    assert!(deps.contains_key("@redis/client"), "the Redis state's client");
+    assert!(
+        deps.contains_key("@redis/client"),
+        "the Redis state's client"
+    );
     for (name, version) in deps {
         let locked = &lock["packages"][format!("node_modules/{name}")]["version"];
         assert_eq!(

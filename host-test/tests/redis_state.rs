@@ -188,3 +188,75 @@ fn a_process_killed_mid_message_is_resumed_by_another_without_a_part_twice() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_long_message_cut_off_by_an_outage_resumes_where_it_stopped() {
+    use host_test::clock::Clock;
+    use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions};
+    use host_test::runtime::HostEnv;
+    use host_test::wit::ChannelError;
+    use std::sync::Arc;
+
+    // Persistent, as a production Redis is: the ledger outlives the outage. (Restarted empty,
+    // the first part would be posted again.)
+    let mut redis = RedisServer::start_persistent().unwrap();
+    let emulator = Emulator::start(EmulatorOptions::default()).unwrap();
+    let prepared = host_test::config::prepare(
+        common::with_secret(serde_json::json!({
+            "apiBase": emulator.base_url(),
+            "textChunkLimit": 20,
+            "rateLimit": {"requestsPerMinute": 60, "burst": 1},
+        })),
+        Some(DEFAULT_APP_KEY),
+    )
+    .unwrap();
+    let clock = Clock::fake(1_700_000_000_000);
+    let env = HostEnv {
+        http: Arc::new(prepared.policy.clone()),
+        kv: Arc::new(RedisKv::open(&redis.url(), "kakaowork-channel/").unwrap()),
+        clock: clock.clone(),
+    };
+    let mut plugin = common::runtime().instantiate(&env).unwrap();
+    plugin
+        .configure(&prepared.redacted_json, &prepared.credentials)
+        .unwrap()
+        .unwrap();
+    let long = common::send_req(
+        "conversation:3000001",
+        "part one of three. part two of three. part three of three.",
+    );
+    // One request a second: the workspace lookup, then the first part; the budget defers the rest.
+    let mut wait = 0;
+    for _ in 0..4 {
+        clock.advance(wait);
+        wait = match plugin.send(&long).unwrap() {
+            Err(ChannelError::Deferred(ms)) => ms,
+            other => panic!("expected a deferral before the last part: {other:?}"),
+        };
+        if !emulator.posted().is_empty() {
+            break;
+        }
+    }
+    assert_eq!(emulator.posted().len(), 1);
+
+    redis.stop();
+    clock.advance(wait);
+    let e = plugin.send(&long).unwrap().unwrap_err();
+    assert!(matches!(&e, ChannelError::Storage(_)), "{e:?}");
+    assert_eq!(
+        emulator.posted().len(),
+        1,
+        "nothing sent while Redis is down"
+    );
+
+    redis.restart().unwrap();
+    let receipt = host_test::delivery::deliver(&mut plugin, &long, &clock, 50, |_, _| {})
+        .unwrap()
+        .outcome
+        .unwrap();
+    assert_eq!(receipt.chunks.len(), 3);
+    let texts: Vec<String> = emulator.posted().into_iter().map(|p| p.text).collect();
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert!(texts[0].starts_with("part one"), "{texts:?}");
+    assert!(texts[2].ends_with("three."), "{texts:?}");
+}
