@@ -41,4 +41,9 @@ pub trait KvStore: Send + Sync {
     fn list_keys(&self, prefix: &str, now_ms: u64) -> Result<Vec<String>, Error>;
     /// Removes every entry expired at `now_ms`; returns how many went.
     fn purge_expired(&self, now_ms: u64) -> Result<usize, Error>;
+    /// Whether the store drops expired entries by itself, so that the periodic sweep would
+    /// only cost a scan of every key (Redis, with its own expiry).
+    fn collects_expired(&self) -> bool {
+        false
+    }
 }

@@ -213,6 +213,11 @@ impl KvStore for RedisKv {
             .collect())
     }
 
+    /// Redis's `PX` drops each expiring entry an hour after it expired.
+    fn collects_expired(&self) -> bool {
+        true
+    }
+
     fn purge_expired(&self, now: u64) -> Result<usize, Error> {
         let keys = self.scan("")?;
         let values = self.values(&keys)?;

@@ -51,7 +51,7 @@ impl KvState {
     /// loses nothing (expired entries already read as absent), so it does not fail the write.
     fn wrote(&mut self) {
         self.writes += 1;
-        if self.writes.is_multiple_of(SWEEP_EVERY_WRITES) {
+        if self.writes.is_multiple_of(SWEEP_EVERY_WRITES) && !self.store.collects_expired() {
             let _ = self.store.purge_expired(self.clock.now_ms());
         }
     }
