@@ -109,3 +109,25 @@ test("openclaw config rejects a wrong value with its path", async () => {
   assert.notEqual(r2.code, 0);
   assert.match(r2.stdout + r2.stderr, /channels\.kakao\.rateLimit\.burst/);
 });
+
+test("with channels.kakao.state, openclaw keeps the plugin's state in Redis, in the layout both hosts share", async (t) => {
+  const { startRedis } = await import("./helpers.js");
+  const { RedisKv } = await import("../plugin/src/kv-redis.js");
+  const redis = await startRedis(t);
+  const bad = await openclaw(home, ["config", "set", "channels.kakao.state", '"/var/lib/kakao"', "--strict-json"]);
+  assert.notEqual(bad.code, 0, "a state that is not a Redis URL is refused");
+  assert.match(bad.stdout + bad.stderr, /channels\.kakao\.state/);
+  assertOk(await openclaw(home, ["config", "set", "channels.kakao.state", JSON.stringify(redis.url), "--strict-json"]));
+  t.after(() => openclaw(home, ["config", "unset", "channels.kakao.state"]));
+
+  const text = `through redis ${Date.now()}`;
+  assertOk(await sendVia("conversation:3000007", text));
+  assert.equal((await emu.posted()).filter((p) => p.text === text).length, 1);
+  // The ledger, the budget and the key-id salt are in Redis, in the layout both hosts share.
+  const store = new RedisKv(redis.url);
+  t.after(() => store.close());
+  const ledgers = await store.listKeys("ledger/v1/default/openclaw:");
+  assert.equal(ledgers.length, 1, JSON.stringify(ledgers));
+  assert.ok((await store.listKeys("rl/v2/")).length >= 1, "the rate budget");
+  assert.equal((await store.get("host/key-id-salt"))?.length, 32);
+});
