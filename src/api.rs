@@ -85,7 +85,7 @@ impl<'a> Client<'a> {
     }
 
     pub fn url(&self, method: &str) -> String {
-        format!("{}/v1/{method}", self.base)
+        crate::text::concat(&[self.base, "/v1/", method])
     }
 
     fn request(&self, method: Method, url: String, body: Option<Vec<u8>>) -> HttpRequest {

@@ -24,7 +24,7 @@ pub(crate) fn check(
     if memo.auth_clear(&account.id) {
         return Ok(false);
     }
-    let key = format!("authfail/v1/{}", account.id);
+    let key = crate::text::concat(&["authfail/v1/", &account.id]);
     let Some(raw) = ports.kv.get(&key)? else {
         memo.set_auth_clear(&account.id, true);
         return Ok(false);
@@ -56,13 +56,14 @@ pub(crate) fn record(
     failed: bool,
     on_record: bool,
 ) {
-    let key = format!("authfail/v1/{}", account.id);
+    let key = || crate::text::concat(&["authfail/v1/", &account.id]);
     if !failed {
-        if on_record && ports.kv.delete(&key).is_ok() {
+        if on_record && ports.kv.delete(&key()).is_ok() {
             memo.set_auth_clear(&account.id, true);
         }
         return;
     }
+    let key = key();
     memo.set_auth_clear(&account.id, false);
     let id = key_id.unwrap_or("");
     let count = ports

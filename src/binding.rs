@@ -15,7 +15,7 @@ const TAG_BYTES: usize = 16;
 
 /// Where the record of a sent message is kept.
 pub fn record_key(account: &str, message_id: &str) -> String {
-    format!("sent/v1/{account}/{message_id}")
+    crate::text::concat(&["sent/v1/", account, "/", message_id])
 }
 
 /// What the plugin wrote down when it sent a message: where it went, and its button's nonce.
@@ -32,7 +32,15 @@ pub struct SentRecord {
 impl SentRecord {
     pub fn encode(&self) -> String {
         let kind = if self.group { "g" } else { "d" };
-        format!("{kind}|{}|{}|{}", self.conversation, self.nonce, self.user)
+        crate::text::concat(&[
+            kind,
+            "|",
+            &self.conversation,
+            "|",
+            &self.nonce,
+            "|",
+            &self.user,
+        ])
     }
 
     /// `None` for anything else, records of older versions included: their buttons, which
@@ -111,15 +119,6 @@ impl Keys {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| [DIGITS[(b >> 4) as usize], DIGITS[(b & 15) as usize]])
-        .map(char::from)
-        .collect()
-}
-
 fn unhex(s: &str) -> Option<Vec<u8>> {
     if s.len() != TAG_BYTES * 2 {
         return None;
@@ -136,11 +135,21 @@ fn field(s: &str) -> &str {
 }
 
 fn signed(key: &Keys, fields: [&str; 5]) -> String {
-    let body = format!("{PREFIX}|{}", fields.map(field).join("|"));
+    let fields = fields.map(field);
+    let mut out = String::with_capacity(
+        PREFIX.len() + fields.iter().map(|f| f.len() + 1).sum::<usize>() + 1 + TAG_BYTES * 2,
+    );
+    out.push_str(PREFIX);
+    for f in fields {
+        out.push('|');
+        out.push_str(f);
+    }
     let mut m = key.mac.clone();
-    m.update(body.as_bytes());
+    m.update(out.as_bytes());
     let tag = m.finalize().into_bytes();
-    format!("{body}|{}", hex(&tag[..TAG_BYTES]))
+    out.push('|');
+    crate::text::push_hex(&mut out, &tag[..TAG_BYTES]);
+    out
 }
 
 /// A button's value. `conversation` and `user` are empty when unknown at sending time (an

@@ -151,7 +151,7 @@ pub struct Stored {
 }
 
 pub fn key(account: &str, idempotency_key: &str) -> String {
-    format!("ledger/v1/{account}/{idempotency_key}")
+    crate::text::concat(&["ledger/v1/", account, "/", idempotency_key])
 }
 
 #[derive(Debug)]

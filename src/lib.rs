@@ -30,6 +30,7 @@ pub mod records;
 pub mod retry;
 pub mod send;
 pub mod target;
+pub mod text;
 pub mod wit;
 
 #[cfg(test)]

@@ -96,16 +96,24 @@ impl State {
     }
 
     fn encode(&self) -> Vec<u8> {
-        format!(
-            "{} {} {} {} {} {}",
+        let mut out = String::with_capacity(64);
+        for (i, n) in [
             self.tat,
             self.blocked,
             self.limit,
             self.limit_until,
             self.unreported,
-            self.unreported_until
-        )
-        .into_bytes()
+            self.unreported_until,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                out.push(' ');
+            }
+            crate::text::push_u64(&mut out, n);
+        }
+        out.into_bytes()
     }
 
     fn reported(&self, now: u64) -> u64 {
@@ -167,7 +175,7 @@ impl<'a> Limiter<'a> {
     pub fn new(kv: &'a dyn Kv, key: &str, config: RateConfig) -> Self {
         Self {
             kv,
-            key: format!("rl/v2/{key}"),
+            key: crate::text::concat(&["rl/v2/", key]),
             config,
             seen: RefCell::new(None),
             hints: None,

@@ -34,7 +34,7 @@ pub const INFLIGHT_LEASE_MS: u64 = 60_000;
 pub const MAX_ATTEMPTS: u32 = 6;
 
 fn dm_cache_key(account: &str, user_id: &str) -> String {
-    format!("dm/v1/{account}/{user_id}")
+    crate::text::concat(&["dm/v1/", account, "/", user_id])
 }
 
 /// What one attempt at a chunk ended with.
@@ -140,7 +140,7 @@ impl Channel {
             // The rate budget, and for a user target the DM, come before the chunk is claimed.
             let bkey = budget::key(ports, memo, account, now)?;
             let gate = LimitGate::new(ports, memo, &bkey, account)
-                .queued_as(format!("{}\n{idem}", account.id));
+                .queued_as(crate::text::concat(&[&account.id, "\n", idem]));
             let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
             let conversation = match &target {
                 Target::User(user) => match &stored.ledger.conversation_id {

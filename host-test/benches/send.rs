@@ -203,7 +203,7 @@ impl World {
                     kv: RefCell::new(KvState::new(store, clock.clone())),
                     http: RefCell::new(HttpState::new(Arc::new(prepared.policy.clone()))),
                     clock: clock.clone(),
-                    random: RefCell::new(RandomState),
+                    random: RefCell::new(RandomState::default()),
                 },
             ),
         };

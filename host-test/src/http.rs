@@ -37,6 +37,10 @@ impl fmt::Debug for AppKey {
 #[derive(Clone, Debug)]
 pub struct Endpoint {
     pub origin: Origin,
+    /// The origin's parts, to compare a request's URL with it without allocating.
+    scheme: String,
+    host: Option<String>,
+    port: Option<u16>,
     pub key: Option<AppKey>,
     pub proxy: Option<String>,
 }
@@ -47,11 +51,23 @@ impl Endpoint {
         key: Option<AppKey>,
         proxy: Option<String>,
     ) -> Result<Self, url::ParseError> {
+        let url = Url::parse(api_base)?;
         Ok(Self {
-            origin: Url::parse(api_base)?.origin(),
+            origin: url.origin(),
+            scheme: url.scheme().to_owned(),
+            host: url.host_str().map(str::to_owned),
+            port: url.port_or_known_default(),
             key,
             proxy,
         })
+    }
+
+    /// Whether `url` is on this endpoint's origin (scheme, host and port).
+    fn serves(&self, url: &Url) -> bool {
+        matches!(self.origin, Origin::Tuple(..))
+            && url.scheme() == self.scheme
+            && url.host_str() == self.host.as_deref()
+            && url.port_or_known_default() == self.port
     }
 }
 
@@ -163,7 +179,8 @@ impl HttpState {
     }
 
     /// Which credential (if any) this request gets, or why it is refused.
-    fn authorize(&self, req: &Request) -> Result<(Url, Option<AppKey>, Option<String>), Error> {
+    /// The request's URL, its `Authorization` value (the account's key) and its proxy.
+    fn authorize(&self, req: &Request) -> Result<(Url, Option<String>, Option<String>), Error> {
         let url = Url::parse(&req.url)
             .map_err(|e| Error::Denied(format!("`{}` is not a valid URL: {e}", req.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -184,31 +201,36 @@ impl HttpState {
                 "the guest may not set `{name}`: the host attaches credentials"
             )));
         }
-        let origin = url.origin();
         match &req.account {
             Some(id) => {
                 let ep = self.policy.accounts.get(id).ok_or_else(|| {
                     Error::Denied(format!("no account `{id}` in the host's configuration"))
                 })?;
-                if ep.origin != origin {
+                if !ep.serves(&url) {
                     return Err(Error::Denied(format!(
                         "{} is not the API origin of account `{id}` ({})",
-                        origin.ascii_serialization(),
+                        url.origin().ascii_serialization(),
                         ep.origin.ascii_serialization()
                     )));
                 }
-                Ok((url, ep.key.clone(), ep.proxy.clone()))
+                let auth = ep.key.as_ref().map(|k| {
+                    let mut v = String::with_capacity(7 + k.expose().len());
+                    v.push_str("Bearer ");
+                    v.push_str(k.expose());
+                    v
+                });
+                Ok((url, auth, ep.proxy.clone()))
             }
             None => {
                 let ep = self
                     .policy
                     .accounts
                     .values()
-                    .find(|ep| ep.origin == origin)
+                    .find(|ep| ep.serves(&url))
                     .ok_or_else(|| {
                         Error::Denied(format!(
                             "{} is not a configured API origin",
-                            origin.ascii_serialization()
+                            url.origin().ascii_serialization()
                         ))
                     })?;
                 Ok((url, None, ep.proxy.clone()))
@@ -307,15 +329,15 @@ impl Host for HttpState {
                 account: req.account.clone(),
             });
         }
-        let (url, key, proxy) = self.authorize(&req)?;
+        let (url, auth, proxy) = self.authorize(&req)?;
         let timeout = req
             .timeout_ms
             .map(|ms| Duration::from_millis(ms.into()))
             .unwrap_or(self.policy.default_timeout)
             .min(self.policy.max_timeout);
         let mut headers = req.headers;
-        if let Some(k) = key {
-            headers.push(("Authorization".into(), format!("Bearer {}", k.expose())));
+        if let Some(v) = auth {
+            headers.push(("Authorization".into(), v));
         }
         let out = Outgoing {
             method: req.method,

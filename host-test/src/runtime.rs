@@ -201,7 +201,7 @@ impl Runtime {
             clock: ClockState {
                 clock: env.clock.clone(),
             },
-            random: RandomState,
+            random: RandomState::default(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.memory_limit)
                 .trap_on_grow_failure(true)

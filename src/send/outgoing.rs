@@ -74,7 +74,8 @@ pub(super) fn bind(
     let key = memo.signing_key(&account.id, || {
         callback::signing_key(ports.kv, ports.random, &account.id)
     })?;
-    let nonce = format!("{:016x}", ports.random.next_u64());
+    let mut nonce = String::with_capacity(16);
+    crate::text::push_hex(&mut nonce, &ports.random.next_u64().to_be_bytes());
     let sign = |purpose: &str| {
         binding::button_value(&key, purpose, &account.id, conversation, dm_user, &nonce)
     };
