@@ -183,7 +183,7 @@ struct World {
 
 enum Sender {
     Wasm(Box<Plugin>),
-    Native(Box<kakaowork_channel::channel::Channel>, native::HostSide),
+    Native(Box<kakaowork_channel::channel::Channel>, Box<native::HostSide>),
 }
 
 impl World {
@@ -199,12 +199,12 @@ impl World {
                     &prepared.redacted_json,
                     &prepared.credentials,
                 )),
-                native::HostSide {
+                Box::new(native::HostSide {
                     kv: RefCell::new(KvState::new(store, clock.clone())),
                     http: RefCell::new(HttpState::new(Arc::new(prepared.policy.clone()))),
                     clock: clock.clone(),
                     random: RefCell::new(RandomState::default()),
-                },
+                }),
             ),
         };
         let mut w = Self {
