@@ -123,7 +123,12 @@ impl<'a> Client<'a> {
         self.request(
             Method::Post,
             self.url(method),
-            Some(serde_json::to_vec(body).unwrap_or_default()),
+            Some({
+                // A message body with the Reply button fits; a longer one grows once or twice.
+                let mut out = Vec::with_capacity(1024);
+                let _ = serde_json::to_writer(&mut out, body);
+                out
+            }),
         )
     }
 

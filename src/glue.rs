@@ -2,7 +2,7 @@
 //! `channel` export to [`crate::channel::Channel`]. The records pass through as they are (the
 //! logic uses the generated types, see [`crate::wit`]); only the error enum is mapped.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crate::channel::Channel;
 use crate::error::ChannelError as CoreError;
@@ -13,6 +13,21 @@ use crate::wit::wasi;
 
 thread_local! {
     static CHANNEL: RefCell<Channel> = RefCell::new(Channel::default());
+    /// The wall clock as last read, until the next HTTP, KV or pairing call (any may take long).
+    /// Reads with no such call between them (several per send) then cost one crossing.
+    static NOW: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Calls into the instance's channel, with the clock read afresh.
+fn channel<R>(f: impl FnOnce(&Channel) -> R) -> R {
+    NOW.set(None);
+    CHANNEL.with(|ch| f(&ch.borrow()))
+}
+
+/// Runs a host call after which the clock must be read again.
+fn then_clock_again<R>(r: R) -> R {
+    NOW.set(None);
+    r
 }
 
 struct HostHttp;
@@ -29,7 +44,7 @@ impl ports::Random for HostRandom {
 
 impl ports::Http for HostHttp {
     fn send(&self, req: &ports::HttpRequest) -> Result<ports::HttpResponse, ports::HttpError> {
-        http::send(req).map_err(|e| match e {
+        then_clock_again(http::send(req)).map_err(|e| match e {
             http::Error::Denied(m) => ports::HttpError::Denied(m),
             http::Error::Timeout => ports::HttpError::Timeout,
             http::Error::TooLarge => ports::HttpError::TooLarge,
@@ -53,13 +68,13 @@ fn kv_err(e: kv::Error) -> ports::KvError {
 
 impl ports::Kv for HostKv {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ports::KvError> {
-        kv::get(key).map_err(kv_err)
+        then_clock_again(kv::get(key)).map_err(kv_err)
     }
     fn set(&self, key: &str, value: &[u8], ttl_ms: Option<u64>) -> Result<(), ports::KvError> {
-        kv::set(key, value, ttl_ms).map_err(kv_err)
+        then_clock_again(kv::set(key, value, ttl_ms)).map_err(kv_err)
     }
     fn delete(&self, key: &str) -> Result<(), ports::KvError> {
-        kv::delete(key).map_err(kv_err)
+        then_clock_again(kv::delete(key)).map_err(kv_err)
     }
     fn compare_and_swap(
         &self,
@@ -68,10 +83,10 @@ impl ports::Kv for HostKv {
         new: Option<&[u8]>,
         ttl_ms: Option<u64>,
     ) -> Result<bool, ports::KvError> {
-        kv::compare_and_swap(key, expected, new, ttl_ms).map_err(kv_err)
+        then_clock_again(kv::compare_and_swap(key, expected, new, ttl_ms)).map_err(kv_err)
     }
     fn list_keys(&self, prefix: &str) -> Result<Vec<String>, ports::KvError> {
-        kv::list_keys(prefix).map_err(kv_err)
+        then_clock_again(kv::list_keys(prefix)).map_err(kv_err)
     }
 }
 
@@ -84,23 +99,29 @@ fn pairing_err(e: pairing::Error) -> ports::PairingStoreError {
 
 impl ports::PairingStore for HostPairing {
     fn read_allow_from(&self, account: &str) -> Result<Vec<String>, ports::PairingStoreError> {
-        pairing::read_allow_from(account).map_err(pairing_err)
+        then_clock_again(pairing::read_allow_from(account)).map_err(pairing_err)
     }
     fn upsert_request(
         &self,
         account: &str,
         sender: &str,
     ) -> Result<Option<ports::Challenge>, ports::PairingStoreError> {
-        pairing::upsert_request(account, sender).map_err(pairing_err)
+        then_clock_again(pairing::upsert_request(account, sender)).map_err(pairing_err)
     }
 }
 
 impl ports::Clock for HostClock {
     fn now_ms(&self) -> u64 {
+        if let Some(ms) = NOW.get() {
+            return ms;
+        }
         let t = wasi::clocks::wall_clock::now();
-        t.seconds
+        let ms = t
+            .seconds
             .saturating_mul(1000)
-            .saturating_add(u64::from(t.nanoseconds / 1_000_000))
+            .saturating_add(u64::from(t.nanoseconds / 1_000_000));
+        NOW.set(Some(ms));
+        ms
     }
 }
 
@@ -145,56 +166,40 @@ impl wit::Guest for Plugin {
     }
 
     fn send(req: wit::SendRequest) -> Result<wit::SendReceipt, wit::ChannelError> {
-        CHANNEL
-            .with(|ch| ch.borrow().send(&PORTS, &req))
-            .map_err(error_to_wit)
+        channel(|ch| ch.send(&PORTS, &req)).map_err(error_to_wit)
     }
 
     fn probe(account: Option<String>) -> Result<wit::ProbeResult, wit::ChannelError> {
-        CHANNEL
-            .with(|ch| ch.borrow().probe(&PORTS, account.as_deref()))
-            .map_err(error_to_wit)
+        channel(|ch| ch.probe(&PORTS, account.as_deref())).map_err(error_to_wit)
     }
 
     fn directory(q: wit::DirectoryQuery) -> Result<wit::DirectoryListing, wit::ChannelError> {
-        CHANNEL
-            .with(|ch| ch.borrow().directory(&PORTS, &q))
-            .map_err(error_to_wit)
+        channel(|ch| ch.directory(&PORTS, &q)).map_err(error_to_wit)
     }
 
     fn lookup_member(
         account: Option<String>,
         who: String,
     ) -> Result<wit::Member, wit::ChannelError> {
-        CHANNEL
-            .with(|ch| ch.borrow().lookup_member(&PORTS, account.as_deref(), &who))
-            .map_err(error_to_wit)
+        channel(|ch| ch.lookup_member(&PORTS, account.as_deref(), &who)).map_err(error_to_wit)
     }
 
     fn conversation_members(
         account: Option<String>,
         conversation_id: String,
     ) -> Result<Vec<wit::Member>, wit::ChannelError> {
-        CHANNEL
-            .with(|ch| {
-                ch.borrow()
-                    .conversation_members(&PORTS, account.as_deref(), &conversation_id)
-            })
+        channel(|ch| ch.conversation_members(&PORTS, account.as_deref(), &conversation_id))
             .map_err(error_to_wit)
     }
 
     fn space(account: Option<String>) -> Result<wit::SpaceInfo, wit::ChannelError> {
-        CHANNEL
-            .with(|ch| ch.borrow().space(&PORTS, account.as_deref()))
-            .map_err(error_to_wit)
+        channel(|ch| ch.space(&PORTS, account.as_deref())).map_err(error_to_wit)
     }
 
     fn handle_callback(
         req: wit::CallbackRequest,
     ) -> Result<wit::CallbackOutcome, wit::ChannelError> {
-        CHANNEL
-            .with(|ch| ch.borrow().handle_callback(&PORTS, &req))
-            .map_err(error_to_wit)
+        channel(|ch| ch.handle_callback(&PORTS, &req)).map_err(error_to_wit)
     }
 
     fn check_policy(
@@ -202,13 +207,13 @@ impl wit::Guest for Plugin {
         sender_id: String,
         chat_type: wit::ChatType,
     ) -> Result<wit::PolicyDecision, wit::ChannelError> {
-        CHANNEL
-            .with(|ch| {
-                ch.borrow()
-                    .check_policy(&PORTS, account.as_deref(), &sender_id, chat_type)
-            })
+        channel(|ch| ch.check_policy(&PORTS, account.as_deref(), &sender_id, chat_type))
             .map_err(error_to_wit)
     }
 }
 
 crate::wit::export_channel_plugin!(Plugin with_types_in crate::wit);
+
+// The component's allocator: Talc instead of the default dlmalloc (single-threaded guest).
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

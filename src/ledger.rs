@@ -135,8 +135,12 @@ impl Ledger {
     }
 
     pub fn encode(&self) -> Vec<u8> {
+        // Sized once for the texts and the fields around them.
+        let texts: usize = self.chunks.iter().map(|c| c.text.len()).sum();
+        let mut out = Vec::with_capacity(192 + 96 * self.chunks.len() + texts + texts / 8);
         // Plain data with string keys: serialising cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+        let _ = serde_json::to_writer(&mut out, self);
+        out
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {

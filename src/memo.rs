@@ -7,7 +7,7 @@
 
 use std::any::Any;
 use std::borrow::Borrow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use crate::binding::Keys;
@@ -74,6 +74,8 @@ pub struct Memo {
     listings: Table<String, (u64, Rc<dyn Any>)>,
     /// A waiting message's slot: its id -> (budget key, when the slot begins).
     reservations: Table<String, (String, u64)>,
+    /// The key and counter of this instance's message nonces (see [`Memo::nonce`]).
+    nonces: Cell<Option<([u8; 16], u64)>>,
 }
 
 impl Default for Memo {
@@ -86,6 +88,7 @@ impl Default for Memo {
             auth_clear: Table::new(16),
             listings: Table::new(4),
             reservations: Table::new(256),
+            nonces: Cell::new(None),
         }
     }
 }
@@ -151,6 +154,23 @@ impl Memo {
         self.reservations.take(id);
     }
 
+    /// A message's nonce: SipHash, under a key drawn from the host's randomness once per
+    /// instance, of a counter. Unique within an instance, unpredictable without the key, as a
+    /// random draw per message would be, without a call to the host for each.
+    pub fn nonce(&self, random: &dyn crate::ports::Random) -> u64 {
+        use std::hash::Hasher;
+        let (key, n) = self.nonces.get().unwrap_or_else(|| {
+            let mut key = [0u8; 16];
+            key[..8].copy_from_slice(&random.next_u64().to_le_bytes());
+            key[8..].copy_from_slice(&random.next_u64().to_le_bytes());
+            (key, 0)
+        });
+        self.nonces.set(Some((key, n.wrapping_add(1))));
+        let mut h = siphasher::sip::SipHasher13::new_with_key(&key);
+        h.write_u64(n);
+        h.finish()
+    }
+
     pub fn auth_clear(&self, account: &str) -> bool {
         self.auth_clear.get(account).unwrap_or(false)
     }
@@ -190,5 +210,25 @@ mod tests {
         assert_eq!((t.get("a"), t.get("c")), (Some(3), Some(4)));
         assert_eq!(t.take("a"), Some(3));
         assert_eq!(t.get("a"), None);
+    }
+
+    #[test]
+    fn nonces_are_unique_ask_the_host_once_and_differ_between_instances() {
+        use crate::fakes::SeqRandom;
+        let random = SeqRandom(std::cell::Cell::new(7));
+        let (a, b) = (Memo::default(), Memo::default());
+        let from_a: std::collections::HashSet<u64> =
+            (0..10_000).map(|_| a.nonce(&random)).collect();
+        assert_eq!(from_a.len(), 10_000, "no nonce twice in one instance");
+        let drawn = random.0.get();
+        a.nonce(&random);
+        assert_eq!(
+            random.0.get(),
+            drawn,
+            "the host's randomness is asked once per instance"
+        );
+        // Another instance draws another key: its nonces are not the first one's.
+        let from_b: Vec<u64> = (0..100).map(|_| b.nonce(&random)).collect();
+        assert!(from_b.iter().all(|n| !from_a.contains(n)));
     }
 }

@@ -183,7 +183,10 @@ struct World {
 
 enum Sender {
     Wasm(Box<Plugin>),
-    Native(Box<kakaowork_channel::channel::Channel>, Box<native::HostSide>),
+    Native(
+        Box<kakaowork_channel::channel::Channel>,
+        Box<native::HostSide>,
+    ),
 }
 
 impl World {
@@ -283,8 +286,16 @@ fn timed_sends(rt: Option<&Runtime>, iters: u64) -> Duration {
     total
 }
 
+/// The runtime's options; `KAKAOWORK_PERFMAP=1` lets `perf` name the guest's functions.
+fn options() -> RuntimeOptions {
+    RuntimeOptions {
+        perf_map: std::env::var_os("KAKAOWORK_PERFMAP").is_some(),
+        ..RuntimeOptions::default()
+    }
+}
+
 fn send(c: &mut Criterion) {
-    let rt = Runtime::new(host_test::component_bytes(), RuntimeOptions::default()).unwrap();
+    let rt = Runtime::new(host_test::component_bytes(), options()).unwrap();
     c.bench_function("send_warm_instance", |b| {
         b.iter_custom(|iters| timed_sends(Some(&rt), iters))
     });
@@ -295,7 +306,7 @@ fn send(c: &mut Criterion) {
 
 /// The host calls of warm sends: KV calls per send (min, median, max) and HTTP requests.
 fn host_calls(_: &mut Criterion) {
-    let rt = Runtime::new(host_test::component_bytes(), RuntimeOptions::default()).unwrap();
+    let rt = Runtime::new(host_test::component_bytes(), options()).unwrap();
     for (name, rt) in [("wasm", Some(&rt)), ("native", None)] {
         let mut w = World::new(rt);
         let mut kv = vec![];
@@ -329,7 +340,7 @@ fn host_calls(_: &mut Criterion) {
 /// A reply-modal submission of 4 KB of text on a warm instance; each one distinct (a repeated
 /// one would be dropped as a replay).
 fn callback(c: &mut Criterion) {
-    let rt = Runtime::new(host_test::component_bytes(), RuntimeOptions::default()).unwrap();
+    let rt = Runtime::new(host_test::component_bytes(), options()).unwrap();
     let text = "가".repeat(4096 / 3 - 8);
     c.bench_function("handle_callback_submission_4kb", |b| {
         b.iter_custom(|iters| {

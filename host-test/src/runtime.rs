@@ -31,6 +31,9 @@ pub struct RuntimeOptions {
     /// A directory where the compiled component is kept between processes, so that a CLI
     /// command does not compile it with Cranelift at every start; `None` compiles every time.
     pub compiled_cache: Option<std::path::PathBuf>,
+    /// Write `/tmp/perf-<pid>.map` so that `perf` names the guest's compiled functions
+    /// (profiling only).
+    pub perf_map: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -42,6 +45,7 @@ impl Default for RuntimeOptions {
             max_instances: 64,
             memory_probe: None,
             compiled_cache: None,
+            perf_map: false,
         }
     }
 }
@@ -123,6 +127,9 @@ impl Runtime {
         let mut cfg = Config::new();
         cfg.epoch_interruption(true);
         cfg.max_wasm_stack(512 << 10);
+        if opts.perf_map {
+            cfg.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         match &opts.memory_probe {
             Some(creator) => {
                 // Host memories have no guard region: bounds checks are explicit.

@@ -75,7 +75,7 @@ pub(super) fn bind(
         callback::signing_key(ports.kv, ports.random, &account.id)
     })?;
     let mut nonce = String::with_capacity(16);
-    crate::text::push_hex(&mut nonce, &ports.random.next_u64().to_be_bytes());
+    crate::text::push_hex(&mut nonce, &memo.nonce(ports.random).to_be_bytes());
     let sign = |purpose: &str| {
         binding::button_value(&key, purpose, &account.id, conversation, dm_user, &nonce)
     };
