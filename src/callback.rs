@@ -151,9 +151,10 @@ fn callback_id(o: &Obj, key: &str) -> Result<Id, CallbackResponse> {
 pub fn parse(body: &[u8]) -> Result<Callback, CallbackResponse> {
     // Checked once, with SIMD; the parser then reads a `str` and checks no string again.
     let text = simdutf8::basic::from_utf8(body).map_err(|_| bad("the body is not UTF-8"))?;
-    let v: Value = serde_json::from_str(text).map_err(|e| bad(format!("malformed JSON: {e}")))?;
+    let mut v: Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("malformed JSON: {e}")))?;
     let o = v
-        .as_object()
+        .as_object_mut()
         .ok_or_else(|| bad("the body is not a JSON object"))?;
     let kind = match o.get("type").and_then(Value::as_str) {
         Some("submit_action") => Kind::SubmitAction,
@@ -188,19 +189,19 @@ pub fn parse(body: &[u8]) -> Result<Callback, CallbackResponse> {
     };
     let mut actions = Vec::new();
     if kind == Kind::Submission {
-        let map = o
-            .get("actions")
-            .and_then(Value::as_object)
-            .ok_or_else(|| bad("a submission needs an actions object"))?;
+        // Taken out of the parsed body, not copied: a reply may be long.
+        let Some(Value::Object(map)) = o.remove("actions") else {
+            return Err(bad("a submission needs an actions object"));
+        };
         for (k, v) in map {
             let text = match v {
-                Value::String(s) => s.clone(),
+                Value::String(s) => s,
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 Value::Null => String::new(),
                 _ => return Err(bad(format!("actions.{k} is not a value"))),
             };
-            actions.push((k.clone(), text));
+            actions.push((k, text));
         }
     }
     Ok(Callback {

@@ -50,7 +50,7 @@ impl Channel {
         if let Err(resp) = callback::check_transport(req, account.callback_secret.as_deref()) {
             return answer(resp);
         }
-        let cb = match callback::parse(&req.body) {
+        let mut cb = match callback::parse(&req.body) {
             Ok(c) => c,
             Err(resp) => return answer(resp),
         };
@@ -182,9 +182,16 @@ impl Channel {
             Kind::Submission if payload == "modal:reply" => {
                 let typed = cb
                     .actions
-                    .iter()
+                    .iter_mut()
                     .find(|(k, _)| k == callback::REPLY_INPUT)
-                    .map(|(_, v)| v.trim().to_owned())
+                    .map(|(_, v)| {
+                        // Moved, not copied, when there is nothing to trim.
+                        let v = std::mem::take(v);
+                        match v.trim() {
+                            t if t.len() == v.len() => v,
+                            t => t.to_owned(),
+                        }
+                    })
                     .unwrap_or_default();
                 if typed.is_empty() {
                     return answer(CallbackResponse::error(400, "the reply is empty"));
