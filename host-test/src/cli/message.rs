@@ -1,7 +1,7 @@
 //! `kakaowork-host message send`: one message, delivered with the plugin's deferrals honoured,
 //! and a receipt (or the key to resume with). `message batch` is in `batch.rs`.
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use host_test::wit;
 
 use super::error::{CliError, channel_error};
@@ -12,31 +12,7 @@ use super::session::{Conn, connect, deliver_showing_progress};
 pub enum MessageAction {
     /// Send a message: text, markdown, or a Block Kit card, with buttons.
     #[command(group = clap::ArgGroup::new("content").required(true).multiple(true).args(["message", "blocks"]))]
-    Send {
-        /// conversation:<id>, a numeric conversation id, user:<id>, users:<id>,<id> (a new
-        /// group) or email:<address>.
-        #[arg(long, short = 't')]
-        target: String,
-        /// The text to send (long text is split into several messages); with --blocks, the
-        /// notification preview.
-        #[arg(long, short = 'm')]
-        message: Option<String>,
-        /// Read the message as markdown and send it as Block Kit blocks.
-        #[arg(long, conflicts_with = "blocks")]
-        markdown: bool,
-        /// A Block Kit card: a JSON file holding an array of blocks or {"text", "blocks"}.
-        #[arg(long, value_name = "FILE")]
-        blocks: Option<std::path::PathBuf>,
-        /// A button under the message, LABEL=NAME:VALUE (repeatable, up to 15); a click comes
-        /// back to `serve` as an action event with NAME and VALUE.
-        #[arg(long = "button", value_name = "LABEL=NAME:VALUE", value_parser = parse_button)]
-        buttons: Vec<wit::ActionButton>,
-        /// Resume an earlier send: chunks already delivered under this key are not sent again.
-        #[arg(long)]
-        idempotency_key: Option<String>,
-        #[command(flatten)]
-        conn: Conn,
-    },
+    Send(SendArgs),
     /// Send many messages from a JSON Lines file, one message per line:
     /// {"target": "user:10000001", "message": "...", "markdown"?: true, "idempotencyKey"?: "..."}.
     /// Each line has its own idempotency key (derived from the line when it names none), so
@@ -54,6 +30,33 @@ pub enum MessageAction {
     },
 }
 
+#[derive(Args)]
+pub struct SendArgs {
+    /// conversation:<id>, a numeric conversation id, user:<id>, users:<id>,<id> (a new
+    /// group) or email:<address>.
+    #[arg(long, short = 't')]
+    target: String,
+    /// The text to send (long text is split into several messages); with --blocks, the
+    /// notification preview.
+    #[arg(long, short = 'm')]
+    message: Option<String>,
+    /// Read the message as markdown and send it as Block Kit blocks.
+    #[arg(long, conflicts_with = "blocks")]
+    markdown: bool,
+    /// A Block Kit card: a JSON file holding an array of blocks or {"text", "blocks"}.
+    #[arg(long, value_name = "FILE")]
+    blocks: Option<std::path::PathBuf>,
+    /// A button under the message, LABEL=NAME:VALUE (repeatable, up to 15); a click comes
+    /// back to `serve` as an action event with NAME and VALUE.
+    #[arg(long = "button", value_name = "LABEL=NAME:VALUE", value_parser = parse_button)]
+    buttons: Vec<wit::ActionButton>,
+    /// Resume an earlier send: chunks already delivered under this key are not sent again.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    #[command(flatten)]
+    conn: Conn,
+}
+
 pub fn run(action: MessageAction) -> Result<(), CliError> {
     match action {
         MessageAction::Batch {
@@ -61,44 +64,20 @@ pub fn run(action: MessageAction) -> Result<(), CliError> {
             retry_for,
             conn,
         } => super::batch::run(file, retry_for, conn),
-        MessageAction::Send {
-            target,
-            message,
-            markdown,
-            blocks,
-            buttons,
-            idempotency_key,
-            conn,
-        } => send(
-            Content {
-                target,
-                message,
-                markdown,
-                blocks,
-                buttons,
-            },
-            idempotency_key,
-            conn,
-        ),
+        MessageAction::Send(args) => send(args),
     }
 }
 
-struct Content {
-    target: String,
-    message: Option<String>,
-    markdown: bool,
-    blocks: Option<std::path::PathBuf>,
-    buttons: Vec<wit::ActionButton>,
-}
-
-fn send(content: Content, idempotency_key: Option<String>, conn: Conn) -> Result<(), CliError> {
-    let Content {
+fn send(args: SendArgs) -> Result<(), CliError> {
+    let SendArgs {
         target,
         message,
         markdown,
         blocks,
         buttons,
-    } = content;
+        idempotency_key,
+        conn,
+    } = args;
     let blocks = match blocks {
         Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
             CliError::Usage(format!("cannot read --blocks {}: {e}", path.display()))
