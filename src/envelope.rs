@@ -151,10 +151,16 @@ pub fn parse<T: FromJson>(resp: &HttpResponse) -> Result<T, EnvelopeError> {
 /// The success envelope as a JSON value; one copy of this code serves every entity type.
 fn parse_value(resp: &HttpResponse) -> Result<Value, EnvelopeError> {
     let status = resp.status;
-    let value: Value = serde_json::from_slice(&resp.body).map_err(|e| EnvelopeError::Invalid {
+    let not_json = |e: serde_json::Error| EnvelopeError::Invalid {
         status,
         detail: format!("not JSON ({e}): {}", snippet(&resp.body)),
-    })?;
+    };
+    // UTF-8 checked once, with SIMD, rather than string by string; `from_slice` then only
+    // to say where an invalid body goes wrong.
+    let value: Value = match simdutf8::basic::from_utf8(&resp.body) {
+        Ok(text) => serde_json::from_str(text).map_err(not_json)?,
+        Err(_) => serde_json::from_slice(&resp.body).map_err(not_json)?,
+    };
     let Value::Object(map) = &value else {
         return Err(EnvelopeError::Invalid {
             status,
@@ -238,6 +244,27 @@ mod tests {
         let m: WithMessage = parse(&r).unwrap();
         assert_eq!(m.message.id.as_str(), "757617552587034624");
         assert_eq!(m.message.conversation_id.as_str(), "2092305");
+    }
+
+    #[test]
+    fn an_answer_that_is_not_utf8_is_an_invalid_answer_that_says_where() {
+        let mut body =
+            br#"{"success":true,"message":{"id":"1","conversation_id":"2","text":""#.to_vec();
+        body.extend_from_slice(&[0xff, 0xfe]);
+        body.extend_from_slice(br#""}}"#);
+        let r = HttpResponse {
+            status: 200,
+            headers: vec![],
+            body,
+        };
+        match parse::<WithMessage>(&r) {
+            Err(EnvelopeError::Invalid { status, detail }) => {
+                assert_eq!(status, 200);
+                assert!(detail.starts_with("not JSON (invalid unicode"), "{detail}");
+                assert!(detail.contains("column"), "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

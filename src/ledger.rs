@@ -175,20 +175,21 @@ pub fn load(kv: &dyn Kv, key: &str) -> Result<Option<Stored>, LoadError> {
     }))
 }
 
-/// Replace `old` by `new`; false when another instance changed the record in between.
+/// Replace `old` by `new`, which is moved into the result: `Err(new)` back when another
+/// instance changed the record in between.
 pub fn swap(
     kv: &dyn Kv,
     key: &str,
     old: Option<&[u8]>,
-    new: &Ledger,
-) -> Result<Option<Stored>, KvError> {
+    new: Ledger,
+) -> Result<Result<Stored, Ledger>, KvError> {
     let raw = new.encode();
     if kv.compare_and_swap(key, old, Some(&raw), Some(LEDGER_TTL_MS))? {
-        Ok(Some(Stored {
+        Ok(Ok(Stored {
             raw: Some(raw),
-            ledger: new.clone(),
+            ledger: new,
         }))
     } else {
-        Ok(None)
+        Ok(Err(new))
     }
 }

@@ -186,7 +186,6 @@ impl Channel {
 
             // The part's buttons, bound to this message: built before the claim, so a KV
             // failure reading the signing key leaves the chunk unclaimed.
-            let text = stored.ledger.chunks[i].text.clone();
             let dm_user = match &target {
                 Target::User(u) => u.as_str(),
                 _ => "",
@@ -200,18 +199,20 @@ impl Channel {
                 conversation.as_deref().unwrap_or(""),
                 dm_user,
             )?;
-            let blocks = bound.outgoing(&text, &account.reply_button.label);
 
             // Admission first: a deferral must not leave the chunk claimed.
             if !admitted {
                 gate.before().map_err(ChannelError::from)?;
                 admitted = true;
             }
-            let mut claimed = stored.ledger.clone();
+            let Stored {
+                raw,
+                ledger: mut claimed,
+            } = stored;
             claimed.chunks[i].state = ChunkState::Inflight;
             claimed.chunks[i].since = Some(now);
             claimed.chunks[i].attempts += 1;
-            let Some(s) = ledger::swap(ports.kv, &lkey, stored.raw.as_deref(), &claimed)? else {
+            let Ok(s) = ledger::swap(ports.kv, &lkey, raw.as_deref(), claimed)? else {
                 // Someone else wrote the ledger (or it existed already): read it and go on
                 // from there; the admission is kept for the next request this call makes.
                 stored = reread(ports, &lkey, &me)?;
@@ -223,11 +224,13 @@ impl Channel {
             let admitted = Admitted(&gate);
             let sender =
                 Client::new(ports.http, &account.id, &account.api_base).with_gate(&admitted);
+            let text = &stored.ledger.chunks[i].text;
+            let blocks = bound.outgoing(text, &account.reply_button.label);
             let result = match (&target, &conversation) {
                 (Target::Email(addr), _) => {
-                    sender.messages_send_by_email(addr, &text, blocks.as_ref())
+                    sender.messages_send_by_email(addr, text, blocks.as_ref())
                 }
-                (_, Some(conv)) => sender.messages_send(conv, &text, blocks.as_ref()),
+                (_, Some(conv)) => sender.messages_send(conv, text, blocks.as_ref()),
                 (_, None) => Err(ApiError::Envelope(EnvelopeError::Invalid {
                     status: 0,
                     detail: "no conversation for the target".into(),
@@ -235,7 +238,11 @@ impl Channel {
             };
             let attempts = stored.ledger.chunks[i].attempts;
             let outcome = classify(ports, &gate, result, attempts, account.delivery);
-            let mut next = stored.ledger.clone();
+            // The claimed record is replaced by its outcome: moved, not copied.
+            let Stored {
+                raw,
+                ledger: mut next,
+            } = stored;
             let c = &mut next.chunks[i];
             c.since = None;
             let mut stop = None;
@@ -296,7 +303,7 @@ impl Channel {
                     }
                 }
             }
-            stored = commit_owned(ports, &lkey, &me, stored, next, i)?;
+            stored = commit_owned(ports, &lkey, &me, raw, next, i)?;
             if let Some(err) = stop {
                 return Err(err);
             }
@@ -369,9 +376,9 @@ fn commit(
             ledger: next,
         });
     }
-    match ledger::swap(ports.kv, key, stored.raw.as_deref(), &next)? {
-        Some(s) => Ok(s),
-        None => reread(ports, key, me),
+    match ledger::swap(ports.kv, key, stored.raw.as_deref(), next)? {
+        Ok(s) => Ok(s),
+        Err(_) => reread(ports, key, me),
     }
 }
 
@@ -381,23 +388,24 @@ fn commit_owned(
     ports: &Ports<'_>,
     key: &str,
     me: &Identity<'_>,
-    mut stored: Stored,
+    mut raw: Option<Vec<u8>>,
     next: Ledger,
     i: usize,
 ) -> Result<Stored, ChannelError> {
     let mut next = next;
     for _ in 0..16 {
-        if let Some(s) = ledger::swap(ports.kv, key, stored.raw.as_deref(), &next)? {
-            return Ok(s);
-        }
+        let mut lost = match ledger::swap(ports.kv, key, raw.as_deref(), next)? {
+            Ok(s) => return Ok(s),
+            Err(lost) => lost,
+        };
         let latest = reread(ports, key, me)?;
-        let mut merged = latest.ledger.clone();
-        merged.chunks[i] = next.chunks[i].clone();
+        let mut merged = latest.ledger;
+        merged.chunks[i] = lost.chunks.swap_remove(i);
         if merged.conversation_id.is_none() {
-            merged.conversation_id = next.conversation_id.clone();
+            merged.conversation_id = lost.conversation_id.take();
         }
         next = merged;
-        stored = latest;
+        raw = latest.raw;
     }
     Err(ChannelError::Storage(
         "could not record a sent chunk: the ledger keeps changing".into(),
