@@ -40,14 +40,13 @@ impl ChunkState {
     }
 }
 
-// Written with a derived `Serialize` (straight to bytes, in this field order) and read back
-// through `FromJson`, which ignores fields it does not know.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+// Stored as positional JSON arrays (see `Row`); read back through `FromJson`, which also reads
+// the objects with named fields that earlier versions wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
     pub text: String,
     /// The part's Block Kit blocks in their stored form (see `blockkit::to_stored`); none for
     /// a text-only part.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub blocks: Option<String>,
     pub state: ChunkState,
     pub message_id: Option<String>,
@@ -57,7 +56,7 @@ pub struct Chunk {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ledger {
     pub target: String,
     /// FNV-1a of the message (see `compose::identity`): a reused key with another message is
@@ -69,6 +68,9 @@ pub struct Ledger {
 
 impl FromJson for Chunk {
     fn from_json(v: &Value) -> Result<Self, String> {
+        if let Value::Array(a) = v {
+            return Self::from_row(a);
+        }
         let o = j::obj(v, "chunk")?;
         let state = j::string(o, "state")?;
         Ok(Self {
@@ -85,8 +87,63 @@ impl FromJson for Chunk {
     }
 }
 
+impl Chunk {
+    /// `[text, blocks, state, message_id, send_time, attempts, since, last_error]`.
+    fn from_row(a: &[Value]) -> Result<Self, String> {
+        let [
+            text,
+            blocks,
+            state,
+            message_id,
+            send_time,
+            attempts,
+            since,
+            last_error,
+        ] = a
+        else {
+            return Err(format!("a chunk has 8 fields, not {}", a.len()));
+        };
+        let state = text_at(state, "state")?;
+        Ok(Self {
+            text: text_at(text, "text")?,
+            blocks: opt_text_at(blocks, "blocks")?,
+            state: ChunkState::parse(&state)
+                .ok_or_else(|| format!("unknown chunk state `{state}`"))?,
+            message_id: opt_text_at(message_id, "message_id")?,
+            send_time: opt_u64_at(send_time, "send_time")?,
+            attempts: opt_u64_at(attempts, "attempts")?
+                .unwrap_or(0)
+                .min(u32::MAX as u64) as u32,
+            since: opt_u64_at(since, "since")?,
+            last_error: opt_text_at(last_error, "last_error")?,
+        })
+    }
+}
+
 impl FromJson for Ledger {
     fn from_json(v: &Value) -> Result<Self, String> {
+        if let Value::Array(a) = v {
+            let [version, target, text_hash, conversation_id, chunks] = a.as_slice() else {
+                return Err(format!("a ledger has 5 fields, not {}", a.len()));
+            };
+            if version.as_u64() != Some(ROW_VERSION) {
+                return Err(format!("unknown ledger version {version}"));
+            }
+            let Value::Array(chunks) = chunks else {
+                return Err("`chunks` is not a list".into());
+            };
+            return Ok(Self {
+                target: text_at(target, "target")?,
+                text_hash: text_hash
+                    .as_u64()
+                    .ok_or("`text_hash` is not an unsigned integer")?,
+                conversation_id: opt_text_at(conversation_id, "conversation_id")?,
+                chunks: chunks
+                    .iter()
+                    .map(Chunk::from_json)
+                    .collect::<Result<_, _>>()?,
+            });
+        }
         let o = j::obj(v, "ledger")?;
         Ok(Self {
             target: j::string(o, "target")?,
@@ -95,6 +152,72 @@ impl FromJson for Ledger {
             chunks: j::list(o, "chunks")?,
         })
     }
+}
+
+fn text_at(v: &Value, name: &str) -> Result<String, String> {
+    v.as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("`{name}` is not a string"))
+}
+
+fn opt_text_at(v: &Value, name: &str) -> Result<Option<String>, String> {
+    match v {
+        Value::Null => Ok(None),
+        _ => text_at(v, name).map(Some),
+    }
+}
+
+fn opt_u64_at(v: &Value, name: &str) -> Result<Option<u64>, String> {
+    match v {
+        Value::Null => Ok(None),
+        _ => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| format!("`{name}` is not an unsigned integer")),
+    }
+}
+
+/// The first element of a stored ledger: the positional form's version.
+const ROW_VERSION: u64 = 2;
+
+/// A ledger as stored: `[2, target, text_hash, conversation_id, [chunk, ...]]`, each chunk
+/// `[text, blocks, state, message_id, send_time, attempts, since, last_error]`. Positions
+/// instead of field names: the ledger is written twice per send, and every name was one more
+/// string to escape and store.
+#[derive(Serialize)]
+struct Row<'a>(
+    u64,
+    &'a str,
+    u64,
+    &'a Option<String>,
+    #[serde(serialize_with = "chunk_rows")] &'a [Chunk],
+);
+
+#[derive(Serialize)]
+struct ChunkRow<'a>(
+    &'a str,
+    &'a Option<String>,
+    ChunkState,
+    &'a Option<String>,
+    Option<u64>,
+    u32,
+    Option<u64>,
+    &'a Option<String>,
+);
+
+fn chunk_rows<S: serde::Serializer>(chunks: &&[Chunk], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(chunks.iter().map(|c| {
+        ChunkRow(
+            &c.text,
+            &c.blocks,
+            c.state,
+            &c.message_id,
+            c.send_time,
+            c.attempts,
+            c.since,
+            &c.last_error,
+        )
+    }))
 }
 
 pub fn fnv1a(s: &str) -> u64 {
@@ -137,9 +260,16 @@ impl Ledger {
     pub fn encode(&self) -> Vec<u8> {
         // Sized once for the texts and the fields around them.
         let texts: usize = self.chunks.iter().map(|c| c.text.len()).sum();
-        let mut out = Vec::with_capacity(192 + 96 * self.chunks.len() + texts + texts / 8);
-        // Plain data with string keys: serialising cannot fail.
-        let _ = serde_json::to_writer(&mut out, self);
+        let mut out = Vec::with_capacity(64 + 48 * self.chunks.len() + texts + texts / 8);
+        // Plain data: serialising cannot fail.
+        let row = Row(
+            ROW_VERSION,
+            &self.target,
+            self.text_hash,
+            &self.conversation_id,
+            &self.chunks,
+        );
+        let _ = serde_json::to_writer(&mut out, &row);
         out
     }
 
@@ -193,3 +323,6 @@ pub fn swap(
         Ok(Err(new))
     }
 }
+
+#[cfg(test)]
+mod tests;
