@@ -2,7 +2,8 @@
 //! in-memory KV): the limiter's decision, a whole `send` through wasmtime on a warm instance and
 //! the same guest logic built natively, a 4 KB reply-modal submission, and the host calls one
 //! `send` makes (counted; the benchmark fails when the hot path makes more than
-//! [`MAX_KV_CALLS_PER_SEND`] KV calls).
+//! [`MAX_KV_CALLS_PER_SEND`] KV calls), with the heap allocations of a native send (a count
+//! that does not move with the machine's speed, as the times do).
 //!
 //! Every batch starts from a fresh store and instance, so the figures do not drift with the
 //! iteration count (a store that grew with every earlier iteration would).
@@ -27,6 +28,49 @@ use host_test::wit::{CallbackRequest, SendRequest};
 use kakaowork_channel::limiter::{Decision, Limiter, RateConfig};
 use kakaowork_channel::ports::MemoryKv as GuestKv;
 use serde_json::{Value, json};
+
+/// The process's allocator, counting the allocations made on threads that asked it to.
+struct CountingAlloc;
+
+thread_local! {
+    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is passed to the system allocator unchanged; counting only reads and
+// bumps an atomic and a thread-local flag, which allocate nothing.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if COUNTING.with(|c| c.get()) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract is passed on as it is.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as above.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        if COUNTING.with(|c| c.get()) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: as above.
+        unsafe { std::alloc::System.realloc(ptr, layout, size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// The heap allocations (and reallocations) `f` makes on this thread.
+fn allocations_of(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
 
 /// The most KV calls one warm single-part `send` may make.
 const MAX_KV_CALLS_PER_SEND: u64 = 4;
@@ -335,6 +379,17 @@ fn host_calls(_: &mut Criterion) {
         );
         assert_eq!(*http.iter().max().unwrap(), 1, "one request per message");
     }
+    // Natively both sides share one heap: the guest logic's allocations and the host's (its
+    // in-memory KV, its HTTP policy), and the benchmark's request, made the same way each time.
+    let mut w = World::new(None);
+    let mut counts: Vec<u64> = (1..=200).map(|i| allocations_of(|| w.send(i))).collect();
+    counts.sort_unstable();
+    println!(
+        "heap allocations per warm native send (guest logic and host, 200 sends): min {} median {} max {}",
+        counts[0],
+        counts[counts.len() / 2],
+        counts[counts.len() - 1]
+    );
 }
 
 /// A reply-modal submission of 4 KB of text on a warm instance; each one distinct (a repeated
