@@ -263,22 +263,7 @@ impl<'a> Limiter<'a> {
 
     /// May one request go now? Admission reserves its slot.
     pub fn admit(&self, now: u64) -> Result<Decision, KvError> {
-        let decision = self.update(now, |s| {
-            if s.blocked > now {
-                return (false, Decision::Wait(s.blocked - now));
-            }
-            let (interval, tolerance) = params(self.effective(s.reported(now)), self.config.burst);
-            if s.tat > now + tolerance {
-                return (false, Decision::Wait(s.tat - tolerance - now));
-            }
-            s.tat = s.tat.max(now) + interval;
-            Self::count_unreported(s, now);
-            (true, Decision::Admit)
-        })?;
-        // Heavy contention: back off one interval rather than spin.
-        Ok(decision.unwrap_or_else(|| {
-            Decision::Wait(params(self.config.requests_per_minute, self.config.burst).0)
-        }))
+        self.take(now, false)
     }
 
     /// As [`Self::admit`], but a caller that must wait gets a slot of its own: the arrival time
@@ -286,12 +271,21 @@ impl<'a> Limiter<'a> {
     /// are served in the order they came instead of racing for each freed slot, which the
     /// quickest instance would always win.
     pub fn reserve(&self, now: u64) -> Result<Decision, KvError> {
+        self.take(now, true)
+    }
+
+    /// A slot now, or (`reserving`) the next free one, counted at once; otherwise how long to
+    /// wait for one.
+    fn take(&self, now: u64, reserving: bool) -> Result<Decision, KvError> {
         let decision = self.update(now, |s| {
             if s.blocked > now {
                 return (false, Decision::Wait(s.blocked - now));
             }
             let (interval, tolerance) = params(self.effective(s.reported(now)), self.config.burst);
             let at = s.tat.saturating_sub(tolerance).max(now);
+            if at > now && !reserving {
+                return (false, Decision::Wait(at - now));
+            }
             s.tat = s.tat.max(now) + interval;
             Self::count_unreported(s, now);
             (
@@ -303,6 +297,7 @@ impl<'a> Limiter<'a> {
                 },
             )
         })?;
+        // Heavy contention: back off one interval rather than spin.
         Ok(decision.unwrap_or_else(|| {
             Decision::Wait(params(self.config.requests_per_minute, self.config.burst).0)
         }))

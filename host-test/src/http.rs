@@ -37,10 +37,8 @@ impl fmt::Debug for AppKey {
 #[derive(Clone, Debug)]
 pub struct Endpoint {
     pub origin: Origin,
-    /// The origin's parts, to compare a request's URL with it without allocating.
-    scheme: String,
-    host: Option<String>,
-    port: Option<u16>,
+    /// The API base as parsed: a request's URL is compared with its parts without allocating.
+    base: Url,
     pub key: Option<AppKey>,
     pub proxy: Option<String>,
 }
@@ -51,12 +49,10 @@ impl Endpoint {
         key: Option<AppKey>,
         proxy: Option<String>,
     ) -> Result<Self, url::ParseError> {
-        let url = Url::parse(api_base)?;
+        let base = Url::parse(api_base)?;
         Ok(Self {
-            origin: url.origin(),
-            scheme: url.scheme().to_owned(),
-            host: url.host_str().map(str::to_owned),
-            port: url.port_or_known_default(),
+            origin: base.origin(),
+            base,
             key,
             proxy,
         })
@@ -65,9 +61,9 @@ impl Endpoint {
     /// Whether `url` is on this endpoint's origin (scheme, host and port).
     fn serves(&self, url: &Url) -> bool {
         matches!(self.origin, Origin::Tuple(..))
-            && url.scheme() == self.scheme
-            && url.host_str() == self.host.as_deref()
-            && url.port_or_known_default() == self.port
+            && url.scheme() == self.base.scheme()
+            && url.host_str() == self.base.host_str()
+            && url.port_or_known_default() == self.base.port_or_known_default()
     }
 }
 

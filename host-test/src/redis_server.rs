@@ -103,15 +103,16 @@ impl RedisServer {
 impl RedisServer {
     /// Whether it answers PING with PONG (a server still loading its data answers `-LOADING`).
     fn answers_ping(&self) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+        let timeout = Duration::from_secs(1);
+        let Ok(mut c) = redis::Client::open(self.url())
+            .and_then(|client| client.get_connection_with_timeout(timeout))
+        else {
             return false;
         };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-        let mut buf = [0u8; 16];
-        s.write_all(b"PING\r\n").is_ok()
-            && s.read(&mut buf)
-                .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
+        let _ = c.set_read_timeout(Some(timeout));
+        redis::cmd("PING")
+            .query::<String>(&mut c)
+            .is_ok_and(|pong| pong == "PONG")
     }
 }
 

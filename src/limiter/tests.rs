@@ -1,18 +1,22 @@
 use super::*;
 use crate::fakes::MemoryKv;
 
+/// The sender due first, and when.
+fn earliest(next: &[u64]) -> (usize, u64) {
+    next.iter()
+        .copied()
+        .enumerate()
+        .min_by_key(|(_, t)| *t)
+        .expect("at least one sender")
+}
+
 /// Run a saturated sender for `duration` ms; return the admission times.
 fn saturate(limiters: &[Limiter<'_>], duration: u64) -> Vec<u64> {
     let mut now = 0;
     let mut times = vec![];
     let mut next = vec![0u64; limiters.len()];
     while now < duration {
-        let (i, t) = next
-            .iter()
-            .copied()
-            .enumerate()
-            .min_by_key(|(_, t)| *t)
-            .unwrap();
+        let (i, t) = earliest(&next);
         now = t;
         match limiters[i].admit(now).unwrap() {
             Decision::Admit => times.push(now),
@@ -213,12 +217,7 @@ fn contend(reserving: bool, latency: &[u64], duration: u64) -> Vec<Vec<u64>> {
     let mut next = vec![0u64; latency.len()];
     let mut held: Vec<Option<u64>> = vec![None; latency.len()];
     loop {
-        let (i, now) = next
-            .iter()
-            .copied()
-            .enumerate()
-            .min_by_key(|(_, t)| *t)
-            .unwrap();
+        let (i, now) = earliest(&next);
         if now >= duration {
             return sent;
         }
