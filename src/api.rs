@@ -133,6 +133,11 @@ impl<'a> Client<'a> {
     }
 
     fn call<T: FromJson>(&self, req: HttpRequest) -> Result<T, ApiError> {
+        Ok(envelope::parse(&self.exchange(req)?)?)
+    }
+
+    /// One request through the gate.
+    fn exchange(&self, req: HttpRequest) -> Result<HttpResponse, ApiError> {
         if let Some(g) = self.gate {
             g.before()?;
         }
@@ -140,7 +145,7 @@ impl<'a> Client<'a> {
         if let Some(g) = self.gate {
             g.after(&resp);
         }
-        Ok(envelope::parse(&resp)?)
+        Ok(resp)
     }
 
     /// `GET /v1/spaces.info`: the workspace, whose id keys the shared rate budget.
@@ -260,8 +265,11 @@ impl<'a> Client<'a> {
         method: &str,
         body: MessageBody<'_, B>,
     ) -> Result<Message, ApiError> {
-        self.call::<Entity<Message>>(self.post_request(method, &body))
-            .map(|e| e.0)
+        let resp = self.exchange(self.post_request(method, &body))?;
+        if let Some(m) = crate::entities::sent_message(&resp) {
+            return Ok(m);
+        }
+        Ok(envelope::parse::<Entity<Message>>(&resp)?.0)
     }
 
     /// `GET /v1/users.info?user_id=...`.

@@ -31,16 +31,13 @@ pub struct SentRecord {
 
 impl SentRecord {
     pub fn encode(&self) -> String {
-        let kind = if self.group { "g" } else { "d" };
-        crate::text::concat(&[
-            kind,
-            "|",
-            &self.conversation,
-            "|",
-            &self.nonce,
-            "|",
-            &self.user,
-        ])
+        Self::encode_parts(self.group, &self.conversation, &self.nonce, &self.user)
+    }
+
+    /// The encoding of a record from borrowed fields: a send writes one without building it.
+    pub fn encode_parts(group: bool, conversation: &str, nonce: &str, user: &str) -> String {
+        let kind = if group { "g" } else { "d" };
+        crate::text::concat(&[kind, "|", conversation, "|", nonce, "|", user])
     }
 
     /// `None` for anything else, records of older versions included: their buttons, which

@@ -21,7 +21,7 @@ pub(crate) struct LimitGate<'a> {
     pub(crate) limiter: Limiter<'a>,
     pub(crate) ports: &'a Ports<'a>,
     memo: &'a Memo,
-    budget: String,
+    budget: &'a str,
     /// Who comes back for a reserved slot (a message's account and idempotency key); without
     /// it a caller that must wait is told when the next slot frees, and races for it.
     queue: Option<String>,
@@ -37,7 +37,7 @@ impl Gate for LimitGate<'_> {
                 Decision::Reserved(at) => Err(ApiError::Deferred(at.saturating_sub(now))),
             };
         };
-        if let Some(at) = self.memo.reservation(id, &self.budget) {
+        if let Some(at) = self.memo.reservation(id, self.budget) {
             if now < at {
                 return Err(ApiError::Deferred(at - now));
             }
@@ -54,7 +54,7 @@ impl Gate for LimitGate<'_> {
         match self.limiter.reserve(now)? {
             Decision::Admit => Ok(()),
             Decision::Reserved(at) => {
-                self.memo.put_reservation(id, &self.budget, at);
+                self.memo.put_reservation(id, self.budget, at);
                 Err(ApiError::Deferred(at - now))
             }
             Decision::Wait(ms) => Err(ApiError::Deferred(ms)),
@@ -80,12 +80,17 @@ impl Gate for LimitGate<'_> {
 
 impl<'a> LimitGate<'a> {
     /// The gate of budget `key`, starting from what this instance last saw of its record.
-    pub(crate) fn new(ports: &'a Ports<'a>, memo: &'a Memo, key: &str, account: &Account) -> Self {
+    pub(crate) fn new(
+        ports: &'a Ports<'a>,
+        memo: &'a Memo,
+        key: &'a str,
+        account: &Account,
+    ) -> Self {
         Self {
             limiter: Limiter::with_hints(ports.kv, key, account.rate_limit, &memo.limiter),
             ports,
             memo,
-            budget: key.to_owned(),
+            budget: key,
             queue: None,
         }
     }
@@ -149,7 +154,7 @@ pub(crate) fn key(
             // account is its own budget; ask again in an hour.
             ports.kv.set(&cache, own.as_bytes(), Some(3600 * 1000))?;
             remember(&own, 3600 * 1000);
-            Ok(own)
+            Ok(own.clone())
         }
         Err(e) => Err(e),
     }

@@ -115,6 +115,65 @@ impl FromJson for Message {
     }
 }
 
+/// The answer of every delivered message, `{"success": true, "message": {...}}`, read straight
+/// into its fields rather than through a JSON tree: it comes once per message sent. `None` for
+/// anything else (an error, a 2xx that is not a success, a shape this does not take), which
+/// the generic path then reads and explains; where both read an answer, they agree.
+pub(crate) fn sent_message(resp: &crate::ports::HttpResponse) -> Option<Message> {
+    if !(200..300).contains(&resp.status) {
+        return None;
+    }
+    let text = simdutf8::basic::from_utf8(&resp.body).ok()?;
+    let answer: SentAnswer = serde_json::from_str(text).ok()?;
+    let m = answer.message;
+    answer.success.then_some(Message {
+        id: m.id.0,
+        conversation_id: m.conversation_id.0,
+        send_time: m.send_time,
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct SentAnswer {
+    success: bool,
+    message: SentMessage,
+}
+
+#[derive(serde::Deserialize)]
+struct SentMessage {
+    id: WireId,
+    conversation_id: WireId,
+    #[serde(default)]
+    send_time: Option<u64>,
+}
+
+/// An id as [`json::id_value`] takes it: a non-empty string, or an integer of at most 64 bits.
+struct WireId(Id);
+
+impl<'de> serde::Deserialize<'de> for WireId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = WireId;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an id")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<WireId, E> {
+                if s.is_empty() {
+                    return Err(E::custom("an empty id"));
+                }
+                Ok(WireId(Id(s.to_owned())))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<WireId, E> {
+                let mut s = String::new();
+                crate::text::push_u64(&mut s, n);
+                Ok(WireId(Id(s)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl FromJson for User {
     fn from_json(v: &Value) -> Result<Self, String> {
         let o = json::obj(v, "user")?;
@@ -273,5 +332,108 @@ mod tests {
                 .unwrap_err()
                 .contains("users_ids")
         );
+    }
+
+    /// Both readings of a `messages.send` answer, over many shapes: the direct one takes only
+    /// answers the generic one reads, reads them the same, and takes every plain success.
+    #[test]
+    fn the_direct_reading_of_a_sent_answer_agrees_with_the_generic_one() {
+        use crate::envelope;
+        use crate::ports::HttpResponse;
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+        let id = || {
+            prop_oneof![
+                1 => Just(None),
+                6 => Just(Some(r#""757617552587034624""#.to_owned())),
+                1 => Just(Some(r#""""#.to_owned())),
+                1 => Just(Some(r#""\u0037\u0035""#.to_owned())),
+                1 => Just(Some("18446744073709551615".to_owned())),
+                1 => Just(Some("18446744073709551616".to_owned())),
+                1 => Just(Some("-1".to_owned())),
+                1 => Just(Some("1.5".to_owned())),
+                1 => Just(Some("null".to_owned())),
+                1 => Just(Some("[1]".to_owned())),
+                6 => Just(Some("3000001".to_owned())),
+            ]
+        };
+        let time = prop_oneof![
+            1 => Just(None),
+            4 => Just(Some("1700000000".to_owned())),
+            1 => Just(Some("null".to_owned())),
+            1 => Just(Some("-5".to_owned())),
+            1 => Just(Some("1.5".to_owned())),
+            1 => Just(Some(r#""1700000000""#.to_owned())),
+        ];
+        let success = prop_oneof![
+            4 => Just(Some("true")),
+            1 => Just(Some("false")),
+            1 => Just(Some("1")),
+            1 => Just(None)
+        ];
+        let status = prop_oneof![4 => Just(200u16), 1 => Just(201), 1 => Just(400), 1 => Just(429), 1 => Just(500)];
+        let extra = prop_oneof![2 => Just(""), 1 => Just(r#""new":{"x":[1,"가"]},"#), 1 => Just(r#""id":"9","#)];
+        let mut runner = TestRunner::new_with_rng(
+            Config::with_cases(2000),
+            TestRng::from_seed(RngAlgorithm::ChaCha, &[11; 32]),
+        );
+        let direct = std::cell::Cell::new(0);
+        runner
+            .run(
+                &(
+                    id(),
+                    id(),
+                    time,
+                    success,
+                    status,
+                    extra,
+                    proptest::bool::weighted(0.8),
+                ),
+                |(mid, cid, time, success, status, extra, has_message)| {
+                    let mut fields = vec![];
+                    for (k, v) in [("id", mid), ("conversation_id", cid), ("send_time", time)] {
+                        if let Some(v) = v {
+                            fields.push(format!(r#""{k}":{v}"#));
+                        }
+                    }
+                    let mut top = vec![];
+                    if let Some(s) = success {
+                        top.push(format!(r#""success":{s}"#));
+                    }
+                    if has_message {
+                        top.push(format!(r#""message":{{{extra}{}}}"#, fields.join(",")));
+                    }
+                    let body = format!("{{{}}}", top.join(","));
+                    let resp = HttpResponse {
+                        status,
+                        headers: vec![],
+                        body: body.clone().into_bytes(),
+                    };
+                    let generic = envelope::parse::<Entity<Message>>(&resp).map(|e| e.0);
+                    if let Some(m) = sent_message(&resp) {
+                        direct.set(direct.get() + 1);
+                        prop_assert_eq!(Ok(m), generic, "{} {}", status, body);
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert!(
+            direct.get() > 20,
+            "the direct reading took only {} answers",
+            direct.get()
+        );
+        for body in [
+            r#"{"success":true,"message":{"id":"757617552587034624","conversation_id":3000001,"send_time":1700000000}}"#,
+            r#"{"error":null,"message":{"conversation_id":"3000001","id":7,"text":"x","blocks":[]},"success":true}"#,
+            r#"{"success":true,"message":{"id":"1","conversation_id":"2"}}"#,
+        ] {
+            let resp = HttpResponse {
+                status: 200,
+                headers: vec![],
+                body: body.as_bytes().to_vec(),
+            };
+            assert!(sent_message(&resp).is_some(), "{body}");
+        }
     }
 }

@@ -75,23 +75,44 @@ struct State {
 
 impl State {
     /// An unreadable record reads as empty: the limiter starts over rather than stop sending.
+    /// Read as bytes (six decimal fields, one space apart; more are ignored): this runs at
+    /// every admission.
     fn decode(raw: Option<&[u8]>) -> Self {
-        let mut n = raw
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("")
-            .split(' ')
-            .map(|f| f.parse::<u64>().ok());
-        let mut next = || n.next().flatten();
-        match (next(), next(), next(), next(), next(), next()) {
-            (Some(tat), Some(blocked), Some(limit), Some(lu), Some(unrep), Some(uu)) => Self {
-                tat,
-                blocked,
-                limit,
-                limit_until: lu,
-                unreported: unrep,
-                unreported_until: uu,
-            },
-            _ => Self::default(),
+        let mut fields = [0u64; 6];
+        let mut bytes = raw.unwrap_or_default().iter();
+        for (i, field) in fields.iter_mut().enumerate() {
+            let mut n: u64 = 0;
+            let mut digits = 0;
+            loop {
+                match bytes.next() {
+                    Some(b @ b'0'..=b'9') => {
+                        let Some(m) = n
+                            .checked_mul(10)
+                            .and_then(|n| n.checked_add((b - b'0') as u64))
+                        else {
+                            return Self::default();
+                        };
+                        n = m;
+                        digits += 1;
+                    }
+                    Some(b' ') => break,
+                    None if i == 5 => break,
+                    _ => return Self::default(),
+                }
+            }
+            if digits == 0 {
+                return Self::default();
+            }
+            *field = n;
+        }
+        let [tat, blocked, limit, lu, unrep, uu] = fields;
+        Self {
+            tat,
+            blocked,
+            limit,
+            limit_until: lu,
+            unreported: unrep,
+            unreported_until: uu,
         }
     }
 
@@ -148,17 +169,32 @@ impl State {
     }
 }
 
+/// A budget's record as this limiter last read or wrote it: its bytes (what the next
+/// compare-and-swap expects) and what they say, decoded once.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    raw: Option<Vec<u8>>,
+    state: State,
+}
+
+impl Seen {
+    fn new(raw: Option<Vec<u8>>) -> Self {
+        let state = State::decode(raw.as_deref());
+        Self { raw, state }
+    }
+}
+
 /// What one instance last read or wrote of each budget's record, kept between calls: when no
 /// other instance wrote since, the next compare-and-swap needs no read before it. A stale hint
 /// only costs a failed swap and a read.
-pub type Hints = Table<String, Option<Vec<u8>>>;
+pub type Hints = Table<String, Seen>;
 
 pub struct Limiter<'a> {
     kv: &'a dyn Kv,
     key: String,
     config: RateConfig,
     /// The record as this limiter last saw it (`None`: not known, read it first).
-    seen: RefCell<Option<Option<Vec<u8>>>>,
+    seen: RefCell<Option<Seen>>,
     hints: Option<&'a Hints>,
 }
 
@@ -190,47 +226,54 @@ impl<'a> Limiter<'a> {
         l
     }
 
-    fn current(&self) -> Result<Option<Vec<u8>>, KvError> {
-        if let Some(seen) = self.seen.borrow().as_ref() {
-            return Ok(seen.clone());
+    /// The record as last seen, read from KV when not known.
+    fn seen(&self) -> Result<Seen, KvError> {
+        match self.seen.take() {
+            Some(seen) => Ok(seen),
+            None => Ok(Seen::new(self.kv.get(&self.key)?)),
         }
-        let raw = self.kv.get(&self.key)?;
-        *self.seen.borrow_mut() = Some(raw.clone());
-        Ok(raw)
     }
 
     fn state(&self) -> Result<State, KvError> {
-        Ok(State::decode(self.current()?.as_deref()))
+        let seen = self.seen()?;
+        let state = seen.state;
+        *self.seen.borrow_mut() = Some(seen);
+        Ok(state)
     }
 
     /// Changes the record as `f` says (`f` returns whether to write, and its answer), by
     /// compare-and-swap against what was last seen; on a lost race it reads and tries again.
-    /// `None`: still losing after [`CAS_ATTEMPTS`] (heavy contention).
+    /// `None`: still losing after [`CAS_ATTEMPTS`] (heavy contention). After a KV failure the
+    /// record is read again before its next change.
     fn update<R>(
         &self,
         now: u64,
         mut f: impl FnMut(&mut State) -> (bool, R),
     ) -> Result<Option<R>, KvError> {
-        let mut current = self.current()?;
+        let mut seen = self.seen()?;
         for _ in 0..CAS_ATTEMPTS {
-            let mut s = State::decode(current.as_deref());
+            let mut s = seen.state;
             let (write, answer) = f(&mut s);
             if !write {
+                *self.seen.borrow_mut() = Some(seen);
                 return Ok(Some(answer));
             }
             let bytes = s.encode();
             if self.kv.compare_and_swap(
                 &self.key,
-                current.as_deref(),
+                seen.raw.as_deref(),
                 Some(&bytes),
                 Some(s.ttl(now)),
             )? {
-                *self.seen.borrow_mut() = Some(Some(bytes));
+                *self.seen.borrow_mut() = Some(Seen {
+                    raw: Some(bytes),
+                    state: s,
+                });
                 return Ok(Some(answer));
             }
-            current = self.kv.get(&self.key)?;
-            *self.seen.borrow_mut() = Some(current.clone());
+            seen = Seen::new(self.kv.get(&self.key)?);
         }
+        *self.seen.borrow_mut() = Some(seen);
         Ok(None)
     }
 

@@ -62,7 +62,7 @@ impl<K: PartialEq, V: Clone> Table<K, V> {
 
 pub struct Memo {
     /// Each budget's record as this instance last saw it (see `limiter::Limiter::with_hints`).
-    pub(crate) limiter: Table<String, Option<Vec<u8>>>,
+    pub(crate) limiter: crate::limiter::Hints,
     signing: Table<String, Rc<Keys>>,
     /// account -> (budget key, trusted until).
     budget: Table<String, (String, u64)>,

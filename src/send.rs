@@ -4,6 +4,8 @@
 //! [`crate::budget`]), and when the budget is spent the call returns `Deferred` instead of
 //! waiting.
 
+use std::borrow::Cow;
+
 use crate::api::{ApiError, Client, Gate};
 use crate::auth_guard;
 use crate::binding;
@@ -144,14 +146,14 @@ impl Channel {
             let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
             let conversation = match &target {
                 Target::User(user) => match &stored.ledger.conversation_id {
-                    Some(c) => Some(c.clone()),
+                    Some(c) => Some(Cow::Owned(c.clone())),
                     None => {
                         let scope = format!("{}/{idem}/conversations.open", account.id);
                         let c = open_dm(ports, memo, &client, account, user, &scope)?;
                         let mut next = stored.ledger.clone();
                         next.conversation_id = Some(c.clone());
                         stored = commit(ports, &lkey, &me, stored, next)?;
-                        Some(c)
+                        Some(Cow::Owned(c))
                     }
                 },
                 Target::Users(users) => {
@@ -168,7 +170,7 @@ impl Channel {
                         }
                     }
                     match &stored.ledger.conversation_id {
-                        Some(c) => Some(c.clone()),
+                        Some(c) => Some(Cow::Owned(c.clone())),
                         None => {
                             // Not repeated on a transient failure: a second try could leave an
                             // empty room behind.
@@ -176,11 +178,11 @@ impl Channel {
                             let mut next = stored.ledger.clone();
                             next.conversation_id = Some(c.clone());
                             stored = commit(ports, &lkey, &me, stored, next)?;
-                            Some(c)
+                            Some(Cow::Owned(c))
                         }
                     }
                 }
-                Target::Conversation(c) => Some(c.clone()),
+                Target::Conversation(c) => Some(Cow::Borrowed(c.as_str())),
                 Target::Email(_) => None,
             };
 
@@ -254,18 +256,16 @@ impl Channel {
                 } => {
                     // Remember the message as ours, where it went and its button's nonce: its
                     // callbacks are checked against this record.
-                    let record = binding::SentRecord {
-                        group: matches!(target, Target::Conversation(_) | Target::Users(_)),
+                    let record = binding::SentRecord::encode_parts(
+                        matches!(target, Target::Conversation(_) | Target::Users(_)),
                         // Where it was sent, as its button says; the answer's for an e-mail.
-                        conversation: conversation
-                            .clone()
-                            .unwrap_or_else(|| conversation_id.clone()),
-                        nonce: nonce.clone(),
-                        user: dm_user.to_owned(),
-                    };
+                        conversation.as_deref().unwrap_or(&conversation_id),
+                        &nonce,
+                        dm_user,
+                    );
                     let _ = ports.kv.set(
                         &binding::record_key(&account.id, &message_id),
-                        record.encode().as_bytes(),
+                        record.as_bytes(),
                         Some(callback::SENT_INDEX_TTL_MS),
                     );
                     c.state = ChunkState::Sent;

@@ -97,8 +97,17 @@ impl Default for Instantly {
             user: bytes(
                 json!({"success": true, "user": {"id": USER.to_string(), "name": "박지훈"}}),
             ),
+            // As KakaoWork answers a send: the message with its text and the echo of its blocks
+            // (here a text and a Reply button with a signed value, as the benchmark sends).
             message: bytes(json!({"success": true, "message": {
-                "id": "757617552587034624", "conversation_id": 3000001, "send_time": 1_700_000_000}})),
+            "id": "757617552587034624", "text": "벤치마크 메시지", "user_id": "2600000",
+            "conversation_id": 3000001, "send_time": 1_700_000_000,
+            "update_time": 1_700_000_000, "blocks": [
+                {"type": "text", "text": "벤치마크 메시지", "markdown": false},
+                {"type": "button", "text": "Reply", "style": "default",
+                 "action_type": "submit_action", "action_name": "kakao.reply",
+                 "value": "kw1.3000001.5f0c2a9d1e7b4c63.Q2hhbm5lbFJlcGx5QnV0dG9uU2lnbmF0dXJlMDEyMzQ1Njc4OQ"}
+            ]}})),
         }
     }
 }
@@ -174,7 +183,9 @@ impl KvStore for Counting {
     }
 }
 
-fn prepared() -> (Prepared, Arc<Instantly>) {
+/// The configuration; `log_requests` keeps the guest's requests for the benchmark to read, as
+/// the test harness does (a gateway does not: the send benchmarks leave it off).
+fn prepared(log_requests: bool) -> (Prepared, Arc<Instantly>) {
     let prepared = prepare(
         json!({"appKey": "bench.key", "callbackSecret": SECRET, "groupPolicy": "open"}),
         None,
@@ -183,8 +194,7 @@ fn prepared() -> (Prepared, Arc<Instantly>) {
     let transport = Arc::new(Instantly::default());
     let mut policy = prepared.policy.clone();
     policy.transport = Some(transport.clone());
-    // The callback benchmark reads the Reply button the guest sent.
-    policy.record_requests = true;
+    policy.record_requests = log_requests;
     let mut prepared = prepared;
     prepared.policy = policy;
     (prepared, transport)
@@ -235,7 +245,7 @@ enum Sender {
 
 impl World {
     fn new(rt: Option<&Runtime>) -> Self {
-        let (prepared, transport) = prepared();
+        let (prepared, transport) = prepared(false);
         let kv = Counting::new();
         let clock = Clock::fake(1_700_000_000_000);
         let store: Arc<dyn KvStore> = kv.clone();
@@ -445,7 +455,8 @@ fn submission(message: &str, value: &str, text: &str) -> Vec<u8> {
 /// An instance that sent a message and opened its reply modal: the message id and the modal's
 /// value, from which every submission in the batch is made.
 fn modal_world(rt: &Runtime) -> (Plugin, Clock, String, String) {
-    let (prepared, _) = prepared();
+    // It reads the Reply button the guest sent.
+    let (prepared, _) = prepared(true);
     let clock = Clock::fake(1_700_000_000_000);
     let mut plugin = instance(rt, &prepared, MemoryKv::new(), &clock);
     let receipt = plugin.send(&request(1)).unwrap().unwrap();

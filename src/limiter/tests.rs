@@ -295,3 +295,116 @@ fn a_reservation_is_counted_when_made_and_a_block_reserves_nothing() {
     assert_eq!(l.reserve(700).unwrap(), Decision::Wait(29_300));
     assert_eq!(l.reserve(30_000).unwrap(), Decision::Admit);
 }
+
+#[test]
+fn the_record_reads_back_what_was_written_and_anything_else_reads_as_empty() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        Config::with_cases(512),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
+    );
+    runner
+        .run(&proptest::array::uniform6(any::<u64>()), |f| {
+            let s = State {
+                tat: f[0],
+                blocked: f[1],
+                limit: f[2],
+                limit_until: f[3],
+                unreported: f[4],
+                unreported_until: f[5],
+            };
+            prop_assert_eq!(State::decode(Some(&s.encode())), s);
+            Ok(())
+        })
+        .unwrap();
+    let full = State {
+        tat: 1,
+        blocked: 2,
+        limit: 3,
+        limit_until: 4,
+        unreported: 5,
+        unreported_until: 6,
+    };
+    assert_eq!(State::decode(Some(b"1 2 3 4 5 6 a later field")), full);
+    for bad in [
+        &b""[..],
+        b"1 2 3 4 5",
+        b"1 2 3 4 5 ",
+        b"1 2 3 4 5 x",
+        b"1  2 3 4 5 6",
+        b" 1 2 3 4 5 6",
+        b"1 2 3 4 5 -6",
+        b"1 2 3 4 5 18446744073709551616",
+        b"1\t2 3 4 5 6",
+    ] {
+        assert_eq!(
+            State::decode(Some(bad)),
+            State::default(),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    assert_eq!(State::decode(None), State::default());
+}
+
+/// KV calls, counted, over an in-memory store.
+#[derive(Default)]
+struct CountingKv {
+    inner: MemoryKv,
+    gets: std::cell::Cell<u32>,
+    swaps: std::cell::Cell<u32>,
+}
+
+impl Kv for CountingKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.gets.set(self.gets.get() + 1);
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8], ttl_ms: Option<u64>) -> Result<(), KvError> {
+        self.inner.set(key, value, ttl_ms)
+    }
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.inner.delete(key)
+    }
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        ttl_ms: Option<u64>,
+    ) -> Result<bool, KvError> {
+        self.swaps.set(self.swaps.get() + 1);
+        self.inner.compare_and_swap(key, expected, new, ttl_ms)
+    }
+    fn list_keys(&self, prefix: &str) -> Result<Vec<String>, KvError> {
+        self.inner.list_keys(prefix)
+    }
+}
+
+#[test]
+fn a_hint_saves_the_read_and_a_stale_one_costs_one_failed_swap() {
+    let kv = CountingKv::default();
+    let hints = Hints::new(4);
+    let cfg = RateConfig {
+        requests_per_minute: 60,
+        burst: 1,
+    };
+    // The first admission reads the record; the ones after start from this instance's hint.
+    for (i, now) in [0u64, 1000, 2000].into_iter().enumerate() {
+        let l = Limiter::with_hints(&kv, "ws:1", cfg, &hints);
+        assert_eq!(l.admit(now).unwrap(), Decision::Admit);
+        l.observe_limit(Some("200"), now).unwrap();
+        assert_eq!(kv.gets.get(), 1, "admission {i}");
+    }
+    // Only the first report of the limit is written: the same limit later changes nothing.
+    assert_eq!(kv.swaps.get(), 4);
+    // Another instance admits meanwhile: this one's hint is stale, its swap fails, it reads,
+    // and it still sees the other's admission.
+    let other = Limiter::new(&kv.inner, "ws:1", cfg);
+    assert_eq!(other.admit(3000).unwrap(), Decision::Admit);
+    let l = Limiter::with_hints(&kv, "ws:1", cfg, &hints);
+    assert_eq!(l.admit(4000).unwrap(), Decision::Admit);
+    assert_eq!((kv.gets.get(), kv.swaps.get()), (2, 6));
+    assert_eq!(l.admit(4000).unwrap(), Decision::Wait(1000));
+}
