@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 
 use crate::delivery::retry_hint;
@@ -17,6 +17,9 @@ use crate::wit::{CallbackRequest, ChannelError, InboundEvent, SendRequest};
 
 /// Bodies are read up to one byte over the plugin's 64 KiB limit, so that it can answer 413.
 const READ_LIMIT: usize = 64 * 1024 + 1;
+/// The rest of an oversized body is read and dropped up to this much, so that its client,
+/// still writing, reads the 413 instead of a reset connection.
+const DRAIN_LIMIT: usize = 4 << 20;
 /// A client has this long to send its headers, and again this long for its body.
 pub const READ_DEADLINE: Duration = Duration::from_secs(10);
 /// Connections open at once.
@@ -145,20 +148,12 @@ async fn handle(
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
     let (parts, body) = req.into_parts();
-    let read = tokio::time::timeout(
-        state.read_deadline,
-        Limited::new(body, READ_LIMIT).collect(),
-    )
-    .await;
-    let body = match read {
-        Ok(Ok(b)) => Some(b.to_bytes().to_vec()),
-        // Over the limit: hand over a body that is, so the plugin answers 413.
-        Ok(Err(_)) => Some(vec![0; READ_LIMIT]),
-        Err(_) => None,
-    };
-    let (status, headers, body) = match body {
-        None => json(408, "the body was not received in time"),
-        Some(body) => {
+    let read = tokio::time::timeout(state.read_deadline, read_body(body)).await;
+    let (status, headers, body) = match read {
+        Err(_) => json(408, "the body was not received in time"),
+        Ok(Read::Broken) => json(400, "the body could not be read"),
+        Ok(Read::TooLong) => json(413, "the body is over the limit, even to be read"),
+        Ok(Read::Body(body)) => {
             let request = CallbackRequest {
                 method: parts.method.as_str().to_owned(),
                 path: parts.uri.path().to_owned(),
@@ -209,4 +204,33 @@ async fn handle(
     Ok(resp
         .body(Full::new(Bytes::from(body)))
         .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new()))))
+}
+
+enum Read {
+    /// At most [`READ_LIMIT`] bytes: an oversized body is cut there, and the plugin answers 413.
+    Body(Vec<u8>),
+    /// Longer than [`DRAIN_LIMIT`]: its connection is closed after the answer.
+    TooLong,
+    /// The client broke the body off (or sent a malformed chunk).
+    Broken,
+}
+
+async fn read_body(mut body: Incoming) -> Read {
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Read::Broken;
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total = total.saturating_add(data.len());
+        if total > DRAIN_LIMIT {
+            return Read::TooLong;
+        }
+        let room = READ_LIMIT - kept.len();
+        kept.extend_from_slice(&data[..data.len().min(room)]);
+    }
+    Read::Body(kept)
 }

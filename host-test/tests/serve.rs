@@ -472,3 +472,54 @@ fn ten_thousand_hostile_callbacks_make_no_trap_no_event_and_no_500() {
         "{statuses:?}"
     );
 }
+
+/// A client sending a body over the limit reads its 413 rather than a reset connection: the
+/// server reads (and drops) the rest before it answers, up to 4 MiB.
+#[test]
+fn an_oversized_body_is_answered_413_not_cut_off() {
+    let s = served(common::runtime(), 1, Duration::from_secs(10));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    for len in [64 * 1024 + 1, 200 * 1024, 4 << 20] {
+        // Written slowly, as a busy or distant client does: the server's answer must wait for it.
+        let mut body = Trickle { left: len };
+        let r = agent
+            .post(&s.url())
+            .header("Content-Type", "application/json")
+            .header("Content-Length", len.to_string())
+            .send(ureq::SendBody::from_reader(&mut body));
+        match r {
+            Ok(r) => assert_eq!(r.status().as_u16(), 413, "{len} bytes"),
+            Err(e) => panic!("{len} bytes: {e}"),
+        }
+    }
+    // The server still answers.
+    let m = material(&s);
+    let r = agent
+        .post(&s.url())
+        .header("Content-Type", "application/json")
+        .send(m.dm.to_string().as_bytes())
+        .unwrap();
+    assert!(r.status().as_u16() < 500);
+    assert!(s.events.lock().unwrap().is_empty());
+}
+
+/// `left` bytes of `[`, 32 KiB at a time, with a pause every 64 KiB.
+struct Trickle {
+    left: usize,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.left).min(32 * 1024);
+        if n > 0 && self.left % (64 * 1024) < n {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        buf[..n].fill(b'[');
+        self.left -= n;
+        Ok(n)
+    }
+}
