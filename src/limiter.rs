@@ -75,44 +75,23 @@ struct State {
 
 impl State {
     /// An unreadable record reads as empty: the limiter starts over rather than stop sending.
-    /// Read as bytes (six decimal fields, one space apart; more are ignored): this runs at
-    /// every admission.
     fn decode(raw: Option<&[u8]>) -> Self {
-        let mut fields = [0u64; 6];
-        let mut bytes = raw.unwrap_or_default().iter();
-        for (i, field) in fields.iter_mut().enumerate() {
-            let mut n: u64 = 0;
-            let mut digits = 0;
-            loop {
-                match bytes.next() {
-                    Some(b @ b'0'..=b'9') => {
-                        let Some(m) = n
-                            .checked_mul(10)
-                            .and_then(|n| n.checked_add((b - b'0') as u64))
-                        else {
-                            return Self::default();
-                        };
-                        n = m;
-                        digits += 1;
-                    }
-                    Some(b' ') => break,
-                    None if i == 5 => break,
-                    _ => return Self::default(),
-                }
-            }
-            if digits == 0 {
-                return Self::default();
-            }
-            *field = n;
-        }
-        let [tat, blocked, limit, lu, unrep, uu] = fields;
-        Self {
-            tat,
-            blocked,
-            limit,
-            limit_until: lu,
-            unreported: unrep,
-            unreported_until: uu,
+        let mut n = raw
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+            .split(' ')
+            .map(|f| f.parse::<u64>().ok());
+        let mut next = || n.next().flatten();
+        match (next(), next(), next(), next(), next(), next()) {
+            (Some(tat), Some(blocked), Some(limit), Some(lu), Some(unrep), Some(uu)) => Self {
+                tat,
+                blocked,
+                limit,
+                limit_until: lu,
+                unreported: unrep,
+                unreported_until: uu,
+            },
+            _ => Self::default(),
         }
     }
 

@@ -120,6 +120,9 @@ pub struct MemoryKv {
     pub fail: Cell<bool>,
     /// Calls made so far (failed ones included).
     pub calls: Cell<u64>,
+    /// Of those, the reads and the compare-and-swaps.
+    pub gets: Cell<u64>,
+    pub swaps: Cell<u64>,
 }
 
 impl MemoryKv {
@@ -135,6 +138,7 @@ impl MemoryKv {
 
 impl Kv for MemoryKv {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.gets.set(self.gets.get() + 1);
         self.check()?;
         Ok(self.map.borrow().get(key).cloned())
     }
@@ -155,6 +159,7 @@ impl Kv for MemoryKv {
         new: Option<&[u8]>,
         _ttl: Option<u64>,
     ) -> Result<bool, KvError> {
+        self.swaps.set(self.swaps.get() + 1);
         self.check()?;
         let mut map = self.map.borrow_mut();
         if map.get(key).map(Vec::as_slice) != expected {

@@ -256,7 +256,7 @@ impl Channel {
                 } => {
                     // Remember the message as ours, where it went and its button's nonce: its
                     // callbacks are checked against this record.
-                    let record = binding::SentRecord::encode_parts(
+                    let record = binding::SentRecord::encode(
                         matches!(target, Target::Conversation(_) | Target::Users(_)),
                         // Where it was sent, as its button says; the answer's for an e-mail.
                         conversation.as_deref().unwrap_or(&conversation_id),
