@@ -21,6 +21,10 @@ fn main() {
     for p in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
+    // `KAKAOWORK_GUEST_NAMES=1` keeps the guest's function names, so that a profile
+    // (`KAKAOWORK_PERFMAP=1` in the benchmarks) names its functions. Profiling only.
+    println!("cargo:rerun-if-env-changed=KAKAOWORK_GUEST_NAMES");
+    let names = env::var_os("KAKAOWORK_GUEST_NAMES").is_some_and(|v| v == "1");
 
     let rustc = PathBuf::from(env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()));
     let rustup = wasm_target::find_rustup(env::var_os("PATH"));
@@ -65,6 +69,10 @@ fn main() {
         // 128-bit SIMD (standard WebAssembly, in wasmtime and in V8 by default): UTF-8
         // checks, searches and copies over message texts go several bytes at a time.
         .env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+simd128")
+        .env(
+            "CARGO_PROFILE_GUEST_STRIP",
+            if names { "debuginfo" } else { "true" },
+        )
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .env_remove("RUSTC_WRAPPER")
@@ -79,8 +87,9 @@ fn main() {
     let core = target_dir.join("wasm32-unknown-unknown/guest/kakaowork_channel.wasm");
     // binaryen's size optimisation takes about a sixth off what rustc and LTO leave.
     let optimized = out.join("kakaowork_channel.opt.wasm");
-    let mut opts = wasm_opt::OptimizationOptions::new_optimize_for_size_aggressively();
+    let mut opts = wasm_opt::OptimizationOptions::new_opt_level_3();
     opts.set_converge();
+    opts.debug_info(names);
     for f in [
         wasm_opt::Feature::MutableGlobals,
         wasm_opt::Feature::TruncSat,

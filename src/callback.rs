@@ -239,8 +239,13 @@ pub fn signing_key(kv: &dyn Kv, random: &dyn Random, account: &str) -> Result<Ve
 #[derive(Debug, serde::Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ReplyBlock<'a> {
-    Text { text: String, markdown: bool },
-    Action { elements: [ReplyButton<'a>; 1] },
+    Text {
+        text: std::borrow::Cow<'a, str>,
+        markdown: bool,
+    },
+    Action {
+        elements: [ReplyButton<'a>; 1],
+    },
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -255,14 +260,25 @@ pub struct ReplyButton<'a> {
 
 /// The message blocks for `text` with a Reply button (KakaoWork text blocks hold 500 chars),
 /// written straight to the request body (no intermediate JSON value).
-pub fn reply_blocks<'a>(text: &str, label: &'a str, value: &'a str) -> Vec<ReplyBlock<'a>> {
-    let mut blocks: Vec<ReplyBlock<'a>> = crate::chunk::split(text, 500)
-        .into_iter()
-        .map(|text| ReplyBlock::Text {
-            text,
+pub fn reply_blocks<'a>(text: &'a str, label: &'a str, value: &'a str) -> Vec<ReplyBlock<'a>> {
+    use std::borrow::Cow;
+    let mut blocks: Vec<ReplyBlock<'a>> = Vec::with_capacity(2);
+    if crate::chunk::is_one_chunk(text, 500) {
+        // Most parts fit one text block: borrowed, not copied.
+        blocks.push(ReplyBlock::Text {
+            text: Cow::Borrowed(text),
             markdown: false,
-        })
-        .collect();
+        });
+    } else {
+        blocks.extend(
+            crate::chunk::split(text, 500)
+                .into_iter()
+                .map(|text| ReplyBlock::Text {
+                    text: Cow::Owned(text),
+                    markdown: false,
+                }),
+        );
+    }
     blocks.push(ReplyBlock::Action {
         elements: [ReplyButton {
             kind: "button",

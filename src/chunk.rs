@@ -120,19 +120,21 @@ fn len(s: &str) -> usize {
 
 /// Split `text` into chunks of at most `limit` characters (`limit` ≥ 16).
 pub fn split(text: &str, limit: usize) -> Vec<String> {
-    let limit = limit.max(16);
-    // The common case, a short text without fences, is one chunk: itself (what the general
-    // path below gives it too, without taking it apart and putting it together again).
-    if text.len() <= limit
+    if is_one_chunk(text, limit) {
+        return vec![text.to_owned()];
+    }
+    split_apart(text, limit.max(16))
+}
+
+/// Whether `split` gives `text` back whole: the common case, a short text without fences (what
+/// the general path gives it too, without taking it apart and putting it together again).
+pub fn is_one_chunk(text: &str, limit: usize) -> bool {
+    text.len() <= limit.max(16)
         // A byte scan first: most texts hold neither character, and a substring search
         // costs more to set up than the scan.
         && (!text.bytes().any(|b| b == b'`' || b == b'~')
             || !(text.contains("```") || text.contains("~~~")))
         && !text.trim().is_empty()
-    {
-        return vec![text.to_owned()];
-    }
-    split_apart(text, limit)
 }
 
 fn split_apart(text: &str, limit: usize) -> Vec<String> {

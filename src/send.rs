@@ -321,7 +321,7 @@ impl Channel {
                     .refund(now);
             }
         }
-        Ok(receipt(account, idem, &stored.ledger))
+        Ok(receipt(account, idem, stored.ledger))
     }
 }
 
@@ -515,10 +515,11 @@ fn classify(
     }
 }
 
-fn receipt(account: &Account, idem: &str, ledger: &Ledger) -> SendReceipt {
+/// The receipt, made from the ledger's own strings (it is not needed after).
+fn receipt(account: &Account, idem: &str, ledger: Ledger) -> SendReceipt {
     let chunks: Vec<ChunkReceipt> = ledger
         .chunks
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, c)| ChunkReceipt {
             index: i as u32,
@@ -527,7 +528,7 @@ fn receipt(account: &Account, idem: &str, ledger: &Ledger) -> SendReceipt {
             } else {
                 ChunkOutcome::Ambiguous
             },
-            message_id: c.message_id.clone(),
+            message_id: c.message_id,
             send_time: c.send_time,
         })
         .collect();
@@ -535,7 +536,7 @@ fn receipt(account: &Account, idem: &str, ledger: &Ledger) -> SendReceipt {
         account: account.id.clone(),
         idempotency_key: idem.to_owned(),
         message_id: chunks.first().and_then(|c| c.message_id.clone()),
-        conversation_id: ledger.conversation_id.clone(),
+        conversation_id: ledger.conversation_id,
         send_time: chunks.iter().find_map(|c| c.send_time),
         ambiguous: chunks.iter().any(|c| c.outcome == ChunkOutcome::Ambiguous),
         chunks,

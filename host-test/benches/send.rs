@@ -340,11 +340,19 @@ fn timed_sends(rt: Option<&Runtime>, iters: u64) -> Duration {
     total
 }
 
-/// The runtime's options; `KAKAOWORK_PERFMAP=1` lets `perf` name the guest's functions.
+/// The runtime's options. For profilers: `KAKAOWORK_PERFMAP=1` lets `perf` name the guest's
+/// functions; `KAKAOWORK_BENCH_POOL=2` shrinks the instance pool, whose address space
+/// reservation valgrind cannot make at the default size (each instance still has its guard
+/// region, so the compiled code is the same).
 fn options() -> RuntimeOptions {
+    let defaults = RuntimeOptions::default();
     RuntimeOptions {
         perf_map: std::env::var_os("KAKAOWORK_PERFMAP").is_some(),
-        ..RuntimeOptions::default()
+        max_instances: std::env::var("KAKAOWORK_BENCH_POOL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(defaults.max_instances),
+        ..defaults
     }
 }
 

@@ -31,7 +31,7 @@ pub(super) enum Outgoing<'a> {
 }
 
 impl Bound {
-    pub(super) fn outgoing<'a>(&'a self, text: &str, label: &'a str) -> Option<Outgoing<'a>> {
+    pub(super) fn outgoing<'a>(&'a self, text: &'a str, label: &'a str) -> Option<Outgoing<'a>> {
         match self {
             Self::Plain => None,
             Self::Reply(value) => Some(Outgoing::Reply(callback::reply_blocks(text, label, value))),
