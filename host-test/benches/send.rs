@@ -83,6 +83,8 @@ const USER: u64 = 10000003;
 /// Answers like KakaoWork, at once (the answers are made once), and counts the requests.
 struct Instantly {
     requests: AtomicU64,
+    /// The answer's headers: only the one the plugin reads, or as many as a real answer has.
+    headers: Vec<(String, String)>,
     space: Vec<u8>,
     user: Vec<u8>,
     message: Vec<u8>,
@@ -93,6 +95,7 @@ impl Default for Instantly {
         let bytes = |v: Value| v.to_string().into_bytes();
         Self {
             requests: AtomicU64::new(0),
+            headers: vec![("RateLimit-Limit".into(), "200".into())],
             space: bytes(json!({"success": true, "space": {"id": 230021}})),
             user: bytes(
                 json!({"success": true, "user": {"id": USER.to_string(), "name": "박지훈"}}),
@@ -112,6 +115,23 @@ impl Default for Instantly {
     }
 }
 
+/// What an HTTP answer usually carries besides the limit: each header is two strings that the
+/// host hands into the guest's memory, one allocation each.
+fn typical_headers() -> Vec<(String, String)> {
+    [
+        ("Date", "Thu, 14 Nov 2023 22:13:20 GMT"),
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("Content-Length", "612"),
+        ("Connection", "keep-alive"),
+        ("RateLimit-Limit", "200"),
+        ("RateLimit-Remaining", "199"),
+        ("RateLimit-Reset", "60"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.into(), v.into()))
+    .collect()
+}
+
 impl Transport for Instantly {
     fn execute(&self, req: Outgoing) -> Result<Response, Error> {
         self.requests.fetch_add(1, Ordering::Relaxed);
@@ -125,7 +145,7 @@ impl Transport for Instantly {
         };
         Ok(Response {
             status: 200,
-            headers: vec![("RateLimit-Limit".into(), "200".into())],
+            headers: self.headers.clone(),
             body: body.clone(),
         })
     }
@@ -186,12 +206,16 @@ impl KvStore for Counting {
 /// The configuration; `log_requests` keeps the guest's requests for the benchmark to read, as
 /// the test harness does (a gateway does not: the send benchmarks leave it off).
 fn prepared(log_requests: bool) -> (Prepared, Arc<Instantly>) {
+    prepared_with(log_requests, Instantly::default())
+}
+
+fn prepared_with(log_requests: bool, answers: Instantly) -> (Prepared, Arc<Instantly>) {
     let prepared = prepare(
         json!({"appKey": "bench.key", "callbackSecret": SECRET, "groupPolicy": "open"}),
         None,
     )
     .unwrap();
-    let transport = Arc::new(Instantly::default());
+    let transport = Arc::new(answers);
     let mut policy = prepared.policy.clone();
     policy.transport = Some(transport.clone());
     policy.record_requests = log_requests;
@@ -245,7 +269,11 @@ enum Sender {
 
 impl World {
     fn new(rt: Option<&Runtime>) -> Self {
-        let (prepared, transport) = prepared(false);
+        Self::answered(rt, Instantly::default())
+    }
+
+    fn answered(rt: Option<&Runtime>, answers: Instantly) -> Self {
+        let (prepared, transport) = prepared_with(false, answers);
         let kv = Counting::new();
         let clock = Clock::fake(1_700_000_000_000);
         let store: Arc<dyn KvStore> = kv.clone();
@@ -323,12 +351,21 @@ fn limiter(c: &mut Criterion) {
     });
 }
 
-/// Times `iters` sends, a fresh world every [`BATCH`] (set-up not timed).
-fn timed_sends(rt: Option<&Runtime>, iters: u64) -> Duration {
+/// Times `iters` sends, a fresh world every [`BATCH`] (set-up not timed); `headers`: the
+/// answers carry the headers of a real answer, not only the limit.
+fn timed_sends(rt: Option<&Runtime>, iters: u64, headers: bool) -> Duration {
     let mut total = Duration::ZERO;
     let mut done = 0;
     while done < iters {
-        let mut w = World::new(rt);
+        let answers = Instantly {
+            headers: if headers {
+                typical_headers()
+            } else {
+                Instantly::default().headers
+            },
+            ..Instantly::default()
+        };
+        let mut w = World::answered(rt, answers);
         let n = (iters - done).min(BATCH);
         let start = Instant::now();
         for i in 1..=n {
@@ -359,10 +396,17 @@ fn options() -> RuntimeOptions {
 fn send(c: &mut Criterion) {
     let rt = Runtime::new(host_test::component_bytes(), options()).unwrap();
     c.bench_function("send_warm_instance", |b| {
-        b.iter_custom(|iters| timed_sends(Some(&rt), iters))
+        b.iter_custom(|iters| timed_sends(Some(&rt), iters, false))
     });
     c.bench_function("send_native", |b| {
-        b.iter_custom(|iters| timed_sends(None, iters))
+        b.iter_custom(|iters| timed_sends(None, iters, false))
+    });
+    // The same with the seven headers of a typical answer: what a real one costs more.
+    c.bench_function("send_warm_instance_typical_headers", |b| {
+        b.iter_custom(|iters| timed_sends(Some(&rt), iters, true))
+    });
+    c.bench_function("send_native_typical_headers", |b| {
+        b.iter_custom(|iters| timed_sends(None, iters, true))
     });
 }
 
