@@ -1,7 +1,7 @@
 //! The send ledger: one KV record per outbound message (keyed by the host's idempotency key)
 //! holding each chunk's state, so that a retried or resumed `send` never posts a chunk twice.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::json::{self as j, FromJson};
@@ -11,8 +11,8 @@ use crate::ports::{Kv, KvError};
 /// Ledgers outlive any sensible retry horizon.
 pub const LEDGER_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+// In the stored form a state is its position here: new states go at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChunkState {
     /// Not sent yet (or a failed attempt that is known not to have been delivered).
     Pending,
@@ -40,8 +40,8 @@ impl ChunkState {
     }
 }
 
-// Stored as positional JSON arrays (see `Row`); read back through `FromJson`, which also reads
-// the objects with named fields that earlier versions wrote.
+// Stored in a compact binary form (see `Row`); `decode` also reads the JSON that earlier
+// versions wrote, through `FromJson`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
     pub text: String,
@@ -177,47 +177,53 @@ fn opt_u64_at(v: &Value, name: &str) -> Result<Option<u64>, String> {
     }
 }
 
-/// The first element of a stored ledger: the positional form's version.
+/// The version of the JSON arrays that the previous version wrote,
+/// `[2, target, text_hash, conversation_id, [chunk, ...]]`, each chunk
+/// `[text, blocks, state, message_id, send_time, attempts, since, last_error]`.
 const ROW_VERSION: u64 = 2;
 
-/// A ledger as stored: `[2, target, text_hash, conversation_id, [chunk, ...]]`, each chunk
-/// `[text, blocks, state, message_id, send_time, attempts, since, last_error]`. Positions
-/// instead of field names: the ledger is written twice per send, and every name was one more
-/// string to escape and store.
-#[derive(Serialize)]
-struct Row<'a>(
-    u64,
-    &'a str,
-    u64,
-    &'a Option<String>,
-    #[serde(serialize_with = "chunk_rows")] &'a [Chunk],
-);
+/// The first byte of the stored form: never the first byte of the JSON of earlier versions.
+const BINARY_VERSION: u8 = 3;
 
-#[derive(Serialize)]
-struct ChunkRow<'a>(
-    &'a str,
-    &'a Option<String>,
-    ChunkState,
-    &'a Option<String>,
-    Option<u64>,
-    u32,
-    Option<u64>,
-    &'a Option<String>,
-);
+/// A ledger as stored: [`BINARY_VERSION`], then its fields in order in `postcard`'s encoding
+/// (lengths and integers as varints, strings as they are). The ledger is written twice per
+/// send: JSON escaped every string in it on the way.
+#[derive(Serialize, Deserialize)]
+struct Row<S, Cs> {
+    target: S,
+    text_hash: u64,
+    conversation_id: Option<S>,
+    chunks: Cs,
+}
 
-fn chunk_rows<S: serde::Serializer>(chunks: &&[Chunk], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(chunks.iter().map(|c| {
-        ChunkRow(
-            &c.text,
-            &c.blocks,
-            c.state,
-            &c.message_id,
-            c.send_time,
-            c.attempts,
-            c.since,
-            &c.last_error,
-        )
-    }))
+/// The chunks, written as [`ChunkRow`]s without collecting them first.
+struct ChunkRows<'a>(&'a [Chunk]);
+
+impl Serialize for ChunkRows<'_> {
+    fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
+        s.collect_seq(self.0.iter().map(|c| ChunkRow {
+            text: c.text.as_str(),
+            blocks: c.blocks.as_deref(),
+            state: c.state,
+            message_id: c.message_id.as_deref(),
+            send_time: c.send_time,
+            attempts: c.attempts,
+            since: c.since,
+            last_error: c.last_error.as_deref(),
+        }))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct ChunkRow<S> {
+    text: S,
+    blocks: Option<S>,
+    state: ChunkState,
+    message_id: Option<S>,
+    send_time: Option<u64>,
+    attempts: u32,
+    since: Option<u64>,
+    last_error: Option<S>,
 }
 
 pub fn fnv1a(s: &str) -> u64 {
@@ -259,22 +265,52 @@ impl Ledger {
 
     pub fn encode(&self) -> Vec<u8> {
         // Sized once for the texts and the fields around them.
-        let texts: usize = self.chunks.iter().map(|c| c.text.len()).sum();
-        let mut out = Vec::with_capacity(64 + 48 * self.chunks.len() + texts + texts / 8);
-        // Plain data: serialising cannot fail.
-        let row = Row(
-            ROW_VERSION,
-            &self.target,
-            self.text_hash,
-            &self.conversation_id,
-            &self.chunks,
-        );
-        let _ = serde_json::to_writer(&mut out, &row);
-        out
+        let texts: usize = self
+            .chunks
+            .iter()
+            .map(|c| c.text.len() + c.blocks.as_ref().map_or(0, String::len))
+            .sum();
+        let mut out = Vec::with_capacity(64 + 48 * self.chunks.len() + texts);
+        out.push(BINARY_VERSION);
+        let row = Row {
+            target: self.target.as_str(),
+            text_hash: self.text_hash,
+            conversation_id: self.conversation_id.as_deref(),
+            chunks: ChunkRows(&self.chunks),
+        };
+        // Plain data into a vector: serialising cannot fail.
+        postcard::to_extend(&row, out).unwrap_or_default()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        j::decode(bytes)
+        let Some((&BINARY_VERSION, rest)) = bytes.split_first() else {
+            // What earlier versions wrote: JSON.
+            return j::decode(bytes);
+        };
+        let (row, left): (Row<String, Vec<ChunkRow<String>>>, _) =
+            postcard::take_from_bytes(rest).map_err(|e| format!("the binary form: {e}"))?;
+        if !left.is_empty() {
+            return Err(format!("{} bytes after the binary form", left.len()));
+        }
+        Ok(Self {
+            target: row.target,
+            text_hash: row.text_hash,
+            conversation_id: row.conversation_id,
+            chunks: row
+                .chunks
+                .into_iter()
+                .map(|c| Chunk {
+                    text: c.text,
+                    blocks: c.blocks,
+                    state: c.state,
+                    message_id: c.message_id,
+                    send_time: c.send_time,
+                    attempts: c.attempts,
+                    since: c.since,
+                    last_error: c.last_error,
+                })
+                .collect(),
+        })
     }
 }
 

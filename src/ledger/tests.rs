@@ -32,12 +32,38 @@ fn every_field_survives_the_stored_form() {
 }
 
 #[test]
-fn the_stored_form_is_positional_and_names_no_field() {
-    let raw = String::from_utf8(full().encode()).unwrap();
-    assert!(raw.starts_with("[2,\"user:10000001\","), "{raw}");
-    for name in ["target", "chunks", "state\"", "message_id", "attempts"] {
-        assert!(!raw.contains(name), "{name} in {raw}");
+fn the_stored_form_is_binary_with_the_texts_as_they_are() {
+    let l = full();
+    let raw = l.encode();
+    assert_eq!(raw[0], 3, "the version byte");
+    let has = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
+    // Strings are copied, not escaped: the quotes and the line break stay single bytes.
+    assert!(has("안녕 \"quoted\"\nline".as_bytes()));
+    assert!(has(br#"[{"type":"divider"}]"#));
+    for name in [
+        "target",
+        "chunks",
+        "state",
+        "message_id",
+        "attempts",
+        "\\\"",
+    ] {
+        assert!(!has(name.as_bytes()), "{name} in {raw:?}");
     }
+    // Smaller than the JSON arrays the previous version wrote for the same ledger.
+    let json = r#"[2,"user:10000001",0,"3000001",[["안녕 \"quoted\"\nline",null,"sent","757617552587034624",1700000000,2,null,"reset \\ by peer"],["둘째","[{\"type\":\"divider\"}]","inflight",null,null,4294967295,18446744073709551615,null]]]"#;
+    assert!(raw.len() < json.len(), "{} >= {}", raw.len(), json.len());
+}
+
+#[test]
+fn a_ledger_the_previous_version_wrote_still_reads() {
+    // The positional JSON of the previous version: a send in flight across an upgrade resumes.
+    let l = full();
+    let v2 = format!(
+        r#"[2,"user:10000001",{},"3000001",[["안녕 \"quoted\"\nline",null,"sent","757617552587034624",1700000000,2,null,"reset \\ by peer"],["둘째","[{{\"type\":\"divider\"}}]","inflight",null,null,4294967295,18446744073709551615,null]]]"#,
+        l.text_hash
+    );
+    assert_eq!(Ledger::decode(v2.as_bytes()).unwrap(), l);
 }
 
 #[test]
@@ -58,7 +84,7 @@ fn a_ledger_an_earlier_version_wrote_still_reads() {
     assert_eq!(l.chunks[0].message_id.as_deref(), Some("1"));
     assert_eq!(l.chunks[1].blocks.as_deref(), Some("[]"));
     assert_eq!(l.chunks[1].state, ChunkState::Pending);
-    // Written again, it takes the positional form and keeps every field.
+    // Written again, it takes the binary form and keeps every field.
     assert_eq!(Ledger::decode(&l.encode()).unwrap(), l);
 }
 
@@ -83,4 +109,20 @@ fn a_damaged_or_unknown_ledger_is_an_error_that_says_what() {
         let err = Ledger::decode(raw.as_bytes()).unwrap_err();
         assert!(err.contains(says), "{raw}: {err}");
     }
+    // The binary form, cut short, with bytes after it, or with a state that does not exist.
+    let good = full().encode();
+    for (raw, says) in [
+        (good[..good.len() - 3].to_vec(), "the binary form"),
+        ([&good[..], b"x"].concat(), "1 bytes after"),
+        (vec![3], "the binary form"),
+    ] {
+        let err = Ledger::decode(&raw).unwrap_err();
+        assert!(err.contains(says), "{raw:?}: {err}");
+    }
+    let mut bad_state = Ledger::new("5", 1, vec![("x".into(), None)]).encode();
+    // [3, len 1, '5', hash 1, None, 1 chunk, len 1, 'x', None, state]
+    assert_eq!(bad_state[9], 0, "Pending is state 0");
+    bad_state[9] = 9;
+    let err = Ledger::decode(&bad_state).unwrap_err();
+    assert!(err.contains("the binary form"), "{err}");
 }
