@@ -40,9 +40,10 @@ impl ChunkState {
     }
 }
 
-// Stored in a compact binary form (see `Row`); `decode` also reads the JSON that earlier
-// versions wrote, through `FromJson`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+// Stored in `postcard`'s binary encoding (see `Ledger::encode`): the fields in the order
+// written here, so a field is only ever added at the end. `decode` also reads the JSON that
+// earlier versions wrote, through `FromJson`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chunk {
     pub text: String,
     /// The part's Block Kit blocks in their stored form (see `blockkit::to_stored`); none for
@@ -56,7 +57,7 @@ pub struct Chunk {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     pub target: String,
     /// FNV-1a of the message (see `compose::identity`): a reused key with another message is
@@ -183,48 +184,9 @@ fn opt_u64_at(v: &Value, name: &str) -> Result<Option<u64>, String> {
 const ROW_VERSION: u64 = 2;
 
 /// The first byte of the stored form: never the first byte of the JSON of earlier versions.
+/// After it, the ledger in `postcard`'s encoding (lengths and integers as varints, strings as
+/// they are): it is written twice per send, and JSON escaped every string in it on the way.
 const BINARY_VERSION: u8 = 3;
-
-/// A ledger as stored: [`BINARY_VERSION`], then its fields in order in `postcard`'s encoding
-/// (lengths and integers as varints, strings as they are). The ledger is written twice per
-/// send: JSON escaped every string in it on the way.
-#[derive(Serialize, Deserialize)]
-struct Row<S, Cs> {
-    target: S,
-    text_hash: u64,
-    conversation_id: Option<S>,
-    chunks: Cs,
-}
-
-/// The chunks, written as [`ChunkRow`]s without collecting them first.
-struct ChunkRows<'a>(&'a [Chunk]);
-
-impl Serialize for ChunkRows<'_> {
-    fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
-        s.collect_seq(self.0.iter().map(|c| ChunkRow {
-            text: c.text.as_str(),
-            blocks: c.blocks.as_deref(),
-            state: c.state,
-            message_id: c.message_id.as_deref(),
-            send_time: c.send_time,
-            attempts: c.attempts,
-            since: c.since,
-            last_error: c.last_error.as_deref(),
-        }))
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct ChunkRow<S> {
-    text: S,
-    blocks: Option<S>,
-    state: ChunkState,
-    message_id: Option<S>,
-    send_time: Option<u64>,
-    attempts: u32,
-    since: Option<u64>,
-    last_error: Option<S>,
-}
 
 pub fn fnv1a(s: &str) -> u64 {
     fnv1a_parts([s])
@@ -272,14 +234,8 @@ impl Ledger {
             .sum();
         let mut out = Vec::with_capacity(64 + 48 * self.chunks.len() + texts);
         out.push(BINARY_VERSION);
-        let row = Row {
-            target: self.target.as_str(),
-            text_hash: self.text_hash,
-            conversation_id: self.conversation_id.as_deref(),
-            chunks: ChunkRows(&self.chunks),
-        };
         // Plain data into a vector: serialising cannot fail.
-        postcard::to_extend(&row, out).unwrap_or_default()
+        postcard::to_extend(self, out).unwrap_or_default()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
@@ -287,30 +243,12 @@ impl Ledger {
             // What earlier versions wrote: JSON.
             return j::decode(bytes);
         };
-        let (row, left): (Row<String, Vec<ChunkRow<String>>>, _) =
+        let (ledger, left) =
             postcard::take_from_bytes(rest).map_err(|e| format!("the binary form: {e}"))?;
         if !left.is_empty() {
             return Err(format!("{} bytes after the binary form", left.len()));
         }
-        Ok(Self {
-            target: row.target,
-            text_hash: row.text_hash,
-            conversation_id: row.conversation_id,
-            chunks: row
-                .chunks
-                .into_iter()
-                .map(|c| Chunk {
-                    text: c.text,
-                    blocks: c.blocks,
-                    state: c.state,
-                    message_id: c.message_id,
-                    send_time: c.send_time,
-                    attempts: c.attempts,
-                    since: c.since,
-                    last_error: c.last_error,
-                })
-                .collect(),
-        })
+        Ok(ledger)
     }
 }
 
