@@ -261,24 +261,13 @@ pub struct ReplyButton<'a> {
 /// The message blocks for `text` with a Reply button (KakaoWork text blocks hold 500 chars),
 /// written straight to the request body (no intermediate JSON value).
 pub fn reply_blocks<'a>(text: &'a str, label: &'a str, value: &'a str) -> Vec<ReplyBlock<'a>> {
-    use std::borrow::Cow;
-    let mut blocks: Vec<ReplyBlock<'a>> = Vec::with_capacity(2);
-    if crate::chunk::is_one_chunk(text, 500) {
-        // Most parts fit one text block: borrowed, not copied.
-        blocks.push(ReplyBlock::Text {
-            text: Cow::Borrowed(text),
-            markdown: false,
-        });
-    } else {
-        blocks.extend(
-            crate::chunk::split(text, 500)
-                .into_iter()
-                .map(|text| ReplyBlock::Text {
-                    text: Cow::Owned(text),
-                    markdown: false,
-                }),
-        );
-    }
+    // Most parts fit one text block: borrowed, not copied.
+    let texts = crate::chunk::split(text, 500);
+    let mut blocks: Vec<ReplyBlock<'a>> = Vec::with_capacity(texts.len() + 1);
+    blocks.extend(texts.into_iter().map(|text| ReplyBlock::Text {
+        text,
+        markdown: false,
+    }));
     blocks.push(ReplyBlock::Action {
         elements: [ReplyButton {
             kind: "button",

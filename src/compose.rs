@@ -150,12 +150,18 @@ pub fn parts(req: &SendRequest, chunk_limit: usize) -> Result<Vec<Part>, Channel
         }
         TextFormat::Plain if rows.is_empty() => Ok(chunk::split(&req.text, chunk_limit)
             .into_iter()
-            .map(|text| Part { text, blocks: None })
+            .map(|text| Part {
+                text: text.into_owned(),
+                blocks: None,
+            })
             .collect()),
         TextFormat::Plain => {
             let mut parts: Vec<Part> = chunk::split(&req.text, chunk_limit)
                 .into_iter()
-                .map(|text| Part { text, blocks: None })
+                .map(|text| Part {
+                    text: text.into_owned(),
+                    blocks: None,
+                })
                 .collect();
             if let Some(last) = parts.last_mut() {
                 let mut blocks: Vec<Block> = chunk::split(&last.text, blockkit::MAX_TEXT_CHARS)
