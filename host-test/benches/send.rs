@@ -92,10 +92,16 @@ struct Instantly {
 
 impl Default for Instantly {
     fn default() -> Self {
+        Self::with_headers(limit_only())
+    }
+}
+
+impl Instantly {
+    fn with_headers(headers: Vec<(String, String)>) -> Self {
         let bytes = |v: Value| v.to_string().into_bytes();
         Self {
             requests: AtomicU64::new(0),
-            headers: vec![("RateLimit-Limit".into(), "200".into())],
+            headers,
             space: bytes(json!({"success": true, "space": {"id": 230021}})),
             user: bytes(
                 json!({"success": true, "user": {"id": USER.to_string(), "name": "박지훈"}}),
@@ -113,6 +119,11 @@ impl Default for Instantly {
             ]}})),
         }
     }
+}
+
+/// The one header the plugin reads on a success.
+fn limit_only() -> Vec<(String, String)> {
+    vec![("RateLimit-Limit".into(), "200".into())]
 }
 
 /// What an HTTP answer usually carries besides the limit: each header is two strings that the
@@ -351,21 +362,17 @@ fn limiter(c: &mut Criterion) {
     });
 }
 
-/// Times `iters` sends, a fresh world every [`BATCH`] (set-up not timed); `headers`: the
-/// answers carry the headers of a real answer, not only the limit.
-fn timed_sends(rt: Option<&Runtime>, iters: u64, headers: bool) -> Duration {
+/// Times `iters` sends, a fresh world every [`BATCH`] (set-up not timed), the answers
+/// carrying `headers`.
+fn timed_sends(
+    rt: Option<&Runtime>,
+    iters: u64,
+    headers: fn() -> Vec<(String, String)>,
+) -> Duration {
     let mut total = Duration::ZERO;
     let mut done = 0;
     while done < iters {
-        let answers = Instantly {
-            headers: if headers {
-                typical_headers()
-            } else {
-                Instantly::default().headers
-            },
-            ..Instantly::default()
-        };
-        let mut w = World::answered(rt, answers);
+        let mut w = World::answered(rt, Instantly::with_headers(headers()));
         let n = (iters - done).min(BATCH);
         let start = Instant::now();
         for i in 1..=n {
@@ -378,7 +385,7 @@ fn timed_sends(rt: Option<&Runtime>, iters: u64, headers: bool) -> Duration {
 }
 
 /// The runtime's options. For profilers: `KAKAOWORK_PERFMAP=1` lets `perf` name the guest's
-/// functions; `KAKAOWORK_BENCH_POOL=2` shrinks the instance pool, whose address space
+/// functions; `KAKAOWORK_BENCH_POOL=1` shrinks the instance pool, whose address space
 /// reservation valgrind cannot make at the default size (each instance still has its guard
 /// region, so the compiled code is the same).
 fn options() -> RuntimeOptions {
@@ -396,17 +403,17 @@ fn options() -> RuntimeOptions {
 fn send(c: &mut Criterion) {
     let rt = Runtime::new(host_test::component_bytes(), options()).unwrap();
     c.bench_function("send_warm_instance", |b| {
-        b.iter_custom(|iters| timed_sends(Some(&rt), iters, false))
+        b.iter_custom(|iters| timed_sends(Some(&rt), iters, limit_only))
     });
     c.bench_function("send_native", |b| {
-        b.iter_custom(|iters| timed_sends(None, iters, false))
+        b.iter_custom(|iters| timed_sends(None, iters, limit_only))
     });
     // The same with the seven headers of a typical answer: what a real one costs more.
     c.bench_function("send_warm_instance_typical_headers", |b| {
-        b.iter_custom(|iters| timed_sends(Some(&rt), iters, true))
+        b.iter_custom(|iters| timed_sends(Some(&rt), iters, typical_headers))
     });
     c.bench_function("send_native_typical_headers", |b| {
-        b.iter_custom(|iters| timed_sends(None, iters, true))
+        b.iter_custom(|iters| timed_sends(None, iters, typical_headers))
     });
 }
 
