@@ -89,20 +89,20 @@ impl<'a> Client<'a> {
     }
 
     fn request(&self, method: Method, url: String, body: Option<Vec<u8>>) -> HttpRequest {
-        let mut headers = vec![("Accept".to_owned(), "application/json".to_owned())];
-        if body.is_some() {
-            headers.push((
-                "Content-Type".to_owned(),
-                "application/json; charset=utf-8".to_owned(),
-            ));
-        }
+        const ACCEPT: (&str, &str) = ("Accept", "application/json");
+        const CONTENT_TYPE: (&str, &str) = ("Content-Type", "application/json; charset=utf-8");
         HttpRequest {
             method,
             url,
-            headers,
+            headers: if body.is_some() {
+                &[ACCEPT, CONTENT_TYPE]
+            } else {
+                &[ACCEPT]
+            },
             body,
             account: Some(self.account.to_owned()),
             timeout_ms: Some(REQUEST_TIMEOUT_MS),
+            response_headers: envelope::READ_HEADERS,
         }
     }
 
@@ -374,7 +374,15 @@ mod tests {
                 assert!(
                     r.headers
                         .iter()
-                        .any(|(k, v)| k == "Content-Type" && v.starts_with("application/json"))
+                        .any(|(k, v)| *k == "Content-Type" && v.starts_with("application/json"))
+                );
+            }
+            // The host hands back only the headers named: the limiter's and the retry's.
+            for wanted in ["RateLimit-Limit", "Retry-After"] {
+                assert!(
+                    r.response_headers
+                        .iter()
+                        .any(|n| n.eq_ignore_ascii_case(wanted))
                 );
             }
         }

@@ -1,8 +1,11 @@
 //! The rate budget of an account's calls: the limiter at the gate of every API call, and the
 //! key of the budget (the workspace, found with `spaces.info` and cached, else the account).
 
+use std::cell::Cell;
+
 use crate::api::{ApiError, Client, Gate};
 use crate::config::Account;
+use crate::envelope;
 use crate::error::ChannelError;
 use crate::limiter::{self, Decision, Limiter};
 use crate::memo::{self, Memo};
@@ -25,11 +28,14 @@ pub(crate) struct LimitGate<'a> {
     /// Who comes back for a reserved slot (a message's account and idempotency key); without
     /// it a caller that must wait is told when the next slot frees, and races for it.
     queue: Option<String>,
+    /// When the gate last checked a request (none before the first).
+    asked_at: Cell<Option<u64>>,
 }
 
 impl Gate for LimitGate<'_> {
     fn before(&self) -> Result<(), ApiError> {
         let now = self.ports.clock.now_ms();
+        self.asked_at.set(Some(now));
         let Some(id) = &self.queue else {
             return match self.limiter.admit(now)? {
                 Decision::Admit => Ok(()),
@@ -62,16 +68,22 @@ impl Gate for LimitGate<'_> {
     }
 
     fn after(&self, resp: &HttpResponse) {
+        let limit = resp.header(envelope::RATE_LIMIT_LIMIT);
+        // The limit on record, repeated by nearly every answer, needs no clock read: the time
+        // taken before the request will do.
+        if resp.status != 429
+            && let Some(asked_at) = self.asked_at.get()
+            && matches!(self.limiter.limit_is_known(limit, asked_at), Ok(true))
+        {
+            return;
+        }
         // Best effort: a KV hiccup here must not turn a delivered message into an error.
         let now = self.ports.clock.now_ms();
         let _ = self
             .limiter
-            .observe_limit(resp.header("ratelimit-limit"), now);
+            .observe_limit(limit, now);
         if resp.status == 429 {
-            let retry = resp
-                .header("retry-after")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(|s| s.saturating_mul(1000));
+            let retry = envelope::retry_after_ms(resp);
             let wait = limiter::retry_after_block(retry, self.ports.random.next_u64());
             let _ = self.limiter.block_until(now, now + wait);
         }
@@ -92,6 +104,7 @@ impl<'a> LimitGate<'a> {
             memo,
             budget: key,
             queue: None,
+            asked_at: Cell::new(None),
         }
     }
 
@@ -157,5 +170,83 @@ pub(crate) fn key(
             Ok(own.clone())
         }
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::ScriptedHttp;
+    use crate::ports::Clock;
+    use crate::testkit::{World, default_channel};
+
+    /// The world's clock, counting its reads.
+    struct Counting<'a>(&'a dyn Clock, Cell<u32>);
+
+    impl Clock for Counting<'_> {
+        fn now_ms(&self) -> u64 {
+            self.1.set(self.1.get() + 1);
+            self.0.now_ms()
+        }
+    }
+
+    fn answer(status: u16, limit: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: vec![("RateLimit-Limit".into(), limit.into())],
+            body: vec![],
+        }
+    }
+
+    /// The clock reads of the gate's look at an answer (`status`, `limit`) to a second request,
+    /// after a first answer reported 100 (the first request's check skipped when `checked` is
+    /// false); then the budget in force.
+    fn reads_after(checked: bool, status: u16, limit: &str) -> (u32, u32) {
+        let ch = default_channel();
+        let (account, _) = ch.account(None).unwrap();
+        let w = World::new();
+        let http = ScriptedHttp::new(vec![]);
+        let clock = Counting(&w.clock, Cell::new(0));
+        let mut ports = w.ports(&http);
+        ports.clock = &clock;
+        let memo = Memo::default();
+        let gate = LimitGate::new(&ports, &memo, "ws:1", account);
+        gate.after(&answer(200, "100"));
+        if checked {
+            gate.before().unwrap();
+        }
+        let before = clock.1.get();
+        gate.after(&answer(status, limit));
+        let reads = clock.1.get() - before;
+        (reads, gate.limiter.budget(w.clock.now_ms()).unwrap())
+    }
+
+    #[test]
+    fn an_answer_repeating_the_known_limit_needs_no_clock_read() {
+        assert_eq!(reads_after(true, 200, "100"), (0, 100));
+        assert_eq!(reads_after(true, 200, " 100"), (0, 100));
+        // A change is written at the time the answer came.
+        assert_eq!(reads_after(true, 200, "90"), (1, 90));
+        assert_eq!(reads_after(true, 429, "100"), (1, 100));
+        // Without a check before, the gate has no earlier time to use.
+        assert_eq!(reads_after(false, 200, "100"), (1, 100));
+    }
+
+    #[test]
+    fn a_429_answer_with_the_known_limit_still_blocks_the_budget() {
+        let ch = default_channel();
+        let (account, _) = ch.account(None).unwrap();
+        let w = World::new();
+        let http = ScriptedHttp::new(vec![]);
+        let ports = w.ports(&http);
+        let memo = Memo::default();
+        let gate = LimitGate::new(&ports, &memo, "ws:1", account);
+        gate.after(&answer(200, "100"));
+        gate.before().unwrap();
+        let mut refused = answer(429, "100");
+        refused.headers.push(("Retry-After".into(), "30".into()));
+        gate.after(&refused);
+        let blocked = gate.limiter.blocked_for(w.clock.now_ms()).unwrap();
+        assert!((30_000..=31_000).contains(&blocked), "{blocked}");
     }
 }

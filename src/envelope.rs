@@ -123,9 +123,15 @@ impl EnvelopeError {
     }
 }
 
+/// The answer's headers the guest reads: the limit KakaoWork reports, and how long to wait
+/// after a 429 or 503. The host hands back only these.
+pub const READ_HEADERS: &[&str] = &[RATE_LIMIT_LIMIT, RETRY_AFTER];
+pub const RATE_LIMIT_LIMIT: &str = "ratelimit-limit";
+pub const RETRY_AFTER: &str = "retry-after";
+
 /// `Retry-After` in whole seconds (KakaoWork sends integers), as milliseconds.
-fn retry_after_ms(resp: &HttpResponse) -> Option<u64> {
-    resp.header("retry-after")
+pub fn retry_after_ms(resp: &HttpResponse) -> Option<u64> {
+    resp.header(RETRY_AFTER)
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|s| s.saturating_mul(1000))
 }

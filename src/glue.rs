@@ -44,7 +44,16 @@ impl ports::Random for HostRandom {
 
 impl ports::Http for HostHttp {
     fn send(&self, req: &ports::HttpRequest) -> Result<ports::HttpResponse, ports::HttpError> {
-        then_clock_again(http::send(req)).map_err(|e| match e {
+        let lent = http::Request {
+            method: req.method,
+            url: &req.url,
+            headers: req.headers,
+            body: req.body.as_deref(),
+            account: req.account.as_deref(),
+            timeout_ms: req.timeout_ms,
+            response_headers: req.response_headers,
+        };
+        then_clock_again(http::send(lent)).map_err(|e| match e {
             http::Error::Denied(m) => ports::HttpError::Denied(m),
             http::Error::Timeout => ports::HttpError::Timeout,
             http::Error::TooLarge => ports::HttpError::TooLarge,

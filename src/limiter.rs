@@ -124,6 +124,11 @@ impl State {
         }
     }
 
+    /// The same limit, remembered for at least half a day more: nothing to write.
+    fn knows_limit(&self, n: u64, now: u64) -> bool {
+        self.reported(now) == n && self.limit_until > now + DAY_MS / 2
+    }
+
     fn unreported(&self, now: u64) -> u64 {
         if now < self.unreported_until {
             self.unreported
@@ -356,19 +361,14 @@ impl<'a> Limiter<'a> {
     /// the configured one. When it lowers the budget, the requests made before it was known
     /// are paid again at the new pace, so that no 60-second window holds more than it allows.
     pub fn observe_limit(&self, header: Option<&str>, now: u64) -> Result<(), KvError> {
-        let Some(n) = header.and_then(|h| h.trim().parse::<u32>().ok()) else {
+        let Some(n) = reported_limit(header) else {
             return Ok(());
         };
-        if n == 0 {
-            return Ok(());
-        }
-        let n = n as u64;
         self.update(now, |s| {
-            let reported = s.reported(now);
-            // The same limit, remembered for at least half a day more: nothing to write.
-            if reported == n && s.limit_until > now + DAY_MS / 2 {
+            if s.knows_limit(n, now) {
                 return (false, ());
             }
+            let reported = s.reported(now);
             let before = self.effective(reported);
             let after = self.effective(n);
             if after < before {
@@ -382,6 +382,16 @@ impl<'a> Limiter<'a> {
         Ok(())
     }
 
+    /// Whether observing `header` at `now` would change nothing: it carries no usable limit, or
+    /// the one on record, which stays remembered for more than half a day. The margin lets a
+    /// time read before a request stand in for the time its answer came.
+    pub fn limit_is_known(&self, header: Option<&str>, now: u64) -> Result<bool, KvError> {
+        match reported_limit(header) {
+            None => Ok(true),
+            Some(n) => Ok(self.state()?.knows_limit(n, now)),
+        }
+    }
+
     /// After a 429: nobody calls before `until` (only ever moved later).
     pub fn block_until(&self, now: u64, until: u64) -> Result<(), KvError> {
         self.update(now, |s| {
@@ -392,6 +402,14 @@ impl<'a> Limiter<'a> {
             (true, ())
         })?;
         Ok(())
+    }
+}
+
+/// The limit a `RateLimit-Limit` header reports; none when it is missing, not a number, or 0.
+fn reported_limit(header: Option<&str>) -> Option<u64> {
+    match header?.trim().parse::<u32>() {
+        Ok(0) | Err(_) => None,
+        Ok(n) => Some(n.into()),
     }
 }
 

@@ -9,10 +9,24 @@ use std::collections::BTreeMap;
 
 use thiserror::Error;
 
-/// The `http` import's records, as wit-bindgen generates them.
-pub use crate::wit::moltbot::channel::http::{
-    Method, Request as HttpRequest, Response as HttpResponse,
-};
+/// The `http` import's answer and method, as wit-bindgen generates them.
+pub use crate::wit::moltbot::channel::http::{Method, Response as HttpResponse};
+
+/// A request for the `http` import. The guest's headers and the names of the answer's headers
+/// it reads are fixed, so they are static: the glue lends everything to the host without a
+/// copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: &'static [(&'static str, &'static str)],
+    pub body: Option<Vec<u8>>,
+    /// The account whose credential the host attaches.
+    pub account: Option<String>,
+    pub timeout_ms: Option<u32>,
+    /// The answer's headers the guest reads; the host passes back only these.
+    pub response_headers: &'static [&'static str],
+}
 
 impl HttpResponse {
     /// First header with this name, compared case-insensitively.

@@ -7,6 +7,8 @@ wit_bindgen::generate!({
     path: "wit",
     generate_all,
     additional_derives: [PartialEq, Eq],
+    // Import arguments are lent to the host, so the guest does not copy a request to send it.
+    ownership: Borrowing { duplicate_if_necessary: false },
     pub_export_macro: true,
     export_macro_name: "export_channel_plugin",
 });

@@ -343,16 +343,76 @@ impl Host for HttpState {
             timeout,
             proxy,
         };
-        match self.policy.transport.clone() {
+        let mut resp = match self.policy.transport.clone() {
             Some(t) => t.execute(out),
             None => self.execute_ureq(out),
-        }
+        }?;
+        resp.headers.retain(|(name, _)| {
+            req.response_headers
+                .iter()
+                .any(|wanted| wanted.eq_ignore_ascii_case(name))
+        });
+        Ok(resp)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers every request at once with the same headers.
+    struct Answering(Vec<(String, String)>);
+
+    impl Transport for Answering {
+        fn execute(&self, _: Outgoing) -> Result<Response, Error> {
+            Ok(Response {
+                status: 200,
+                headers: self.0.clone(),
+                body: b"{\"success\":true}".to_vec(),
+            })
+        }
+    }
+
+    #[test]
+    fn only_the_headers_the_guest_names_come_back() {
+        let endpoint = Endpoint::new("https://api.kakaowork.com", Some(AppKey::new("k")), None);
+        let mut policy = HttpPolicy::new(HashMap::from([("a".to_owned(), endpoint.unwrap())]));
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        policy.transport = Some(Arc::new(Answering(vec![
+            pair("Date", "Wed, 02 Dec 2026 13:00:00 GMT"),
+            pair("RateLimit-Limit", "100"),
+            pair("Content-Type", "application/json"),
+            pair("ratelimit-limit", "90"),
+            pair("Retry-After", "3"),
+        ])));
+        let mut state = HttpState::new(Arc::new(policy));
+        let mut send = |wanted: &[&str]| {
+            state
+                .send(Request {
+                    method: Method::Get,
+                    url: "https://api.kakaowork.com/v1/bots.info".into(),
+                    headers: vec![],
+                    body: None,
+                    account: Some("a".into()),
+                    timeout_ms: None,
+                    response_headers: wanted.iter().map(|w| (*w).to_owned()).collect(),
+                })
+                .unwrap()
+                .headers
+        };
+        // Names compare case-insensitively, and every header of a wanted name comes back, in
+        // the answer's order.
+        assert_eq!(
+            send(&["RATELIMIT-LIMIT", "retry-after"]),
+            vec![
+                pair("RateLimit-Limit", "100"),
+                pair("ratelimit-limit", "90"),
+                pair("Retry-After", "3"),
+            ]
+        );
+        assert_eq!(send(&[]), vec![]);
+        assert_eq!(send(&["x-missing"]), vec![]);
+    }
 
     #[test]
     fn the_request_log_keeps_only_the_latest() {
@@ -367,6 +427,7 @@ mod tests {
                 body: None,
                 account: Some("nobody".into()),
                 timeout_ms: None,
+                response_headers: vec![],
             });
             assert!(matches!(r, Err(Error::Denied(_))), "{r:?}");
         }

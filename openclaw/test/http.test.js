@@ -41,18 +41,24 @@ test("requests outside the account's API origin are refused before any I/O", () 
   );
 });
 
-test("the host attaches the key and returns status, headers and body", async (t) => {
+test("the host attaches the key and returns status, the headers the guest names, and body", async (t) => {
   let seen;
   const base = await server(t, (req, res) => {
     seen = req.headers.authorization;
     res.setHeader("ratelimit-limit", "200");
+    res.setHeader("retry-after", "3");
+    res.setHeader("x-request-id", "abc");
     res.end(JSON.stringify({ success: true }));
   });
-  const r = await perform(get(`${base}/v1/bots.info`), endpoints(base));
+  const wanted = { responseHeaders: ["RateLimit-Limit", "Retry-After", "X-Missing"] };
+  const r = await perform(get(`${base}/v1/bots.info`, wanted), endpoints(base));
   assert.equal(seen, "Bearer secret-app-key");
   assert.equal(r.ok.status, 200);
-  assert.ok(r.ok.headers.some(([k, v]) => k === "ratelimit-limit" && v === "200"));
+  // Named case-insensitively; the date, content type, request id and the rest stay behind.
+  assert.deepEqual(r.ok.headers, [["ratelimit-limit", "200"], ["retry-after", "3"]]);
   assert.deepEqual(JSON.parse(new TextDecoder().decode(r.ok.body)), { success: true });
+  const none = await perform(get(`${base}/v1/bots.info`), endpoints(base));
+  assert.deepEqual(none.ok.headers, [], "a request naming no header gets none");
 });
 
 test("a redirect is returned, not followed (it could carry the key elsewhere)", async (t) => {

@@ -104,6 +104,28 @@ fn reported_limit_lowers_the_budget_but_never_above_the_configured_one() {
 }
 
 #[test]
+fn a_limit_on_record_with_half_a_day_left_is_known_and_anything_else_is_observed() {
+    let kv = MemoryKv::default();
+    let l = Limiter::new(&kv, "ws:1", RateConfig::default());
+    // Nothing usable in the header: observing it would change nothing.
+    for header in [None, Some("garbage"), Some("0"), Some("-5")] {
+        assert!(l.limit_is_known(header, 0).unwrap(), "{header:?}");
+    }
+    assert!(!l.limit_is_known(Some("100"), 0).unwrap(), "no limit on record yet");
+    l.observe_limit(Some("100"), 0).unwrap();
+    assert!(l.limit_is_known(Some(" 100 "), 1_000).unwrap());
+    assert!(!l.limit_is_known(Some("90"), 1_000).unwrap(), "a new limit");
+    // Within half a day of being forgotten, it is written again (an earlier time read stands
+    // in for the answer's only that far).
+    assert!(l.limit_is_known(Some("100"), DAY_MS / 2 - 1).unwrap());
+    assert!(!l.limit_is_known(Some("100"), DAY_MS / 2).unwrap());
+    // `limit_is_known` only reads: the record is the one the first observation wrote.
+    let written = kv.get("ws:1").unwrap();
+    l.limit_is_known(Some("90"), 1_000).unwrap();
+    assert_eq!(kv.get("ws:1").unwrap(), written);
+}
+
+#[test]
 fn requests_made_before_a_lower_limit_was_known_count_against_it() {
     // Five requests go at the configured 200/min before the first answer says 100.
     let kv = MemoryKv::default();

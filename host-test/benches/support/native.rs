@@ -87,6 +87,14 @@ impl guest::Kv for HostSide {
     }
 }
 
+/// What lifting the guest's headers costs the wasm host: a copy of each string.
+fn owned_pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 impl guest::Http for HostSide {
     fn send(&self, req: &HttpRequest) -> Result<HttpResponse, HttpError> {
         let req = HostRequest {
@@ -95,10 +103,11 @@ impl guest::Http for HostSide {
                 guest::Method::Post => host_http::Method::Post,
             },
             url: req.url.clone(),
-            headers: req.headers.clone(),
+            headers: owned_pairs(req.headers),
             body: req.body.clone(),
             account: req.account.clone(),
             timeout_ms: req.timeout_ms,
+            response_headers: req.response_headers.iter().map(|&n| n.to_owned()).collect(),
         };
         match self.http.borrow_mut().send(req) {
             Ok(r) => Ok(HttpResponse {

@@ -75,6 +75,22 @@ async function readCapped(body, cap) {
 }
 
 /**
+ * The answer's headers the guest named in `responseHeaders` (case-insensitively), and no
+ * others: each one handed over is copied into the guest.
+ * @param {Headers} headers
+ * @param {{responseHeaders?: string[]}} req
+ * @returns {[string, string][]}
+ */
+export function wantedHeaders(headers, req) {
+  const out = [];
+  for (const name of new Set((req.responseHeaders ?? []).map((n) => n.toLowerCase()))) {
+    const value = headers.get(name);
+    if (value !== null) out.push([name, value]);
+  }
+  return out;
+}
+
+/**
  * Performs a guest request. Never throws: the answer is `{ok: response}` or `{err: error}` in
  * the WIT's shapes.
  */
@@ -105,9 +121,7 @@ export async function perform(req, endpoints, opts = {}) {
   try {
     const body = await readCapped(resp.body, maxBytes);
     if (body === null) return { err: { tag: "too-large" } };
-    return {
-      ok: { status: resp.status, headers: [...resp.headers.entries()], body },
-    };
+    return { ok: { status: resp.status, headers: wantedHeaders(resp.headers, req), body } };
   } catch (e) {
     if (signal.aborted) return { err: { tag: "timeout" } };
     // The request was answered, so it arrived.
