@@ -79,9 +79,7 @@ impl Gate for LimitGate<'_> {
         }
         // Best effort: a KV hiccup here must not turn a delivered message into an error.
         let now = self.ports.clock.now_ms();
-        let _ = self
-            .limiter
-            .observe_limit(limit, now);
+        let _ = self.limiter.observe_limit(limit, now);
         if resp.status == 429 {
             let retry = envelope::retry_after_ms(resp);
             let wait = limiter::retry_after_block(retry, self.ports.random.next_u64());

@@ -111,7 +111,10 @@ fn a_limit_on_record_with_half_a_day_left_is_known_and_anything_else_is_observed
     for header in [None, Some("garbage"), Some("0"), Some("-5")] {
         assert!(l.limit_is_known(header, 0).unwrap(), "{header:?}");
     }
-    assert!(!l.limit_is_known(Some("100"), 0).unwrap(), "no limit on record yet");
+    assert!(
+        !l.limit_is_known(Some("100"), 0).unwrap(),
+        "no limit on record yet"
+    );
     l.observe_limit(Some("100"), 0).unwrap();
     assert!(l.limit_is_known(Some(" 100 "), 1_000).unwrap());
     assert!(!l.limit_is_known(Some("90"), 1_000).unwrap(), "a new limit");
