@@ -196,10 +196,9 @@ mod tests {
         }
     }
 
-    /// The clock reads of the gate's look at an answer (`status`, `limit`) to a second request,
-    /// after a first answer reported 100 (the first request's check skipped when `checked` is
-    /// false); then the budget in force.
-    fn reads_after(checked: bool, status: u16, limit: &str) -> (u32, u32) {
+    /// Runs `f` on a gate of the default account whose clock counts its reads, after a first
+    /// answer reported a limit of 100.
+    fn on_a_gate<R>(f: impl FnOnce(&LimitGate<'_>, &Counting<'_>) -> R) -> R {
         let ch = default_channel();
         let (account, _) = ch.account(None).unwrap();
         let w = World::new();
@@ -210,13 +209,21 @@ mod tests {
         let memo = Memo::default();
         let gate = LimitGate::new(&ports, &memo, "ws:1", account);
         gate.after(&answer(200, "100"));
-        if checked {
-            gate.before().unwrap();
-        }
-        let before = clock.1.get();
-        gate.after(&answer(status, limit));
-        let reads = clock.1.get() - before;
-        (reads, gate.limiter.budget(w.clock.now_ms()).unwrap())
+        f(&gate, &clock)
+    }
+
+    /// The clock reads of the gate's look at an answer (`status`, `limit`) to a second request
+    /// (its check before skipped when `checked` is false); then the budget in force.
+    fn reads_after(checked: bool, status: u16, limit: &str) -> (u32, u32) {
+        on_a_gate(|gate, clock| {
+            if checked {
+                gate.before().unwrap();
+            }
+            let before = clock.1.get();
+            gate.after(&answer(status, limit));
+            let reads = clock.1.get() - before;
+            (reads, gate.limiter.budget(clock.0.now_ms()).unwrap())
+        })
     }
 
     #[test]
@@ -232,19 +239,13 @@ mod tests {
 
     #[test]
     fn a_429_answer_with_the_known_limit_still_blocks_the_budget() {
-        let ch = default_channel();
-        let (account, _) = ch.account(None).unwrap();
-        let w = World::new();
-        let http = ScriptedHttp::new(vec![]);
-        let ports = w.ports(&http);
-        let memo = Memo::default();
-        let gate = LimitGate::new(&ports, &memo, "ws:1", account);
-        gate.after(&answer(200, "100"));
-        gate.before().unwrap();
-        let mut refused = answer(429, "100");
-        refused.headers.push(("Retry-After".into(), "30".into()));
-        gate.after(&refused);
-        let blocked = gate.limiter.blocked_for(w.clock.now_ms()).unwrap();
+        let blocked = on_a_gate(|gate, clock| {
+            gate.before().unwrap();
+            let mut refused = answer(429, "100");
+            refused.headers.push(("Retry-After".into(), "30".into()));
+            gate.after(&refused);
+            gate.limiter.blocked_for(clock.0.now_ms()).unwrap()
+        });
         assert!((30_000..=31_000).contains(&blocked), "{blocked}");
     }
 }
