@@ -147,7 +147,7 @@ fn redacted_config_is_what_the_guest_gets() {
 fn release_component_is_small() {
     let size = host_test::component_bytes().len();
     // 700 KB until the typed read of `messages.send`'s answer (13 KB; README, "Getting the
-    // component"): a regression guard, not issue 11's target.
+    // component"): a regression guard, not the size target.
     assert!(
         size < 720_000,
         "component is {size} bytes; the budget is 720 KB"
