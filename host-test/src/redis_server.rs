@@ -78,7 +78,8 @@ impl RedisServer {
                 std::io::Error::new(
                     e.kind(),
                     format!(
-                        "cannot start redis-server ({e}); install it: apt-get install redis-server"
+                        "cannot start redis-server ({e}); install it: apt-get install \
+                         redis-server (or run the tests with `cargo xtask test`, which does)"
                     ),
                 )
             })?;

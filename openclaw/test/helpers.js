@@ -259,7 +259,7 @@ export async function startRedis(t, { persist = false } = {}) {
       });
       if (pong) return;
       if (child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`redis-server on port ${port} did not start (is Debian's redis-server installed?)`);
+        throw new Error(`redis-server on port ${port} did not start (is Debian's redis-server installed? cargo xtask test installs it)`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }

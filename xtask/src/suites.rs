@@ -1,0 +1,614 @@
+//! The suites: the Rust workspace (`cargo test --workspace --no-fail-fast`, one suite per test
+//! binary) and the OpenClaw plugin (`npm ci` when the lockfile changed, `npm run build`, then
+//! each `openclaw/test/*.test.js` file as a suite, run as `npm test` runs them). Every output
+//! line is shown as it comes and read for the counts.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+use crate::setup::Tools;
+
+/// What `cargo xtask test <filter>` runs.
+#[derive(Debug, PartialEq)]
+pub enum Selection {
+    All,
+    Rust,
+    OpenClaw,
+    /// One OpenClaw test file, by its name without `.test.js`.
+    OpenClawFile(String),
+    /// Tests whose name contains this text, in every suite.
+    Name(String),
+}
+
+impl Selection {
+    pub fn parse(filter: Option<&str>) -> Self {
+        match filter.map(str::trim) {
+            None | Some("") => Self::All,
+            Some("rust") => Self::Rust,
+            Some("openclaw") => Self::OpenClaw,
+            Some(f) => match f.strip_prefix("openclaw/") {
+                Some(file) => Self::OpenClawFile(file.trim_end_matches(".test.js").to_owned()),
+                None => Self::Name(f.to_owned()),
+            },
+        }
+    }
+
+    pub fn wants_rust(&self) -> bool {
+        matches!(self, Self::All | Self::Rust | Self::Name(_))
+    }
+
+    pub fn wants_openclaw(&self) -> bool {
+        !matches!(self, Self::Rust)
+    }
+
+    fn name(&self) -> Option<&str> {
+        match self {
+            Self::Name(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+/// One suite's outcome.
+#[derive(Debug, Default, PartialEq)]
+pub struct SuiteResult {
+    pub group: &'static str,
+    pub name: String,
+    pub passed: u32,
+    pub failed: u32,
+    pub ignored: u32,
+    pub time: Duration,
+    /// The failing tests' names.
+    pub failures: Vec<String>,
+    /// Why the suite failed without (or besides) a failing test: it did not build, it
+    /// crashed, it was not run because its set-up failed.
+    pub problem: Option<String>,
+    /// Whether it reported its counts (a filter can leave a suite with no test to run).
+    pub reported: bool,
+}
+
+impl SuiteResult {
+    fn new(group: &'static str, name: impl Into<String>) -> Self {
+        Self {
+            group,
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.failed == 0 && self.problem.is_none()
+    }
+
+    fn problem(group: &'static str, name: &str, problem: String) -> Self {
+        Self {
+            problem: Some(problem),
+            ..Self::new(group, name)
+        }
+    }
+}
+
+/// Runs `cmd` with its stdout and stderr in one pipe (so their lines keep their order), shows
+/// each line and hands it to `on_line`.
+fn run_streamed(mut cmd: Command, mut on_line: impl FnMut(&str)) -> std::io::Result<ExitStatus> {
+    let (reader, writer) = std::io::pipe()?;
+    cmd.stdout(writer.try_clone()?).stderr(writer);
+    let mut child = cmd.spawn()?;
+    // The command keeps its copies of the pipe's writing end: without this the read below
+    // would wait for ever after the child exits.
+    drop(cmd);
+    let mut out = std::io::stdout().lock();
+    for line in BufReader::new(reader).split(b'\n') {
+        let line = line?;
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches('\r');
+        let _ = writeln!(out, "{text}");
+        on_line(text);
+    }
+    child.wait()
+}
+
+fn cargo() -> std::ffi::OsString {
+    // `cargo xtask` runs under cargo, which says where it is; the same cargo runs the tests.
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// The Rust workspace: unit tests, the wasmtime end-to-end suites, Redis, CLI, xtask.
+pub fn rust(root: &Path, tools: &Tools, selection: &Selection) -> Vec<SuiteResult> {
+    banner("Rust workspace: cargo test --workspace --no-fail-fast");
+    let started = Instant::now();
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root)
+        .env("PATH", &tools.path)
+        .args(["test", "--workspace", "--no-fail-fast"]);
+    if let Some(name) = selection.name() {
+        cmd.args(["--", name]);
+    }
+    let mut parser = RustParser::default();
+    let status = run_streamed(cmd, |line| parser.line(line));
+    parser.finish(status, started.elapsed())
+}
+
+/// Reads `cargo test`'s output: a suite per `Running` or `Doc-tests` header, closed by its
+/// `test result:` line.
+#[derive(Default)]
+pub struct RustParser {
+    done: Vec<SuiteResult>,
+    current: Option<SuiteResult>,
+}
+
+impl RustParser {
+    pub fn line(&mut self, line: &str) {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("Running ") {
+            self.close();
+            self.current = Some(SuiteResult::new("rust", suite_name(rest)));
+        } else if let Some(krate) = t.strip_prefix("Doc-tests ") {
+            self.close();
+            self.current = Some(SuiteResult::new("rust", format!("{krate} (doc-tests)")));
+        } else if let Some(result) = t.strip_prefix("test result: ") {
+            if let Some(suite) = &mut self.current {
+                read_counts(result, suite);
+                suite.reported = true;
+            }
+            self.close();
+        } else if let Some(test) = t.strip_prefix("test ")
+            && let Some(name) = test.strip_suffix(" ... FAILED")
+            && let Some(suite) = &mut self.current
+        {
+            suite.failures.push(name.to_owned());
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(mut suite) = self.current.take() {
+            if !suite.reported {
+                suite.problem = Some(
+                    "stopped before its `test result` line (crashed or killed; see its \
+                     output above)"
+                        .to_owned(),
+                );
+            }
+            self.done.push(suite);
+        }
+    }
+
+    pub fn finish(
+        mut self,
+        status: std::io::Result<ExitStatus>,
+        elapsed: Duration,
+    ) -> Vec<SuiteResult> {
+        self.close();
+        let mut done = self.done;
+        let explained = done.iter().any(|s| !s.ok());
+        match status {
+            Ok(s) if s.success() => {}
+            // A failing suite explains cargo's failure; else it is a build error or the like.
+            Ok(s) if explained => {
+                let _ = s;
+            }
+            Ok(s) => done.push(SuiteResult::problem(
+                "rust",
+                "cargo test",
+                format!("cargo {s} (a build error? see the output above)"),
+            )),
+            Err(e) => done.push(SuiteResult::problem(
+                "rust",
+                "cargo test",
+                format!("could not run cargo: {e}"),
+            )),
+        }
+        done.push(SuiteResult {
+            reported: true,
+            time: elapsed,
+            ..SuiteResult::new("rust", "(cargo test in all, with building)")
+        });
+        done
+    }
+}
+
+/// `unittests src/lib.rs (target/debug/deps/kakaowork_channel-0a1b)` -> `kakaowork_channel
+/// (src/lib.rs)`; `tests/cli.rs (target/debug/deps/cli-0a1b)` -> `cli (tests/cli.rs)`.
+fn suite_name(running: &str) -> String {
+    let running = running.strip_prefix("unittests ").unwrap_or(running);
+    let (source, binary) = running
+        .split_once(" (")
+        .map_or((running, ""), |(s, b)| (s, b.trim_end_matches(')')));
+    let stem = Path::new(binary)
+        .file_name()
+        .and_then(OsStr::to_str)
+        .map(|f| f.rsplit_once('-').map_or(f, |(name, _hash)| name))
+        .unwrap_or("");
+    if stem.is_empty() {
+        source.to_owned()
+    } else {
+        format!("{stem} ({source})")
+    }
+}
+
+/// `ok. 21 passed; 1 failed; 3 ignored; 0 measured; 0 filtered out; finished in 0.52s`
+fn read_counts(result: &str, suite: &mut SuiteResult) {
+    let counts = result.split_once(". ").map_or(result, |(_, rest)| rest);
+    for part in counts.split("; ") {
+        if let Some(secs) = part.strip_prefix("finished in ") {
+            if let Ok(s) = secs.trim_end_matches('s').parse::<f64>() {
+                suite.time = Duration::from_secs_f64(s);
+            }
+            continue;
+        }
+        let Some((n, what)) = part.split_once(' ') else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u32>() else { continue };
+        match what {
+            "passed" => suite.passed = n,
+            "failed" => suite.failed = n,
+            "ignored" => suite.ignored = n,
+            _ => {}
+        }
+    }
+}
+
+/// The OpenClaw plugin: its packages, its build from this repository's component, its suites
+/// inside the pinned `openclaw`.
+pub fn openclaw(root: &Path, tools: &Tools, selection: &Selection) -> Vec<SuiteResult> {
+    let dir = root.join("openclaw");
+    let files = match test_files(&dir.join("test"), selection) {
+        Ok(files) if !files.is_empty() => files,
+        Ok(_) => {
+            return vec![SuiteResult::problem(
+                "openclaw",
+                "test files",
+                format!("no test file matches {selection:?} in openclaw/test"),
+            )];
+        }
+        Err(e) => {
+            return vec![SuiteResult::problem(
+                "openclaw",
+                "test files",
+                format!("cannot list openclaw/test: {e}"),
+            )];
+        }
+    };
+    let mut results = Vec::new();
+    let npm = |args: &[&str]| {
+        let mut cmd = Command::new("npm");
+        cmd.current_dir(&dir).env("PATH", &tools.path).args(args);
+        cmd
+    };
+    let stamp = dir.join("node_modules/.xtask-installed");
+    let want = install_stamp(&dir, tools);
+    if std::fs::read_to_string(&stamp).ok() == want {
+        println!("openclaw: node_modules is current for package-lock.json (no npm ci)");
+    } else {
+        banner("OpenClaw: npm ci (from package-lock.json)");
+        let r = step("npm ci", npm(&["ci", "--no-audit", "--no-fund"]));
+        let ok = r.ok();
+        results.push(r);
+        if !ok {
+            return not_run(results, files, "npm ci failed");
+        }
+        if let Some(want) = want {
+            let _ = std::fs::write(&stamp, want);
+        }
+    }
+    banner("OpenClaw: npm run build (the component from this repository, through jco)");
+    let r = step("npm run build", npm(&["run", "build"]));
+    let ok = r.ok();
+    results.push(r);
+    if !ok {
+        return not_run(results, files, "npm run build failed");
+    }
+    for file in files {
+        let name = file_name(&file);
+        banner(&format!("OpenClaw: test/{name}"));
+        let started = Instant::now();
+        let mut cmd = Command::new("node");
+        cmd.current_dir(&dir).env("PATH", &tools.path).args([
+            "--test",
+            "--test-concurrency=1",
+            "--test-reporter=spec",
+        ]);
+        if let Some(pattern) = selection.name() {
+            cmd.arg(format!("--test-name-pattern={}", regex_escape(pattern)));
+        }
+        cmd.arg(Path::new("test").join(&name));
+        let mut parser = NodeParser::new(&name);
+        let status = run_streamed(cmd, |line| parser.line(line));
+        results.push(parser.finish(status, started.elapsed()));
+    }
+    results
+}
+
+fn banner(what: &str) {
+    println!("\n=== {what}");
+}
+
+/// What `node_modules` was installed from: the lockfile and the Node version.
+fn install_stamp(dir: &Path, tools: &Tools) -> Option<String> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let lock = std::fs::read(dir.join("package-lock.json")).ok()?;
+    let mut h = DefaultHasher::new();
+    lock.hash(&mut h);
+    let node = tools.node.as_ref().and_then(|n| n.version.clone());
+    Some(format!(
+        "{:016x} node {}\n",
+        h.finish(),
+        node.unwrap_or_default()
+    ))
+}
+
+fn step(name: &str, cmd: Command) -> SuiteResult {
+    let started = Instant::now();
+    let status = run_streamed(cmd, |_| {});
+    let mut r = SuiteResult::new("openclaw", name);
+    r.time = started.elapsed();
+    match status {
+        Ok(s) if s.success() => r.reported = true,
+        Ok(s) => r.problem = Some(format!("{s} (see its output above)")),
+        Err(e) => r.problem = Some(format!("could not start: {e}")),
+    }
+    r
+}
+
+fn not_run(mut results: Vec<SuiteResult>, files: Vec<PathBuf>, why: &str) -> Vec<SuiteResult> {
+    for file in files {
+        results.push(SuiteResult::problem(
+            "openclaw",
+            &file_name(&file),
+            format!("not run: {why}"),
+        ));
+    }
+    results
+}
+
+fn file_name(file: &Path) -> String {
+    file.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn test_files(dir: &Path, selection: &Selection) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| file_name(p).ends_with(".test.js"))
+        .filter(|p| match selection {
+            Selection::OpenClawFile(stem) => file_name(p) == format!("{stem}.test.js"),
+            _ => true,
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The name filter as a literal for `--test-name-pattern`, which takes a regular expression.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if r"\^$.|?*+()[]{}/".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Reads the summary of Node's `spec` reporter (`ℹ pass 12`, `ℹ fail 1`, ...) and the names
+/// under `✖ failing tests:`.
+pub struct NodeParser {
+    suite: SuiteResult,
+    in_failing: bool,
+}
+
+impl NodeParser {
+    pub fn new(name: &str) -> Self {
+        Self {
+            suite: SuiteResult::new("openclaw", name),
+            in_failing: false,
+        }
+    }
+
+    pub fn line(&mut self, line: &str) {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("ℹ ").or_else(|| t.strip_prefix("# ")) {
+            let Some((what, n)) = rest.split_once(' ') else {
+                return;
+            };
+            let Ok(n) = n.trim().parse::<u32>() else {
+                return;
+            };
+            let s = &mut self.suite;
+            match what {
+                "pass" => (s.passed, s.reported) = (n, true),
+                // A cancelled test is one that did not finish: a failure.
+                "fail" | "cancelled" => (s.failed, s.reported) = (s.failed + n, true),
+                "skipped" | "todo" => s.ignored += n,
+                _ => {}
+            }
+        } else if t == "✖ failing tests:" {
+            self.in_failing = true;
+        } else if self.in_failing
+            && !line.starts_with(' ')
+            && let Some(name) = t.strip_prefix("✖ ")
+        {
+            let name = match name.rfind(" (") {
+                Some(i) if name.ends_with("ms)") => &name[..i],
+                _ => name,
+            };
+            self.suite.failures.push(name.to_owned());
+        }
+    }
+
+    pub fn finish(mut self, status: std::io::Result<ExitStatus>, time: Duration) -> SuiteResult {
+        self.suite.time = time;
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(_) if self.suite.failed > 0 => {}
+            Ok(s) => {
+                self.suite.problem = Some(format!("node {s} (see its output above)"));
+            }
+            Err(e) => self.suite.problem = Some(format!("could not start node: {e}")),
+        }
+        if !self.suite.reported && self.suite.problem.is_none() {
+            self.suite.problem = Some("no summary in its output".to_owned());
+        }
+        self.suite
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn exit(code: i32) -> std::io::Result<ExitStatus> {
+        Ok(ExitStatus::from_raw(code << 8))
+    }
+
+    const CARGO_OUT: &str = "\
+   Compiling xtask v0.1.0 (/w/xtask)
+    Finished `test` profile [unoptimized + debuginfo] target(s) in 1.20s
+     Running unittests src/lib.rs (target/debug/deps/kakaowork_channel-0a1b2c3d)
+
+running 3 tests
+test a::one ... ok
+test a::two ... FAILED
+test a::three ... ignored
+
+failures:
+    a::two
+
+test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.52s
+
+     Running tests/cli.rs (target/debug/deps/cli-99aa)
+
+running 2 tests
+test shows_help ... ok
+test sends ... ok
+
+test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 12.25s
+
+     Running tests/redis_state.rs (target/debug/deps/redis_state-77)
+
+running 1 test
+error: test failed, to rerun pass `-p host-test --test redis_state`
+
+Caused by:
+  process didn't exit successfully: (signal: 9, SIGKILL: kill)
+   Doc-tests kakaowork_channel
+
+running 0 tests
+
+test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+
+error: 2 targets failed:
+";
+
+    #[test]
+    fn cargo_output_gives_one_suite_per_test_binary_with_counts_and_failures() {
+        let mut p = RustParser::default();
+        CARGO_OUT.lines().for_each(|l| p.line(l));
+        let r = p.finish(exit(101), Duration::from_secs(70));
+        let names: Vec<&str> = r.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "kakaowork_channel (src/lib.rs)",
+                "cli (tests/cli.rs)",
+                "redis_state (tests/redis_state.rs)",
+                "kakaowork_channel (doc-tests)",
+                "(cargo test in all, with building)",
+            ]
+        );
+        assert_eq!((r[0].passed, r[0].failed, r[0].ignored), (1, 1, 1));
+        assert_eq!(r[0].failures, ["a::two"]);
+        assert_eq!(r[0].time, Duration::from_millis(520));
+        assert!(!r[0].ok());
+        assert!(r[1].ok() && r[1].passed == 2);
+        // A binary killed before its result line is a failure, never a silent pass.
+        assert!(r[2].problem.as_deref().unwrap().contains("crashed"));
+        assert!(r[3].ok() && r[3].reported);
+        assert!(r[4].ok() && r[4].time == Duration::from_secs(70));
+    }
+
+    #[test]
+    fn a_cargo_failure_that_no_suite_explains_is_a_failing_entry() {
+        let mut p = RustParser::default();
+        "   Compiling host-test v0.1.0\nerror[E0425]: cannot find value `x`\n"
+            .lines()
+            .for_each(|l| p.line(l));
+        let r = p.finish(exit(101), Duration::from_secs(3));
+        assert_eq!(r[0].name, "cargo test");
+        assert!(r[0].problem.as_deref().unwrap().contains("build error"));
+        let mut p = RustParser::default();
+        CARGO_OUT.lines().take(20).for_each(|l| p.line(l));
+        assert!(
+            p.finish(exit(0), Duration::ZERO)
+                .iter()
+                .all(|s| s.name != "cargo test")
+        );
+    }
+
+    const NODE_OUT: &str = "\
+✔ passes (2.1ms)
+✖ fails here (1.8ms)
+﹣ skipped one (0.4ms) # SKIP
+ℹ tests 3
+ℹ suites 0
+ℹ pass 1
+ℹ fail 1
+ℹ cancelled 0
+ℹ skipped 1
+ℹ todo 0
+ℹ duration_ms 253.1
+
+✖ failing tests:
+
+test at test/a.test.js:4:1
+✖ fails here (1.834903ms)
+  AssertionError [ERR_ASSERTION]: 1 == 2
+  ✖ not a name (3ms)
+";
+
+    #[test]
+    fn node_spec_summary_gives_counts_and_failing_names() {
+        let mut p = NodeParser::new("a.test.js");
+        NODE_OUT.lines().for_each(|l| p.line(l));
+        let r = p.finish(exit(1), Duration::from_secs(2));
+        assert_eq!((r.passed, r.failed, r.ignored), (1, 1, 1));
+        assert_eq!(r.failures, ["fails here"]);
+        assert!(!r.ok() && r.problem.is_none());
+    }
+
+    #[test]
+    fn node_that_dies_without_a_summary_fails() {
+        let mut p = NodeParser::new("b.test.js");
+        p.line("✔ one (1ms)");
+        let r = p.finish(exit(0), Duration::ZERO);
+        assert!(!r.ok(), "no summary is not a pass");
+        let r = NodeParser::new("c.test.js").finish(exit(1), Duration::ZERO);
+        assert!(r.problem.unwrap().contains("exit status: 1"));
+    }
+
+    #[test]
+    fn filters() {
+        assert_eq!(Selection::parse(None), Selection::All);
+        assert_eq!(Selection::parse(Some("rust")), Selection::Rust);
+        assert_eq!(Selection::parse(Some("openclaw")), Selection::OpenClaw);
+        assert_eq!(
+            Selection::parse(Some("openclaw/gateway.test.js")),
+            Selection::OpenClawFile("gateway".into())
+        );
+        assert_eq!(
+            Selection::parse(Some("dedup")),
+            Selection::Name("dedup".into())
+        );
+        assert!(!Selection::Rust.wants_openclaw());
+        assert!(!Selection::OpenClawFile("x".into()).wants_rust());
+        assert!(Selection::Name("x".into()).wants_rust());
+        assert_eq!(regex_escape("a.b(c)"), r"a\.b\(c\)");
+    }
+}
