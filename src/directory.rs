@@ -211,7 +211,7 @@ impl Channel {
 /// budget (or a transient failure) stops it midway, the pages read so far are kept in the
 /// instance for a minute and the host's next call goes on from there: starting over would
 /// spend the budget on the first pages again and never reach the last.
-fn list<T: 'static>(
+pub(crate) fn list<T: 'static>(
     ports: &Ports<'_>,
     memo: &Memo,
     account: &str,

@@ -28,6 +28,7 @@ pub mod policy;
 pub mod ports;
 pub mod records;
 pub mod retry;
+pub mod rooms;
 pub mod send;
 pub mod target;
 pub mod text;

@@ -68,6 +68,8 @@ pub struct Memo {
     budget: Table<String, (String, u64)>,
     /// "account\nuser" -> conversation.
     dms: Table<String, String>,
+    /// "account\nconversation" -> what it is (see [`crate::rooms`]).
+    pub(crate) rooms: Table<String, crate::rooms::Room>,
     /// account -> whether it is known to have no authentication failure on record.
     auth_clear: Table<String, bool>,
     /// "account\nlist" -> (when it stopped, its `pagination::Progress`).
@@ -85,6 +87,7 @@ impl Default for Memo {
             signing: Table::new(16),
             budget: Table::new(16),
             dms: Table::new(256),
+            rooms: Table::new(256),
             auth_clear: Table::new(16),
             listings: Table::new(4),
             reservations: Table::new(256),

@@ -22,6 +22,7 @@ use crate::limiter::{self, Limiter};
 use crate::memo::Memo;
 use crate::ports::{HttpError, Ports};
 use crate::retry;
+use crate::rooms::{self, Room};
 use crate::target::{self, Target};
 
 /// The longest text one `send` accepts (it is split into chunks).
@@ -100,6 +101,15 @@ impl Channel {
         let mut admitted = false;
         // Whether KV was asked for this message's ledger (a group target needs to know).
         let mut ledger_checked = false;
+        // What the conversation is, as KakaoWork says: its sent record and buttons follow it.
+        let mut room: Option<Room> = match &target {
+            Target::User(user) => Some(Room::Dm { user: user.clone() }),
+            Target::Users(_) => Some(Room::Group),
+            Target::Email(_) => Some(Room::Dm {
+                user: String::new(),
+            }),
+            Target::Conversation(_) => None,
+        };
         let mut i = 0;
         let mut rounds = 0;
         while i < stored.ledger.chunks.len() {
@@ -175,6 +185,7 @@ impl Channel {
                             // Not repeated on a transient failure: a second try could leave an
                             // empty room behind.
                             let c = client.conversations_open_group(users)?.id.0;
+                            rooms::remember(ports, memo, &account.id, &c, Room::Group);
                             let mut next = stored.ledger.clone();
                             next.conversation_id = Some(c.clone());
                             stored = commit(ports, &lkey, &me, stored, next)?;
@@ -182,16 +193,19 @@ impl Channel {
                         }
                     }
                 }
-                Target::Conversation(c) => Some(Cow::Borrowed(c.as_str())),
+                Target::Conversation(c) => {
+                    if room.is_none() {
+                        room = Some(rooms::resolve(ports, memo, &client, &account.id, c)?);
+                    }
+                    Some(Cow::Borrowed(c.as_str()))
+                }
                 Target::Email(_) => None,
             };
+            let room = room.as_ref().expect("every target's room is known here");
 
             // The part's buttons, bound to this message: built before the claim, so a KV
             // failure reading the signing key leaves the chunk unclaimed.
-            let dm_user = match &target {
-                Target::User(u) => u.as_str(),
-                _ => "",
-            };
+            let dm_user = room.user();
             let (bound, nonce) = outgoing::bind(
                 ports,
                 memo,
@@ -257,7 +271,7 @@ impl Channel {
                     // Remember the message as ours, where it went and its button's nonce: its
                     // callbacks are checked against this record.
                     let record = binding::SentRecord::encode(
-                        matches!(target, Target::Conversation(_) | Target::Users(_)),
+                        room.is_group(),
                         // Where it was sent, as its button says; the answer's for an e-mail.
                         conversation.as_deref().unwrap_or(&conversation_id),
                         &nonce,
@@ -425,6 +439,9 @@ fn open_dm(
     }
     let key = dm_cache_key(&account.id, user);
     // The cache only saves a request; a KV outage must not stop delivery.
+    let dm = || Room::Dm {
+        user: user.to_owned(),
+    };
     if let Some(c) = ports
         .kv
         .get(&key)
@@ -433,6 +450,8 @@ fn open_dm(
         .and_then(|v| String::from_utf8(v).ok())
     {
         memo.set_dm(&account.id, user, Some(&c));
+        // Once per instance and user: a DM opened by an earlier version has no room record.
+        rooms::remember(ports, memo, &account.id, &c, dm());
         return Ok(c);
     }
     let conv = retry::safe_call(ports, scope, "conversations.open", || {
@@ -442,6 +461,7 @@ fn open_dm(
         .kv
         .set(&key, conv.id.as_str().as_bytes(), Some(DM_CACHE_TTL_MS));
     memo.set_dm(&account.id, user, Some(conv.id.as_str()));
+    rooms::remember(ports, memo, &account.id, conv.id.as_str(), dm());
     Ok(conv.id.0)
 }
 

@@ -19,6 +19,13 @@ impl World {
         let kv = MemoryKv::default();
         // Skip spaces.info unless a test wants it.
         kv.set("ws/v1/default", b"ws:1", None).unwrap();
+        // The conversations the tests send to by id are groups the plugin already knows
+        // (their lookup is tested in `rooms`).
+        for account in ["default", "a", "b"] {
+            for c in ["1", "5", "6"] {
+                crate::rooms::preset(&kv, account, c, &crate::rooms::Room::Group);
+            }
+        }
         Self {
             kv,
             pairing: FakePairing::default(),
