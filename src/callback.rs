@@ -235,6 +235,29 @@ pub fn signing_key(kv: &dyn Kv, random: &dyn Random, account: &str) -> Result<Ve
     Err(KvError::Other("could not create the signing key".into()))
 }
 
+/// The callback token of an account without a configured `callbackSecret`: 256 random bits
+/// in hex, made on first use and kept in KV without expiry, so that every instance, host and
+/// restart sharing the state agrees on it.
+pub fn callback_token(kv: &dyn Kv, random: &dyn Random, account: &str) -> Result<String, KvError> {
+    let key = format!("cbtoken/v1/{account}");
+    for _ in 0..8 {
+        if let Some(t) = kv.get(&key)?
+            && t.len() == 64
+            && let Ok(t) = String::from_utf8(t)
+        {
+            return Ok(t);
+        }
+        let mut fresh = String::with_capacity(64);
+        for _ in 0..4 {
+            crate::text::push_hex(&mut fresh, &random.next_u64().to_le_bytes());
+        }
+        if kv.compare_and_swap(&key, None, Some(fresh.as_bytes()), None)? {
+            return Ok(fresh);
+        }
+    }
+    Err(KvError::Other("could not create the callback token".into()))
+}
+
 /// One block of a message with a Reply button, as KakaoWork takes it.
 #[derive(Debug, serde::Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]

@@ -211,6 +211,10 @@ impl wit::Guest for Plugin {
         channel(|ch| ch.handle_callback(&PORTS, &req)).map_err(error_to_wit)
     }
 
+    fn callback_token(account: Option<String>) -> Result<Option<String>, wit::ChannelError> {
+        channel(|ch| ch.callback_token(&PORTS, account.as_deref())).map_err(error_to_wit)
+    }
+
     fn check_policy(
         account: Option<String>,
         sender_id: String,

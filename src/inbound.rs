@@ -40,14 +40,8 @@ impl Channel {
                 "no account listens on this path",
             ));
         };
-        // Without a secret, only the explicit opt-out lets a callback in.
-        if account.callback_secret.is_none() && !account.accept_unauthenticated {
-            return answer(CallbackResponse::error(
-                401,
-                "this account has no callbackSecret, so it accepts no callbacks",
-            ));
-        }
-        if let Err(resp) = callback::check_transport(req, account.callback_secret.as_deref()) {
+        let token = self.token_of(ports, account)?;
+        if let Err(resp) = callback::check_transport(req, token.as_deref()) {
             return answer(resp);
         }
         let mut cb = match callback::parse(&req.body) {
@@ -241,6 +235,38 @@ impl Channel {
             events: vec![event],
             outbound: vec![],
         })
+    }
+
+    /// The token a callback URL must carry (`?token=`): the configured `callbackSecret`, else
+    /// the one the plugin made; `None` only under the explicit opt-out.
+    pub fn callback_token(
+        &self,
+        ports: &Ports<'_>,
+        account: Option<&str>,
+    ) -> Result<Option<String>, ChannelError> {
+        // No app key is needed to show where KakaoWork should call.
+        let account = self.policy_account(account)?;
+        if !account.enabled {
+            return Err(ChannelError::AccountDisabled(account.id.clone()));
+        }
+        Ok(self.token_of(ports, account)?.map(|t| t.to_string()))
+    }
+
+    fn token_of(
+        &self,
+        ports: &Ports<'_>,
+        account: &Account,
+    ) -> Result<Option<std::rc::Rc<str>>, ChannelError> {
+        if let Some(s) = &account.callback_secret {
+            return Ok(Some(s.as_str().into()));
+        }
+        if account.accept_unauthenticated {
+            return Ok(None);
+        }
+        let t = self.memo.callback_token(&account.id, || {
+            callback::callback_token(ports.kv, ports.random, &account.id)
+        })?;
+        Ok(Some(t))
     }
 
     /// The sender's display name from `users.info`, cached for an hour; best effort.

@@ -64,6 +64,8 @@ pub struct Memo {
     /// Each budget's record as this instance last saw it (see `limiter::Limiter::with_hints`).
     pub(crate) limiter: crate::limiter::Hints,
     signing: Table<String, Rc<Keys>>,
+    /// account -> the callback token the plugin made (see `callback::callback_token`).
+    tokens: Table<String, Rc<str>>,
     /// account -> (budget key, trusted until).
     budget: Table<String, (String, u64)>,
     /// "account\nuser" -> conversation.
@@ -85,6 +87,7 @@ impl Default for Memo {
         Self {
             limiter: Table::new(16),
             signing: Table::new(16),
+            tokens: Table::new(16),
             budget: Table::new(16),
             dms: Table::new(256),
             rooms: Table::new(256),
@@ -113,6 +116,20 @@ impl Memo {
         let keys = Rc::new(Keys::new(&load()?));
         self.signing.put(account.to_owned(), keys.clone());
         Ok(keys)
+    }
+
+    /// The account's generated callback token, read (or made) by `load` the first time only.
+    pub fn callback_token<E>(
+        &self,
+        account: &str,
+        load: impl FnOnce() -> Result<String, E>,
+    ) -> Result<Rc<str>, E> {
+        if let Some(t) = self.tokens.get(account) {
+            return Ok(t);
+        }
+        let t: Rc<str> = load()?.into();
+        self.tokens.put(account.to_owned(), t.clone());
+        Ok(t)
     }
 
     pub fn budget_key(&self, account: &str, now: u64) -> Option<String> {

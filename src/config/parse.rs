@@ -166,28 +166,17 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
             );
         }
         paths.push((path.clone(), a.id.clone()));
-        if a.callback_secret.is_none() && a.enabled {
-            if a.accept_unauthenticated {
-                c.warn(
-                    &child(&a.path, UNAUTHENTICATED_OPT_OUT),
-                    format!(
-                        "account `{}` accepts callbacks without authentication: anyone who can reach {path} can act as any user",
-                        a.id
-                    ),
-                    "set callbackSecret (`kakaowork-host secret` makes one), register the callback URL with ?token=<secret>, and remove the opt-out",
-                );
-            } else if a.receives_callbacks {
-                c.error(
-                    &child(&a.path, "callbackSecret"),
-                    format!(
-                        "account `{}` receives callbacks (a Reply button or a callback URL) but has no callbackSecret: anyone who reaches {path} could act as any user",
-                        a.id
-                    ),
-                    format!(
-                        "set callbackSecret (`kakaowork-host secret` makes one) and register the callback URL with ?token=<secret>; or turn the button off with \"replyButton\": false; or, on a closed test network only, set \"{UNAUTHENTICATED_OPT_OUT}\": true"
-                    ),
-                );
-            }
+        // Without a callbackSecret the plugin makes a token of its own on first use (see
+        // `Channel::callback_token`): only the explicit opt-out leaves callbacks unauthenticated.
+        if a.callback_secret.is_none() && a.enabled && a.accept_unauthenticated {
+            c.warn(
+                &child(&a.path, UNAUTHENTICATED_OPT_OUT),
+                format!(
+                    "account `{}` accepts callbacks without authentication: anyone who can reach {path} can act as any user",
+                    a.id
+                ),
+                "remove the opt-out: the plugin then makes a callback token itself (`kakaowork-host callback-url` shows the URL to register)",
+            );
         }
     }
     for a in &mut accounts {

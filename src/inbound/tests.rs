@@ -11,36 +11,83 @@ fn callback_req(body: serde_json::Value) -> CallbackRequest {
     }
 }
 
+fn configured_as(json: &str) -> Channel {
+    let mut ch = Channel::default();
+    ch.configure(
+        json,
+        &[CredentialStatus {
+            account: "default".into(),
+            source: CredentialSource::Env,
+            key_id: None,
+        }],
+    )
+    .unwrap();
+    ch
+}
+
 #[test]
-fn a_send_only_account_refuses_callbacks_and_the_opt_out_admits_them() {
+fn without_a_secret_the_plugin_makes_a_token_that_every_instance_shares() {
     let w = World::new();
     let http = ScriptedHttp::new(vec![]);
-    let body = serde_json::json!({"type": "submit_action", "message_id": 1, "conversation_id": 2,
+    let body = serde_json::json!({"type": "submit_action", "message": {"id": 1, "conversation_id": 2},
         "react_user_id": 3, "value": "x"});
     let mut req = callback_req(body);
     req.query = String::new();
-    let mut ch = Channel::default();
-    ch.configure(
-        r#"{"replyButton": false}"#,
-        &[CredentialStatus {
-            account: "default".into(),
-            source: CredentialSource::Env,
-            key_id: None,
-        }],
-    )
-    .unwrap();
-    let r = ch.handle_callback(&w.ports(&http), &req).unwrap();
-    assert_eq!(r.response.status, 401);
-    let mut open = Channel::default();
-    open.configure(
-        r#"{"dangerouslyAcceptUnauthenticatedCallbacks": true}"#,
-        &[CredentialStatus {
-            account: "default".into(),
-            source: CredentialSource::Env,
-            key_id: None,
-        }],
-    )
-    .unwrap();
+    // The seed's setup: an app key and a policy, no secret.
+    let a = configured_as(r#"{"dmPolicy": "pairing"}"#);
+    let token = a.callback_token(&w.ports(&http), None).unwrap().unwrap();
+    assert_eq!(token.len(), 64, "256 bits in hex");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+    // Without the token, or with another: 401, before anything else is read.
+    assert_eq!(
+        a.handle_callback(&w.ports(&http), &req)
+            .unwrap()
+            .response
+            .status,
+        401
+    );
+    req.query = format!("token={}", "0".repeat(64));
+    assert_eq!(
+        a.handle_callback(&w.ports(&http), &req)
+            .unwrap()
+            .response
+            .status,
+        401
+    );
+    // Another instance on the same state (a restart, a second gateway on Redis) has the same
+    // token, and a callback carrying it gets past authentication (refused later: no such
+    // message).
+    let b = configured_as(r#"{"dmPolicy": "pairing"}"#);
+    assert_eq!(
+        b.callback_token(&w.ports(&http), None).unwrap().as_deref(),
+        Some(token.as_str())
+    );
+    req.query = format!("token={token}");
+    assert_eq!(
+        b.handle_callback(&w.ports(&http), &req)
+            .unwrap()
+            .response
+            .status,
+        403
+    );
+    // Another state makes another token.
+    let w2 = World::new();
+    w2.random.0.set(99);
+    let fresh = configured_as(r#"{"dmPolicy": "pairing"}"#);
+    let other = fresh
+        .callback_token(&w2.ports(&http), None)
+        .unwrap()
+        .unwrap();
+    assert_ne!(other, token);
+    // A configured secret wins; the opt-out has none.
+    let c = configured_as(r#"{"callbackSecret": "test-callback-secret-0123456789"}"#);
+    assert_eq!(
+        c.callback_token(&w.ports(&http), None).unwrap().as_deref(),
+        Some("test-callback-secret-0123456789")
+    );
+    let open = configured_as(r#"{"dangerouslyAcceptUnauthenticatedCallbacks": true}"#);
+    assert_eq!(open.callback_token(&w.ports(&http), None).unwrap(), None);
+    req.query = String::new();
     // Past authentication: refused later, by the checks of the body.
     let r = open.handle_callback(&w.ports(&http), &req).unwrap();
     assert!(matches!(r.response.status, 400 | 403), "{r:?}");
