@@ -57,6 +57,16 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Print the URL to register as the bot's callback URL in KakaoWork, with its token (one
+    /// line per account when there are several: the account id, then the URL).
+    CallbackUrl {
+        /// Where KakaoWork reaches this host (default: the account's callbackUrl, else
+        /// http://127.0.0.1:8080, where `serve` listens by default).
+        #[arg(long)]
+        base: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Run the KakaoWork emulator as a standalone server (for OpenClaw or any other host).
     Emulator(cli::emulator::EmulatorArgs),
     /// Print a new random callbackSecret (256 bits, URL-safe).
@@ -77,6 +87,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Pairing { action } => cli::pairing::run(action),
         Command::Policy { action } => cli::policy::run(action),
         Command::Serve { listen, conn } => cli::serve::run(&listen, &conn),
+        Command::CallbackUrl { base, conn } => cli::callback_url::run(&conn, base.as_deref()),
         Command::Emulator(args) => cli::emulator::run(args).map_err(CliError::Channel),
         Command::Secret => {
             println!("{}", new_secret());

@@ -324,6 +324,17 @@ impl Plugin {
             .call_handle_callback(&mut self.store, req)
     }
 
+    /// The token the account's callback URL carries; `None` under the opt-out.
+    pub fn callback_token(
+        &mut self,
+        account: Option<&str>,
+    ) -> wasmtime::Result<Result<Option<String>, wit::ChannelError>> {
+        self.arm();
+        self.bindings
+            .moltbot_channel_channel()
+            .call_callback_token(&mut self.store, account)
+    }
+
     pub fn check_policy(
         &mut self,
         account: Option<&str>,

@@ -2,6 +2,7 @@
 //! an instance), the errors, and the output helpers.
 
 pub mod batch;
+pub mod callback_url;
 pub mod component;
 pub mod directory;
 pub mod emulator;

@@ -30,7 +30,7 @@ pub fn run(listen: &str, conn: &Conn) -> Result<(), CliError> {
         Arc::new(|e: &wit::InboundEvent| println!("{}", event_json(e)));
     let server = host_test::serve::CallbackServer::start(listen, pool, sink)
         .map_err(|e| CliError::Channel(format!("cannot listen on {listen}: {e}")))?;
-    let emulated = emulator.is_some();
+    // The token is never printed here (logs keep banners): `callback-url` shows it on request.
     let paths: Vec<String> = s
         .prepared
         .config
@@ -38,19 +38,17 @@ pub fn run(listen: &str, conn: &Conn) -> Result<(), CliError> {
         .iter()
         .filter_map(|a| {
             let url = server.url(a.callback_path.as_deref()?);
-            Some(match (&a.callback_secret, a.accept_unauthenticated) {
-                // The emulator's secret was made for this run: show it, it is of no use elsewhere.
-                (Some(secret), _) if emulated => format!("{url}?token={secret} -> account {}", a.id),
-                (Some(_), _) => format!("{url}?token=<callbackSecret> -> account {}", a.id),
-                (None, true) => format!(
+            Some(if a.callback_secret.is_none() && a.accept_unauthenticated {
+                format!(
                     "{url} -> account {} WITHOUT AUTHENTICATION ({} is set): anyone who reaches it can act as any user",
                     a.id,
                     kakaowork_channel::config::UNAUTHENTICATED_OPT_OUT
-                ),
-                (None, false) => format!(
-                    "{url} -> account {}: no callbackSecret, so every callback is refused",
-                    a.id
-                ),
+                )
+            } else {
+                format!(
+                    "{url}?token=… -> account {} (the URL with its token: kakaowork-host callback-url --account {})",
+                    a.id, a.id
+                )
             })
         })
         .collect();

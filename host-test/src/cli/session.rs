@@ -120,6 +120,12 @@ pub fn show_wait(ms: u64, reason: &str) {
 }
 
 pub fn connect(conn: &Conn) -> Result<Session, CliError> {
+    connect_with(conn, true)
+}
+
+/// As [`connect`]; without `emulate_without_key` the embedded emulator starts only for
+/// `--emulator` (a command about this machine's own state, not about KakaoWork).
+pub fn connect_with(conn: &Conn, emulate_without_key: bool) -> Result<Session, CliError> {
     let env_key = std::env::var(APP_KEY_ENV)
         .ok()
         .filter(|k| !k.trim().is_empty());
@@ -171,7 +177,7 @@ pub fn connect(conn: &Conn) -> Result<Session, CliError> {
                 },
             }
         })?;
-    let (prepared, emulator) = if conn.emulator || !has_key {
+    let (prepared, emulator) = if conn.emulator || (!has_key && emulate_without_key) {
         let emu = Emulator::start(EmulatorOptions::default()).map_err(CliError::Emulator)?;
         eprintln!(
             "No KakaoWork app key found ({APP_KEY_ENV} or --config): using the embedded KakaoWork emulator at {}.",
