@@ -111,6 +111,37 @@ fn run_streamed(mut cmd: Command, mut on_line: impl FnMut(&str)) -> std::io::Res
     child.wait()
 }
 
+/// A command for a suite, without the variables `cargo run` set for this xtask
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, ...): build scripts such as ring's ask cargo to
+/// rerun when those change, so a nested cargo that saw them would compile those crates again.
+fn command(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_crate_variable) {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd
+}
+
+/// The variables cargo sets for the crate it runs (its reference's "Environment variables Cargo
+/// sets for crates"), but `CARGO` itself, which says which cargo to use.
+fn is_crate_variable(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
+}
+
 fn cargo() -> std::ffi::OsString {
     // `cargo xtask` runs under cargo, which says where it is; the same cargo runs the tests.
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
@@ -120,7 +151,7 @@ fn cargo() -> std::ffi::OsString {
 pub fn rust(root: &Path, tools: &Tools, selection: &Selection) -> Vec<SuiteResult> {
     banner("Rust workspace: cargo test --workspace --no-fail-fast");
     let started = Instant::now();
-    let mut cmd = Command::new(cargo());
+    let mut cmd = command(cargo());
     cmd.current_dir(root)
         .env("PATH", &tools.path)
         .args(["test", "--workspace", "--no-fail-fast"]);
@@ -275,7 +306,7 @@ pub fn openclaw(root: &Path, tools: &Tools, selection: &Selection) -> Vec<SuiteR
     };
     let mut results = Vec::new();
     let npm = |args: &[&str]| {
-        let mut cmd = Command::new("npm");
+        let mut cmd = command("npm");
         cmd.current_dir(&dir).env("PATH", &tools.path).args(args);
         cmd
     };
@@ -306,7 +337,7 @@ pub fn openclaw(root: &Path, tools: &Tools, selection: &Selection) -> Vec<SuiteR
         let name = file_name(&file);
         banner(&format!("OpenClaw: test/{name}"));
         let started = Instant::now();
-        let mut cmd = Command::new("node");
+        let mut cmd = command("node");
         cmd.current_dir(&dir).env("PATH", &tools.path).args([
             "--test",
             "--test-concurrency=1",
@@ -610,5 +641,26 @@ test at test/a.test.js:4:1
         assert!(!Selection::OpenClawFile("x".into()).wants_rust());
         assert!(Selection::Name("x".into()).wants_rust());
         assert_eq!(regex_escape("a.b(c)"), r"a\.b\(c\)");
+    }
+
+    #[test]
+    fn the_variables_cargo_run_sets_are_not_passed_on() {
+        for v in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "OUT_DIR",
+        ] {
+            assert!(is_crate_variable(v), "{v}");
+        }
+        for v in [
+            "CARGO",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_TERM_COLOR",
+            "PATH",
+        ] {
+            assert!(!is_crate_variable(v), "{v}");
+        }
     }
 }

@@ -246,24 +246,37 @@ fn a_failing_suite_does_not_stop_the_others_and_fails_the_run() {
     // cargo whose first test binary has a failing test and exits 101, as cargo does.
     w.program(
         "cargo",
-        "echo '     Running tests/cli.rs (target/debug/deps/cli-0a1b)'\n\
+        "echo \"cargo-env:${CARGO_MANIFEST_DIR:-unset}:${CARGO_PKG_NAME:-unset}\" >> LOG\n\
+         echo '     Running tests/cli.rs (target/debug/deps/cli-0a1b)'\n\
          echo 'test sends ... FAILED'\n\
          echo 'test result: FAILED. 9 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.00s'\n\
          echo '     Running tests/emulator.rs (target/debug/deps/emulator-0a1b)'\n\
          echo 'test result: ok. 5 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 2.00s'\n\
          exit 101",
     );
+    let cargo = std::fs::read_to_string(w.dir.join("bin/cargo")).unwrap();
+    w.script(
+        "bin/cargo",
+        &cargo
+            .trim_start_matches("#!/bin/sh\n")
+            .replace("LOG", &w.log_path().display().to_string()),
+    );
     w.program("npm", "exit 0");
+    // As `cargo xtask` runs it: with the variables cargo sets for the crate it runs.
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["test", "--root"])
         .arg(w.dir.join("root"))
         .env("PATH", w.dir.join("bin"))
         .env("CARGO", w.dir.join("bin/cargo"))
+        .env("CARGO_MANIFEST_DIR", "/somewhere/xtask")
+        .env("CARGO_PKG_NAME", "xtask")
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     let log = w.log();
+    // A nested cargo that saw them would rebuild crates whose build scripts watch them.
+    assert!(log.contains("cargo-env:unset:unset\n"), "{log}");
     // Every suite ran: Rust's, then OpenClaw's set-up and both of its files.
     assert!(
         log.contains("cargo test --workspace --no-fail-fast\n")
