@@ -27,6 +27,8 @@ pub struct Pool {
     /// Instances that exist (idle or in use); a failed replacement lowers it.
     size: Mutex<usize>,
     replaced: AtomicU64,
+    /// Calls that took an instance.
+    taken: AtomicU64,
 }
 
 impl Pool {
@@ -42,12 +44,18 @@ impl Pool {
             factory,
             size: Mutex::new(size),
             replaced: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
         })
     }
 
     /// Trapped instances replaced so far.
     pub fn replaced(&self) -> u64 {
         self.replaced.load(Ordering::Relaxed)
+    }
+
+    /// Calls that took an instance so far.
+    pub fn taken(&self) -> u64 {
+        self.taken.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on an idle instance, waiting at most `wait` for one. A trap drops that
@@ -58,6 +66,7 @@ impl Pool {
         f: impl FnOnce(&mut Plugin) -> wasmtime::Result<T>,
     ) -> Result<T, PoolError> {
         let mut plugin = self.take(wait)?;
+        self.taken.fetch_add(1, Ordering::Relaxed);
         match f(&mut plugin) {
             Ok(v) => {
                 self.give_back(plugin);

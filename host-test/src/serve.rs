@@ -44,12 +44,36 @@ impl CallbackServer {
         Self::start_with(listen, pool, on_event, READ_DEADLINE)
     }
 
+    /// As [`CallbackServer::start`], with each callback path's token (see
+    /// [`CallbackServer::launch`]).
+    pub fn start_guarded(
+        listen: &str,
+        pool: Arc<Pool>,
+        on_event: EventSink,
+        tokens: Tokens,
+    ) -> std::io::Result<Self> {
+        Self::launch(listen, pool, on_event, READ_DEADLINE, tokens)
+    }
+
     /// As [`CallbackServer::start`], with another read deadline (tests).
     pub fn start_with(
         listen: &str,
         pool: Arc<Pool>,
         on_event: EventSink,
         read_deadline: Duration,
+    ) -> std::io::Result<Self> {
+        Self::launch(listen, pool, on_event, read_deadline, Tokens::default())
+    }
+
+    /// A request to a path of `tokens` whose `token` is not that path's is answered 401 before
+    /// it takes an instance (compared in constant time, by the plugin's own function): a flood
+    /// of forged callbacks cannot keep the instances from the real ones. The plugin checks again.
+    pub fn launch(
+        listen: &str,
+        pool: Arc<Pool>,
+        on_event: EventSink,
+        read_deadline: Duration,
+        tokens: Tokens,
     ) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
@@ -59,6 +83,7 @@ impl CallbackServer {
             on_event,
             outbox: outbox.clone(),
             read_deadline,
+            tokens,
         };
         let limits = Limits {
             header_timeout: Some(read_deadline),
@@ -119,6 +144,19 @@ struct State {
     on_event: EventSink,
     outbox: Arc<Mutex<Vec<SendRequest>>>,
     read_deadline: Duration,
+    tokens: Tokens,
+}
+
+/// Callback paths and the token each must carry.
+pub type Tokens = Arc<Vec<(String, String)>>;
+
+/// Whether a request to `path` with `query` may take an instance.
+fn admitted(tokens: &Tokens, path: &str, query: &str) -> bool {
+    use kakaowork_channel::callback::{ct_eq, token};
+    tokens
+        .iter()
+        .filter(|(p, _)| p == path)
+        .all(|(_, want)| ct_eq(token(query).unwrap_or("").as_bytes(), want.as_bytes()))
 }
 
 fn json(status: u16, body: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
@@ -153,6 +191,15 @@ async fn handle(
         Err(_) => json(408, "the body was not received in time"),
         Ok(Read::Broken) => json(400, "the body could not be read"),
         Ok(Read::TooLong) => json(413, "the body is over the limit, even to be read"),
+        Ok(Read::Body(_))
+            if !admitted(
+                &state.tokens,
+                parts.uri.path(),
+                parts.uri.query().unwrap_or(""),
+            ) =>
+        {
+            json(401, "missing or wrong token")
+        }
         Ok(Read::Body(body)) => {
             let request = CallbackRequest {
                 method: parts.method.as_str().to_owned(),

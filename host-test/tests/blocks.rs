@@ -149,7 +149,12 @@ fn the_agents_markdown_is_posted_as_blocks_the_emulator_accepts() {
         value: "ci:7".into(),
         style: ButtonStyle::Primary,
     }];
-    let receipt = r.plugin.send(&req).unwrap().unwrap();
+    // Sent as a host sends it: its parts and the conversation's lookup exceed the burst.
+    let clock = r.clock.clone();
+    let receipt = host_test::delivery::deliver(&mut r.plugin, &req, &clock, 20, |_, _| {})
+        .unwrap()
+        .outcome
+        .unwrap();
     assert!(
         receipt.chunks.len() > 1,
         "a long reply takes several messages"

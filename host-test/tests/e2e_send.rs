@@ -11,8 +11,18 @@ fn body_json(body: &[u8]) -> Value {
     serde_json::from_slice(body).expect("JSON body")
 }
 
-/// Requests other than the one-time `spaces.info` (which keys the workspace rate budget).
+/// Requests other than the one-time lookups: `spaces.info` (which keys the workspace rate
+/// budget) and `conversations.list` (what a conversation the plugin did not open is: a DM or a
+/// group; tested in `send_to_a_conversation`).
 fn api_requests(emu: &Emulator) -> Vec<host_test::emulator::Recorded> {
+    api_requests_with_lookups(emu)
+        .into_iter()
+        .filter(|r| r.path != "/v1/conversations.list")
+        .collect()
+}
+
+/// Requests other than the one-time `spaces.info`.
+fn api_requests_with_lookups(emu: &Emulator) -> Vec<host_test::emulator::Recorded> {
     let all = emu.requests();
     assert_eq!(
         all.first().map(|r| r.path.as_str()),
@@ -56,6 +66,13 @@ fn send_to_a_conversation() {
     assert_eq!(receipt.send_time, Some(1_700_000_000));
     assert_eq!(receipt.account, "default");
 
+    // A conversation the plugin did not open is looked up once in the bot's list (it is a
+    // group here); the next send to it asks nothing more.
+    let lookups: Vec<_> = api_requests_with_lookups(&r.emulator)
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(lookups, ["/v1/conversations.list", "/v1/messages.send"]);
     let reqs = api_requests(&r.emulator);
     assert_eq!(reqs.len(), 1);
     assert_eq!(
@@ -77,6 +94,18 @@ fn send_to_a_conversation() {
         body["blocks"][1]["elements"][0]["action_type"],
         json!("call_modal")
     );
+    r.plugin
+        .send(&send_req(
+            &format!("conversation:{FIRST_GROUP_ROOM}"),
+            "두 번째",
+        ))
+        .unwrap()
+        .unwrap();
+    let lists = api_requests_with_lookups(&r.emulator)
+        .iter()
+        .filter(|r| r.path == "/v1/conversations.list")
+        .count();
+    assert_eq!(lists, 1, "the kind is remembered");
 }
 
 #[test]
@@ -377,13 +406,18 @@ fn several_accounts_each_get_their_own_key() {
             .iter()
             .all(|a| a.configured && a.credential_source == wit::CredentialSource::Config)
     );
-    r.plugin
-        .send(&send_req("3000001", "to support"))
-        .unwrap()
-        .unwrap();
+    // Both workspaces answer with the same space id, so the two accounts share one budget:
+    // sent as a host sends, waiting when told to.
+    let deliver = |r: &mut common::Rig, req: &wit::SendRequest| {
+        host_test::delivery::deliver(&mut r.plugin, req, &r.clock.clone(), 20, |_, _| {})
+            .unwrap()
+            .outcome
+            .unwrap()
+    };
+    deliver(&mut r, &send_req("3000001", "to support"));
     let mut req = send_req("3000001", "to internal");
     req.account = Some("internal".into());
-    let receipt = r.plugin.send(&req).unwrap().unwrap();
+    let receipt = deliver(&mut r, &req);
     assert_eq!(receipt.account, "internal");
     assert_eq!(r.emulator.posted().len(), 1);
     assert_eq!(emu2.posted().len(), 1);

@@ -31,6 +31,16 @@ struct Served {
 }
 
 fn served(rt: &'static Runtime, instances: usize, read_deadline: Duration) -> Served {
+    served_on(rt, instances, read_deadline, vec![])
+}
+
+/// As [`served`], with the host's own token check for the callback paths of `tokens`.
+fn served_on(
+    rt: &'static Runtime,
+    instances: usize,
+    read_deadline: Duration,
+    tokens: Vec<(String, String)>,
+) -> Served {
     let clock = Clock::fake(1_700_000_000_000);
     let emulator = Emulator::start(EmulatorOptions {
         clock: clock.clone(),
@@ -55,11 +65,12 @@ fn served(rt: &'static Runtime, instances: usize, read_deadline: Duration) -> Se
     let pool = Arc::new(Pool::new(instances, Box::new(configured)).unwrap());
     let events: Arc<Mutex<Vec<InboundEvent>>> = Arc::default();
     let sink = events.clone();
-    let server = CallbackServer::start_with(
+    let server = CallbackServer::launch(
         "127.0.0.1:0",
         pool.clone(),
         Arc::new(move |e| sink.lock().unwrap().push(e.clone())),
         read_deadline,
+        Arc::new(tokens),
     )
     .unwrap();
     Served {
@@ -90,6 +101,58 @@ impl Served {
         let r = self.agent.lock().unwrap().send(&req).unwrap().unwrap();
         r.message_id.expect("a delivered message has an id")
     }
+}
+
+#[test]
+fn forged_callbacks_are_refused_before_they_take_an_instance() {
+    let s = served_on(
+        common::runtime(),
+        2,
+        Duration::from_secs(10),
+        vec![(PATH.to_owned(), SECRET.to_owned())],
+    );
+    let msg = s.says(&format!("user:{USER}"), "forged");
+    let before = s.pool.taken();
+    let wrong = s
+        .server
+        .url(&format!("{PATH}?token=s3cr3t-token-abcdefghijklmnoX"));
+    // 8 clients at a time, 400 requests with a wrong token and a 64 KiB body.
+    let body = "x".repeat(64 * 1024);
+    let forgers: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, body) = (wrong.clone(), body.clone());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(20)))
+                    .build()
+                    .into();
+                (0..50)
+                    .map(|_| {
+                        agent
+                            .post(&url)
+                            .header("Content-Type", "application/json")
+                            .send(&body)
+                            .map(|r| r.status().as_u16())
+                            .unwrap_or(0)
+                    })
+                    .collect::<Vec<u16>>()
+            })
+        })
+        .collect();
+    // Meanwhile the user's click is answered with the modal.
+    let (status, modal) = s.emulator.click(&s.url(), &msg, "답장하기", USER).unwrap();
+    assert_eq!(status, 200, "{modal}");
+    assert!(modal["view"].is_object(), "{modal}");
+    let statuses: Vec<u16> = forgers
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 400);
+    assert!(statuses.iter().all(|&c| c == 401), "{statuses:?}");
+    // Only the real click took an instance.
+    assert_eq!(s.pool.taken() - before, 1);
+    assert!(s.events.lock().unwrap().is_empty());
 }
 
 #[test]

@@ -45,7 +45,7 @@ impl fmt::Display for Summary<'_> {
         let mut hidden = 0;
         for r in self.results {
             // A name filter leaves most binaries with nothing to run: count them, not list.
-            if r.reported && r.ok() && r.passed + r.ignored == 0 && r.group == "rust" {
+            if r.reported && r.ok() && r.passed + r.ignored == 0 && !r.aggregate {
                 hidden += 1;
                 continue;
             }
@@ -68,7 +68,7 @@ impl fmt::Display for Summary<'_> {
         if hidden > 0 {
             writeln!(
                 f,
-                "({hidden} Rust suites ran no test: none matched the filter)"
+                "({hidden} suites ran no test: they have none, or none matched)"
             )?;
         }
         let passed: u32 = self.results.iter().map(|r| r.passed).sum();
@@ -123,6 +123,14 @@ mod tests {
                 ..Default::default()
             },
         ];
+        let mut results = results;
+        results.push(SuiteResult {
+            group: "rust",
+            name: "(cargo test in all)".into(),
+            reported: true,
+            aggregate: true,
+            ..Default::default()
+        });
         let s = Summary {
             results: &results,
             setup: "set-up: redis-server".into(),

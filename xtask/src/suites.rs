@@ -68,6 +68,8 @@ pub struct SuiteResult {
     pub problem: Option<String>,
     /// Whether it reported its counts (a filter can leave a suite with no test to run).
     pub reported: bool,
+    /// A line of totals (all of `cargo test`, building included), not a suite of its own.
+    pub aggregate: bool,
 }
 
 impl SuiteResult {
@@ -234,6 +236,7 @@ impl RustParser {
         }
         done.push(SuiteResult {
             reported: true,
+            aggregate: true,
             time: elapsed,
             ..SuiteResult::new("rust", "(cargo test in all, with building)")
         });

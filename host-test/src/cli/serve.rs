@@ -26,10 +26,27 @@ pub fn run(listen: &str, conn: &Conn) -> Result<(), CliError> {
         Ok(p)
     });
     let pool = Arc::new(Pool::new(INSTANCES, factory).map_err(trap)?);
+    // Each callback path's token, for the check before a request takes an instance.
+    let mut tokens = Vec::new();
+    for a in s.prepared.config.accounts.iter().filter(|a| a.enabled) {
+        let Some(path) = &a.callback_path else {
+            continue;
+        };
+        let token = pool
+            .with(std::time::Duration::from_secs(30), |p| {
+                p.callback_token(Some(&a.id))
+            })
+            .map_err(|e| CliError::Channel(format!("the callback token of `{}`: {e:?}", a.id)))?
+            .map_err(|e| super::error::channel_error(e, emulator.is_some()))?;
+        if let Some(t) = token {
+            tokens.push((path.clone(), t));
+        }
+    }
     let sink: host_test::serve::EventSink =
         Arc::new(|e: &wit::InboundEvent| println!("{}", event_json(e)));
-    let server = host_test::serve::CallbackServer::start(listen, pool, sink)
-        .map_err(|e| CliError::Channel(format!("cannot listen on {listen}: {e}")))?;
+    let server =
+        host_test::serve::CallbackServer::start_guarded(listen, pool, sink, Arc::new(tokens))
+            .map_err(|e| CliError::Channel(format!("cannot listen on {listen}: {e}")))?;
     // The token is never printed here (logs keep banners): `callback-url` shows it on request.
     let paths: Vec<String> = s
         .prepared
