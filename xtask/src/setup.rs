@@ -84,6 +84,7 @@ impl Tools {
 fn describe(name: &str, found: &Found) -> String {
     let version = found.version.as_deref().unwrap_or("");
     let how = match &found.installed_by {
+        Some(how) if name == "node" => format!("from `{how}`"),
         Some(how) => format!("installed now by `{how}`"),
         None => "already on PATH".to_owned(),
     };

@@ -68,7 +68,8 @@ pub struct SuiteResult {
     pub problem: Option<String>,
     /// Whether it reported its counts (a filter can leave a suite with no test to run).
     pub reported: bool,
-    /// A line of totals (all of `cargo test`, building included), not a suite of its own.
+    /// A set-up step or a line of totals (all of `cargo test`, building included): shown even
+    /// though it runs no test of its own.
     pub aggregate: bool,
 }
 
@@ -379,6 +380,7 @@ fn step(name: &str, cmd: Command) -> SuiteResult {
     let started = Instant::now();
     let status = run_streamed(cmd, |_| {});
     let mut r = SuiteResult::new("openclaw", name);
+    r.aggregate = true;
     r.time = started.elapsed();
     match status {
         Ok(s) if s.success() => r.reported = true,

@@ -144,7 +144,7 @@ fn as_root_it_installs_redis_server_with_apt_get_and_fetches_node_24() {
         stdout.contains("redis-server 7.0.15 at ")
             && stdout.contains("(installed now by `")
             && stdout.contains("node 24.19.0 at ")
-            && stdout.contains("(installed now by `openclaw/scripts/node24.sh`)"),
+            && stdout.contains("(from `openclaw/scripts/node24.sh`)"),
         "{stdout}"
     );
 }
