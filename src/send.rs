@@ -188,8 +188,17 @@ impl Channel {
                             rooms::remember(ports, memo, &account.id, &c, Room::Group);
                             let mut next = stored.ledger.clone();
                             next.conversation_id = Some(c.clone());
-                            stored = commit(ports, &lkey, &me, stored, next)?;
-                            Some(Cow::Owned(c))
+                            // Written now, even before any part is claimed: a call deferred
+                            // after the open must find this room, not open another.
+                            stored =
+                                match ledger::swap(ports.kv, &lkey, stored.raw.as_deref(), next)? {
+                                    Ok(s) => s,
+                                    Err(_) => reread(ports, &lkey, &me)?,
+                                };
+                            // Another instance's room, if it wrote first.
+                            Some(Cow::Owned(
+                                stored.ledger.conversation_id.clone().unwrap_or(c),
+                            ))
                         }
                     }
                 }

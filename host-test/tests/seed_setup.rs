@@ -4,22 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const SEED_KEY: &str = "your-app-key-here";
-
-/// A child process killed however the test ends.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("kw-seed-{name}-{}", std::process::id()));
@@ -28,28 +17,9 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
-/// `kakaowork-host emulator` with the seed's app key: its API and control URLs.
-fn emulator(state: &Path) -> (Proc, String, String) {
-    let mut child = common::cli::host(state)
-        .args(["emulator", "--listen", "127.0.0.1:0"])
-        .args(["--control-listen", "127.0.0.1:0", "--app-key", SEED_KEY])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    let proc = Proc(child);
-    let (mut base, mut control) = (None, None);
-    // It prints its addresses at once; the loop ends at the third line or at its exit.
-    for line in out.lines().take(3) {
-        let line = line.unwrap();
-        if let Some(u) = line.strip_prefix("base url: ") {
-            base = Some(u.to_owned());
-        } else if let Some(u) = line.strip_prefix("control url: ") {
-            control = Some(u.to_owned());
-        }
-    }
-    (proc, base.expect("base url"), control.expect("control url"))
+/// `kakaowork-host emulator` with the seed's app key.
+fn emulator(state: &Path) -> (common::cli::Guarded, String, String) {
+    common::cli::standalone_emulator(state, SEED_KEY)
 }
 
 /// The CLI with only the environment the test gives it.
@@ -225,31 +195,15 @@ fn callbacks_need_the_token_callback_url_shows_and_serve_never_prints_it() {
         .concat(),
     );
     assert_eq!(rc, 0, "{err}");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let posted: serde_json::Value = agent
-        .get(format!("{control}/posted"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap();
-    let message = posted.as_array().unwrap().last().unwrap()["id"]
+    let message = common::cli::posted(&control).last().unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
 
     let listen = format!("127.0.0.1:{}", free_port());
     let mut serve = cli(&state, env_key);
-    serve
-        .args([&["serve", "--listen", &listen][..], &conn].concat())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut serve = Proc(serve.spawn().unwrap());
+    serve.args([&["serve", "--listen", &listen][..], &conn].concat());
+    let serve = common::cli::Guarded::spawn(&mut serve);
     let local = format!("http://{listen}/kakao/callback");
     let mut up = false;
     for _ in 0..200 {
@@ -260,19 +214,13 @@ fn callbacks_need_the_token_callback_url_shows_and_serve_never_prints_it() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(up, "serve did not start");
-    let click = |url: &str| -> (u64, serde_json::Value) {
-        let mut r = agent
-            .post(format!("{control}/click"))
-            .header("Content-Type", "application/json")
-            .send(
-                serde_json::json!({"callbackUrl": url, "messageId": message,
-                    "label": "답장하기", "userId": 10000001})
-                .to_string(),
-            )
-            .unwrap();
-        let v: serde_json::Value =
-            serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
-        (v["status"].as_u64().unwrap_or(0), v["body"].clone())
+    let click = |url: &str| {
+        common::cli::play(
+            &control,
+            "click",
+            serde_json::json!({"callbackUrl": url, "messageId": message,
+                "label": "답장하기", "userId": 10000001}),
+        )
     };
     // Without the token, or with a wrong one: 401.
     assert_eq!(click(&local).0, 401);
@@ -291,27 +239,9 @@ fn callbacks_need_the_token_callback_url_shows_and_serve_never_prints_it() {
     assert_eq!(status, 200, "{body}");
     assert!(body["view"]["value"].is_string(), "{body}");
 
-    let _ = serve.0.kill();
-    let out = serve.0.wait_with_output_ref();
+    let (_, out) = serve.kill_with_output();
     assert!(!out.contains(token), "serve printed the token: {out}");
     assert!(out.contains("kakaowork-host callback-url"), "{out}");
     let _ = std::fs::remove_dir_all(&state);
     let _ = std::fs::remove_dir_all(&emu_state);
-}
-
-trait WaitOutput {
-    fn wait_with_output_ref(&mut self) -> String;
-}
-
-impl WaitOutput for Child {
-    /// Everything the (killed) child wrote to stderr.
-    fn wait_with_output_ref(&mut self) -> String {
-        let _ = self.wait();
-        let mut s = String::new();
-        if let Some(mut e) = self.stderr.take() {
-            use std::io::Read;
-            let _ = e.read_to_string(&mut s);
-        }
-        s
-    }
 }

@@ -560,3 +560,25 @@ fn reply_button_can_be_turned_off_and_relabelled() {
     };
     assert!(binding::check(&key, button["value"].as_str().unwrap(), &record, &elsewhere).is_err());
 }
+
+#[test]
+fn a_group_send_deferred_after_its_room_was_opened_opens_no_second_room() {
+    // The budget lets the open through, not the message: the call is deferred after the open.
+    let ch = configured(
+        r#"{"rateLimit": {"requestsPerMinute": 60, "burst": 1}}"#,
+        &[("default", CredentialSource::Env)],
+    );
+    let w = World::new();
+    let open = r#"{"success":true,"conversation":{"id":"88","type":"group"}}"#;
+    let http = ScriptedHttp::new(vec![(200, open), (200, &sent(5))]);
+    let req = req_k("users:10,11", "hello", "group-1");
+    let wait = match ch.send(&w.ports(&http), &req) {
+        Err(ChannelError::Deferred(ms)) => ms,
+        other => panic!("expected a deferral, got {other:?}"),
+    };
+    // Called again when told: the room the first call opened, no new one.
+    w.clock.0.set(w.clock.0.get() + wait);
+    let receipt = ch.send(&w.ports(&http), &req).unwrap();
+    assert_eq!(receipt.conversation_id.as_deref(), Some("88"));
+    assert_eq!(endpoints(&http), ["conversations.open", "messages.send"]);
+}
