@@ -22,40 +22,65 @@ pub struct Found {
     pub installed_by: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum SetupError {
-    #[error(
-        "redis-server is not on PATH, and this user cannot install it (not root, and sudo asks \
-         for a password). Run `sudo apt-get install -y redis-server`, then this command again."
-    )]
     RedisNeedsRoot,
-    #[error(
-        "redis-server is not on PATH and there is no apt-get to install Debian's package. \
-         Install Redis 7 (the `redis-server` program) with this system's package manager, \
-         then run this command again."
-    )]
     RedisNoAptGet,
-    #[error(
-        "installing redis-server failed: `{command}` {status}. Run it by hand to see why, \
-         then this command again."
-    )]
-    RedisInstallFailed { command: String, status: String },
-    #[error(
-        "`{command}` succeeded but redis-server is still not on PATH ({path}). Add the \
-         directory that holds it to PATH."
-    )]
-    RedisStillMissing { command: String, path: String },
-    #[error(
-        "Node {found} is not the Node OpenClaw needs (>= 24.16 in 24, or >= 26.1), and \
-         fetching Node 24 with {script} failed: {reason}. It needs python3 with venv and \
-         access to PyPI; or install Node 24.16 or newer on PATH yourself."
-    )]
+    RedisInstallFailed {
+        command: String,
+        status: String,
+    },
+    RedisStillMissing {
+        command: String,
+        path: String,
+    },
     Node {
         found: String,
         script: String,
         reason: String,
     },
 }
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::RedisNeedsRoot => write!(
+                f,
+                "redis-server is not on PATH, and this user cannot install it (not root, and sudo \
+                 asks for a password). Run `sudo apt-get install -y redis-server`, then this \
+                 command again."
+            ),
+            Self::RedisNoAptGet => write!(
+                f,
+                "redis-server is not on PATH and there is no apt-get to install Debian's \
+                 package. Install Redis 7 (the `redis-server` program) with this system's package \
+                 manager, then run this command again."
+            ),
+            Self::RedisInstallFailed { command, status } => write!(
+                f,
+                "installing redis-server failed: `{command}` {status}. Run it by hand to see why, \
+                 then this command again."
+            ),
+            Self::RedisStillMissing { command, path } => write!(
+                f,
+                "`{command}` succeeded but redis-server is still not on PATH ({path}). Add the \
+                 directory that holds it to PATH."
+            ),
+            Self::Node {
+                found,
+                script,
+                reason,
+            } => write!(
+                f,
+                "Node {found} is not the Node OpenClaw needs (>= 24.16 in 24, or >= 26.1), and \
+                 fetching Node 24 with {script} failed: {reason}. It needs python3 with venv and \
+                 access to PyPI; or install Node 24.16 or newer on PATH yourself."
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {}
 
 /// Finds or installs `redis-server`, and Node 24 when `node` is needed.
 pub fn prepare(root: &Path, node: bool) -> Result<Tools, SetupError> {
