@@ -54,6 +54,7 @@ pub struct Client<'a> {
     account: &'a str,
     base: &'a str,
     gate: Option<&'a dyn Gate>,
+    timeout_ms: u32,
 }
 
 /// Percent-encode a query component (RFC 3986 unreserved characters pass through).
@@ -76,11 +77,18 @@ impl<'a> Client<'a> {
             account,
             base,
             gate: None,
+            timeout_ms: REQUEST_TIMEOUT_MS,
         }
     }
 
     pub fn with_gate(mut self, gate: &'a dyn Gate) -> Self {
         self.gate = Some(gate);
+        self
+    }
+
+    /// A shorter whole-request timeout, for calls made while someone waits (a callback).
+    pub fn with_timeout(mut self, ms: u32) -> Self {
+        self.timeout_ms = ms.min(REQUEST_TIMEOUT_MS);
         self
     }
 
@@ -101,7 +109,7 @@ impl<'a> Client<'a> {
             },
             body,
             account: Some(self.account.to_owned()),
-            timeout_ms: Some(REQUEST_TIMEOUT_MS),
+            timeout_ms: Some(self.timeout_ms),
             response_headers: envelope::READ_HEADERS,
         }
     }

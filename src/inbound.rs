@@ -13,6 +13,10 @@ use crate::config::Account;
 use crate::error::ChannelError;
 use crate::ports::Ports;
 
+/// `users.info` for a sender's name inside a callback: KakaoWork waits only briefly for the
+/// answer, so a slow lookup gives up and the event goes without the name.
+pub const NAME_LOOKUP_TIMEOUT_MS: u32 = 1_500;
+
 impl Channel {
     /// A KakaoWork callback: the HTTP answer, and the inbound events for the agent.
     pub fn handle_callback(
@@ -269,7 +273,8 @@ impl Channel {
         Ok(Some(t))
     }
 
-    /// The sender's display name from `users.info`, cached for an hour; best effort.
+    /// The sender's display name from `users.info`, cached for an hour; best effort, and
+    /// quick: KakaoWork waits for the callback's answer, so a slow lookup gives no name.
     fn sender_name(&self, ports: &Ports<'_>, account: &Account, user: &str) -> Option<String> {
         let key = format!("user/v1/{}/{user}", account.id);
         if let Some(v) = ports.kv.get(&key).ok().flatten() {
@@ -280,6 +285,7 @@ impl Channel {
         let gate = LimitGate::new(ports, &self.memo, &bkey, account);
         let name = Client::new(ports.http, &account.id, &account.api_base)
             .with_gate(&gate)
+            .with_timeout(NAME_LOOKUP_TIMEOUT_MS)
             .users_info(user)
             .ok()?
             .name?;

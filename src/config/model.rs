@@ -295,3 +295,6 @@ pub fn redact_credentials(section: &mut Value) -> usize {
     }
     n
 }
+
+/// The most plugin instances `workers` may ask a host for.
+pub const MAX_WORKERS: u64 = 16;

@@ -132,6 +132,18 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
         ),
     }
 
+    // How many plugin instances a host runs (callbacks in one never wait on KakaoWork in
+    // another): the host reads it; the guest checks its range.
+    match top.get("workers") {
+        None => {}
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=MAX_WORKERS).contains(&n)) => {}
+        Some(other) => c.error(
+            &child(SECTION_PATH, "workers"),
+            format!("takes a whole number from 1 to {MAX_WORKERS}, not {other}"),
+            "write a number like 4 (the default), or remove it",
+        ),
+    }
+
     let mut accounts: Vec<Account> = Vec::new();
     let default_id;
     if declared.is_empty() {

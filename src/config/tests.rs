@@ -422,3 +422,34 @@ fn the_state_is_a_redis_url_at_the_top_and_leaves_the_sandbox_redacted() {
     redact_credentials(&mut v);
     assert!(!v.to_string().contains("secret-pw"), "{v}");
 }
+
+#[test]
+fn workers_is_a_small_whole_number_at_the_top() {
+    let base = json!({"callbackSecret": "test-callback-secret-0123456789"});
+    let with = |v: Value| {
+        let mut c = base.clone();
+        c["workers"] = v;
+        c
+    };
+    for good in [json!(1), json!(4), json!(16)] {
+        assert!(parse(&with(good.clone())).is_ok(), "{good}");
+    }
+    for bad in [json!(0), json!(17), json!(2.5), json!("4"), json!(-1)] {
+        let issues = parse(&with(bad.clone())).expect_err("refused");
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.path == "channels.kakao.workers" && i.message.contains("1 to 16")),
+            "{bad}: {issues:?}"
+        );
+    }
+    let mut nested = base.clone();
+    nested["accounts"] = json!({"a": {"workers": 2}});
+    let issues = parse(&nested).expect_err("only at the top");
+    assert!(
+        issues
+            .iter()
+            .any(|i| i.path == "channels.kakao.accounts.a.workers"),
+        "{issues:?}"
+    );
+}

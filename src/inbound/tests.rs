@@ -1,4 +1,5 @@
 use super::*;
+use crate::ports::HttpError;
 use crate::testkit::*;
 
 fn callback_req(body: serde_json::Value) -> CallbackRequest {
@@ -132,4 +133,35 @@ fn submit_action_becomes_an_action_event() {
         http.requests().is_empty(),
         "the cached name needs no request"
     );
+}
+
+#[test]
+fn the_sender_name_is_looked_up_quickly_and_a_slow_lookup_costs_only_the_name() {
+    let ch = configured(
+        r#"{"groupPolicy":"open"}"#,
+        &[("default", CredentialSource::Env)],
+    );
+    let w = World::new();
+    w.kv.set("sent/v1/default/555", b"g|77|n555|", None)
+        .unwrap();
+    let key = binding::Keys::new(&callback::signing_key(&w.kv, &w.random, "default").unwrap());
+    let click = |user: u64| {
+        serde_json::json!({"type": "submit_action", "action_time": "t", "message": {"id": "555", "conversation_id": 77},
+                           "react_user_id": user, "action_name": "approve", "value": binding::button_value(&key, "deploy:9913", "default", "77", "", "n555")})
+    };
+    // KakaoWork waits for this answer: the lookup is given a short timeout, not the default.
+    let http = ScriptedHttp::new(vec![(200, r#"{"success":true,"user":{"id":"10","name":"홍길동"}}"#)]);
+    let out = ch.handle_callback(&w.ports(&http), &callback_req(click(10))).unwrap();
+    assert_eq!(out.events[0].sender_name.as_deref(), Some("홍길동"));
+    let asked = http.requests();
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].url.contains("users.info"), "{}", asked[0].url);
+    assert_eq!(asked[0].timeout_ms, Some(NAME_LOOKUP_TIMEOUT_MS));
+    assert!(NAME_LOOKUP_TIMEOUT_MS <= 2_000);
+    // A lookup that times out: the event still goes to the agent, without a name.
+    let slow = ScriptedHttp::from_results(vec![Err(HttpError::Timeout)]);
+    let out = ch.handle_callback(&w.ports(&slow), &callback_req(click(11))).unwrap();
+    assert_eq!(out.response.status, 200);
+    assert_eq!(out.events.len(), 1);
+    assert_eq!(out.events[0].sender_name, None);
 }

@@ -2,7 +2,7 @@
 // No KakaoWork knowledge lives here; the component (through runtime.js) has all of it.
 import { randomUUID } from "node:crypto";
 import { createChatChannelPlugin } from "openclaw/plugin-sdk/channel-core";
-import { channelFor, ChannelError, approvalNotices } from "./runtime.js";
+import { channelFor, ChannelError, approvalNotices, callbackToken } from "./runtime.js";
 import { APPROVED_MESSAGE } from "./approvals.js";
 import { deliver, withRetries } from "./send.js";
 import { startAccount } from "./gateway.js";
@@ -92,6 +92,36 @@ async function probeAccount({ account, cfg }) {
   }
 }
 
+/** The gateway's own address, where the callback path is served unless `callbackUrl` says. */
+const gatewayBase = (cfg) => `http://127.0.0.1:${cfg?.gateway?.port ?? 18789}`;
+
+/**
+ * The account's status, with the callback URL to register in KakaoWork (its token included):
+ * shown on request (`openclaw channels status --json`), never in a log line.
+ */
+async function buildAccountSnapshot({ account, cfg, runtime, probe }) {
+  const snapshot = {
+    ...runtime,
+    accountId: account.accountId,
+    name: account.name,
+    enabled: account.enabled,
+    configured: account.configured,
+    dmPolicy: account.dmPolicy,
+    probe,
+  };
+  try {
+    const { result } = await channelFor(cfg);
+    const info = result.accounts.find((a) => a.id === account.accountId);
+    if (!info?.callbackPath) return snapshot;
+    const token = await callbackToken(cfg, account.accountId);
+    const base = account.callbackUrl ?? `${gatewayBase(cfg)}${info.callbackPath}`;
+    const url = token === null ? base : `${base}${base.includes("?") ? "&" : "?"}token=${token}`;
+    return { ...snapshot, webhookPath: info.callbackPath, webhookUrl: url };
+  } catch (e) {
+    return { ...snapshot, lastError: e.message };
+  }
+}
+
 export const kakaoPlugin = createChatChannelPlugin({
   base: {
     id: CHANNEL_ID,
@@ -135,7 +165,7 @@ export const kakaoPlugin = createChatChannelPlugin({
         hint: TARGET_HINT,
       },
     },
-    status: { probeAccount },
+    status: { probeAccount, buildAccountSnapshot },
     directory,
     gateway: { startAccount },
   },

@@ -1,9 +1,25 @@
-// The component as the main thread sees it: a worker that owns the instance (see worker.js),
-// the bridge that answers its HTTP, pairing and (on Redis) KV imports here (Node's network;
-// the host's pairing store; the Redis client), and `call`, which resolves with an export's value or rejects with a
-// `ChannelError` carrying the WIT error.
+// The component as the main thread sees it: a pool of workers, each owning one instance (see
+// worker.js), so that a call waiting on KakaoWork in one never holds a callback in another; the
+// bridge that answers their HTTP, pairing and (on Redis) KV imports here (Node's network; the
+// host's pairing store; the Redis client); and `call`, which resolves with an export's value or
+// rejects with a `ChannelError` carrying the WIT error (or a `PoolError` of the host's own).
 import { Worker, MessageChannel } from "node:worker_threads";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { perform } from "./http.js";
+
+/** Instances when `channels.kakao.workers` does not say (the Rust host's `serve` has 4 too). */
+export const DEFAULT_WORKERS = 4;
+/** Calls waiting for an instance, beyond which a call is refused at once (`busy`). */
+export const DEFAULT_QUEUE_LIMIT = 64;
+/**
+ * Longest a call may hold an instance: longer than any one import takes (an HTTP request times
+ * out in 30 s, the worker's wait for an import in 40 s). A call past it fails, and its worker is
+ * replaced, so that its late answer cannot settle anything.
+ */
+export const DEFAULT_CALL_DEADLINE_MS = 45_000;
+/** Longest a callback waits for a free instance before KakaoWork is told to try again. */
+export const DEFAULT_URGENT_WAIT_MS = 3_000;
 
 /** An export's error (`channel-error`, or the config issues of `configure`). */
 export class ChannelError extends Error {
@@ -48,23 +64,41 @@ function describe(p) {
   }
 }
 
+/** The host's own refusal or failure of a call: the pool is full, a worker died, a deadline. */
+export class PoolError extends Error {
+  /** @param {"busy" | "worker-died" | "deadline" | "closed"} kind */
+  constructor(kind, message) {
+    super(message);
+    this.name = "PoolError";
+    this.kind = kind;
+  }
+}
+
+/**
+ * A pool of component instances, one per worker thread, started as calls need them (a CLI
+ * command starts one). Calls wait in a bounded queue (callbacks first); a full queue refuses
+ * at once. Every call has a deadline; a worker that dies, traps fatally or passes a deadline is
+ * replaced, and the call it held fails with a `PoolError`. The last successful `configure` is
+ * replayed into every new worker before its first call.
+ */
 export class ComponentHost {
   /**
    * @param {{componentDir: string, state: {kind: "sqlite", path: string, prefix?: string}
-   *          | {kind: "redis", store: import("./kv-redis.js").RedisKv}}} opts
-   *   where the KV import keeps its entries: a SQLite file the worker opens, or a Redis store
-   *   on this thread
+   *          | {kind: "redis", store: import("./kv-redis.js").RedisKv},
+   *          workers?: number, queueLimit?: number, callDeadlineMs?: number}} opts
+   *   where the KV import keeps its entries: a SQLite file each worker opens, or a Redis store
+   *   on this thread; how many instances; how many calls may wait; how long one may run
    */
   constructor(opts) {
+    this.componentDir = opts.componentDir;
+    this.state = opts.state;
     this.kv = opts.state.kind === "redis" ? opts.state.store : null;
+    this.size = opts.workers ?? DEFAULT_WORKERS;
+    this.queueLimit = opts.queueLimit ?? DEFAULT_QUEUE_LIMIT;
+    this.callDeadlineMs = opts.callDeadlineMs ?? DEFAULT_CALL_DEADLINE_MS;
+    this.urgentWaitMs = opts.urgentWaitMs ?? DEFAULT_URGENT_WAIT_MS;
     /** @type {Map<string, {origin: string, key?: string}>} */
     this.endpoints = new Map();
-    this.pending = new Map();
-    this.nextId = 0;
-    const flag = new SharedArrayBuffer(4);
-    const signal = new Int32Array(flag);
-    const { port1, port2 } = new MessageChannel();
-    this.httpPort = port1;
     /**
      * The host's pairing store (`moltbot:channel/pairing`): OpenClaw's, once the gateway sets it.
      * Without one, nobody is approved and no request can be recorded.
@@ -75,46 +109,194 @@ export class ComponentHost {
         throw new Error("no pairing store in this process");
       },
     };
+    /** What happened so far, for status and tests. */
+    this.stats = { taken: 0, refused: 0, replaced: 0, started: 0 };
+    this.slots = [];
+    this.urgent = [];
+    this.normal = [];
+    this.configureArgs = null;
+    this.generation = 0;
+    this.closed = false;
+    this.modules = null;
+  }
+
+  /** Resizes the pool (a config reload); extra idle workers stop, busy ones finish first. */
+  resize(workers) {
+    this.size = workers ?? DEFAULT_WORKERS;
+    for (const slot of this.slots.filter((s) => !s.task && s.ready).slice(this.size)) this.#retire(slot);
+  }
+
+  /** The core modules, compiled once for every worker (off the event loop). */
+  #compiled() {
+    if (!this.modules) {
+      const names = readdirSync(this.componentDir).filter((f) => f.endsWith(".wasm"));
+      this.modules = Promise.all(
+        names.map(async (n) => [n, await WebAssembly.compile(readFileSync(join(this.componentDir, n)))]),
+      ).then((pairs) => new Map(pairs));
+      this.modules.catch(() => {
+        this.modules = null;
+      });
+    }
+    return this.modules;
+  }
+
+  #spawn() {
+    const flag = new SharedArrayBuffer(4);
+    const signal = new Int32Array(flag);
+    const { port1, port2 } = new MessageChannel();
+    const slot = { task: null, ready: false, generation: -1, port: port1, worker: null, dead: false };
+    this.slots.push(slot);
+    this.stats.started += 1;
     port1.on("message", async ({ id, kind, args }) => {
       const answer = await this.#answer(kind, args);
+      if (slot.dead) return;
       port1.postMessage({ id, ...answer });
       Atomics.store(signal, 0, 1);
       Atomics.notify(signal, 0);
     });
     port1.unref();
-    this.worker = new Worker(new URL("./worker.js", import.meta.url), {
-      workerData: {
-        componentDir: opts.componentDir,
-        state:
-          opts.state.kind === "redis"
-            ? { kind: "redis" }
-            : { kind: "sqlite", path: opts.state.path, prefix: opts.state.prefix ?? "" },
-        flag,
-        httpPort: port2,
+    // Nothing else holds a CLI process open while the component compiles.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    this.#compiled().then(
+      (modules) => {
+        clearInterval(keepAlive);
+        if (slot.dead) return;
+        slot.worker = new Worker(new URL("./worker.js", import.meta.url), {
+          workerData: {
+            componentDir: this.componentDir,
+            modules,
+            state:
+              this.state.kind === "redis"
+                ? { kind: "redis" }
+                : { kind: "sqlite", path: this.state.path, prefix: this.state.prefix ?? "" },
+            flag,
+            httpPort: port2,
+          },
+          transferList: [port2],
+        });
+        slot.worker.on("message", (m) => this.#onMessage(slot, m));
+        slot.worker.on("error", (e) => this.#died(slot, `it failed: ${e?.message ?? e}`));
+        slot.worker.on("exit", (code) => this.#died(slot, `it exited with code ${code}`));
       },
-      transferList: [port2],
-    });
-    this.ready = new Promise((resolve, reject) => {
-      this.worker.once("error", reject);
-      this.worker.on("message", (m) => {
-        if (m.ready) return resolve();
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        this.#idle();
-        if ("ok" in m) p.resolve(m.ok);
-        else if (m.trap) p.reject(new TrapError(p.fn, m.trap));
-        else p.reject(new ChannelError(p.fn, m.err));
-      });
-    });
-    this.worker.on("error", (e) => {
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    });
-    this.worker.unref();
+      (e) => {
+        clearInterval(keepAlive);
+        // The component cannot be compiled: every waiting call learns why.
+        this.#remove(slot);
+        for (const t of [...this.urgent.splice(0), ...this.normal.splice(0)]) t.reject(e);
+      },
+    );
+    return slot;
   }
 
-  /** Answers one import call from the worker; never throws. */
+  #onMessage(slot, m) {
+    if (m.ready) {
+      slot.ready = true;
+      this.#pump();
+      if (!slot.task) slot.worker.unref();
+      return;
+    }
+    const task = slot.task;
+    if (!task || task.id !== m.id) return; // a call that already failed (deadline): dropped
+    this.#finish(slot);
+    if (task.fn === "configure" && "ok" in m) {
+      // Every other worker takes it before its next call.
+      this.configureArgs = task.args;
+      this.generation += 1;
+      slot.generation = this.generation;
+    }
+    if ("ok" in m) task.resolve(m.ok);
+    else if (m.trap) task.reject(new TrapError(task.fn, m.trap));
+    else task.reject(new ChannelError(task.fn, m.err));
+    this.#pump();
+  }
+
+  #finish(slot) {
+    clearTimeout(slot.timer);
+    slot.task = null;
+    slot.worker?.unref();
+  }
+
+  #remove(slot) {
+    slot.dead = true;
+    clearTimeout(slot.timer);
+    slot.port.close();
+    this.slots = this.slots.filter((s) => s !== slot);
+  }
+
+  #retire(slot) {
+    this.#remove(slot);
+    slot.worker?.terminate().catch(() => {});
+  }
+
+  /** A worker is gone: the call it held fails; a new worker takes the queue. */
+  #died(slot, why) {
+    if (slot.dead) return;
+    const task = slot.task;
+    this.#remove(slot);
+    if (this.closed) {
+      task?.reject(new PoolError("closed", "the KakaoWork plugin was shut down"));
+      return;
+    }
+    this.stats.replaced += 1;
+    task?.reject(
+      new PoolError(
+        "worker-died",
+        `the KakaoWork plugin's worker stopped during \`${task.fn}\` (${why}); it was replaced, try again`,
+      ),
+    );
+    this.#pump();
+  }
+
+  /** Gives waiting calls to idle workers, starting workers while the pool has room. */
+  #pump() {
+    while (this.urgent.length + this.normal.length > 0) {
+      const slot = this.slots.find((s) => s.ready && !s.task && !s.dead);
+      if (!slot) {
+        const starting = this.slots.filter((s) => !s.ready).length;
+        const waiting = this.urgent.length + this.normal.length;
+        if (this.slots.length < this.size && starting < waiting) {
+          this.#spawn();
+          continue;
+        }
+        return;
+      }
+      const task = this.urgent.shift() ?? this.normal.shift();
+      clearTimeout(task.expiry);
+      this.#run(slot, task);
+    }
+  }
+
+  #run(slot, task) {
+    // A worker configured before the last `configure` (or never) is brought up to date first;
+    // the call's own `configure` needs no replay.
+    const replay =
+      this.configureArgs && slot.generation !== this.generation && task.fn !== "configure"
+        ? this.configureArgs
+        : null;
+    slot.task = task;
+    this.stats.taken += 1;
+    slot.worker.ref();
+    slot.timer = setTimeout(() => {
+      if (slot.task !== task) return;
+      task.reject(
+        new PoolError(
+          "deadline",
+          `the KakaoWork plugin did not finish \`${task.fn}\` in ${this.callDeadlineMs} ms; its worker was replaced`,
+        ),
+      );
+      slot.task = null;
+      this.stats.replaced += 1;
+      this.#retire(slot);
+      this.#pump();
+    }, this.callDeadlineMs);
+    if (replay) {
+      slot.generation = this.generation;
+      slot.worker.postMessage({ id: `${task.id}:configure`, fn: "configure", args: replay, silent: true });
+    }
+    slot.worker.postMessage({ id: task.id, fn: task.fn, args: task.args });
+  }
+
+  /** Answers one import call from a worker; never throws. */
   async #answer(kind, args) {
     if (kind === "http") return perform(args[0], this.endpoints);
     if (kind.startsWith("kv.")) return this.#kv(kind.slice(3), args);
@@ -143,32 +325,61 @@ export class ComponentHost {
     }
   }
 
-  // An idle worker must not keep a CLI process alive; a busy one must.
-  #idle() {
-    if (this.pending.size === 0) this.worker.unref();
+  #enqueue(fn, args, urgent) {
+    if (this.closed) return Promise.reject(new PoolError("closed", "the KakaoWork plugin was shut down"));
+    const waiting = this.urgent.length + this.normal.length;
+    const room = this.slots.length < this.size || this.slots.some((s) => s.ready && !s.task && !s.dead);
+    const limit = urgent ? this.queueLimit : this.queueLimit * 16;
+    if (!room && (urgent ? this.urgent.length : waiting) >= limit) {
+      this.stats.refused += 1;
+      return Promise.reject(
+        new PoolError(
+          "busy",
+          `the KakaoWork plugin is busy: ${this.slots.length} instances at work and ${waiting} calls waiting`,
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const task = { id: ++taskIds, fn, args, resolve, reject };
+      if (urgent) {
+        // KakaoWork waits only briefly for a callback's answer: past that, a quick refusal.
+        task.expiry = setTimeout(() => {
+          const i = this.urgent.indexOf(task);
+          if (i < 0) return;
+          this.urgent.splice(i, 1);
+          this.stats.refused += 1;
+          reject(new PoolError("busy", `the KakaoWork plugin is busy: no instance was free in ${this.urgentWaitMs} ms`));
+        }, this.urgentWaitMs);
+      }
+      (urgent ? this.urgent : this.normal).push(task);
+      this.#pump();
+    });
   }
 
   /** Calls an export of the `channel` interface by its JavaScript name (`checkPolicy`, ...). */
-  async call(fn, ...args) {
-    const id = ++this.nextId;
-    // Referenced from the start: a CLI process must not exit while the worker starts up.
-    this.worker.ref();
-    const answer = new Promise((resolve, reject) => {
-      this.pending.set(id, { fn, resolve, reject });
-    });
-    try {
-      await this.ready;
-    } catch (e) {
-      this.pending.delete(id);
-      this.#idle();
-      throw e;
-    }
-    this.worker.postMessage({ id, fn, args });
-    return answer;
+  call(fn, ...args) {
+    return this.#enqueue(fn, args, false);
+  }
+
+  /** As `call`, ahead of every other waiting call: KakaoWork waits for a callback's answer. */
+  callUrgent(fn, ...args) {
+    return this.#enqueue(fn, args, true);
   }
 
   async close() {
-    this.httpPort.close();
-    await this.worker.terminate();
+    this.closed = true;
+    for (const t of [...this.urgent.splice(0), ...this.normal.splice(0)]) {
+      clearTimeout(t.expiry);
+      t.reject(new PoolError("closed", "the KakaoWork plugin was shut down"));
+    }
+    const slots = [...this.slots];
+    for (const s of slots) {
+      s.task?.reject(new PoolError("closed", "the KakaoWork plugin was shut down"));
+      s.task = null;
+      this.#remove(s);
+    }
+    await Promise.all(slots.map((s) => s.worker?.terminate()));
   }
 }
+
+let taskIds = 0;

@@ -154,5 +154,6 @@ export function resolveAccount(section, accountId, env = process.env) {
     configured: hasKey,
     dmPolicy: typeof merged.dmPolicy === "string" ? merged.dmPolicy : "pairing",
     allowFrom: Array.isArray(merged.allowFrom) ? merged.allowFrom.map(String) : [],
+    callbackUrl: typeof merged.callbackUrl === "string" ? merged.callbackUrl : undefined,
   };
 }

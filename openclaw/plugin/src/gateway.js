@@ -2,11 +2,14 @@
 // the component's `handle-callback` (which authenticates, parses and decides policy); its answer
 // goes back to KakaoWork, its events to the agent through OpenClaw's inbound pipeline, and the
 // agent's replies back through `send` to the conversation the event came from.
+import { writeFileSync } from "node:fs";
 import { registerPluginHttpRoute } from "openclaw/plugin-sdk/webhook-ingress";
 import { runDetachedWebhookWork } from "openclaw/plugin-sdk/webhook-request-guards";
 import { resolveChannelInboundRouteEnvelope } from "openclaw/plugin-sdk/channel-inbound";
 import { defineStableChannelIngressIdentity } from "openclaw/plugin-sdk/channel-ingress-runtime";
-import { channelFor, approvalNotices } from "./runtime.js";
+import { timingSafeEqual, createHash } from "node:crypto";
+import { channelFor, approvalNotices, callbackToken, hostKv, PoolError } from "./runtime.js";
+import { Inbox } from "./inbox.js";
 import { deliver } from "./send.js";
 import { renderPresentation } from "./presentation.js";
 import { getRuntime } from "./openclaw-runtime.js";
@@ -15,6 +18,8 @@ import { CHANNEL_ID, sectionOf, resolveAccount } from "./config.js";
 // The guest refuses bodies over 64 KiB (413); reading one byte more is enough to know.
 const MAX_CALLBACK_BYTES = 64 * 1024 + 1;
 const READ_TIMEOUT_MS = 10_000;
+/** How often each account's stored inbound items are looked at (left by a crash, or failed). */
+const DRAIN_INTERVAL_MS = 5_000;
 
 /** Reads at most `cap` bytes of the request body, within a deadline. */
 function readCapped(req, cap) {
@@ -148,33 +153,69 @@ async function dispatchEvent({ cfg, accountId, host, event, log }) {
   });
 }
 
-/** After KakaoWork has its answer: replies the plugin left to the host, then the events. */
-async function afterCallback({ cfg, accountId, host, outcome, log }) {
-  for (const req of outcome.outbound) {
-    try {
-      await deliver(host, req);
-    } catch (e) {
-      log?.error?.(`kakao: a pairing reply could not be sent: ${e.message}`);
-    }
-  }
-  for (const event of outcome.events) {
-    try {
-      await dispatchEvent({ cfg, accountId, host, event, log });
-    } catch (e) {
-      log?.error?.(`kakao: the event ${event.messageId} did not reach the agent: ${e?.stack ?? e}`);
-    }
-  }
+/** What a callback accepted, as inbox items: the plugin's replies first, then the events. */
+function inboxItems(outcome) {
+  return [
+    ...outcome.outbound.map((req) => ({ kind: "send", id: req.idempotencyKey, lane: req.target, body: req })),
+    ...outcome.events.map((event) => ({
+      kind: "event",
+      id: event.messageId,
+      lane: `conversation:${event.conversationId}`,
+      body: event,
+    })),
+  ];
 }
 
-async function onCallback(ctx, req, res) {
+/** Runs one stored item: a reply the plugin left to the host, or an event for the agent. */
+function runItem(ctx) {
+  return async ({ kind, account, body }) => {
+    const { host } = await channelFor(ctx.cfg);
+    if (kind === "send") {
+      await deliver(host, body);
+    } else {
+      await dispatchEvent({ cfg: ctx.cfg, accountId: account, host, event: body, log: ctx.log });
+    }
+  };
+}
+
+/** The callback's `token` query parameter against the expected one, in constant time. */
+export function tokenMatches(query, expected) {
+  const given = query
+    .replace(/^\?/, "")
+    .split("&")
+    .map((kv) => kv.split("="))
+    .find(([k, v]) => k === "token" && v !== undefined)?.[1] ?? "";
+  // Hashed first: equal lengths for timingSafeEqual, and no length leaks.
+  const h = (v) => createHash("sha256").update(v).digest();
+  return timingSafeEqual(h(given), h(expected));
+}
+
+function answer(res, status, body, headers = {}) {
+  res.statusCode = status;
+  res.setHeader("content-type", "application/json");
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.end(JSON.stringify(body));
+  return true;
+}
+
+/** Set by tests only: the gateway stops between KakaoWork's answer and the agent (a crash window). */
+const HOLD_FILE = process.env.KAKAOWORK_TEST_HOLD_INBOUND;
+
+async function onCallback(ctx, inbox, req, res) {
   const log = ctx.log;
   let outcome;
   let host;
   try {
-    const body = await readCapped(req, MAX_CALLBACK_BYTES);
     const url = new URL(req.url ?? "/", "http://gateway.invalid");
     ({ host } = await channelFor(ctx.cfg));
-    outcome = await host.call("handleCallback", {
+    // Checked before the request takes an instance (the component checks it again).
+    const token = await callbackToken(ctx.cfg, ctx.accountId);
+    if (token !== null && !tokenMatches(url.search, token)) {
+      req.resume();
+      return answer(res, 401, { error: "missing or wrong token" });
+    }
+    const body = await readCapped(req, MAX_CALLBACK_BYTES);
+    outcome = await host.callUrgent("handleCallback", {
       method: req.method ?? "GET",
       path: url.pathname,
       query: url.search.replace(/^\?/, ""),
@@ -182,23 +223,44 @@ async function onCallback(ctx, req, res) {
       body: new Uint8Array(body),
     });
   } catch (e) {
+    if (e instanceof PoolError && e.kind === "busy") {
+      // Every instance is at work and the queue is full: KakaoWork is told at once.
+      return answer(res, 503, { error: "busy; try again" }, { "retry-after": "1" });
+    }
     // The plugin's own failure (storage, a trap): KakaoWork may retry; no internals in the answer.
     log?.error?.(`kakao: callback failed: ${e?.stack ?? e}`);
-    res.statusCode = 503;
-    res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify({ error: "temporarily unavailable; try again" }));
-    return true;
+    return answer(res, 503, { error: "temporarily unavailable; try again" });
   }
-  if (outcome.events.length > 0 || outcome.outbound.length > 0) {
-    // Started before answering: work left running after the response is refused by the gateway.
-    runDetachedWebhookWork(() =>
-      afterCallback({ cfg: ctx.cfg, accountId: ctx.accountId, host, outcome, log }),
-    ).catch((e) => log?.error?.(`kakao: ${e?.message ?? e}`));
+  const items = inboxItems(outcome);
+  let keys = [];
+  if (items.length > 0) {
+    try {
+      // Stored before KakaoWork has its answer: a crash from here on loses nothing.
+      keys = await inbox.admit(ctx.accountId, items);
+    } catch (e) {
+      log?.error?.(`kakao: the inbound items could not be stored; delivering from memory: ${e?.message ?? e}`);
+      const run = runItem(ctx);
+      runDetachedWebhookWork(async () => {
+        for (const item of items) {
+          await run({ kind: item.kind, account: ctx.accountId, body: item.body }).catch((err) =>
+            log?.error?.(`kakao: the inbound ${item.kind} ${item.id} was lost: ${err?.message ?? err}`),
+          );
+        }
+      }).catch(() => {});
+      keys = [];
+    }
   }
   const r = outcome.response;
   res.statusCode = r.status;
   for (const [k, v] of r.headers) res.setHeader(k, v);
   res.end(Buffer.from(r.body));
+  if (keys.length > 0 && HOLD_FILE) {
+    writeFileSync(HOLD_FILE, keys.join("\n"));
+    return true;
+  }
+  if (keys.length > 0) {
+    runDetachedWebhookWork(() => inbox.drain({ keys })).catch((e) => log?.error?.(`kakao: ${e?.message ?? e}`));
+  }
   return true;
 }
 
@@ -207,6 +269,9 @@ export async function startAccount(ctx) {
   const { result } = await channelFor(ctx.cfg);
   const info = result.accounts.find((a) => a.id === ctx.accountId);
   if (!info) throw new Error(`kakao: no account \`${ctx.accountId}\` in channels.kakao`);
+  // Made before the route: the first callback does not pay for it.
+  await callbackToken(ctx.cfg, ctx.accountId);
+  const inbox = new Inbox({ kv: hostKv(), run: runItem(ctx), log: ctx.log });
   const path = info.callbackPath;
   const unregister = registerPluginHttpRoute({
     auth: "plugin",
@@ -214,15 +279,26 @@ export async function startAccount(ctx) {
     pluginId: CHANNEL_ID,
     accountId: ctx.accountId,
     replaceExisting: true,
-    handler: (req, res) => onCallback(ctx, req, res),
+    handler: (req, res) => onCallback(ctx, inbox, req, res),
     log: (m) => ctx.log?.info?.(m),
   });
-  ctx.log?.info?.(`kakao: account ${ctx.accountId} receives KakaoWork callbacks on ${path}`);
+  ctx.log?.info?.(
+    `kakao: account ${ctx.accountId} receives KakaoWork callbacks on ${path} (the URL with its token: openclaw channels status --json)`,
+  );
   // Tells users approved by `openclaw pairing approve` (a process without this plugin).
   approvalNotices().watch(ctx.accountId, ctx.abortSignal);
+  // What an earlier process accepted and did not deliver (a crash), then whatever fails now.
+  // Drains may overlap (one waits on a slow agent run): a claim is taken once, by CAS.
+  const drain = () => {
+    if (HOLD_FILE) return;
+    inbox.drain({ account: ctx.accountId }).catch((e) => ctx.log?.error?.(`kakao: inbox: ${e?.message ?? e}`));
+  };
+  drain();
+  const timer = setInterval(drain, DRAIN_INTERVAL_MS);
   await new Promise((resolve) => {
     if (ctx.abortSignal.aborted) return resolve();
     ctx.abortSignal.addEventListener("abort", resolve, { once: true });
   });
+  clearInterval(timer);
   unregister();
 }

@@ -5,7 +5,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { ComponentHost, ChannelError } from "./component.js";
+import { ComponentHost, ChannelError, PoolError } from "./component.js";
 import { ApprovalNotices, APPROVED_MESSAGE } from "./approvals.js";
 import { stateSpec, openStore, statePath, StateConfigError, STATE_ENV } from "./state.js";
 import { deliver } from "./send.js";
@@ -90,8 +90,8 @@ export function openclawPairing(pairing) {
   };
 }
 
-/** The host's own view of the plugin's state (salt, approval records). */
-function hostKv() {
+/** The host's own view of the plugin's state (salt, approval records, the inbox). */
+export function hostKv() {
   return currentState().store;
 }
 
@@ -152,6 +152,7 @@ async function configure(cfg) {
     throw e;
   }
   const h = componentHost();
+  h.resize(section.workers);
   const redacted = JSON.stringify(redact(section));
   // First pass: the guest names the accounts and the default one; then the host resolves
   // their keys and configures again with what it found.
@@ -180,7 +181,22 @@ async function configure(cfg) {
       { origin: new URL(a.apiBase).origin, key: credentials.get(a.id)?.key },
     ]),
   );
-  return { result, credentials };
+  // Each account's callback token, asked of the component once per configuration.
+  return { result, credentials, tokens: new Map() };
+}
+
+/**
+ * The token a callback to `account` must carry (`?token=`), or `null` when the account takes
+ * unauthenticated callbacks: the configured secret, else the one the component made and keeps
+ * in the state.
+ */
+export async function callbackToken(cfg, account) {
+  const { host, tokens } = await channelFor(cfg);
+  if (!tokens.has(account)) {
+    const token = (await host.call("callbackToken", account)) ?? null;
+    tokens.set(account, token);
+  }
+  return tokens.get(account);
 }
 
 /**
@@ -208,7 +224,7 @@ export async function channelFor(cfg) {
   return { host: componentHost(), ...configured };
 }
 
-export { ChannelError };
+export { ChannelError, PoolError };
 
 /** Stops the worker (tests; the gateway keeps it for its lifetime). */
 export async function shutdown() {

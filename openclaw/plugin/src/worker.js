@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { SqliteKv } from "./kv.js";
 
-const { componentDir, state, flag, httpPort } = workerData;
+const { componentDir, modules, state, flag, httpPort } = workerData;
 const signal = new Int32Array(flag);
 let seq = 0;
 
@@ -22,13 +22,20 @@ const HOST_WAIT_MS = 40_000;
 function hostCall(kind, args) {
   seq += 1;
   const id = seq;
-  Atomics.store(signal, 0, 0);
+  const deadline = Date.now() + HOST_WAIT_MS;
   httpPort.postMessage({ id, kind, args });
-  Atomics.wait(signal, 0, 0, HOST_WAIT_MS);
-  // Drop answers to earlier requests that gave up waiting.
   for (;;) {
-    const m = receiveMessageOnPort(httpPort);
-    if (!m) {
+    // Cleared before looking, so that an answer posted after the look wakes the wait.
+    Atomics.store(signal, 0, 0);
+    let m;
+    while ((m = receiveMessageOnPort(httpPort))) {
+      // An answer to an earlier request that gave up waiting is dropped: it is not this one's.
+      if (m.message.id !== id) continue;
+      if (m.message.err) throw { payload: m.message.err };
+      return m.message.ok;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) {
       throw {
         payload: {
           tag: kind === "http" ? "transport" : "unavailable",
@@ -39,9 +46,7 @@ function hostCall(kind, args) {
         },
       };
     }
-    if (m.message.id !== id) continue;
-    if (m.message.err) throw { payload: m.message.err };
-    return m.message.ok;
+    Atomics.wait(signal, 0, 0, left);
   }
 }
 
@@ -98,12 +103,13 @@ for (const [k, v] of Object.entries({ ...imports })) {
   else imports[`${k}@0.2.6`] = v;
 }
 
-const modules = new Map();
+// Compiled once by the main thread for every worker; compiled here only when not given.
+const compiled = new Map(modules ?? []);
 function getCoreModule(name) {
-  if (!modules.has(name)) {
-    modules.set(name, new WebAssembly.Module(readFileSync(join(componentDir, name))));
+  if (!compiled.has(name)) {
+    compiled.set(name, new WebAssembly.Module(readFileSync(join(componentDir, name))));
   }
-  return modules.get(name);
+  return compiled.get(name);
 }
 
 const { instantiate } = await import(pathToFileURL(join(componentDir, "kakaowork_channel.js")).href);
