@@ -1,11 +1,12 @@
-// A DM of many turns inside the real OpenClaw gateway: each turn through the Reply button of the
-// agent's previous reply (which OpenClaw sends to `conversation:<id>`), with group conversations
-// disabled. Every turn follows the DM rules, is answered exactly once, and all of them are one
-// OpenClaw session. The agent is a deterministic model on 127.0.0.1; KakaoWork is the emulator.
+// Conversations of many turns inside the real OpenClaw gateway: each turn of a DM through the
+// Reply button of the agent's previous reply (which OpenClaw sends to `conversation:<id>`).
+// Every turn follows the DM rules, is answered exactly once, and all of them are one OpenClaw
+// session: with group conversations disabled, and with the defaults and a user approved through
+// `openclaw pairing approve`. A group conversation stays a group: refused under
+// `groupPolicy: "disabled"`, answered under `"open"`. The agent is a deterministic model on
+// 127.0.0.1; KakaoWork is the emulator.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import {
   startEmulator,
   openclawHome,
@@ -15,110 +16,116 @@ import {
   startFakeModel,
   startGateway,
   fileScope,
+  until,
+  configureGateway,
 } from "./helpers.js";
 
 const SECRET = "test-callback-secret-0123456789abcdef";
 const PATH = "/kakaowork/default/callback";
-const USER = 10000001;
 const TURNS = 5;
 const suite = fileScope();
 
 let emu;
-let home;
-let callbackUrl;
+let model;
 
 before(async () => {
   emu = await startEmulator(suite);
-  const model = await startFakeModel(suite);
-  home = await openclawHome(suite);
-  const port = await freePort();
-  const section = {
-    appKey: emu.appKey,
-    apiBase: emu.baseUrl,
-    dmPolicy: "allowlist",
-    allowFrom: [String(USER)],
-    groupPolicy: "disabled",
-    callbackSecret: SECRET,
-  };
-  const ops = [
-    { path: "channels.kakao", value: section },
-    { path: "gateway.mode", value: "local" },
-    { path: "gateway.bind", value: "loopback" },
-    { path: "gateway.port", value: port },
-    { path: "gateway.auth", value: { mode: "token", token: "test-gateway-token-0123456789" } },
-    { path: "models.mode", value: "merge" },
-    {
-      path: "models.providers.fake",
-      value: {
-        baseUrl: model.url,
-        apiKey: "fake-local-key",
-        api: "openai-completions",
-        timeoutSeconds: 60,
-        models: [
-          {
-            id: "echo-1",
-            name: "Echo 1",
-            reasoning: false,
-            input: ["text"],
-            cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
-            contextWindow: 128000,
-            maxTokens: 4096,
-          },
-        ],
-      },
-    },
-    { path: "agents.defaults.model", value: { primary: "fake/echo-1" } },
-    { path: "agents.defaults.heartbeat", value: { every: "0m" } },
-  ];
-  const file = join(home, "ops.json");
-  writeFileSync(file, JSON.stringify(ops));
-  assertOk(await openclaw(home, ["config", "set", "--batch-file", file]));
-  await startGateway(suite, home, port, PATH);
-  callbackUrl = `http://127.0.0.1:${port}${PATH}?token=${SECRET}`;
+  model = await startFakeModel(suite);
 });
 
-async function until(what, f, ms = 120_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
+/** A gateway of its own (HOME, port) with this section; stopped by `t`. */
+async function gatewayWith(t, section) {
+  const home = await openclawHome(t);
+  const port = await freePort();
+  const full = { appKey: emu.appKey, apiBase: emu.baseUrl, callbackSecret: SECRET, ...section };
+  await configureGateway(home, { section: full, port, modelUrl: model.url });
+  await startGateway(t, home, port, PATH);
+  return { home, callbackUrl: `http://127.0.0.1:${port}${PATH}?token=${SECRET}` };
 }
 
-test(`${TURNS} turns of one DM, each through the Reply button of the agent's last reply, each answered once`, async () => {
-  assertOk(
-    await openclaw(home, ["message", "send", "--channel", "kakao", "--target", `user:${USER}`, "--message", "무엇을 도와드릴까요?"]),
-  );
-  let last = (await emu.posted()).find((p) => p.text === "무엇을 도와드릴까요?");
-  assert.ok(last);
+async function send(home, target, text) {
+  assertOk(await openclaw(home, ["message", "send", "--channel", "kakao", "--target", target, "--message", text]));
+  const m = (await emu.posted()).find((p) => p.text === text);
+  assert.ok(m, `the emulator has no message "${text}"`);
+  return m;
+}
+
+/** `TURNS` turns, each through the Reply button of the agent's last message; each answered once. */
+async function turns({ home, callbackUrl }, user, first, tag) {
+  let last = first;
   for (let turn = 1; turn <= TURNS; turn += 1) {
-    const click = await emu.click({ callbackUrl, messageId: last.id, label: "답장하기", userId: USER });
+    const click = await emu.click({ callbackUrl, messageId: last.id, label: "답장하기", userId: user });
     assert.equal(click.status, 200, `turn ${turn}: ${JSON.stringify(click)}`);
     assert.ok(click.body.view, `turn ${turn}: the Reply modal opens (${JSON.stringify(click.body)})`);
     const sub = await emu.submit({
       callbackUrl,
       messageId: last.id,
-      userId: USER,
+      userId: user,
       view: click.body.view,
-      inputs: { reply: `MSG<turn ${turn}>` },
+      inputs: { reply: `MSG<${tag} ${turn}>` },
     });
     assert.equal(sub.status, 200, `turn ${turn}: ${JSON.stringify(sub)}`);
     last = await until(`the answer to turn ${turn}`, async () =>
-      (await emu.posted()).find((p) => p.text === `ECHO[turn ${turn}]`),
+      (await emu.posted()).find((p) => p.text === `ECHO[${tag} ${turn}]`),
     );
-    assert.equal(last.conversationId, (await emu.posted())[0].conversationId, "the same DM");
+    assert.equal(last.conversationId, first.conversationId, "the same DM");
   }
   // Exactly once each, also after a moment for any late duplicate.
   await new Promise((r) => setTimeout(r, 3000));
   const posted = await emu.posted();
   for (let turn = 1; turn <= TURNS; turn += 1) {
-    assert.equal(posted.filter((p) => p.text === `ECHO[turn ${turn}]`).length, 1, `turn ${turn}`);
+    assert.equal(posted.filter((p) => p.text === `ECHO[${tag} ${turn}]`).length, 1, `turn ${turn}`);
   }
   // One OpenClaw session holds the whole DM.
   const r = assertOk(await openclaw(home, ["sessions", "--json", "--all-agents"]));
   const rows = JSON.parse(r.stdout).sessions ?? [];
   const kakao = rows.filter((s) => JSON.stringify(s).includes("kakao"));
   assert.equal(kakao.length, 1, JSON.stringify(rows, null, 2));
+}
+
+test(`${TURNS} turns of one DM with groups disabled; a group's Reply click is refused`, async (t) => {
+  const USER = 10000001;
+  const gw = await gatewayWith(t, { dmPolicy: "allowlist", allowFrom: [String(USER)], groupPolicy: "disabled" });
+  const first = await send(gw.home, `user:${USER}`, "무엇을 도와드릴까요?");
+  await turns(gw, USER, first, "dm");
+  // A group the bot opened stays a group: under "disabled" its Reply click opens nothing.
+  const group = await send(gw.home, `users:${USER},10000002`, "그룹 공지");
+  const click = await emu.click({ callbackUrl: gw.callbackUrl, messageId: group.id, label: "답장하기", userId: USER });
+  assert.equal(click.status, 200, JSON.stringify(click));
+  assert.equal(click.body.view, undefined, `no modal in a group: ${JSON.stringify(click.body)}`);
+});
+
+test(`${TURNS} turns of one DM with the defaults, from a user approved by openclaw pairing approve`, async (t) => {
+  const USER = 10000003;
+  // The seed's defaults: dmPolicy "pairing", groupPolicy "allowlist", no allowFrom.
+  const gw = await gatewayWith(t, {});
+  const first = await send(gw.home, `user:${USER}`, "처음 뵙겠습니다");
+  const knock = await emu.click({ callbackUrl: gw.callbackUrl, messageId: first.id, label: "답장하기", userId: USER });
+  assert.equal(knock.body.view, undefined, "no modal before the approval");
+  const codeMsg = await until("the pairing code", async () =>
+    (await emu.posted()).find((p) => p.conversationId === first.conversationId && /\b[A-HJ-NP-Z2-9]{8}\b/.test(p.text)),
+  );
+  const code = /\b([A-HJ-NP-Z2-9]{8})\b/.exec(codeMsg.text)[1];
+  assertOk(await openclaw(gw.home, ["pairing", "approve", "kakao", code]));
+  await turns(gw, USER, first, "paired");
+});
+
+test("a group conversation under groupPolicy open: the Reply turn is answered in the group", async (t) => {
+  const USER = 10000004;
+  const gw = await gatewayWith(t, { dmPolicy: "allowlist", allowFrom: [String(USER)], groupPolicy: "open" });
+  const group = await send(gw.home, `users:${USER},10000005`, "그룹에서 질문 받습니다");
+  const click = await emu.click({ callbackUrl: gw.callbackUrl, messageId: group.id, label: "답장하기", userId: USER });
+  assert.ok(click.body.view, JSON.stringify(click.body));
+  const sub = await emu.submit({
+    callbackUrl: gw.callbackUrl,
+    messageId: group.id,
+    userId: USER,
+    view: click.body.view,
+    inputs: { reply: "MSG<in the group>" },
+  });
+  assert.equal(sub.status, 200);
+  const answer = await until("the answer in the group", async () =>
+    (await emu.posted()).find((p) => p.text === "ECHO[in the group]"),
+  );
+  assert.equal(answer.conversationId, group.conversationId, "answered in the group, not in a DM");
 });

@@ -2,7 +2,7 @@
 // process, and the real `openclaw` CLI with a private HOME. Every process a test starts is
 // stopped by that test (`t.after`).
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -187,11 +187,11 @@ export async function startFakeModel(t) {
 }
 
 /** Runs `openclaw gateway run` in this HOME; resolves when the account's route answers. */
-export async function startGateway(t, home, port, probePath) {
+export async function startGateway(t, home, port, probePath, { env = {} } = {}) {
   const cli = join(PKG, "node_modules", "openclaw", "openclaw.mjs");
   const child = spawn(process.execPath, [cli, "gateway", "run"], {
     cwd: home,
-    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: home, NO_COLOR: "1" },
+    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: home, NO_COLOR: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
@@ -217,7 +217,20 @@ export async function startGateway(t, home, port, probePath) {
     try {
       const r = await fetch(`http://127.0.0.1:${port}${probePath}`, { method: "POST" });
       // 503 and 404 until the plugin's route is registered; then the plugin answers itself.
-      if (r.status !== 503 && r.status !== 404) return { child, output: () => output };
+      if (r.status !== 503 && r.status !== 404) {
+        return {
+          child,
+          output: () => output,
+          /** SIGKILL to the whole gateway, as a crash would; resolves once it is gone. */
+          kill: async () => {
+            const exited = new Promise((res) => (child.exitCode !== null ? res() : child.once("exit", res)));
+            try {
+              process.kill(-child.pid, "SIGKILL");
+            } catch {}
+            await exited;
+          },
+        };
+      }
     } catch {}
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -275,4 +288,67 @@ export async function startRedis(t, { persist = false } = {}) {
   t.after(stop);
   await start();
   return { url: `redis://127.0.0.1:${port}/0`, port, stop, restart: start };
+}
+
+/** The resident memory of process `pid` and its threads, in bytes (Linux). */
+export function rssOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
+}
+
+/** Polls `f` every 300 ms until it returns something truthy; fails after `ms`. */
+export async function until(what, f, ms = 120_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/**
+ * Writes a gateway's config into `home` with `openclaw config set --batch-file`: the channel's
+ * section, a loopback gateway on `port` with a token, and (given `modelUrl`) the deterministic
+ * model of `startFakeModel` as every agent's model.
+ */
+export async function configureGateway(home, { section, port, modelUrl }) {
+  const { writeFileSync } = await import("node:fs");
+  const ops = [
+    { path: "channels.kakao", value: section },
+    { path: "gateway.mode", value: "local" },
+    { path: "gateway.bind", value: "loopback" },
+    { path: "gateway.port", value: port },
+    { path: "gateway.auth", value: { mode: "token", token: "test-gateway-token-0123456789" } },
+  ];
+  if (modelUrl) {
+    ops.push(
+      { path: "models.mode", value: "merge" },
+      {
+        path: "models.providers.fake",
+        value: {
+          baseUrl: modelUrl,
+          apiKey: "fake-local-key",
+          api: "openai-completions",
+          timeoutSeconds: 60,
+          models: [
+            {
+              id: "echo-1",
+              name: "Echo 1",
+              reasoning: false,
+              input: ["text"],
+              cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
+              contextWindow: 128000,
+              maxTokens: 4096,
+            },
+          ],
+        },
+      },
+      { path: "agents.defaults.model", value: { primary: "fake/echo-1" } },
+      { path: "agents.defaults.heartbeat", value: { every: "0m" } },
+    );
+  }
+  const file = join(home, "ops.json");
+  writeFileSync(file, JSON.stringify(ops));
+  assertOk(await openclaw(home, ["config", "set", "--batch-file", file]));
 }

@@ -26,14 +26,17 @@ const event = (id, conversation = "3000001") => ({
   kind: "event",
   id,
   lane: `conversation:${conversation}`,
-  body: { messageId: id, conversationId: conversation, text: `text ${id}` },
+  // As the component gives it: its time is a u64 (BigInt).
+  body: { messageId: id, conversationId: conversation, text: `text ${id}`, timestampMs: 1_800_000_000_000n },
 });
 
 test("an admitted item runs once, even when two processes drain together", async (t) => {
   const { open } = setup(t);
   const ran = [];
+  const seen = [];
   const run = async (item) => {
     ran.push(item.body.messageId);
+    seen.push(item);
     await new Promise((r) => setTimeout(r, 20));
   };
   const a = open(run);
@@ -42,6 +45,7 @@ test("an admitted item runs once, even when two processes drain together", async
   assert.equal(keys.length, 2);
   await Promise.all([a.drain({ keys }), b.drain({ account: "default" }), a.drain({ account: "default" })]);
   assert.deepEqual(ran.sort(), ["m1", "m2"]);
+  assert.equal(Number(seen[0].body.timestampMs), 1_800_000_000_000, "the event's time survives the store");
   assert.deepEqual(await a.kv.listKeys(PREFIX), [], "delivered items are gone");
 });
 

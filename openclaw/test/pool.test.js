@@ -25,6 +25,8 @@ async function pool(t, opts) {
     ...opts,
   });
   t.after(() => host.close());
+  // Nobody approved yet, and no room for a pairing request: policy answers without OpenClaw.
+  host.pairing = { readAllowFrom: async () => [], upsertRequest: async () => null };
   const section = JSON.stringify({ appKey: true, apiBase: emu.baseUrl, callbackSecret: SECRET });
   await host.call("configure", section, [{ account: "default", source: "config", keyId: "0123456789abcdef" }]);
   host.endpoints = new Map([["default", { origin: new URL(emu.baseUrl).origin, key: emu.appKey }]]);

@@ -5,7 +5,6 @@
 // is stopped by this file.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -18,6 +17,8 @@ import {
   startGateway,
   fileScope,
   hostBin,
+  configureGateway,
+  startRedis,
 } from "./helpers.js";
 
 const SEED_KEY = "your-app-key-here";
@@ -34,16 +35,7 @@ before(async () => {
   port = await freePort();
   // The seed's example as written, plus where this test's KakaoWork is.
   const section = { enabled: true, appKey: SEED_KEY, dmPolicy: "pairing", apiBase: emu.baseUrl };
-  const ops = [
-    { path: "channels.kakao", value: section },
-    { path: "gateway.mode", value: "local" },
-    { path: "gateway.bind", value: "loopback" },
-    { path: "gateway.port", value: port },
-    { path: "gateway.auth", value: { mode: "token", token: "test-gateway-token-0123456789" } },
-  ];
-  const file = join(home, "ops.json");
-  writeFileSync(file, JSON.stringify(ops));
-  assertOk(await openclaw(home, ["config", "set", "--batch-file", file]));
+  await configureGateway(home, { section, port });
 });
 
 /** `kakaowork-host callback-url` on the gateway's config and state, as the README shows it. */
@@ -89,4 +81,63 @@ test("callbacks without the shown token get 401; with it they are handled", asyn
     if (!code) await new Promise((r) => setTimeout(r, 300));
   }
   assert.ok(code, "the pairing reply reached the user");
+});
+
+/** The account's `webhookUrl` in `openclaw channels status --json` of `dir`. */
+async function statusUrl(dir) {
+  const r = assertOk(await openclaw(dir, ["channels", "status", "--json"]));
+  const m = /"webhookUrl":\s*"([^"]+)"/.exec(r.stdout);
+  assert.ok(m, `no webhookUrl in the status:\n${r.stdout}`);
+  return m[1];
+}
+
+test("openclaw channels status shows the same URL as callback-url, token included", async () => {
+  const url = await shownUrl();
+  assert.equal(await statusUrl(home), url);
+});
+
+test("two gateways' configurations on one Redis show the same callback URL", async (t) => {
+  const redis = await startRedis(t);
+  const homes = [];
+  for (const i of [1, 2]) {
+    const dir = await openclawHome(t);
+    const section = { enabled: true, appKey: SEED_KEY, dmPolicy: "pairing", apiBase: emu.baseUrl, state: redis.url };
+    await configureGateway(dir, { section, port: 19000 + i });
+    homes.push(dir);
+  }
+  const [a, b] = await Promise.all(homes.map(statusUrl));
+  const token = (u) => new URL(u).searchParams.get("token");
+  assert.match(token(a), /^[0-9a-f]{64}$/, a);
+  assert.equal(token(a), token(b), "the token made by one is the token of the other");
+  assert.notEqual(token(a), new URL(await shownUrl()).searchParams.get("token"), "and not the SQLite one");
+});
+
+test("the seed's other configuration examples send with openclaw message send, unchanged", async (t) => {
+  const dir = await openclawHome(t);
+  const examples = [
+    ["the environment variable alone", {}, true],
+    [
+      "several accounts with defaultAccount",
+      {
+        enabled: true,
+        accounts: {
+          support: { appKey: SEED_KEY, dmPolicy: "open" },
+          internal: { appKey: "INTERNAL_BOT_APP_KEY", dmPolicy: "allowlist", allowFrom: ["12345", "67890"] },
+        },
+        defaultAccount: "support",
+      },
+      false,
+    ],
+    ["callbackUrl and callbackPath", { callbackUrl: "https://your-domain.com/kakao/callback", callbackPath: "/kakao/callback" }, true],
+  ];
+  for (const [name, example, envKey] of examples) {
+    // As written, plus where this test's KakaoWork is.
+    await configureGateway(dir, { section: { ...example, apiBase: emu.baseUrl }, port: 19100 });
+    const text = `시드 예제: ${name}`;
+    const r = await openclaw(dir, ["message", "send", "--channel", "kakao", "--target", "user:10000002", "--message", text], {
+      env: envKey ? { KAKAOWORK_APP_KEY: SEED_KEY } : {},
+    });
+    assert.equal(r.code, 0, `${name}: ${r.stdout}\n${r.stderr}`);
+    assert.ok((await emu.posted()).some((p) => p.text === text), name);
+  }
 });

@@ -150,8 +150,13 @@ fn the_sender_name_is_looked_up_quickly_and_a_slow_lookup_costs_only_the_name() 
                            "react_user_id": user, "action_name": "approve", "value": binding::button_value(&key, "deploy:9913", "default", "77", "", "n555")})
     };
     // KakaoWork waits for this answer: the lookup is given a short timeout, not the default.
-    let http = ScriptedHttp::new(vec![(200, r#"{"success":true,"user":{"id":"10","name":"홍길동"}}"#)]);
-    let out = ch.handle_callback(&w.ports(&http), &callback_req(click(10))).unwrap();
+    let http = ScriptedHttp::new(vec![(
+        200,
+        r#"{"success":true,"user":{"id":"10","name":"홍길동"}}"#,
+    )]);
+    let out = ch
+        .handle_callback(&w.ports(&http), &callback_req(click(10)))
+        .unwrap();
     assert_eq!(out.events[0].sender_name.as_deref(), Some("홍길동"));
     let asked = http.requests();
     assert_eq!(asked.len(), 1);
@@ -160,7 +165,9 @@ fn the_sender_name_is_looked_up_quickly_and_a_slow_lookup_costs_only_the_name() 
     assert!(NAME_LOOKUP_TIMEOUT_MS <= 2_000);
     // A lookup that times out: the event still goes to the agent, without a name.
     let slow = ScriptedHttp::from_results(vec![Err(HttpError::Timeout)]);
-    let out = ch.handle_callback(&w.ports(&slow), &callback_req(click(11))).unwrap();
+    let out = ch
+        .handle_callback(&w.ports(&slow), &callback_req(click(11)))
+        .unwrap();
     assert_eq!(out.response.status, 200);
     assert_eq!(out.events.len(), 1);
     assert_eq!(out.events[0].sender_name, None);

@@ -237,6 +237,16 @@ export class ComponentHost {
       task?.reject(new PoolError("closed", "the KakaoWork plugin was shut down"));
       return;
     }
+    if (!slot.ready) {
+      // It never started (the component cannot be instantiated): starting another would fail
+      // the same way, so the waiting calls learn why instead.
+      const e = new PoolError("worker-died", `the KakaoWork plugin's worker could not start (${why})`);
+      for (const t of [...this.urgent.splice(0), ...this.normal.splice(0)]) {
+        clearTimeout(t.expiry);
+        t.reject(e);
+      }
+      return;
+    }
     this.stats.replaced += 1;
     task?.reject(
       new PoolError(

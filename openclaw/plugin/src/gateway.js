@@ -269,8 +269,11 @@ export async function startAccount(ctx) {
   const { result } = await channelFor(ctx.cfg);
   const info = result.accounts.find((a) => a.id === ctx.accountId);
   if (!info) throw new Error(`kakao: no account \`${ctx.accountId}\` in channels.kakao`);
-  // Made before the route: the first callback does not pay for it.
-  await callbackToken(ctx.cfg, ctx.accountId);
+  // Made before the route, so that the first callback does not pay for it; a state that cannot
+  // be reached now is tried again by that callback.
+  await callbackToken(ctx.cfg, ctx.accountId).catch((e) =>
+    ctx.log?.warn?.(`kakao: the callback token could not be read yet: ${e?.message ?? e}`),
+  );
   const inbox = new Inbox({ kv: hostKv(), run: runItem(ctx), log: ctx.log });
   const path = info.callbackPath;
   const unregister = registerPluginHttpRoute({
@@ -283,7 +286,7 @@ export async function startAccount(ctx) {
     log: (m) => ctx.log?.info?.(m),
   });
   ctx.log?.info?.(
-    `kakao: account ${ctx.accountId} receives KakaoWork callbacks on ${path} (the URL with its token: openclaw channels status --json)`,
+    `kakao: account ${ctx.accountId} receives KakaoWork callbacks on ${path} (the URL to register, with its token, is in the account's status)`,
   );
   // Tells users approved by `openclaw pairing approve` (a process without this plugin).
   approvalNotices().watch(ctx.accountId, ctx.abortSignal);

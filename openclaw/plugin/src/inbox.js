@@ -21,7 +21,9 @@ const RENEW_MS = LEASE_MS / 3;
 /** Longest wait between two tries of a failing item. */
 const MAX_BACKOFF_MS = 5 * 60 * 1000;
 
-const enc = (v) => new TextEncoder().encode(JSON.stringify(v));
+// The component's records carry u64s as BigInt (an event's time): stored as decimal strings.
+const enc = (v) =>
+  new TextEncoder().encode(JSON.stringify(v, (_, x) => (typeof x === "bigint" ? x.toString() : x)));
 const dec = (b) => JSON.parse(new TextDecoder().decode(b));
 
 /** The key of one item: the account, then a kind and an id that are unique within it. */

@@ -3,7 +3,7 @@
 // HTTP allowlist in step with the guest's accounts, and knows where the state lives.
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ComponentHost, ChannelError, PoolError } from "./component.js";
 import { ApprovalNotices, APPROVED_MESSAGE } from "./approvals.js";
@@ -65,10 +65,22 @@ function componentHost() {
       componentDir: COMPONENT_DIR,
       state: spec.kind === "redis" ? { kind: "redis", store } : { kind: "sqlite", path: spec.path },
     });
+    reportStats(host);
   }
   const rt = maybeRuntime();
   if (rt?.channel?.pairing) host.pairing = openclawPairing(rt.channel.pairing);
   return host;
+}
+
+/** Tests only: the pool's counters, written to a file every 200 ms (what took an instance). */
+function reportStats(h) {
+  const file = process.env.KAKAOWORK_TEST_STATS;
+  if (!file) return;
+  const timer = setInterval(() => {
+    if (h.closed) return clearInterval(timer);
+    writeFileSync(file, JSON.stringify(h.stats));
+  }, 200);
+  timer.unref();
 }
 
 /** The `pairing` import in OpenClaw: OpenClaw's own pairing store, codes and reply text. */
