@@ -202,7 +202,7 @@ export async function startGateway(t, home, port, probePath, { env = {} } = {}) 
     try {
       process.kill(-child.pid, "SIGTERM");
     } catch {}
-    const exited = new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+    const exited = new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", r)));
     const timer = setTimeout(() => {
       try {
         process.kill(-child.pid, "SIGKILL");
@@ -223,7 +223,7 @@ export async function startGateway(t, home, port, probePath, { env = {} } = {}) 
           output: () => output,
           /** SIGKILL to the whole gateway, as a crash would; resolves once it is gone. */
           kill: async () => {
-            const exited = new Promise((res) => (child.exitCode !== null ? res() : child.once("exit", res)));
+            const exited = new Promise((res) => (child.exitCode !== null || child.signalCode !== null ? res() : child.once("exit", res)));
             try {
               process.kill(-child.pid, "SIGKILL");
             } catch {}
@@ -280,7 +280,7 @@ export async function startRedis(t, { persist = false } = {}) {
   const stop = async () => {
     const c = child;
     child = null;
-    if (!c || c.exitCode !== null) return;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise((r) => c.once("exit", r));
     c.kill("SIGKILL");
     await exited;
