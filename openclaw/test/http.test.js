@@ -91,3 +91,20 @@ test("an oversized answer, a slow answer and a refused connection are typed erro
   assert.equal(refused.err.tag, "transport");
   assert.equal(refused.err.val.maybeDelivered, false, refused.err.val.message);
 });
+
+test("the timeout holds when the process's fetch ignores its signal (as inside a gateway)", async (t) => {
+  let answered = false;
+  const base = await server(t, (req, res) => {
+    setTimeout(() => {
+      answered = true;
+      res.end("{}");
+    }, 1_500);
+  });
+  const real = globalThis.fetch;
+  // A replacement fetch that drops the signal, as a gateway's own fetch may.
+  globalThis.fetch = (url, { signal: _ignored, ...init }) => real(url, init);
+  t.after(() => (globalThis.fetch = real));
+  const slow = await perform(get(`${base}/slow`, { timeoutMs: 200 }), endpoints(base));
+  assert.deepEqual(slow.err, { tag: "timeout" });
+  assert.equal(answered, false, "the timeout came before the answer, not after it");
+});

@@ -96,16 +96,20 @@ test("openclaw channels status shows the same URL as callback-url, token include
   assert.equal(await statusUrl(home), url);
 });
 
-test("two gateways' configurations on one Redis show the same callback URL", async (t) => {
+test("two gateways on one Redis show the same callback token", async (t) => {
   const redis = await startRedis(t);
-  const homes = [];
-  for (const i of [1, 2]) {
-    const dir = await openclawHome(t);
-    const section = { enabled: true, appKey: SEED_KEY, dmPolicy: "pairing", apiBase: emu.baseUrl, state: redis.url };
-    await configureGateway(dir, { section, port: 19000 + i });
-    homes.push(dir);
-  }
-  const [a, b] = await Promise.all(homes.map(statusUrl));
+  const homes = await Promise.all(
+    [1, 2].map(async () => {
+      const dir = await openclawHome(t);
+      const gwPort = await freePort();
+      const section = { enabled: true, appKey: SEED_KEY, dmPolicy: "pairing", apiBase: emu.baseUrl, state: redis.url };
+      await configureGateway(dir, { section, port: gwPort });
+      return { dir, gwPort };
+    }),
+  );
+  // Started together: the first to need the token makes it, the other reads the same one.
+  await Promise.all(homes.map(({ dir, gwPort }) => startGateway(t, dir, gwPort, PATH)));
+  const [a, b] = await Promise.all(homes.map(({ dir }) => statusUrl(dir)));
   const token = (u) => new URL(u).searchParams.get("token");
   assert.match(token(a), /^[0-9a-f]{64}$/, a);
   assert.equal(token(a), token(b), "the token made by one is the token of the other");

@@ -94,6 +94,8 @@ export function wantedHeaders(headers, req) {
  * Performs a guest request. Never throws: the answer is `{ok: response}` or `{err: error}` in
  * the WIT's shapes.
  */
+const TIMED_OUT = Symbol("timed out");
+
 export async function perform(req, endpoints, opts = {}) {
   const auth = authorize(req, endpoints);
   if (auth.err) return auth;
@@ -104,22 +106,30 @@ export async function perform(req, endpoints, opts = {}) {
   for (const [k, v] of req.headers ?? []) headers.append(k, v);
   if (key) headers.set("authorization", `Bearer ${key}`);
   const signal = AbortSignal.timeout(timeoutMs);
+  // The deadline holds even for a `fetch` that ignores its signal (a gateway may replace the
+  // global one): whichever settles first, the answer or the deadline, decides.
+  const deadline = new Promise((resolve) => signal.addEventListener("abort", () => resolve(TIMED_OUT), { once: true }));
   let resp;
   try {
-    resp = await fetch(url, {
+    resp = await Promise.race([deadline, fetch(url, {
       method: req.method === "post" ? "POST" : "GET",
       headers,
       body: req.method === "post" ? (req.body ?? new Uint8Array(0)) : undefined,
       // A redirect could carry the key elsewhere: never follow one.
       redirect: "manual",
       signal,
-    });
+    })]);
+    if (resp === TIMED_OUT) return { err: { tag: "timeout" } };
   } catch (e) {
     if (signal.aborted) return { err: { tag: "timeout" } };
     return { err: transport(String(e?.cause?.message ?? e?.message ?? e), !refusedBeforeSending(e)) };
   }
   try {
-    const body = await readCapped(resp.body, maxBytes);
+    const body = await Promise.race([deadline, readCapped(resp.body, maxBytes)]);
+    if (body === TIMED_OUT) {
+      resp.body?.cancel().catch(() => {});
+      return { err: { tag: "timeout" } };
+    }
     if (body === null) return { err: { tag: "too-large" } };
     return { ok: { status: resp.status, headers: wantedHeaders(resp.headers, req), body } };
   } catch (e) {
