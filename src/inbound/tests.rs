@@ -161,8 +161,8 @@ fn the_sender_name_is_looked_up_quickly_and_a_slow_lookup_costs_only_the_name() 
     let asked = http.requests();
     assert_eq!(asked.len(), 1);
     assert!(asked[0].url.contains("users.info"), "{}", asked[0].url);
-    assert_eq!(asked[0].timeout_ms, Some(NAME_LOOKUP_TIMEOUT_MS));
-    assert!(NAME_LOOKUP_TIMEOUT_MS <= 2_000);
+    // The README promises 1.5 s, against 10 s for other requests.
+    assert_eq!(asked[0].timeout_ms, Some(1_500));
     // A lookup that times out: the event still goes to the agent, without a name.
     let slow = ScriptedHttp::from_results(vec![Err(HttpError::Timeout)]);
     let out = ch
