@@ -1,4 +1,4 @@
-// One component instance per process, configured from the current OpenClaw config: the
+// One pool of component instances per process, configured from the current OpenClaw config: the
 // guest parses and validates `channels.kakao`; this file only resolves credentials, keeps the
 // HTTP allowlist in step with the guest's accounts, and knows where the state lives.
 import { join, dirname } from "node:path";
