@@ -18,6 +18,7 @@ import {
   fileScope,
   until,
   configureGateway,
+  botSays,
 } from "./helpers.js";
 
 const SECRET = "test-callback-secret-0123456789abcdef";
@@ -43,12 +44,7 @@ async function gatewayWith(t, section) {
   return { home, callbackUrl: `http://127.0.0.1:${port}${PATH}?token=${SECRET}` };
 }
 
-async function send(home, target, text) {
-  assertOk(await openclaw(home, ["message", "send", "--channel", "kakao", "--target", target, "--message", text]));
-  const m = (await emu.posted()).find((p) => p.text === text);
-  assert.ok(m, `the emulator has no message "${text}"`);
-  return m;
-}
+const send = (home, target, text) => botSays(emu, home, target, text);
 
 /** `TURNS` turns, each through the Reply button of the agent's last message; each answered once. */
 async function turns({ home, callbackUrl }, user, first, tag) {

@@ -352,3 +352,18 @@ export async function configureGateway(home, { section, port, modelUrl }) {
   writeFileSync(file, JSON.stringify(ops));
   assertOk(await openclaw(home, ["config", "set", "--batch-file", file]));
 }
+
+/** The bot's message to `target`, sent through the `openclaw` CLI of `home`, as the emulator holds it. */
+export async function botSays(emu, home, target, text) {
+  assertOk(await openclaw(home, ["message", "send", "--channel", "kakao", "--target", target, "--message", text]));
+  const m = (await emu.posted()).find((p) => p.text === text);
+  if (!m) throw new Error(`the emulator has no message "${text}"`);
+  return m;
+}
+
+/** One Reply click on `message` by `user`; the answer and how long it took (ms). */
+export async function replyClick(emu, callbackUrl, message, user) {
+  const t0 = performance.now();
+  const r = await emu.click({ callbackUrl, messageId: message.id, label: "답장하기", userId: user });
+  return { ...r, ms: performance.now() - t0 };
+}

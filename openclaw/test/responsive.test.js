@@ -19,6 +19,8 @@ import {
   configureGateway,
   rssOf,
   tempDir,
+  botSays,
+  replyClick,
 } from "./helpers.js";
 
 const SECRET = "test-callback-secret-0123456789abcdef";
@@ -53,18 +55,8 @@ before(async () => {
   callbackUrl = `http://127.0.0.1:${port}${PATH}?token=${SECRET}`;
 });
 
-/** The bot's message to `user` with a Reply button, sent through the OpenClaw CLI. */
-async function dmTo(user, text) {
-  assertOk(await openclaw(home, ["message", "send", "--channel", "kakao", "--target", `user:${user}`, "--message", text]));
-  return (await emu.posted()).find((p) => p.text === text);
-}
-
-/** One Reply click; its answer, and how long it took. */
-async function click(message, user) {
-  const t0 = performance.now();
-  const r = await emu.click({ callbackUrl, messageId: message.id, label: "답장하기", userId: user });
-  return { ...r, ms: performance.now() - t0 };
-}
+const dmTo = (user, text) => botSays(emu, home, `user:${user}`, text);
+const click = (message, user) => replyClick(emu, callbackUrl, message, user);
 
 /** `n` Reply clicks `gapMs` apart, each waited for; their answers. */
 async function clicks(message, user, n, gapMs = 300) {
