@@ -94,8 +94,9 @@ fn without_a_secret_the_plugin_makes_a_token_that_every_instance_shares() {
     assert!(matches!(r.response.status, 400 | 403), "{r:?}");
 }
 
-#[test]
-fn submit_action_becomes_an_action_event() {
+/// A channel with open groups, the bot's group message 555 in conversation 77, and a click
+/// by `user` on its signed `approve` button.
+fn group_button_world() -> (Channel, World, impl Fn(u64) -> serde_json::Value) {
     let ch = configured(
         r#"{"groupPolicy":"open"}"#,
         &[("default", CredentialSource::Env)],
@@ -103,12 +104,22 @@ fn submit_action_becomes_an_action_event() {
     let w = World::new();
     w.kv.set("sent/v1/default/555", b"g|77|n555|", None)
         .unwrap();
+    let key = binding::Keys::new(&callback::signing_key(&w.kv, &w.random, "default").unwrap());
+    let value = binding::button_value(&key, "deploy:9913", "default", "77", "", "n555");
+    let click = move |user: u64| {
+        serde_json::json!({"type": "submit_action", "action_time": "t", "message": {"id": "555", "conversation_id": 77},
+                           "react_user_id": user, "action_name": "approve", "value": value})
+    };
+    (ch, w, click)
+}
+
+#[test]
+fn submit_action_becomes_an_action_event() {
+    let (ch, w, click) = group_button_world();
     w.kv.set("user/v1/default/10", "홍길동".as_bytes(), None)
         .unwrap();
-    let key = binding::Keys::new(&callback::signing_key(&w.kv, &w.random, "default").unwrap());
     let http = ScriptedHttp::new(vec![]);
-    let body = serde_json::json!({"type": "submit_action", "action_time": "t", "message": {"id": "555", "conversation_id": 77},
-                                  "react_user_id": 10, "action_name": "approve", "value": binding::button_value(&key, "deploy:9913", "default", "77", "", "n555")});
+    let body = click(10);
     let out = ch
         .handle_callback(&w.ports(&http), &callback_req(body))
         .unwrap();
@@ -137,18 +148,7 @@ fn submit_action_becomes_an_action_event() {
 
 #[test]
 fn the_sender_name_is_looked_up_quickly_and_a_slow_lookup_costs_only_the_name() {
-    let ch = configured(
-        r#"{"groupPolicy":"open"}"#,
-        &[("default", CredentialSource::Env)],
-    );
-    let w = World::new();
-    w.kv.set("sent/v1/default/555", b"g|77|n555|", None)
-        .unwrap();
-    let key = binding::Keys::new(&callback::signing_key(&w.kv, &w.random, "default").unwrap());
-    let click = |user: u64| {
-        serde_json::json!({"type": "submit_action", "action_time": "t", "message": {"id": "555", "conversation_id": 77},
-                           "react_user_id": user, "action_name": "approve", "value": binding::button_value(&key, "deploy:9913", "default", "77", "", "n555")})
-    };
+    let (ch, w, click) = group_button_world();
     // KakaoWork waits for this answer: the lookup is given a short timeout, not the default.
     let http = ScriptedHttp::new(vec![(
         200,

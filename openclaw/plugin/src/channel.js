@@ -110,10 +110,10 @@ async function buildAccountSnapshot({ account, cfg, runtime, probe }) {
     probe,
   };
   try {
-    const { result } = await channelFor(cfg);
-    const info = result.accounts.find((a) => a.id === account.accountId);
+    const channel = await channelFor(cfg);
+    const info = channel.result.accounts.find((a) => a.id === account.accountId);
     if (!info?.callbackPath) return snapshot;
-    const token = await callbackToken(cfg, account.accountId);
+    const token = await callbackToken(channel, account.accountId);
     const base = account.callbackUrl ?? `${gatewayBase(cfg)}${info.callbackPath}`;
     const url = token === null ? base : `${base}${base.includes("?") ? "&" : "?"}token=${token}`;
     return { ...snapshot, webhookPath: info.callbackPath, webhookUrl: url };

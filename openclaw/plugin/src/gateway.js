@@ -207,9 +207,10 @@ async function onCallback(ctx, inbox, req, res) {
   let host;
   try {
     const url = new URL(req.url ?? "/", "http://gateway.invalid");
-    ({ host } = await channelFor(ctx.cfg));
+    const channel = await channelFor(ctx.cfg);
+    host = channel.host;
     // Checked before the request takes an instance (the component checks it again).
-    const token = await callbackToken(ctx.cfg, ctx.accountId);
+    const token = await callbackToken(channel, ctx.accountId);
     if (token !== null && !tokenMatches(url.search, token)) {
       req.resume();
       return answer(res, 401, { error: "missing or wrong token" });
@@ -266,12 +267,13 @@ async function onCallback(ctx, inbox, req, res) {
 
 /** `gateway.startAccount`: serve the account's callback path until OpenClaw stops it. */
 export async function startAccount(ctx) {
-  const { result } = await channelFor(ctx.cfg);
+  const channel = await channelFor(ctx.cfg);
+  const { result } = channel;
   const info = result.accounts.find((a) => a.id === ctx.accountId);
   if (!info) throw new Error(`kakao: no account \`${ctx.accountId}\` in channels.kakao`);
   // Made before the route, so that the first callback does not pay for it; a state that cannot
   // be reached now is tried again by that callback.
-  await callbackToken(ctx.cfg, ctx.accountId).catch((e) =>
+  await callbackToken(channel, ctx.accountId).catch((e) =>
     ctx.log?.warn?.(`kakao: the callback token could not be read yet: ${e?.message ?? e}`),
   );
   const inbox = new Inbox({ kv: hostKv(), run: runItem(ctx), log: ctx.log });

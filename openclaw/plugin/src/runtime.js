@@ -200,10 +200,9 @@ async function configure(cfg) {
 /**
  * The token a callback to `account` must carry (`?token=`), or `null` when the account takes
  * unauthenticated callbacks: the configured secret, else the one the component made and keeps
- * in the state.
+ * in the state. `channel` is what `channelFor` gave (the token is cached with its configuration).
  */
-export async function callbackToken(cfg, account) {
-  const { host, tokens } = await channelFor(cfg);
+export async function callbackToken({ host, tokens }, account) {
   if (!tokens.has(account)) {
     const token = (await host.call("callbackToken", account)) ?? null;
     tokens.set(account, token);
