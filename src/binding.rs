@@ -27,13 +27,26 @@ pub struct SentRecord {
     pub nonce: String,
     /// The user of a DM sent to `user:<id>`; empty otherwise.
     pub user: String,
+    /// The bot's own user id, as KakaoWork gave it with the sent message; empty when it did
+    /// not (records written before it was kept). The bot never clicks its own buttons.
+    pub bot: String,
 }
 
 impl SentRecord {
     /// The encoding of a record, from its fields: a send writes one without building it.
-    pub fn encode(group: bool, conversation: &str, nonce: &str, user: &str) -> String {
+    pub fn encode(group: bool, conversation: &str, nonce: &str, user: &str, bot: &str) -> String {
         let kind = if group { "g" } else { "d" };
-        crate::text::concat(&[kind, "|", conversation, "|", nonce, "|", user])
+        crate::text::concat(&[
+            kind,
+            "|",
+            conversation,
+            "|",
+            nonce,
+            "|",
+            user,
+            "|",
+            field(bot),
+        ])
     }
 
     /// `None` for anything else, records of older versions included: their buttons, which
@@ -50,6 +63,7 @@ impl SentRecord {
             conversation: f.next()?.to_owned(),
             nonce: f.next()?.to_owned(),
             user: f.next()?.to_owned(),
+            bot: f.next().unwrap_or("").to_owned(),
         };
         (f.next().is_none() && !r.conversation.is_empty()).then_some(r)
     }
@@ -77,11 +91,36 @@ impl Refusal {
     }
 }
 
-/// A checked value: what it is for, and whether it came from a modal.
+/// What a checked value is for. Each purpose fits one callback type: a value used with
+/// another one (a Reply button's value in a `submission`) is refused, never an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purpose {
+    /// The Reply button: opens the reply modal (`request_modal`).
+    Reply,
+    /// A host's `submit_action` button: its name and value.
+    Action { name: String, value: String },
+    /// The reply modal opened under `nonce`, consumed by its one `submission`.
+    ReplyModal { nonce: String },
+    /// Anything else (a value of an older version, a purpose nothing emits): fits nothing.
+    Unknown,
+}
+
+impl Purpose {
+    /// The callback type this value was made for; `None` for none.
+    pub fn callback_type(&self) -> Option<&'static str> {
+        match self {
+            Self::Reply => Some("request_modal"),
+            Self::Action { .. } => Some("submit_action"),
+            Self::ReplyModal { .. } => Some("submission"),
+            Self::Unknown => None,
+        }
+    }
+}
+
+/// A checked value: what it is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
-    pub purpose: String,
-    pub modal: bool,
+    pub purpose: Purpose,
 }
 
 fn mac(key: &[u8]) -> Hmac<Sha256> {
@@ -168,26 +207,21 @@ pub fn parse_action_purpose(purpose: &str) -> Option<(&str, &str)> {
     purpose.strip_prefix("a:")?.split_once(':')
 }
 
-/// The value of a modal opened by `user` from message `message_id`.
+/// The value of the reply modal opened by `user` from message `message_id`, under `nonce`:
+/// the opening records the nonce, the submission consumes it (single use).
 pub fn modal_value(
     key: &Keys,
-    purpose: &str,
     account: &str,
     conversation: &str,
     user: &str,
     message_id: &str,
+    nonce: &str,
 ) -> String {
-    signed(
-        key,
-        [
-            &format!("modal:{purpose}"),
-            account,
-            conversation,
-            user,
-            message_id,
-        ],
-    )
+    let anchor = crate::text::concat(&[message_id, ".", nonce]);
+    signed(key, [MODAL_REPLY, account, conversation, user, &anchor])
 }
+
+const MODAL_REPLY: &str = "modal:reply";
 
 /// What a callback claims: which account's path it came to, the message, its conversation
 /// and the user who acted.
@@ -232,18 +266,35 @@ pub fn check(
     {
         return Err(Refusal::OtherUser);
     }
-    match purpose.strip_prefix("modal:") {
-        Some(p) if anchor == claim.message_id && !user.is_empty() => Ok(Checked {
-            purpose: p.to_owned(),
-            modal: true,
-        }),
-        Some(_) => Err(Refusal::OtherMessage),
-        None if !anchor.is_empty() && anchor == record.nonce => Ok(Checked {
-            purpose: purpose.to_owned(),
-            modal: false,
-        }),
-        None => Err(Refusal::OtherMessage),
+    if purpose == MODAL_REPLY {
+        // A modal: the message it was opened from, and the nonce of that opening.
+        return match anchor.split_once('.') {
+            Some((message, nonce))
+                if message == claim.message_id && !nonce.is_empty() && !user.is_empty() =>
+            {
+                Ok(Checked {
+                    purpose: Purpose::ReplyModal {
+                        nonce: nonce.to_owned(),
+                    },
+                })
+            }
+            _ => Err(Refusal::OtherMessage),
+        };
     }
+    if anchor.is_empty() || anchor != record.nonce {
+        return Err(Refusal::OtherMessage);
+    }
+    let purpose = match purpose {
+        "reply" => Purpose::Reply,
+        p => match parse_action_purpose(p) {
+            Some((name, value)) => Purpose::Action {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            },
+            None => Purpose::Unknown,
+        },
+    };
+    Ok(Checked { purpose })
 }
 
 #[cfg(test)]
@@ -260,6 +311,7 @@ mod tests {
             conversation: "300".into(),
             nonce: "n1".into(),
             user: "10".into(),
+            bot: "9000001".into(),
         }
     }
 
@@ -290,9 +342,18 @@ mod tests {
                 r.group,
                 &r.conversation,
                 &r.nonce,
-                &r.user
+                &r.user,
+                &r.bot
             )),
             Some(r)
+        );
+        // A record written before the bot's id was kept.
+        assert_eq!(
+            SentRecord::decode("d|300|n1|10"),
+            Some(SentRecord {
+                bot: String::new(),
+                ..dm()
+            })
         );
         assert_eq!(
             SentRecord::decode("d|300"),
@@ -307,13 +368,8 @@ mod tests {
     fn a_button_works_on_its_message_for_its_user_only() {
         let v = button_value(&key(), "reply", "default", "300", "10", "n1");
         let ok = check(&key(), &v, &dm(), &claim("m1", "300", "10")).unwrap();
-        assert_eq!(
-            ok,
-            Checked {
-                purpose: "reply".into(),
-                modal: false
-            }
-        );
+        assert_eq!(ok.purpose, Purpose::Reply);
+        assert_eq!(ok.purpose.callback_type(), Some("request_modal"));
         // Another user, another conversation named in the body, another message's record.
         assert_eq!(
             check(&key(), &v, &dm(), &claim("m1", "300", "11")),
@@ -370,14 +426,15 @@ mod tests {
 
     #[test]
     fn a_modal_value_is_bound_to_the_message_and_the_user_who_opened_it() {
-        let v = modal_value(&key(), "reply", "default", "300", "10", "m1");
+        let v = modal_value(&key(), "default", "300", "10", "m1", "n9");
         let ok = check(&key(), &v, &dm(), &claim("m1", "300", "10")).unwrap();
+        assert_eq!(ok.purpose, Purpose::ReplyModal { nonce: "n9".into() });
+        assert_eq!(ok.purpose.callback_type(), Some("submission"));
+        // A modal value of the version before single-use modals (no nonce) is refused.
+        let old = signed(&key(), ["modal:reply", "default", "300", "10", "m1"]);
         assert_eq!(
-            ok,
-            Checked {
-                purpose: "reply".into(),
-                modal: true
-            }
+            check(&key(), &old, &dm(), &claim("m1", "300", "10")),
+            Err(Refusal::OtherMessage)
         );
         assert_eq!(
             check(&key(), &v, &dm(), &claim("m2", "300", "10")),
@@ -401,7 +458,36 @@ mod tests {
             check(&key(), &v, &dm(), &claim("m1", "300", "10"))
                 .unwrap()
                 .purpose,
-            ""
+            Purpose::Unknown
         );
+    }
+
+    #[test]
+    fn every_purpose_names_the_one_callback_type_it_fits() {
+        let action = button_value(
+            &key(),
+            &action_purpose("approve", "deploy:1"),
+            "default",
+            "300",
+            "10",
+            "n1",
+        );
+        let p = check(&key(), &action, &dm(), &claim("m1", "300", "10"))
+            .unwrap()
+            .purpose;
+        assert_eq!(
+            p,
+            Purpose::Action {
+                name: "approve".into(),
+                value: "deploy:1".into()
+            }
+        );
+        assert_eq!(p.callback_type(), Some("submit_action"));
+        // A bare purpose (as values before purposes were typed) fits no callback.
+        let bare = button_value(&key(), "deploy:1", "default", "300", "10", "n1");
+        let p = check(&key(), &bare, &dm(), &claim("m1", "300", "10"))
+            .unwrap()
+            .purpose;
+        assert_eq!(p.callback_type(), None);
     }
 }

@@ -64,9 +64,11 @@ pub struct Callback {
     pub message_id: Id,
     pub conversation_id: Id,
     pub user_id: Id,
+    /// `message.user_id`: who sent the message, the bot itself.
+    pub bot_id: Option<Id>,
     pub value: String,
     pub action_name: Option<String>,
-    pub action_time: Option<String>,
+    pub action_time: String,
     /// `submission` only: input name to entered text.
     pub actions: Vec<(String, String)>,
 }
@@ -147,6 +149,75 @@ fn callback_id(o: &Obj, key: &str) -> Result<Id, CallbackResponse> {
     Ok(id)
 }
 
+/// The largest member id: KakaoWork sends `react_user_id` as a JSON integer, which its own
+/// JavaScript clients read exactly only below 2^53 (real ids have 7 or 8 digits).
+pub const MAX_MEMBER_ID: u64 = (1 << 53) - 1;
+
+/// The member who acted: a positive id in KakaoWork's range.
+fn member_id(o: &Obj) -> Result<Id, CallbackResponse> {
+    let id = callback_id(o, "react_user_id")?;
+    match id.0.parse::<u64>() {
+        Ok(n) if (1..=MAX_MEMBER_ID).contains(&n) => Ok(id),
+        _ => Err(bad(
+            "field `react_user_id` is not a KakaoWork member id (1 to 2^53-1)",
+        )),
+    }
+}
+
+/// `action_time`, KakaoWork's server time, in one of the forms it is known in: a date-time
+/// (`2023-11-14T22:13:20+09:00`) or a count of seconds or milliseconds. Nothing trusts it
+/// (it is unsigned); the form is checked so that junk in it is refused, not carried along.
+fn action_time(o: &Obj) -> Result<String, CallbackResponse> {
+    let refuse =
+        || bad("field `action_time` is not a KakaoWork time (a date-time or a count of seconds)");
+    let s = match o.get("action_time") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) if n.as_u64().is_some() => n.to_string(),
+        None | Some(Value::Null) => return Err(bad("missing field `action_time`")),
+        Some(_) => return Err(refuse()),
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let epoch = digits(&s) && s.len() <= 16;
+    if epoch || is_date_time(&s) {
+        Ok(s)
+    } else {
+        Err(refuse())
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`, an optional fraction, then `Z`, `±HH:MM` or nothing.
+fn is_date_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    let shape = b"dddd-dd-ddTdd:dd:dd";
+    if b.len() < shape.len() || b.len() > 40 {
+        return false;
+    }
+    let fits = |got: &[u8], want: &[u8]| {
+        got.len() == want.len()
+            && got.iter().zip(want).all(|(g, w)| match w {
+                b'd' => g.is_ascii_digit(),
+                b'T' => *g == b'T' || *g == b' ',
+                _ => g == w,
+            })
+    };
+    if !fits(&b[..shape.len()], shape) {
+        return false;
+    }
+    let mut rest = &b[shape.len()..];
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &frac[n..];
+    }
+    match rest {
+        [] | [b'Z'] => true,
+        [b'+' | b'-', zone @ ..] => fits(zone, b"dd:dd"),
+        _ => false,
+    }
+}
+
 /// Parse a callback body. Hostile input gets a 400, never a panic.
 pub fn parse(body: &[u8]) -> Result<Callback, CallbackResponse> {
     // Checked once, with SIMD; the parser then reads a `str` and checks no string again.
@@ -174,19 +245,23 @@ pub fn parse(body: &[u8]) -> Result<Callback, CallbackResponse> {
         .ok_or_else(|| bad("missing message"))?;
     let message_id = callback_id(message, "id")?;
     let conversation_id = callback_id(message, "conversation_id")?;
-    let user_id = callback_id(o, "react_user_id")?;
+    let bot_id = match message.get("user_id") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(callback_id(message, "user_id")?),
+    };
+    let user_id = member_id(o)?;
+    if bot_id.as_ref() == Some(&user_id) {
+        return Err(bad(
+            "field `react_user_id` is the bot itself: a bot does not click its own message",
+        ));
+    }
     let value = j::string(o, "value").map_err(bad)?;
     let action_name = match o.get("action_name") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(bad("action_name is not a string")),
     };
-    let action_time = match o.get("action_time") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(n @ Value::Number(_)) => Some(n.to_string()),
-        Some(_) => return Err(bad("action_time is not a string")),
-    };
+    let action_time = action_time(o)?;
     let mut actions = Vec::new();
     if kind == Kind::Submission {
         // Taken out of the parsed body, not copied: a reply may be long.
@@ -209,6 +284,7 @@ pub fn parse(body: &[u8]) -> Result<Callback, CallbackResponse> {
         message_id,
         conversation_id,
         user_id,
+        bot_id,
         value,
         action_name,
         action_time,
@@ -422,7 +498,7 @@ mod tests {
 
     #[test]
     fn parse_accepts_ids_as_strings_or_numbers_and_rejects_garbage() {
-        let ok = br#"{"type":"submit_action","action_time":"t","message":{"id":"757617552587034624","conversation_id":2092305},
+        let ok = br#"{"type":"submit_action","action_time":"2023-11-14T22:13:20+09:00","message":{"id":"757617552587034624","conversation_id":2092305},
                      "react_user_id":10000003,"action_name":"a","value":"v"}"#;
         let c = parse(ok).unwrap();
         assert_eq!(c.kind, Kind::SubmitAction);
@@ -454,6 +530,77 @@ mod tests {
         assert_eq!(parse(deep.as_bytes()).unwrap_err().status, 400);
     }
 
+    fn with(field: &str, v: Value) -> Vec<u8> {
+        let mut b = json!({"type": "submit_action", "action_time": "1700000000",
+            "message": {"id": "757617552587034624", "conversation_id": 2092305, "user_id": "9000001"},
+            "react_user_id": 10000003, "action_name": "a", "value": "v"});
+        match field.split_once('.') {
+            Some((outer, inner)) => b[outer][inner] = v,
+            None => b[field] = v,
+        }
+        b.to_string().into_bytes()
+    }
+
+    /// 400 naming `field`, or the parsed callback.
+    fn refused_naming(body: &[u8], field: &str) {
+        let e = parse(body).unwrap_err();
+        let text = String::from_utf8_lossy(&e.body);
+        assert_eq!(e.status, 400, "{text}");
+        assert!(text.contains(field), "{text} should name {field}");
+    }
+
+    #[test]
+    fn action_time_must_be_a_time_kakaowork_sends() {
+        for good in [
+            json!("2023-11-14T22:13:20+09:00"),
+            json!("2023-11-14T13:13:20Z"),
+            json!("2023-11-14T13:13:20.123Z"),
+            json!("2023-11-14 13:13:20"),
+            json!("1700000000"),
+            json!("1700000000123"),
+            json!(1700000000u64),
+        ] {
+            assert!(parse(&with("action_time", good.clone())).is_ok(), "{good}");
+        }
+        for junk in [
+            json!(""),
+            json!("-1"),
+            json!(-1),
+            json!(1.5),
+            json!("t"),
+            json!("yesterday"),
+            json!("2023-11-14T22:13:20+0900x"),
+            json!("2023-11-14T22:13:20."),
+            json!("2023-11-14"),
+            json!("99999999999999999999"),
+            json!("1700000000\n"),
+            json!(["1700000000"]),
+            json!({}),
+            json!(true),
+            Value::Null,
+        ] {
+            refused_naming(&with("action_time", junk), "action_time");
+        }
+        let mut missing: Value = serde_json::from_slice(&with("value", json!("v"))).unwrap();
+        missing.as_object_mut().unwrap().remove("action_time");
+        refused_naming(missing.to_string().as_bytes(), "action_time");
+    }
+
+    #[test]
+    fn the_clicking_member_is_a_member_and_not_the_bot() {
+        for id in [json!(0), json!("0"), json!(1u64 << 53), json!(u64::MAX)] {
+            refused_naming(&with("react_user_id", id), "react_user_id");
+        }
+        assert!(parse(&with("react_user_id", json!(MAX_MEMBER_ID))).is_ok());
+        // The bot's own user id, as a number or a string.
+        refused_naming(&with("react_user_id", json!(9000001)), "react_user_id");
+        refused_naming(&with("react_user_id", json!("9000001")), "react_user_id");
+        // The message's sender must be an id when it is there.
+        refused_naming(&with("message.user_id", json!("bot")), "user_id");
+        let c = parse(&with("react_user_id", json!(10000003))).unwrap();
+        assert_eq!(c.bot_id.as_ref().map(Id::as_str), Some("9000001"));
+    }
+
     #[test]
     fn reply_modal_is_complete() {
         let m = reply_modal("kw1|modal:reply|00");
@@ -468,11 +615,11 @@ mod tests {
 
     #[test]
     fn fingerprints_ignore_the_callers_time_but_not_what_was_entered() {
-        let c = parse(br#"{"type":"submission","action_time":"t1","message":{"id":"1","conversation_id":2},"react_user_id":3,"value":"v","actions":{"reply":"hi"}}"#).unwrap();
+        let c = parse(br#"{"type":"submission","action_time":"1700000000","message":{"id":"1","conversation_id":2},"react_user_id":3,"value":"v","actions":{"reply":"hi"}}"#).unwrap();
         let key = [7u8; 16];
         let fingerprint = |c: &Callback| fingerprint(&key, c);
         let mut d = c.clone();
-        d.action_time = Some("t2".into());
+        d.action_time = "1700000001".into();
         assert_eq!(
             fingerprint(&c),
             fingerprint(&d),

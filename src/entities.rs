@@ -33,6 +33,8 @@ pub struct Message {
     pub id: Id,
     pub conversation_id: Id,
     pub send_time: Option<u64>,
+    /// Who sent it: for the bot's own messages, the bot's user id.
+    pub user_id: Option<Id>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +113,9 @@ impl FromJson for Message {
             id: json::id(o, "id")?,
             conversation_id: json::id(o, "conversation_id")?,
             send_time: json::opt_u64(o, "send_time"),
+            user_id: o
+                .get("user_id")
+                .and_then(|v| json::id_value(v, "user_id").ok()),
         })
     }
 }
@@ -130,6 +135,7 @@ pub(crate) fn sent_message(resp: &crate::ports::HttpResponse) -> Option<Message>
         id: m.id.0,
         conversation_id: m.conversation_id.0,
         send_time: m.send_time,
+        user_id: m.user_id.map(|u| u.0),
     })
 }
 
@@ -145,6 +151,8 @@ struct SentMessage {
     conversation_id: WireId,
     #[serde(default)]
     send_time: Option<u64>,
+    #[serde(default)]
+    user_id: Option<WireId>,
 }
 
 /// An id as [`json::id_value`] takes it: a non-empty string, or an integer of at most 64 bits.

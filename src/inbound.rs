@@ -4,7 +4,7 @@
 use crate::api::Client;
 use crate::binding;
 use crate::budget::{self, LimitGate};
-use crate::callback::{self, CallbackRequest, CallbackResponse, Kind};
+use crate::callback::{self, CallbackRequest, CallbackResponse};
 use crate::channel::{
     CallbackOutcome, Channel, ChatType, EventKind, InboundEvent, PairingChallenge, PolicyDecision,
     SendRequest,
@@ -17,21 +17,48 @@ use crate::ports::Ports;
 /// answer, so a slow lookup gives up and the event goes without the name.
 pub const NAME_LOOKUP_TIMEOUT_MS: u32 = 1_500;
 
+/// A modal left open longer than this is not taken: its nonce has expired.
+pub const MODAL_TTL_MS: u64 = 24 * 3600 * 1000;
+/// At most this many accepted clicks and modal openings per message over its buttons' life:
+/// every one keeps a key for as long as the value lives, so storage stays bounded.
+pub const MAX_CALLBACKS_PER_MESSAGE: u64 = 1_000;
+
+/// The callback's value checked: the account's keys, where the message went, what it is for.
+struct Bound {
+    key: std::rc::Rc<binding::Keys>,
+    record: binding::SentRecord,
+    purpose: binding::Purpose,
+}
+
+/// How a callback is marked as used once its event is ready: a click for as long as its value
+/// lives, a submission by consuming its modal's nonce (so a replay at any time makes nothing).
+enum Mark {
+    Click(String),
+    Modal(String),
+}
+
+fn answer(response: CallbackResponse) -> Result<CallbackOutcome, ChannelError> {
+    Ok(CallbackOutcome {
+        response,
+        events: vec![],
+        outbound: vec![],
+    })
+}
+
+fn ok_empty() -> CallbackResponse {
+    CallbackResponse::json(200, &serde_json::json!({}))
+}
+
 impl Channel {
-    /// A KakaoWork callback: the HTTP answer, and the inbound events for the agent.
+    /// A KakaoWork callback: the HTTP answer, and the inbound events for the agent. Steps:
+    /// route by path -> transport and token -> parse -> bind the value to its message ->
+    /// purpose fits the type -> replay -> policy -> event -> mark as used.
     pub fn handle_callback(
         &self,
         ports: &Ports<'_>,
         req: &CallbackRequest,
     ) -> Result<CallbackOutcome, ChannelError> {
         let state = self.state.as_ref().ok_or(ChannelError::NotConfigured)?;
-        let answer = |response| {
-            Ok(CallbackOutcome {
-                response,
-                events: vec![],
-                outbound: vec![],
-            })
-        };
         let path = req.path.split('?').next().unwrap_or("");
         let Some(account) = state
             .config
@@ -52,21 +79,131 @@ impl Channel {
             Ok(c) => c,
             Err(resp) => return answer(resp),
         };
+        let bound = match self.bind(ports, account, &cb)? {
+            Ok(b) => b,
+            Err(resp) => return answer(resp),
+        };
+        // An empty reply is refused before anything is used up: its modal stays open.
+        if matches!(bound.purpose, binding::Purpose::ReplyModal { .. })
+            && cb
+                .actions
+                .iter()
+                .all(|(k, v)| k != callback::REPLY_INPUT || v.trim().is_empty())
+        {
+            return answer(CallbackResponse::error(400, "the reply is empty"));
+        }
+        // Where the plugin sent the message, not what the body says.
+        let chat = if bound.record.group {
+            ChatType::Group
+        } else {
+            ChatType::Direct
+        };
+        let Some(mark) = replay_mark(ports, account, &cb, &bound)? else {
+            return answer(ok_empty());
+        };
+        match self.check_policy(ports, Some(&account.id), cb.user_id.as_str(), chat)? {
+            PolicyDecision::Allow(_) => {}
+            PolicyDecision::Deny(_) => return answer(ok_empty()),
+            PolicyDecision::PairingRequired(challenge) => {
+                return Ok(self.pairing_answer(ports, account, &cb, challenge));
+            }
+        }
+        let (kind, text, action_name, action_value) = match (&bound.purpose, &mut cb.actions) {
+            (binding::Purpose::Reply, _) => {
+                let nonce = match open_modal(ports, account, &cb, &self.memo)? {
+                    Ok(n) => n,
+                    Err(resp) => return answer(resp),
+                };
+                let value = binding::modal_value(
+                    &bound.key,
+                    &account.id,
+                    &bound.record.conversation,
+                    cb.user_id.as_str(),
+                    cb.message_id.as_str(),
+                    &nonce,
+                );
+                return answer(CallbackResponse::json(200, &callback::reply_modal(&value)));
+            }
+            // A host's button reaches the agent as a click: its signed name and value,
+            // whatever the body's `action_name` says.
+            (binding::Purpose::Action { name, value }, _) => (
+                EventKind::Action,
+                value.clone(),
+                Some(name.clone()),
+                Some(value.clone()),
+            ),
+            (binding::Purpose::ReplyModal { .. }, actions) => match typed_reply(actions) {
+                Some(typed) => (EventKind::Text, typed, None, None),
+                None => return answer(CallbackResponse::error(400, "the reply is empty")),
+            },
+            // `bind` refused these already.
+            (binding::Purpose::Unknown, _) => {
+                return answer(CallbackResponse::error(
+                    400,
+                    "field `value` fits no callback",
+                ));
+            }
+        };
+        let sender = cb.user_id.as_str();
+        let event = InboundEvent {
+            account: account.id.clone(),
+            kind,
+            sender_id: sender.to_owned(),
+            sender_name: self.sender_name(ports, account, sender),
+            conversation_id: bound.record.conversation.clone(),
+            chat_type: chat,
+            message_id: format!(
+                "{}:{}",
+                cb.message_id,
+                callback::fingerprint(bound.key.fingerprint_key(), &cb)
+            ),
+            timestamp_ms: ports.clock.now_ms(),
+            text,
+            from: format!("kakaowork:{sender}"),
+            to: format!("kakaowork:{}", bound.record.conversation),
+            action_name,
+            action_value,
+        };
+        // One event per callback: of two identical ones racing, the one that marks it wins.
+        if !commit(ports, account, &cb, mark)? {
+            return answer(ok_empty());
+        }
+        Ok(CallbackOutcome {
+            response: ok_empty(),
+            events: vec![event],
+            outbound: vec![],
+        })
+    }
+
+    /// The value bound to a message this bot sent, and fit for this callback's type; `Err` is
+    /// the answer (403 for a value that is not this message's, 400 for a misused one).
+    fn bind(
+        &self,
+        ports: &Ports<'_>,
+        account: &Account,
+        cb: &callback::Callback,
+    ) -> Result<Result<Bound, CallbackResponse>, ChannelError> {
         let Some(sent) = ports
             .kv
             .get(&binding::record_key(&account.id, cb.message_id.as_str()))?
         else {
-            return answer(CallbackResponse::error(
+            return Ok(Err(CallbackResponse::error(
                 403,
                 "the message was not sent by this bot",
-            ));
+            )));
         };
         let Some(record) = binding::SentRecord::decode(&String::from_utf8_lossy(&sent)) else {
-            return answer(CallbackResponse::error(
+            return Ok(Err(CallbackResponse::error(
                 403,
                 "the message was not sent by this version of the plugin",
-            ));
+            )));
         };
+        if !record.bot.is_empty() && record.bot == cb.user_id.as_str() {
+            return Ok(Err(CallbackResponse::error(
+                400,
+                "field `react_user_id` is the bot itself: a bot does not click its own message",
+            )));
+        }
         let key = self.memo.signing_key(&account.id, || {
             callback::signing_key(ports.kv, ports.random, &account.id)
         })?;
@@ -76,169 +213,63 @@ impl Channel {
             conversation: cb.conversation_id.as_str(),
             user: cb.user_id.as_str(),
         };
-        let checked = match binding::check(&key, &cb.value, &record, &claim) {
-            Ok(c) => c,
-            Err(refusal) => return answer(CallbackResponse::error(403, refusal.why())),
+        let purpose = match binding::check(&key, &cb.value, &record, &claim) {
+            Ok(c) => c.purpose,
+            Err(refusal) => return Ok(Err(CallbackResponse::error(403, refusal.why()))),
         };
-        let payload = if checked.modal {
-            format!("modal:{}", checked.purpose)
-        } else {
-            checked.purpose
-        };
-        // Where the plugin sent the message, not what the body says.
-        let chat = if record.group {
-            ChatType::Group
-        } else {
-            ChatType::Direct
-        };
-
-        if cb.kind == Kind::Submission
-            && payload == "modal:reply"
-            && cb
-                .actions
-                .iter()
-                .all(|(k, v)| k != callback::REPLY_INPUT || v.trim().is_empty())
-        {
-            return answer(CallbackResponse::error(400, "the reply is empty"));
-        }
-
-        // Replays within the window: 200 and nothing else. Modal requests may repeat freely.
-        // The callback is marked as seen only once its event is ready (below): if this call
-        // fails before that (a trap, a storage error), KakaoWork's retry is not a "replay".
-        let fp = callback::fingerprint(key.fingerprint_key(), &cb);
-        let seen = format!("dedup/v1/{}/{fp}", account.id);
-        let marks = cb.kind != Kind::RequestModal;
-        if marks && ports.kv.get(&seen)?.is_some() {
-            return answer(CallbackResponse::json(200, &serde_json::json!({})));
-        }
-
-        let ok = CallbackResponse::json(200, &serde_json::json!({}));
-        match self.check_policy(ports, Some(&account.id), cb.user_id.as_str(), chat)? {
-            PolicyDecision::Allow(_) => {}
-            PolicyDecision::Deny(_) => return answer(ok),
-            PolicyDecision::PairingRequired(PairingChallenge {
-                code,
-                created,
-                reply,
-            }) => {
-                let mut outbound = vec![];
-                if created {
-                    let notice = SendRequest {
-                        account: Some(account.id.clone()),
-                        target: format!("user:{}", cb.user_id),
-                        text: reply,
-                        idempotency_key: format!("pairing-reply-{}-{code}", cb.user_id),
-                        format: crate::channel::TextFormat::Plain,
-                        blocks: None,
-                        buttons: vec![],
-                    };
-                    // Sent now if the budget allows; otherwise the host delivers it.
-                    if self.send(ports, &notice).is_err() {
-                        outbound.push(notice);
-                    }
-                }
-                return Ok(CallbackOutcome {
-                    response: ok,
-                    events: vec![],
-                    outbound,
-                });
-            }
-        }
-
-        let (kind, text, action_name, action_value) = match cb.kind {
-            Kind::RequestModal => {
-                if payload != "reply" {
-                    return answer(CallbackResponse::error(400, "this button opens no modal"));
-                }
-                let value = binding::modal_value(
-                    &key,
-                    "reply",
-                    &account.id,
-                    &record.conversation,
-                    cb.user_id.as_str(),
-                    cb.message_id.as_str(),
-                );
-                let modal = callback::reply_modal(&value);
-                return answer(CallbackResponse::json(200, &modal));
-            }
-            // A host's button: its signed name and value, whatever the body's `action_name`
-            // says; the event's text is the value, as chat channels pass a button's data.
-            Kind::SubmitAction => match binding::parse_action_purpose(&payload) {
-                Some((name, value)) => (
-                    EventKind::Action,
-                    value.to_owned(),
-                    Some(name.to_owned()),
-                    Some(value.to_owned()),
+        match purpose.callback_type() {
+            Some(t) if t == cb.kind.as_str() => Ok(Ok(Bound {
+                key,
+                record,
+                purpose,
+            })),
+            Some(t) => Ok(Err(CallbackResponse::error(
+                400,
+                &format!(
+                    "field `value` was made for a `{t}` callback, not `{}`",
+                    cb.kind.as_str()
                 ),
-                None => (
-                    EventKind::Action,
-                    cb.action_name.clone().unwrap_or_else(|| payload.clone()),
-                    cb.action_name.clone(),
-                    Some(payload.clone()),
-                ),
-            },
-            Kind::Submission if payload == "modal:reply" => {
-                let typed = cb
-                    .actions
-                    .iter_mut()
-                    .find(|(k, _)| k == callback::REPLY_INPUT)
-                    .map(|(_, v)| {
-                        // Moved, not copied, when there is nothing to trim.
-                        let v = std::mem::take(v);
-                        match v.trim() {
-                            t if t.len() == v.len() => v,
-                            t => t.to_owned(),
-                        }
-                    })
-                    .unwrap_or_default();
-                if typed.is_empty() {
-                    return answer(CallbackResponse::error(400, "the reply is empty"));
-                }
-                (EventKind::Text, typed, None, None)
-            }
-            Kind::Submission => {
-                let map: serde_json::Map<String, serde_json::Value> = cb
-                    .actions
-                    .iter()
-                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                    .collect();
-                (
-                    EventKind::ModalSubmission,
-                    serde_json::Value::Object(map).to_string(),
-                    None,
-                    Some(payload.clone()),
-                )
-            }
-        };
-        let sender = cb.user_id.as_str();
-        let event = InboundEvent {
-            account: account.id.clone(),
-            kind,
-            sender_id: sender.to_owned(),
-            sender_name: self.sender_name(ports, account, sender),
-            conversation_id: record.conversation.clone(),
-            chat_type: chat,
-            message_id: format!("{}:{fp}", cb.message_id),
-            timestamp_ms: ports.clock.now_ms(),
-            text,
-            from: format!("kakaowork:{sender}"),
-            to: format!("kakaowork:{}", record.conversation),
-            action_name,
-            action_value,
-        };
-        // One event per callback: of two identical ones racing, the one that marks it wins.
-        if marks
-            && !ports
-                .kv
-                .compare_and_swap(&seen, None, Some(b"1"), Some(callback::DEDUP_TTL_MS))?
-        {
-            return answer(ok);
+            ))),
+            None => Ok(Err(CallbackResponse::error(
+                400,
+                "field `value` is for no callback this version of the plugin takes",
+            ))),
         }
-        Ok(CallbackOutcome {
-            response: ok,
-            events: vec![event],
-            outbound: vec![],
-        })
+    }
+
+    fn pairing_answer(
+        &self,
+        ports: &Ports<'_>,
+        account: &Account,
+        cb: &callback::Callback,
+        challenge: PairingChallenge,
+    ) -> CallbackOutcome {
+        let PairingChallenge {
+            code,
+            created,
+            reply,
+        } = challenge;
+        let mut outbound = vec![];
+        if created {
+            let notice = SendRequest {
+                account: Some(account.id.clone()),
+                target: format!("user:{}", cb.user_id),
+                text: reply,
+                idempotency_key: format!("pairing-reply-{}-{code}", cb.user_id),
+                format: crate::channel::TextFormat::Plain,
+                blocks: None,
+                buttons: vec![],
+            };
+            // Sent now if the budget allows; otherwise the host delivers it.
+            if self.send(ports, &notice).is_err() {
+                outbound.push(notice);
+            }
+        }
+        CallbackOutcome {
+            response: ok_empty(),
+            events: vec![],
+            outbound,
+        }
     }
 
     /// The token a callback URL must carry (`?token=`): the configured `callbackSecret`, else
@@ -291,6 +322,148 @@ impl Channel {
             .name?;
         let _ = ports.kv.set(&key, name.as_bytes(), Some(3600 * 1000));
         Some(name)
+    }
+}
+
+/// The reply's text, trimmed (moved, not copied, when there is nothing to trim); `None` when
+/// there is none.
+fn typed_reply(actions: &mut [(String, String)]) -> Option<String> {
+    let typed = actions
+        .iter_mut()
+        .find(|(k, _)| k == callback::REPLY_INPUT)
+        .map(|(_, v)| {
+            let v = std::mem::take(v);
+            match v.trim() {
+                t if t.len() == v.len() => v,
+                t => t.to_owned(),
+            }
+        })
+        .unwrap_or_default();
+    (!typed.is_empty()).then_some(typed)
+}
+
+fn click_key(account: &str, fingerprint: &str) -> String {
+    format!("dedup/v1/{account}/{fingerprint}")
+}
+
+fn modal_key(account: &str, nonce: &str) -> String {
+    format!("modal/v1/{account}/{nonce}")
+}
+
+fn count_key(account: &str, message: &str) -> String {
+    format!("cbcount/v1/{account}/{message}")
+}
+
+/// How this callback will be marked as used, or `None` when it was used already (a replay:
+/// answered 200 with nothing). Nothing is written yet: if the call fails before its event is
+/// ready (a trap, a storage error), KakaoWork's retry is not taken for a replay.
+fn replay_mark(
+    ports: &Ports<'_>,
+    account: &Account,
+    cb: &callback::Callback,
+    bound: &Bound,
+) -> Result<Option<Mark>, ChannelError> {
+    Ok(match &bound.purpose {
+        binding::Purpose::ReplyModal { nonce } => {
+            let key = modal_key(&account.id, nonce);
+            let open = ports.kv.get(&key)?;
+            (open.as_deref() == Some(cb.message_id.as_str().as_bytes())).then_some(Mark::Modal(key))
+        }
+        // Opening a modal may repeat: each opening mints its own single-use value.
+        binding::Purpose::Reply => Some(Mark::Modal(String::new())),
+        _ => {
+            let fp = callback::fingerprint(bound.key.fingerprint_key(), cb);
+            let key = click_key(&account.id, &fp);
+            ports.kv.get(&key)?.is_none().then_some(Mark::Click(key))
+        }
+    })
+}
+
+/// Counts one more accepted callback on the message; `false` past the bound.
+fn count(
+    ports: &Ports<'_>,
+    account: &Account,
+    cb: &callback::Callback,
+) -> Result<bool, ChannelError> {
+    let key = count_key(&account.id, cb.message_id.as_str());
+    for _ in 0..16 {
+        let old = ports.kv.get(&key)?;
+        let n = old
+            .as_deref()
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        if n >= MAX_CALLBACKS_PER_MESSAGE {
+            return Ok(false);
+        }
+        let next = (n + 1).to_string();
+        if ports.kv.compare_and_swap(
+            &key,
+            old.as_deref(),
+            Some(next.as_bytes()),
+            Some(callback::SENT_INDEX_TTL_MS),
+        )? {
+            return Ok(true);
+        }
+    }
+    Err(ChannelError::Storage(
+        "the message's callback count kept changing under this instance".into(),
+    ))
+}
+
+/// A fresh modal's nonce, recorded for its one submission; `Err` is the answer when the
+/// message has had too many callbacks.
+fn open_modal(
+    ports: &Ports<'_>,
+    account: &Account,
+    cb: &callback::Callback,
+    memo: &crate::memo::Memo,
+) -> Result<Result<String, CallbackResponse>, ChannelError> {
+    if !count(ports, account, cb)? {
+        return Ok(Err(too_many()));
+    }
+    let mut nonce = String::with_capacity(16);
+    crate::text::push_hex(&mut nonce, &memo.nonce(ports.random).to_be_bytes());
+    ports.kv.set(
+        &modal_key(&account.id, &nonce),
+        cb.message_id.as_str().as_bytes(),
+        Some(MODAL_TTL_MS),
+    )?;
+    Ok(Ok(nonce))
+}
+
+fn too_many() -> CallbackResponse {
+    CallbackResponse::error(
+        429,
+        "this message has had too many callbacks; send a new message",
+    )
+}
+
+/// Marks the callback as used; `false` when another call marked it first (or the message is
+/// past its bound): then it makes no event.
+fn commit(
+    ports: &Ports<'_>,
+    account: &Account,
+    cb: &callback::Callback,
+    mark: Mark,
+) -> Result<bool, ChannelError> {
+    match mark {
+        // The modal's nonce, consumed: the one submission it takes.
+        Mark::Modal(key) => Ok(key.is_empty()
+            || ports.kv.compare_and_swap(
+                &key,
+                Some(cb.message_id.as_str().as_bytes()),
+                None,
+                None,
+            )?),
+        // A click stays used for as long as its value lives.
+        Mark::Click(key) => Ok(count(ports, account, cb)?
+            && ports.kv.compare_and_swap(
+                &key,
+                None,
+                Some(b"1"),
+                Some(callback::SENT_INDEX_TTL_MS),
+            )?),
     }
 }
 

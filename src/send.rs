@@ -46,6 +46,8 @@ enum Attempt {
         message_id: String,
         conversation_id: String,
         send_time: u64,
+        /// The bot's user id, as KakaoWork answered it.
+        bot: String,
     },
     /// Known not delivered; the chunk stays pending. The error is what `send` returns.
     NotSent(ChannelError),
@@ -276,6 +278,7 @@ impl Channel {
                     message_id,
                     conversation_id,
                     send_time,
+                    bot,
                 } => {
                     // Remember the message as ours, where it went and its button's nonce: its
                     // callbacks are checked against this record.
@@ -285,6 +288,7 @@ impl Channel {
                         conversation.as_deref().unwrap_or(&conversation_id),
                         &nonce,
                         dm_user,
+                        &bot,
                     );
                     let _ = ports.kv.set(
                         &binding::record_key(&account.id, &message_id),
@@ -498,6 +502,7 @@ fn classify(
             message_id: m.id.0,
             conversation_id: m.conversation_id.0,
             send_time: m.send_time.unwrap_or(ports.clock.now_ms() / 1000),
+            bot: m.user_id.map(|u| u.0).unwrap_or_default(),
         },
         Err(ApiError::Envelope(EnvelopeError::Api { status: 429, .. })) => {
             // `after` recorded the block; report how long it is.

@@ -80,7 +80,24 @@ fn replays_are_dropped_and_distinct_submissions_are_kept() {
     assert_eq!(send("first"), 200, "a replay is answered 200");
     assert_eq!(t.events().len(), 1, "and makes no event");
     t.clock.advance(1000);
+    // A modal takes one submission: a second answer opens a fresh one.
     assert_eq!(send("second"), 200);
+    assert_eq!(t.events().len(), 1, "a second submission through one modal");
+    let (_, modal) = t
+        .emulator
+        .click(&t.url(), &msg, "답장하기", 10000001)
+        .unwrap();
+    let (status, _) = t
+        .emulator
+        .submit(
+            &t.url(),
+            &msg,
+            10000001,
+            &modal["view"],
+            &[("reply", "second")],
+        )
+        .unwrap();
+    assert_eq!(status, 200);
     let events = t.events();
     assert_eq!(events.len(), 2);
     assert_ne!(
@@ -326,7 +343,8 @@ fn hostile_requests_get_their_status_and_no_event() {
     cases.push((
         "click with a forged button value",
         json_req(body(
-            json!({"type": "request_modal", "message": {"id": msg, "conversation_id": conv},
+            json!({"type": "request_modal", "action_time": "1700000000",
+        "message": {"id": msg, "conversation_id": conv},
         "react_user_id": "10000002", "value": "kw1|reply|ffffffffffffffffffffffffffffffff"}),
         )),
         403,

@@ -48,7 +48,8 @@ fn served_on(
     })
     .unwrap();
     let section = json!({"apiBase": emulator.base_url(), "appKey": DEFAULT_APP_KEY,
-        "callbackSecret": SECRET, "dmPolicy": "allowlist", "allowFrom": [USER.to_string()]});
+        "callbackSecret": SECRET, "dmPolicy": "allowlist", "allowFrom": [USER.to_string()],
+        "groupPolicy": "open"});
     let prepared = prepare(section, None).unwrap();
     let env = HostEnv {
         http: Arc::new(prepared.policy.clone()),
@@ -97,6 +98,26 @@ impl Served {
             format: host_test::wit::TextFormat::Plain,
             blocks: None,
             buttons: vec![],
+        };
+        let r = self.agent.lock().unwrap().send(&req).unwrap().unwrap();
+        r.message_id.expect("a delivered message has an id")
+    }
+
+    /// As `says`, with a button of the agent's under the text.
+    fn says_with_button(&self, target: &str, text: &str) -> String {
+        let req = SendRequest {
+            account: None,
+            target: target.into(),
+            text: text.into(),
+            idempotency_key: format!("says-{text}"),
+            format: host_test::wit::TextFormat::Plain,
+            blocks: None,
+            buttons: vec![host_test::wit::ActionButton {
+                label: "승인".into(),
+                name: "approve".into(),
+                value: "deploy:1".into(),
+                style: host_test::wit::ButtonStyle::Primary,
+            }],
         };
         let r = self.agent.lock().unwrap().send(&req).unwrap().unwrap();
         r.message_id.expect("a delivered message has an id")
@@ -310,12 +331,14 @@ struct Material {
     group: Value,
     button: String,
     group_button: String,
+    /// The `submit_action` value of a button on the group message.
+    group_action: String,
     modal: String,
 }
 
 fn material(s: &Served) -> Material {
     let dm = s.says(&format!("user:{USER}"), "hostile dm");
-    let group = s.says("conversation:3000001", "hostile group");
+    let group = s.says_with_button("conversation:3000001", "hostile group");
     let posted = s.emulator.posted();
     let find = |id: &str| posted.iter().find(|p| p.id == id).unwrap().clone();
     let value_of = |blocks: &Value| {
@@ -326,6 +349,15 @@ fn material(s: &Served) -> Material {
             .unwrap()
     };
     let (d, g) = (find(&dm), find(&group));
+    let group_action = g
+        .blocks
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["action_type"] == "submit_action")
+        .and_then(|e| e["value"].as_str().map(str::to_owned))
+        .unwrap();
     let (_, modal) = s.emulator.click(&s.url(), &dm, "답장하기", USER).unwrap();
     let body = |id: &str, conv: u64| {
         json!({"type": "submit_action", "action_time": "1700000000",
@@ -336,6 +368,7 @@ fn material(s: &Served) -> Material {
         group: body(&g.id, g.conversation_id),
         button: value_of(&d.blocks),
         group_button: value_of(&g.blocks),
+        group_action,
         modal: modal["view"]["value"].as_str().unwrap().to_owned(),
     }
 }
@@ -366,7 +399,7 @@ fn hostile(rng: &mut Rng, m: &Material) -> Vec<u8> {
     } else {
         m.group.clone()
     };
-    match rng.below(10) {
+    match rng.below(13) {
         0 => {
             let n = rng.below(2000) as usize;
             return (0..n).map(|_| rng.next() as u8).collect();
@@ -453,6 +486,67 @@ fn hostile(rng: &mut Rng, m: &Material) -> Vec<u8> {
                 o.insert("type".into(), json!(format!("t{}", rng.next())));
             }
         }
+        10 => {
+            // A real value with a callback type it was not made for.
+            b = m.dm.clone();
+            let (kind, value) = rng
+                .pick(&[
+                    ("submission", &m.button),
+                    ("submit_action", &m.button),
+                    ("submit_action", &m.modal),
+                    ("request_modal", &m.modal),
+                ])
+                .to_owned();
+            b["type"] = json!(kind);
+            b["value"] = json!(value);
+            b["actions"] = json!({"reply": "wrong type"});
+        }
+        11 => {
+            // A click on the group's button by someone who cannot be a clicking member.
+            b = m.group.clone();
+            b["value"] = json!(m.group_action);
+            let bot = host_test::emulator::BOT_USER_ID;
+            let who = rng
+                .pick(&[
+                    json!(bot),
+                    json!(bot.to_string()),
+                    json!(0),
+                    json!("0"),
+                    json!(1u64 << 53),
+                    json!(u64::MAX),
+                ])
+                .clone();
+            if rng.below(2) == 0 {
+                b["message"]["user_id"] = who.clone();
+            }
+            b["react_user_id"] = who;
+        }
+        12 => {
+            // A click on the group's button with a malformed `action_time`.
+            b = m.group.clone();
+            b["value"] = json!(m.group_action);
+            b["react_user_id"] = json!(USER + 1 + rng.below(1000));
+            let time = rng
+                .pick(&[
+                    json!(""),
+                    json!("-1"),
+                    json!(-1),
+                    json!(-1700000000),
+                    json!(1.5),
+                    json!("x"),
+                    json!("2023-13-45"),
+                    json!("1700000000 OR 1=1"),
+                    json!(null),
+                    json!({}),
+                    json!([]),
+                ])
+                .clone();
+            if time.is_null() {
+                b.as_object_mut().unwrap().remove("action_time");
+            } else {
+                b["action_time"] = time;
+            }
+        }
         _ => {
             // A message id the bot never sent, with a real value.
             b["message"]["id"] = json!(rng.next() >> 1);
@@ -534,6 +628,18 @@ fn ten_thousand_hostile_callbacks_make_no_trap_no_event_and_no_500() {
         statuses.get(&403).copied().unwrap_or(0) > 1000,
         "{statuses:?}"
     );
+    // The material is live: the group button's value, clicked by a member at a KakaoWork time,
+    // is an event (so the generated senders and times above were refused for what they are).
+    let mut click = m.group.clone();
+    click["value"] = json!(m.group_action);
+    click["react_user_id"] = json!(USER + 5000);
+    let r = agent
+        .post(&s.url())
+        .header("Content-Type", "application/json")
+        .send(click.to_string().as_bytes())
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(s.events.lock().unwrap().len(), 1);
 }
 
 /// A client sending a body over the limit reads its 413 rather than a reset connection: the

@@ -30,8 +30,8 @@ fn configured_as(json: &str) -> Channel {
 fn without_a_secret_the_plugin_makes_a_token_that_every_instance_shares() {
     let w = World::new();
     let http = ScriptedHttp::new(vec![]);
-    let body = serde_json::json!({"type": "submit_action", "message": {"id": 1, "conversation_id": 2},
-        "react_user_id": 3, "value": "x"});
+    let body = serde_json::json!({"type": "submit_action", "action_time": "1700000000",
+        "message": {"id": 1, "conversation_id": 2}, "react_user_id": 3, "value": "x"});
     let mut req = callback_req(body);
     req.query = String::new();
     // The seed's setup: an app key and a policy, no secret.
@@ -105,9 +105,16 @@ fn group_button_world() -> (Channel, World, impl Fn(u64) -> serde_json::Value) {
     w.kv.set("sent/v1/default/555", b"g|77|n555|", None)
         .unwrap();
     let key = binding::Keys::new(&callback::signing_key(&w.kv, &w.random, "default").unwrap());
-    let value = binding::button_value(&key, "deploy:9913", "default", "77", "", "n555");
+    let value = binding::button_value(
+        &key,
+        &binding::action_purpose("approve", "deploy:9913"),
+        "default",
+        "77",
+        "",
+        "n555",
+    );
     let click = move |user: u64| {
-        serde_json::json!({"type": "submit_action", "action_time": "t", "message": {"id": "555", "conversation_id": 77},
+        serde_json::json!({"type": "submit_action", "action_time": "1700000000", "message": {"id": "555", "conversation_id": 77},
                            "react_user_id": user, "action_name": "approve", "value": value})
     };
     (ch, w, click)

@@ -553,7 +553,7 @@ fn reply_button_can_be_turned_off_and_relabelled() {
         user: "5",
     };
     let checked = binding::check(&key, button["value"].as_str().unwrap(), &record, &claim);
-    assert_eq!(checked.unwrap().purpose, "reply");
+    assert_eq!(checked.unwrap().purpose, crate::binding::Purpose::Reply);
     let elsewhere = binding::Claim {
         conversation: "999",
         ..claim
