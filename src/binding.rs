@@ -97,8 +97,8 @@ impl Refusal {
 pub enum Purpose {
     /// The Reply button: opens the reply modal (`request_modal`).
     Reply,
-    /// A host's `submit_action` button: its name and value.
-    Action { name: String, value: String },
+    /// A host's `submit_action` button: its name, caption and value.
+    Action(ActionButton),
     /// The reply modal opened under `nonce`, consumed by its one `submission`.
     ReplyModal { nonce: String },
     /// Anything else (a value of an older version, a purpose nothing emits): fits nothing.
@@ -110,7 +110,7 @@ impl Purpose {
     pub fn callback_type(&self) -> Option<&'static str> {
         match self {
             Self::Reply => Some("request_modal"),
-            Self::Action { .. } => Some("submit_action"),
+            Self::Action(_) => Some("submit_action"),
             Self::ReplyModal { .. } => Some("submission"),
             Self::Unknown => None,
         }
@@ -197,14 +197,46 @@ pub fn button_value(
     signed(key, [purpose, account, conversation, user, nonce])
 }
 
-/// The purpose of a host's `submit_action` button: its name and value, signed with the rest.
-pub fn action_purpose(name: &str, value: &str) -> String {
-    format!("a:{name}:{value}")
+/// The purpose of a host's `submit_action` button: its name, caption and value, signed with
+/// the rest. The caption is escaped (`%`, `:`, `|`), so that the fields split back exactly.
+pub fn action_purpose(name: &str, label: &str, value: &str) -> String {
+    let label = label
+        .replace('%', "%25")
+        .replace(':', "%3A")
+        .replace('|', "%7C");
+    format!("l:{name}:{label}:{value}")
 }
 
-/// The name and value of a host's button, from a checked purpose; `None` for other purposes.
-pub fn parse_action_purpose(purpose: &str) -> Option<(&str, &str)> {
-    purpose.strip_prefix("a:")?.split_once(':')
+/// A host's button, from a checked purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionButton {
+    pub name: String,
+    /// `None` for buttons sent before captions were signed (`a:` purposes).
+    pub label: Option<String>,
+    pub value: String,
+}
+
+/// The name, caption and value of a host's button; `None` for other purposes.
+pub fn parse_action_purpose(purpose: &str) -> Option<ActionButton> {
+    if let Some(rest) = purpose.strip_prefix("l:") {
+        let (name, rest) = rest.split_once(':')?;
+        let (label, value) = rest.split_once(':')?;
+        let label = label
+            .replace("%7C", "|")
+            .replace("%3A", ":")
+            .replace("%25", "%");
+        return Some(ActionButton {
+            name: name.to_owned(),
+            label: Some(label),
+            value: value.to_owned(),
+        });
+    }
+    let (name, value) = purpose.strip_prefix("a:")?.split_once(':')?;
+    Some(ActionButton {
+        name: name.to_owned(),
+        label: None,
+        value: value.to_owned(),
+    })
 }
 
 /// The value of the reply modal opened by `user` from message `message_id`, under `nonce`:
@@ -286,13 +318,7 @@ pub fn check(
     }
     let purpose = match purpose {
         "reply" => Purpose::Reply,
-        p => match parse_action_purpose(p) {
-            Some((name, value)) => Purpose::Action {
-                name: name.to_owned(),
-                value: value.to_owned(),
-            },
-            None => Purpose::Unknown,
-        },
+        p => parse_action_purpose(p).map_or(Purpose::Unknown, Purpose::Action),
     };
     Ok(Checked { purpose })
 }
@@ -325,11 +351,23 @@ mod tests {
     }
 
     #[test]
-    fn an_action_purpose_round_trips_with_colons_in_its_value() {
-        let p = action_purpose("deploy_approve", "deploy:9913");
+    fn an_action_purpose_round_trips_with_colons_in_its_caption_and_value() {
+        for label in ["승인", "a:b", "100%", "%3A:%25", "a|b%7C"] {
+            let p = action_purpose("deploy_approve", label, "deploy:9913");
+            assert_eq!(
+                parse_action_purpose(&p),
+                Some(ActionButton {
+                    name: "deploy_approve".into(),
+                    label: Some(label.into()),
+                    value: "deploy:9913".into()
+                }),
+                "{label}"
+            );
+        }
+        // A button sent before captions were signed.
         assert_eq!(
-            parse_action_purpose(&p),
-            Some(("deploy_approve", "deploy:9913"))
+            parse_action_purpose("a:deploy_approve:deploy:9913").map(|b| b.label),
+            Some(None)
         );
         assert_eq!(parse_action_purpose("reply"), None);
     }
@@ -466,7 +504,7 @@ mod tests {
     fn every_purpose_names_the_one_callback_type_it_fits() {
         let action = button_value(
             &key(),
-            &action_purpose("approve", "deploy:1"),
+            &action_purpose("approve", "승인", "deploy:1"),
             "default",
             "300",
             "10",
@@ -477,10 +515,11 @@ mod tests {
             .purpose;
         assert_eq!(
             p,
-            Purpose::Action {
+            Purpose::Action(ActionButton {
                 name: "approve".into(),
+                label: Some("승인".into()),
                 value: "deploy:1".into()
-            }
+            })
         );
         assert_eq!(p.callback_type(), Some("submit_action"));
         // A bare purpose (as values before purposes were typed) fits no callback.

@@ -141,9 +141,9 @@ impl Block {
         }
     }
 
-    /// The block as KakaoWork takes it. `sign` turns a `submit_action` button's name and value
-    /// into the value sent (the stored form passes them through unchanged).
-    pub fn to_json(&self, sign: &mut dyn FnMut(&str, &str) -> String) -> Value {
+    /// The block as KakaoWork takes it. `sign` turns a `submit_action` button's name, caption
+    /// and value into the value sent (the stored form passes the value through unchanged).
+    pub fn to_json(&self, sign: &mut dyn FnMut(&str, &str, &str) -> String) -> Value {
         match self {
             Self::Text(t) => text_json(t),
             Self::ImageLink(url) => json!({"type": "image_link", "url": url}),
@@ -226,7 +226,7 @@ fn inline_json(i: &Inline) -> Value {
     }
 }
 
-fn button_json(b: &Button, sign: &mut dyn FnMut(&str, &str) -> String) -> Value {
+fn button_json(b: &Button, sign: &mut dyn FnMut(&str, &str, &str) -> String) -> Value {
     let style = match b.style {
         Style::Default => "default",
         Style::Primary => "primary",
@@ -236,7 +236,7 @@ fn button_json(b: &Button, sign: &mut dyn FnMut(&str, &str) -> String) -> Value 
         Action::OpenInappBrowser(u) => ("open_inapp_browser", None, u.clone()),
         Action::OpenSystemBrowser(u) => ("open_system_browser", None, u.clone()),
         Action::OpenExternalApp(u) => ("open_external_app", None, u.clone()),
-        Action::Submit { name, value } => ("submit_action", Some(name), sign(name, value)),
+        Action::Submit { name, value } => ("submit_action", Some(name), sign(name, &b.text, value)),
         Action::CallModal(v) => ("call_modal", None, v.clone()),
     };
     let mut o = json!({"type": "button", "text": b.text, "style": style, "action_type": kind,

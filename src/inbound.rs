@@ -108,7 +108,7 @@ impl Channel {
                 return Ok(self.pairing_answer(ports, account, &cb, challenge));
             }
         }
-        let (kind, text, action_name, action_value) = match (&bound.purpose, &mut cb.actions) {
+        let (kind, text, action) = match (&bound.purpose, &mut cb.actions) {
             (binding::Purpose::Reply, _) => {
                 let nonce = match open_modal(ports, account, &cb, &self.memo)? {
                     Ok(n) => n,
@@ -124,16 +124,14 @@ impl Channel {
                 );
                 return answer(CallbackResponse::json(200, &callback::reply_modal(&value)));
             }
-            // A host's button reaches the agent as a click: its signed name and value,
-            // whatever the body's `action_name` says.
-            (binding::Purpose::Action { name, value }, _) => (
-                EventKind::Action,
-                value.clone(),
-                Some(name.clone()),
-                Some(value.clone()),
-            ),
+            // A host's button reaches the agent as what it is, a click: its signed name,
+            // caption and value, whatever the body's `action_name` says. The text describes
+            // the click, so that no host takes a value such as `/reset` for a command.
+            (binding::Purpose::Action(button), _) => {
+                (EventKind::Action, click_text(button), Some(button))
+            }
             (binding::Purpose::ReplyModal { .. }, actions) => match typed_reply(actions) {
-                Some(typed) => (EventKind::Text, typed, None, None),
+                Some(typed) => (EventKind::Text, typed, None),
                 None => return answer(CallbackResponse::error(400, "the reply is empty")),
             },
             // `bind` refused these already.
@@ -161,8 +159,9 @@ impl Channel {
             text,
             from: format!("kakaowork:{sender}"),
             to: format!("kakaowork:{}", bound.record.conversation),
-            action_name,
-            action_value,
+            action_name: action.map(|b| b.name.clone()),
+            action_value: action.map(|b| b.value.clone()),
+            action_label: action.and_then(|b| b.label.clone()),
         };
         // One event per callback: of two identical ones racing, the one that marks it wins.
         if !commit(ports, account, &cb, mark)? {
@@ -340,6 +339,12 @@ fn typed_reply(actions: &mut [(String, String)]) -> Option<String> {
         })
         .unwrap_or_default();
     (!typed.is_empty()).then_some(typed)
+}
+
+/// What an `action` event says: the click, its caption and its value, as data.
+pub fn click_text(button: &binding::ActionButton) -> String {
+    let label = button.label.as_deref().unwrap_or(&button.name);
+    format!("[Clicked the button \"{label}\" (value: {})]", button.value)
 }
 
 fn click_key(account: &str, fingerprint: &str) -> String {

@@ -9,7 +9,7 @@ mod redis;
 mod sqlite;
 mod state;
 
-pub use self::redis::RedisKv;
+pub use self::redis::{RedisKv, shown_url};
 pub use crate::bindings::moltbot::channel::kv::Error;
 pub use memory::MemoryKv;
 pub use prefixed::Prefixed;

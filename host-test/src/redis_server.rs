@@ -11,6 +11,8 @@ pub struct RedisServer {
     dir: PathBuf,
     pub port: u16,
     persistent: bool,
+    /// `requirepass`, when the server asks for one.
+    password: Option<String>,
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -31,7 +33,16 @@ impl RedisServer {
         Self::start_with(true)
     }
 
+    /// As [`Self::start`], asking every client for `password` (`requirepass`).
+    pub fn start_with_password(password: &str) -> std::io::Result<Self> {
+        Self::start_as(false, Some(password.to_owned()))
+    }
+
     fn start_with(persistent: bool) -> std::io::Result<Self> {
+        Self::start_as(persistent, None)
+    }
+
+    fn start_as(persistent: bool, password: Option<String>) -> std::io::Result<Self> {
         let dir =
             std::env::temp_dir().join(format!("kw-redis-{}-{}", std::process::id(), free_port()?));
         std::fs::create_dir_all(&dir)?;
@@ -40,13 +51,18 @@ impl RedisServer {
             dir,
             port: free_port()?,
             persistent,
+            password,
         };
         s.restart()?;
         Ok(s)
     }
 
+    /// Its URL, with the password when it has one.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        match &self.password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}/0", self.port),
+            None => format!("redis://127.0.0.1:{}/0", self.port),
+        }
     }
 
     /// Stops the server (SIGKILL); `restart` brings it back.
@@ -69,6 +85,11 @@ impl RedisServer {
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", ""])
             .args(persistence)
+            .args(
+                self.password
+                    .iter()
+                    .flat_map(|p| ["--requirepass".to_owned(), p.clone()]),
+            )
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())

@@ -89,19 +89,28 @@ fn a_card_is_accepted_and_a_click_on_its_button_is_an_action_event() {
                 e.kind,
                 e.action_name.clone(),
                 e.action_value.clone(),
+                e.action_label.clone(),
                 e.text.clone(),
             )
         })
         .collect();
-    let action = |name: &str| {
+    // A click, with its caption and value: the value is data, never the message itself.
+    let action = |name: &str, label: &str| {
         (
             EventKind::Action,
             Some(name.to_owned()),
             Some("deploy:9913".to_owned()),
-            "deploy:9913".to_owned(),
+            Some(label.to_owned()),
+            format!("[Clicked the button \"{label}\" (value: deploy:9913)]"),
         )
     };
-    assert_eq!(got, [action("deploy_approve"), action("deploy_reject")]);
+    assert_eq!(
+        got,
+        [
+            action("deploy_approve", "승인"),
+            action("deploy_reject", "반려")
+        ]
+    );
 
     // Another member clicking the DM's button is refused.
     let (status, _) = t.emulator.click(&t.url(), &msg, "승인", 10000004).unwrap();

@@ -257,7 +257,9 @@ fn serve_answers_callbacks_over_http() {
     let cfg = dir.join("config.json");
     std::fs::write(
         &cfg,
-        r#"{"callbackSecret": "abcdefghijklmnopqrstuvwxyz0123456789"}"#,
+        // A key and an origin nothing listens on: serving needs no request to KakaoWork.
+        r#"{"callbackSecret": "abcdefghijklmnopqrstuvwxyz0123456789",
+            "appKey": "test-app-key-never-used", "apiBase": "http://127.0.0.1:9"}"#,
     )
     .unwrap();
     let listen = format!("127.0.0.1:{port}");

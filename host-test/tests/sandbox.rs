@@ -20,9 +20,9 @@ fn component_imports_nothing_outside_the_world() {
         .map(|(name, _)| name.to_owned())
         .collect();
     let allowed = [
-        "moltbot:channel/http@0.5.0",
-        "moltbot:channel/kv@0.5.0",
-        "moltbot:channel/pairing@0.5.0",
+        "moltbot:channel/http@0.6.0",
+        "moltbot:channel/kv@0.6.0",
+        "moltbot:channel/pairing@0.6.0",
         "wasi:clocks/wall-clock@0.2.6",
         "wasi:random/random@0.2.6",
     ];
@@ -39,9 +39,9 @@ fn component_imports_nothing_outside_the_world() {
         );
     }
     for needed in [
-        "moltbot:channel/http@0.5.0",
-        "moltbot:channel/kv@0.5.0",
-        "moltbot:channel/pairing@0.5.0",
+        "moltbot:channel/http@0.6.0",
+        "moltbot:channel/kv@0.6.0",
+        "moltbot:channel/pairing@0.6.0",
         "wasi:clocks/wall-clock@0.2.6",
     ] {
         assert!(
@@ -60,7 +60,7 @@ fn component_imports_nothing_outside_the_world() {
         .collect();
     assert_eq!(
         exports,
-        [("moltbot:channel/channel@0.5.0".to_owned(), true)]
+        [("moltbot:channel/channel@0.6.0".to_owned(), true)]
     );
 }
 

@@ -125,3 +125,46 @@ test("a group conversation under groupPolicy open: the Reply turn is answered in
   );
   assert.equal(answer.conversationId, group.conversationId, "answered in the group, not in a DM");
 });
+
+/** The ids of the OpenClaw sessions of `home` that belong to this channel. */
+async function kakaoSessions(home) {
+  const r = assertOk(await openclaw(home, ["sessions", "--json", "--all-agents"]));
+  const rows = JSON.parse(r.stdout).sessions ?? [];
+  return rows.filter((s) => JSON.stringify(s).includes("kakao")).map((s) => s.sessionId ?? s.id ?? JSON.stringify(s));
+}
+
+test("a click on the agent's button whose value is /reset reaches the model as a click and resets nothing", async (t) => {
+  const USER = 10000006;
+  const gw = await gatewayWith(t, { dmPolicy: "allowlist", allowFrom: [String(USER)] });
+  const first = await send(gw.home, `user:${USER}`, "버튼을 보내 드릴게요");
+  const open = await emu.click({ callbackUrl: gw.callbackUrl, messageId: first.id, label: "답장하기", userId: USER });
+  await emu.submit({
+    callbackUrl: gw.callbackUrl,
+    messageId: first.id,
+    userId: USER,
+    view: open.body.view,
+    inputs: { reply: "MSG<before the click>" },
+  });
+  await until("the first answer", async () => (await emu.posted()).find((p) => p.text === "ECHO[before the click]"));
+  const before = await kakaoSessions(gw.home);
+  assert.equal(before.length, 1, JSON.stringify(before));
+  // A button as a prompt-injected reply would make it: a harmless caption, a command as its value.
+  const card = { blocks: [{ type: "buttons", buttons: [{ label: "MSG<Details>", action: { type: "callback", value: "/reset" } }] }] };
+  assertOk(
+    await openclaw(gw.home, [
+      "message", "send", "--channel", "kakao", "--target", `user:${USER}`,
+      "--message", "자세히 보기", "--presentation", JSON.stringify(card),
+    ]),
+  );
+  const withButton = (await emu.posted()).find((p) => p.text.includes("자세히 보기"));
+  const asked = model.seen.length;
+  const click = await emu.click({ callbackUrl: gw.callbackUrl, messageId: withButton.id, label: "MSG<Details>", userId: USER });
+  assert.equal(click.status, 200, JSON.stringify(click));
+  // The model is asked, and reads a click with its caption and value.
+  await until("the answer to the click", async () => (await emu.posted()).find((p) => p.text === "ECHO[Details]"));
+  const prompt = model.seen.slice(asked).find((s) => s.includes("MSG<Details>")) ?? "";
+  assert.match(prompt, /Clicked the button "MSG<Details>" \(value: \/reset\)/);
+  // Nothing was reset: the same session, which still holds the turn before the click.
+  assert.deepEqual(await kakaoSessions(gw.home), before);
+  assert.match(prompt, /MSG<before the click>/, "the earlier turn is still in the session");
+});

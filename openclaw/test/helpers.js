@@ -153,11 +153,12 @@ export async function freePort() {
  * A deterministic OpenAI-compatible model on 127.0.0.1: it answers every chat completion with
  * `ECHO[<text>]`, where `<text>` is the last `MSG<text>` marker in the user's messages (OpenClaw
  * wraps the user's words in an envelope and adds context), as an SSE stream. `asked` records
- * the markers it saw.
+ * the markers it saw, `seen` the user's messages of each request.
  */
 export async function startFakeModel(t) {
   const { createServer } = await import("node:http");
   const asked = [];
+  const seen = [];
   const server = createServer(async (req, res) => {
     let raw = "";
     for await (const c of req) raw += c;
@@ -171,6 +172,7 @@ export async function startFakeModel(t) {
       .join("\n");
     const last = [...texts.matchAll(/MSG<([^>]*)>/g)].at(-1)?.[1] ?? "(no marker)";
     asked.push(last);
+    seen.push(texts);
     const answer = `ECHO[${last}]`;
     res.writeHead(200, { "content-type": "text/event-stream" });
     const chunk = (delta, finish = null) =>
@@ -183,7 +185,7 @@ export async function startFakeModel(t) {
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   t.after(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
-  return { url: `http://127.0.0.1:${server.address().port}/v1`, asked };
+  return { url: `http://127.0.0.1:${server.address().port}/v1`, asked, seen };
 }
 
 /** Runs `openclaw gateway run` in this HOME; resolves when the account's route answers. */

@@ -71,7 +71,7 @@ test("markdown and a presentation's buttons arrive as blocks the emulator accept
   const approve = buttons.find((b) => b.text === "승인");
   assert.equal(approve.action_type, "submit_action");
   assert.equal(approve.action_name, "button-1");
-  assert.match(approve.value, /^kw2\|a:button-1:deploy:approve\|/);
+  assert.match(approve.value, /^kw2\|l:button-1:승인:deploy:approve\|/);
 });
 
 test("targets are found by name and e-mail through the directory", async () => {

@@ -1,7 +1,7 @@
 // OpenClaw's presentation as the component's markdown and buttons.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { renderPresentation } from "../plugin/src/presentation.js";
+import { renderPresentation, agentButtons } from "../plugin/src/presentation.js";
 import { inferTargetChatType } from "../plugin/src/directory.js";
 
 test("a card becomes markdown text and action buttons", () => {
@@ -36,7 +36,7 @@ test("a card becomes markdown text and action buttons", () => {
       buttons: [
         { label: "승인", name: "button-1", value: "deploy:approve", style: "primary" },
         { label: "반려", name: "button-2", value: "deploy:reject", style: "danger" },
-        { label: "/status", name: "button-3", value: "/status", style: "default" },
+        { label: "/status", name: "openclaw-command-3", value: "/status", style: "default" },
       ],
     },
   });
@@ -54,4 +54,36 @@ test("names and e-mail addresses are looked up among members, #names among group
   ]) {
     assert.equal(inferTargetChatType({ to }), kind, to);
   }
+});
+
+test("a click on the agent's button is data for the agent; only OpenClaw's command buttons run", async () => {
+  const { messageOf, CLICK_COMMAND_BODY } = await import("../plugin/src/gateway.js");
+  // Values and captions an injected reply could choose: commands, inline shortcuts, directives.
+  for (const value of ["/reset", "/new", "x /status y", "/model fake/echo-1", "hi /think high"]) {
+    const event = {
+      kind: "action",
+      actionName: "button-1",
+      actionValue: value,
+      actionLabel: `Details ${value}`,
+      text: `[Clicked the button "Details ${value}" (value: ${value})]`,
+    };
+    const m = messageOf(event);
+    assert.equal(m.bodyForAgent, event.text, "the agent reads the click");
+    assert.equal(m.commandBody, CLICK_COMMAND_BODY, value);
+    assert.ok(!m.commandBody.includes("/"), "nothing in it for OpenClaw to run");
+  }
+  // A button named as a command button by the agent's own channel data is renamed first.
+  const [renamed] = agentButtons([{ label: "Details", name: "openclaw-command-1", value: "/reset" }]);
+  assert.equal(renamed.name, "button-1");
+  assert.equal(messageOf({ kind: "action", actionName: renamed.name, actionValue: "/reset", text: "t" }).commandBody, CLICK_COMMAND_BODY);
+  // OpenClaw's own command button (rendered from a presentation's `command` action) runs it.
+  const out = renderPresentation({
+    payload: { text: "", presentation: {} },
+    presentation: { blocks: [{ type: "buttons", buttons: [{ label: "상태", action: { type: "command", command: "/status" } }] }] },
+  });
+  const [button] = out.channelData.kakao.buttons;
+  const m = messageOf({ kind: "action", actionName: button.name, actionValue: button.value, text: "t" });
+  assert.equal(m.commandBody, "/status");
+  // Typed replies keep their text as the command body (a user may type a command).
+  assert.equal(messageOf({ kind: "text", text: "/new" }).commandBody, "/new");
 });

@@ -84,7 +84,7 @@ pub fn parse_stored(json: &str) -> Result<Vec<Block>, String> {
 
 /// Blocks in the form the plugin stores them: submit values unsigned.
 pub fn to_stored(blocks: &[Block]) -> String {
-    let mut keep = |_: &str, v: &str| v.to_owned();
+    let mut keep = |_: &str, _: &str, v: &str| v.to_owned();
     Value::Array(blocks.iter().map(|b| b.to_json(&mut keep)).collect()).to_string()
 }
 

@@ -198,7 +198,7 @@ fn a_full_card_round_trips_through_the_stored_form() {
     let stored = to_stored(&c.blocks);
     assert_eq!(parse_stored(&stored).unwrap(), c.blocks);
     // Sending signs the submit buttons only.
-    let mut sign = |n: &str, v: &str| format!("signed:{n}:{v}");
+    let mut sign = |n: &str, _: &str, v: &str| format!("signed:{n}:{v}");
     let sent: Vec<Value> = c.blocks.iter().map(|b| b.to_json(&mut sign)).collect();
     assert_eq!(sent[5]["elements"][0]["value"], "signed:approve:req-42");
     assert_eq!(sent[5]["elements"][0]["action_name"], "approve");

@@ -107,7 +107,7 @@ fn group_button_world() -> (Channel, World, impl Fn(u64) -> serde_json::Value) {
     let key = binding::Keys::new(&callback::signing_key(&w.kv, &w.random, "default").unwrap());
     let value = binding::button_value(
         &key,
-        &binding::action_purpose("approve", "deploy:9913"),
+        &binding::action_purpose("approve", "배포 승인", "deploy:9913"),
         "default",
         "77",
         "",
@@ -141,6 +141,12 @@ fn submit_action_becomes_an_action_event() {
     assert_eq!(e.kind, EventKind::Action);
     assert_eq!(e.action_name.as_deref(), Some("approve"));
     assert_eq!(e.action_value.as_deref(), Some("deploy:9913"));
+    assert_eq!(e.action_label.as_deref(), Some("배포 승인"));
+    // A click, described: its value is data, not a message or a command.
+    assert_eq!(
+        e.text,
+        "[Clicked the button \"배포 승인\" (value: deploy:9913)]"
+    );
     assert_eq!(e.chat_type, ChatType::Group);
     assert_eq!(e.sender_name.as_deref(), Some("홍길동"));
     assert_eq!(

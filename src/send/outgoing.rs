@@ -64,7 +64,7 @@ pub(super) fn bind(
         let bound = match blocks {
             Some(bs) => Bound::Blocks(
                 bs.iter()
-                    .map(|b| b.to_json(&mut |_, v| v.to_owned()))
+                    .map(|b| b.to_json(&mut |_, _, v| v.to_owned()))
                     .collect(),
             ),
             None => Bound::Plain,
@@ -83,7 +83,8 @@ pub(super) fn bind(
     let Some(bs) = blocks else {
         return Ok((Bound::Reply(reply_value), nonce));
     };
-    let mut sign_submit = |name: &str, value: &str| sign(&binding::action_purpose(name, value));
+    let mut sign_submit =
+        |name: &str, label: &str, value: &str| sign(&binding::action_purpose(name, label, value));
     let mut v: Vec<Value> = bs.iter().map(|b| b.to_json(&mut sign_submit)).collect();
     if reply {
         let row = Block::Action(vec![Button {

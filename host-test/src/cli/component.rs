@@ -11,7 +11,7 @@ pub fn run(out: &Path) -> Result<(), CliError> {
         source,
     })?;
     println!(
-        "Wrote {} ({} bytes): world moltbot:channel/channel-plugin@0.5.0",
+        "Wrote {} ({} bytes): world moltbot:channel/channel-plugin@0.6.0",
         out.display(),
         bytes.len()
     );

@@ -112,6 +112,7 @@ pub fn event_json(e: &wit::InboundEvent) -> serde_json::Value {
         "To": e.to,
         "actionName": e.action_name,
         "actionValue": e.action_value,
+        "actionLabel": e.action_label,
     })
 }
 
@@ -135,6 +136,7 @@ mod tests {
             to: "kakaowork:3000001".into(),
             action_name: None,
             action_value: None,
+            action_label: None,
         };
         let v = event_json(&e);
         assert_eq!(v["kind"], "modal-submission");

@@ -63,7 +63,8 @@ fn redis_url(conn: &Conn, section: &Value) -> Result<Option<String>, CliError> {
         Some(u) if u.starts_with("redis://") => Ok(Some(u)),
         Some(u) => Err(CliError::Usage(format!(
             "--state (or the config's state, or KAKAOWORK_STATE) takes a Redis URL, \
-             redis://host:port/db, not `{u}`; without it the state is SQLite in --state-dir"
+             redis://host:port/db, not {}; without it the state is SQLite in --state-dir",
+            host_test::kv::shown_url(&u)
         ))),
         None => Ok(None),
     }
@@ -153,7 +154,7 @@ pub fn connect_with(conn: &Conn, emulate_without_key: bool) -> Result<Session, C
         Some(url) => {
             Arc::new(
                 RedisKv::open(url, REDIS_NAMESPACE).map_err(|e| CliError::Store {
-                    at: url.clone(),
+                    at: host_test::kv::shown_url(url),
                     message: store_error(&e),
                 })?,
             )
@@ -168,7 +169,7 @@ pub fn connect_with(conn: &Conn, emulate_without_key: bool) -> Result<Session, C
         host_test::config::state_salt(store.as_ref(), Clock::Real.now_ms()).map_err(|e| {
             match &redis {
                 Some(url) => CliError::Store {
-                    at: url.clone(),
+                    at: host_test::kv::shown_url(url),
                     message: store_error(&e),
                 },
                 None => CliError::State {
@@ -177,6 +178,17 @@ pub fn connect_with(conn: &Conn, emulate_without_key: bool) -> Result<Session, C
                 },
             }
         })?;
+    // The embedded emulator stands in for KakaoWork only when nothing is configured at all (the
+    // README's first command) or on request: a configuration without a key is a mistake to
+    // report, not a reason to talk to a make-believe workspace with its settings.
+    let configured = conn.config.is_some() || conn.api_base.is_some();
+    if !has_key && emulate_without_key && configured && !conn.emulator {
+        return Err(CliError::Usage(format!(
+            "no KakaoWork app key: the configuration has none for its accounts and {APP_KEY_ENV} \
+             is not set. Set appKey or keyFile (or {APP_KEY_ENV}), or pass --emulator to try \
+             the embedded emulator"
+        )));
+    }
     let (prepared, emulator) = if conn.emulator || (!has_key && emulate_without_key) {
         let emu = Emulator::start(EmulatorOptions::default()).map_err(CliError::Emulator)?;
         eprintln!(
@@ -232,9 +244,10 @@ fn store_error(e: &host_test::kv::Error) -> String {
 fn point_at_emulator(section: &mut Value, emu: &Emulator) {
     let strip = |obj: &mut Value| {
         if let Value::Object(m) = obj {
-            m.remove("appKey");
-            m.remove("keyFile");
-            m.remove("apiBase");
+            // The configured secret is the real endpoint's: the emulator's run gets its own.
+            for k in ["appKey", "keyFile", "apiBase", "callbackSecret"] {
+                m.remove(k);
+            }
         }
     };
     if let Some(Value::Object(accounts)) = section.get_mut("accounts") {
@@ -244,11 +257,10 @@ fn point_at_emulator(section: &mut Value, emu: &Emulator) {
     section["apiBase"] = json!(emu.base_url());
     section["appKey"] = json!(emu.app_key());
     // The emulator's workspace is this process's own: its callbacks are authenticated with a
-    // secret made for the run, unless the config brings one.
-    if section.get("callbackSecret").is_none()
-        && section
-            .get(kakaowork_channel::config::UNAUTHENTICATED_OPT_OUT)
-            .is_none()
+    // secret made for the run.
+    if section
+        .get(kakaowork_channel::config::UNAUTHENTICATED_OPT_OUT)
+        .is_none()
     {
         section["callbackSecret"] = json!(new_secret());
     }

@@ -63,13 +63,29 @@ fn glob_escape(prefix: &str) -> String {
     out
 }
 
+/// Where a Redis URL points, for messages: scheme, host, port and database, never the user or
+/// the password (nor anything of a string that does not parse).
+pub fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or("");
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let db = u.path().trim_start_matches('/');
+            let db = if db.is_empty() { "0" } else { db };
+            format!("{}://{host}{port}/{db}", u.scheme())
+        }
+        Err(_) => "(a value that is not a URL)".into(),
+    }
+}
+
 impl RedisKv {
     /// A store at `url` (`redis://host:port/db`) under `namespace`. Connects lazily: an
     /// unreachable Redis is an `unavailable` error on the first call, not here.
     pub fn open(url: &str, namespace: &str) -> Result<Self, Error> {
         let client = redis::Client::open(url).map_err(|e| {
             Error::Other(format!(
-                "`{url}` is not a Redis URL ({e}); use redis://host:port/db"
+                "{} is not a Redis URL ({e}); use redis://[user:password@]host:port/db",
+                shown_url(url)
             ))
         })?;
         let info = client.get_connection_info();

@@ -11,7 +11,7 @@ import { timingSafeEqual, createHash } from "node:crypto";
 import { channelFor, approvalNotices, callbackToken, hostKv, PoolError } from "./runtime.js";
 import { Inbox } from "./inbox.js";
 import { deliver } from "./send.js";
-import { renderPresentation } from "./presentation.js";
+import { renderPresentation, agentButtons, isCommandButton } from "./presentation.js";
 import { getRuntime } from "./openclaw-runtime.js";
 import { CHANNEL_ID, sectionOf, resolveAccount } from "./config.js";
 
@@ -65,6 +65,26 @@ const identity = defineStableChannelIngressIdentity({
   sensitivity: "pii",
 });
 
+/** What `commandBody` holds for a click on the agent's button: nothing OpenClaw runs. */
+export const CLICK_COMMAND_BODY = "[button click]";
+
+/**
+ * An event's message for OpenClaw. A click on one of OpenClaw's command buttons runs its command;
+ * a click on any other button (the agent's, with a value it chose) reaches the agent as the
+ * component describes it, and its `commandBody` holds no text of the agent's, so that a value or
+ * caption such as `/reset` is never run as a command in the clicking user's name.
+ */
+export function messageOf(event) {
+  if (event.kind === "action" && isCommandButton(event.actionName)) {
+    const command = event.actionValue ?? "";
+    return { bodyForAgent: command, rawBody: command, commandBody: command };
+  }
+  if (event.kind === "action") {
+    return { bodyForAgent: event.text, rawBody: event.text, commandBody: CLICK_COMMAND_BODY };
+  }
+  return { bodyForAgent: event.text, rawBody: event.text, commandBody: event.text };
+}
+
 /** One inbound event to the agent; its replies go back to the event's conversation. */
 async function dispatchEvent({ cfg, accountId, host, event, log }) {
   const rt = getRuntime();
@@ -102,11 +122,12 @@ async function dispatchEvent({ cfg, accountId, host, event, log }) {
     useDefaultPairingStore: true,
   });
   const from = event.senderName ?? event.senderId;
+  const message = messageOf(event);
   const body = buildEnvelope({
     channel: "KakaoWork",
     from,
     timestamp: Number(event.timestampMs),
-    body: event.text,
+    body: message.bodyForAgent,
   });
   const to = `conversation:${event.conversationId}`;
   const ctxPayload = rt.channel.inbound.buildContext({
@@ -120,7 +141,7 @@ async function dispatchEvent({ cfg, accountId, host, event, log }) {
     conversation: { kind, id: event.conversationId, nativeChannelId: event.conversationId },
     route: { agentId: route.agentId, accountId, routeSessionKey: route.sessionKey },
     reply: { to, nativeChannelId: event.conversationId },
-    message: { body, bodyForAgent: event.text, rawBody: event.text, commandBody: event.text },
+    message: { body, ...message },
   });
   let part = 0;
   await rt.channel.inbound.dispatch({
@@ -142,7 +163,10 @@ async function dispatchEvent({ cfg, accountId, host, event, log }) {
           account: accountId,
           target: to,
           text: shown.text,
-          buttons: shown.channelData?.[CHANNEL_ID]?.buttons ?? [],
+          // Rendered from a presentation, or the agent's own channel data (no command buttons).
+          buttons: payload?.presentation
+            ? (shown.channelData?.[CHANNEL_ID]?.buttons ?? [])
+            : agentButtons(shown.channelData?.[CHANNEL_ID]?.buttons),
           format: "markdown",
           idempotencyKey: `openclaw:reply:${event.messageId}:${part}`,
         });

@@ -27,6 +27,22 @@ export const PRESENTATION = {
 
 const STYLES = { primary: "primary", success: "primary", danger: "danger" };
 
+/**
+ * The names of OpenClaw's own command buttons (presentation `command` actions). Only
+ * `renderPresentation` names a button so; the component signs the name into the button's value,
+ * and a click on such a button runs its command. Any other button is a click the agent reads.
+ */
+const COMMAND_BUTTON = "openclaw-command-";
+
+export const isCommandButton = (name) => typeof name === "string" && name.startsWith(COMMAND_BUTTON);
+
+/** Buttons the agent gave as channel data: a name that claims to be a command button is renamed. */
+export function agentButtons(buttons) {
+  return (Array.isArray(buttons) ? buttons : []).map((b, i) =>
+    isCommandButton(b?.name) ? { ...b, name: `button-${i + 1}` } : b,
+  );
+}
+
 /** The button's action, from the typed `action` or the legacy `url`/`value` fields. */
 function actionOf(b) {
   if (b.action) return b.action;
@@ -57,11 +73,13 @@ export function renderPresentation({ payload, presentation }) {
         for (const b of block.buttons ?? []) {
           const action = actionOf(b);
           if (action?.type === "callback" || action?.type === "command") {
-            // A click comes back to the agent as an `action` event carrying this value.
+            // A click comes back as an `action` event: a command button's runs its command, any
+            // other reaches the agent as a click carrying this value.
+            const command = action.type === "command";
             buttons.push({
               label: b.label,
-              name: `button-${buttons.length + 1}`,
-              value: action.type === "command" ? action.command : action.value,
+              name: `${command ? COMMAND_BUTTON : "button-"}${buttons.length + 1}`,
+              value: command ? action.command : action.value,
               style: STYLES[b.style] ?? "default",
             });
           } else if (action?.type === "url" || action?.type === "web-app") {

@@ -96,7 +96,7 @@ const imports = {
   },
 };
 // The WIT package version (wit/channel.wit).
-const WIT_VERSION = "0.5.0";
+const WIT_VERSION = "0.6.0";
 // jco reads the unversioned names; its typings name the versioned ones. Give both.
 for (const [k, v] of Object.entries({ ...imports })) {
   if (k.startsWith("moltbot:")) imports[`${k}@${WIT_VERSION}`] = v;
