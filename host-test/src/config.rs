@@ -133,7 +133,10 @@ pub fn prepare_keyed(
     for a in &report.config.accounts {
         let plan = a.credential_plan(env_key.is_some());
         let key = match plan {
-            CredentialSource::Config => shared::inline_app_key(&section, a).map(str::to_owned),
+            // Trimmed, as a key file's content is: a pasted key often ends in a line break.
+            CredentialSource::Config => {
+                shared::inline_app_key(&section, a).map(|k| k.trim().to_owned())
+            }
             CredentialSource::KeyFile => {
                 let file = a.key_file.clone().unwrap_or_default();
                 let text =
@@ -157,6 +160,14 @@ pub fn prepare_keyed(
             CredentialSource::Env => env_key.map(str::to_owned),
             CredentialSource::None => None,
         };
+        if let Some(why) = key.as_deref().and_then(shared::app_key_problem) {
+            // Said without the key: it is a secret even when malformed.
+            return Err(HostConfigError::Invalid(vec![ConfigIssue {
+                path: format!("{}.appKey", a.path),
+                message: format!("the App Key of account `{}` {why}", a.id),
+                fix: "copy the App Key again from the KakaoWork admin console, as one line".into(),
+            }]));
+        }
         let source = if key.is_some() {
             plan
         } else {
@@ -192,6 +203,39 @@ pub fn prepare_keyed(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The cases both hosts share (`spec/app-keys.json`): a malformed key is refused at
+    /// configuration, naming the account and what is wrong, never echoing the key.
+    #[test]
+    fn malformed_app_keys_are_refused_naming_the_account() {
+        let spec: Value = serde_json::from_str(include_str!("../../spec/app-keys.json")).unwrap();
+        for key in spec["valid"].as_array().unwrap() {
+            let section = json!({"accounts": {"ops": {"appKey": key}},
+                "callbackSecret": "test-callback-secret-0123456789"});
+            assert!(prepare(section, None).is_ok(), "{key}");
+        }
+        let invalid = spec["invalid"].as_array().unwrap();
+        assert!(invalid.len() >= 6);
+        for case in invalid {
+            let key = case["key"].as_str().unwrap();
+            let section = json!({"accounts": {"ops": {"appKey": key}},
+                "callbackSecret": "test-callback-secret-0123456789"});
+            let Err(HostConfigError::Invalid(issues)) = prepare(section, None) else {
+                panic!("{key:?} was accepted");
+            };
+            let text = format!("{issues:?}");
+            assert_eq!(
+                issues[0].path, "channels.kakao.accounts.ops.appKey",
+                "{text}"
+            );
+            assert!(issues[0].message.contains("`ops`"), "{text}");
+            assert!(
+                issues[0].message.contains(case["says"].as_str().unwrap()),
+                "{text}"
+            );
+            assert!(!text.contains(key), "the key is not echoed: {text}");
+        }
+    }
 
     #[test]
     fn keys_are_resolved_host_side_and_redacted() {

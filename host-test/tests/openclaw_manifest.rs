@@ -40,6 +40,33 @@ fn the_schema_has_exactly_the_keys_the_guest_reads() {
     );
 }
 
+/// Every secret is hidden in OpenClaw's views of the configuration, wherever it can be set.
+#[test]
+fn every_secret_key_is_sensitive_at_every_level() {
+    use kakaowork_channel::config::SECRET_KEYS;
+    let manifest: Value =
+        serde_json::from_str(include_str!("../../openclaw/plugin/openclaw.plugin.json")).unwrap();
+    let hints = manifest
+        .pointer("/channelConfigs/kakao/uiHints")
+        .and_then(Value::as_object)
+        .expect("channelConfigs.kakao.uiHints");
+    let mut paths: Vec<String> = SECRET_KEYS.iter().map(|k| k.to_string()).collect();
+    paths.extend(
+        SECRET_KEYS
+            .iter()
+            .filter(|k| ACCOUNT_KEYS.contains(k))
+            .map(|k| format!("accounts.*.{k}")),
+    );
+    assert!(paths.len() >= 5, "{paths:?}");
+    for p in paths {
+        assert_eq!(
+            hints.get(&p).map(|h| &h["sensitive"]),
+            Some(&json!(true)),
+            "{p}"
+        );
+    }
+}
+
 #[test]
 fn every_enumerated_value_in_the_schema_is_accepted_by_the_guest_and_nothing_else() {
     let section = schema();

@@ -137,7 +137,10 @@ fn nothing_the_cli_and_serve_print_holds_a_secret() {
         .send("{nope");
     std::thread::sleep(Duration::from_millis(500));
     let (out, err) = server.kill_with_output();
-    assert!(out.contains("답장입니다"), "serve printed the event: {out}\n{err}");
+    assert!(
+        out.contains("답장입니다"),
+        "serve printed the event: {out}\n{err}"
+    );
     keep((0, out, err));
 
     // Failures that name the state: each must say what is wrong without the password.

@@ -243,9 +243,10 @@ export async function startGateway(t, home, port, probePath, { env = {} } = {}) 
  * A `redis-server` of its own on 127.0.0.1 at a free port, with its own directory; stopped by
  * `t` (a test or a `fileScope()`). `stop()` (SIGKILL) and `restart()` make an outage: without
  * `persist` the restarted server is empty; with it, every acknowledged write is back (append-only
- * file, fsync on every write), as in a production Redis.
+ * file, fsync on every write), as in a production Redis. With `password`, clients must give it
+ * (`requirepass`) and the URL carries it.
  */
-export async function startRedis(t, { persist = false } = {}) {
+export async function startRedis(t, { persist = false, password } = {}) {
   const dir = tempDir(t, "redis");
   const port = await freePort();
   let child = null;
@@ -255,6 +256,7 @@ export async function startRedis(t, { persist = false } = {}) {
       [
         "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir,
         ...(persist ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
+        ...(password ? ["--requirepass", password] : []),
       ],
       { stdio: "ignore" },
     );
@@ -264,13 +266,13 @@ export async function startRedis(t, { persist = false } = {}) {
       const pong = await new Promise((resolve) => {
         const s = connect(port, "127.0.0.1");
         let got = "";
-        s.on("connect", () => s.write("PING\r\n"));
+        s.on("connect", () => s.write(`${password ? `AUTH ${password}\r\n` : ""}PING\r\n`));
         s.on("data", (d) => {
           got += d;
-          if (got.includes("\r\n")) s.end();
+          if (got.includes("PONG") || got.includes("-")) s.end();
         });
         s.on("error", () => resolve(false));
-        s.on("close", () => resolve(got.startsWith("+PONG")));
+        s.on("close", () => resolve(got.includes("+PONG")));
       });
       if (pong) return;
       if (child.exitCode !== null || Date.now() > deadline) {
@@ -289,7 +291,8 @@ export async function startRedis(t, { persist = false } = {}) {
   };
   t.after(stop);
   await start();
-  return { url: `redis://127.0.0.1:${port}/0`, port, stop, restart: start };
+  const auth = password ? `:${password}@` : "";
+  return { url: `redis://${auth}127.0.0.1:${port}/0`, port, stop, restart: start };
 }
 
 /** The resident memory of process `pid` and its threads, in bytes (Linux). */

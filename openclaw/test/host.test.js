@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { writeFileSync } from "node:fs";
+import { writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startEmulator, tempDir, fileScope } from "./helpers.js";
 import { deliver, withRetries } from "../plugin/src/send.js";
@@ -249,4 +249,23 @@ test("a proxy, which this host cannot honour, is refused with its path instead o
     assert.match(e.message, /proxy/);
     return true;
   });
+});
+
+test("a malformed app key is refused at configuration, naming the account, without the key", async () => {
+  const spec = JSON.parse(readFileSync(new URL("../../spec/app-keys.json", import.meta.url), "utf8"));
+  const { appKeyProblem } = await import("../plugin/src/config.js");
+  for (const key of spec.valid) assert.equal(appKeyProblem(key), undefined, key);
+  assert.ok(spec.invalid.length >= 6);
+  for (const { key, says } of spec.invalid) {
+    assert.match(appKeyProblem(key) ?? "", new RegExp(says), JSON.stringify(key));
+    // Through the gateway's own configuration path, as a running gateway meets it.
+    const cfg = { channels: { kakao: { accounts: { ops: { appKey: key } }, callbackSecret: "test-callback-secret-0123456789" } } };
+    await assert.rejects(runtime.channelFor(cfg), (e) => {
+      assert.match(e.message, /channels\.kakao\.accounts\.ops\.appKey/);
+      assert.match(e.message, /`ops`/);
+      assert.ok(e.message.includes(says), e.message);
+      assert.ok(!e.message.includes(key), "the key is not echoed");
+      return true;
+    });
+  }
 });

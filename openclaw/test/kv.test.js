@@ -178,3 +178,13 @@ test("the state file and a directory made for it are the owner's only", (t) => {
   assert.equal(mode(nested), 0o700);
   for (const f of readdirSync(nested)) assert.equal(mode(join(nested, f)), 0o600, f);
 });
+
+test("a Redis URL is shown without its user or password (the cases both hosts share)", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { shownUrl } = await import("../plugin/src/kv-redis.js");
+  const spec = JSON.parse(readFileSync(new URL("../../spec/shown-urls.json", import.meta.url), "utf8"));
+  assert.ok(spec.cases.length >= 5);
+  for (const c of spec.cases) {
+    assert.equal(shownUrl(c.url), c.shown, c.url);
+  }
+});

@@ -231,6 +231,10 @@ impl Default for ReplyButton {
     }
 }
 
+/// Keys whose values are secrets (a Redis URL may hold a password): hidden in every view of
+/// the configuration, at the top and in every account.
+pub const SECRET_KEYS: [&str; 3] = ["appKey", "callbackSecret", "state"];
+
 /// A callback secret must carry at least 128 bits: 22 URL-safe base64 characters.
 pub const MIN_SECRET_CHARS: usize = 22;
 
@@ -259,6 +263,22 @@ pub enum Delivery {
     AtLeastOnce,
 }
 /// The inline `appKey` an account uses (its own, else the base's). Host-side only.
+/// Why an App Key cannot be one, if it cannot: it goes into an HTTP header, so it is 1-512
+/// visible ASCII characters (the hosts' shared cases are in `spec/app-keys.json`).
+pub fn app_key_problem(key: &str) -> Option<&'static str> {
+    if key.contains(['\n', '\r']) {
+        Some("holds a line break")
+    } else if !key.is_ascii() {
+        Some("holds a character outside ASCII")
+    } else if key.bytes().any(|b| !b.is_ascii_graphic()) {
+        Some("holds a space or control character")
+    } else if key.is_empty() || key.len() > 512 {
+        Some("is not 1-512 characters long")
+    } else {
+        None
+    }
+}
+
 pub fn inline_app_key<'a>(section: &'a Value, account: &Account) -> Option<&'a str> {
     let own = account
         .raw_key

@@ -249,3 +249,20 @@ impl KvStore for RedisKv {
         Ok(dead.len())
     }
 }
+
+#[cfg(test)]
+mod shown {
+    /// The cases both hosts share (`spec/shown-urls.json`).
+    #[test]
+    fn a_redis_url_is_shown_without_its_user_or_password() {
+        let spec: serde_json::Value =
+            serde_json::from_str(include_str!("../../../spec/shown-urls.json")).unwrap();
+        let cases = spec["cases"].as_array().unwrap();
+        assert!(cases.len() >= 5);
+        for c in cases {
+            let shown = super::shown_url(c["url"].as_str().unwrap());
+            assert_eq!(shown, c["shown"].as_str().unwrap());
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
+    }
+}

@@ -54,6 +54,18 @@ export class CredentialError extends Error {
 }
 
 /**
+ * Why an App Key cannot be one, if it cannot: it goes into an HTTP header, so it is 1-512 visible
+ * ASCII characters. The same rule as the Rust host's; both run the cases of `spec/app-keys.json`.
+ */
+export function appKeyProblem(key) {
+  if (/[\n\r]/.test(key)) return "holds a line break";
+  if (/[^\x00-\x7f]/.test(key)) return "holds a character outside ASCII";
+  if (/[^\x21-\x7e]/.test(key)) return "holds a space or control character";
+  if (key.length < 1 || key.length > 512) return "is not 1-512 characters long";
+  return undefined;
+}
+
+/**
  * Resolves each account's App Key. `accounts` is what the guest's `configure` reported (ids
  * and which is the default); the raw section gives the key material.
  * @returns {Map<string, {source: string, key?: string}>}
@@ -91,6 +103,14 @@ export function resolveCredentials(section, accountIds, defaultAccount, env = pr
       out.set(id, { source: "env", key: envKey });
     } else {
       out.set(id, { source: "none" });
+    }
+    const why = out.get(id).key === undefined ? undefined : appKeyProblem(out.get(id).key);
+    if (why) {
+      // Refused here, naming the account, rather than throwing later in a request's headers;
+      // the key itself is not shown.
+      throw new CredentialError(
+        `${path}.appKey: the App Key of account \`${id}\` ${why} (fix: copy the App Key again from the KakaoWork admin console, as one line)`,
+      );
     }
   }
   return out;

@@ -56,13 +56,16 @@ function px(expiresAt) {
   return Math.max(0, expiresAt - Date.now()) + COLLECT_AFTER_MS;
 }
 
-/** Where the store is, for messages: without user or password. */
+/**
+ * Where a Redis URL points, for messages: scheme, host, port and database, never the user or the
+ * password (nor anything of a string that does not parse). The Rust host's `shown_url` agrees.
+ */
 export function shownUrl(url) {
   try {
     const u = new URL(url);
-    return `redis://${u.host}${u.pathname && u.pathname !== "/" ? u.pathname : "/0"}`;
+    return `${u.protocol}//${u.host}${u.pathname && u.pathname !== "/" ? u.pathname : "/0"}`;
   } catch {
-    return "redis://(unparsable URL)";
+    return "(a value that is not a URL)";
   }
 }
 
@@ -73,7 +76,7 @@ export class RedisKv {
    */
   constructor(url, opts = {}) {
     if (!/^redis:\/\/[^/]/.test(url)) {
-      throw new KvError("other", `\`${url}\` is not a Redis URL; use redis://host:port/db`);
+      throw new KvError("other", `${shownUrl(url)} is not a Redis URL; use redis://host:port/db`);
     }
     this.url = url;
     this.shown = shownUrl(url);

@@ -37,7 +37,7 @@ export function stateSpec(section, env = process.env) {
   if (typeof value !== "string" || !/^redis:\/\/[^/]/.test(value)) {
     throw new StateConfigError({
       path,
-      message: `takes a Redis URL, redis://host:port/db, not ${JSON.stringify(value)}`,
+      message: `takes a Redis URL, redis://host:port/db, not ${typeof value === "string" ? shownUrl(value) : typeof value}`,
       fix: "write it like redis://127.0.0.1:6379/0, or remove it to keep the state in SQLite",
     });
   }
