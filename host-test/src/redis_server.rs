@@ -13,6 +13,102 @@ pub struct RedisServer {
     persistent: bool,
     /// `requirepass`, when the server asks for one.
     password: Option<String>,
+    /// Certificates, when it takes TLS connections only.
+    tls: Option<TestCerts>,
+}
+
+/// A CA and a server certificate it signed for 127.0.0.1, made with `openssl` for one test.
+pub struct TestCerts {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestCerts {
+    /// A fresh CA (`<name>-ca.pem`) and a server certificate for 127.0.0.1 it signed, in `dir`.
+    pub fn generate(dir: &std::path::Path, name: &str) -> std::io::Result<Self> {
+        let at = |f: &str| dir.join(format!("{name}-{f}"));
+        let certs = Self {
+            ca: at("ca.pem"),
+            cert: at("server.pem"),
+            key: at("server.key"),
+        };
+        std::fs::write(at("san.ext"), "subjectAltName=IP:127.0.0.1\n")?;
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let steps: [Vec<std::ffi::OsString>; 3] = [
+            args(
+                &["req", "-x509"],
+                &ec,
+                &[
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=kakaowork-channel test CA",
+                    "-keyout",
+                ],
+                &[&at("ca.key"), &certs.ca],
+                "-out",
+            ),
+            args(
+                &["req"],
+                &ec,
+                &["-subj", "/CN=127.0.0.1", "-keyout"],
+                &[&certs.key, &at("server.csr")],
+                "-out",
+            ),
+            {
+                let mut a: Vec<std::ffi::OsString> =
+                    ["x509", "-req", "-days", "2", "-CAcreateserial", "-in"]
+                        .iter()
+                        .map(Into::into)
+                        .collect();
+                a.push(at("server.csr").into());
+                for (flag, path) in [
+                    ("-CA", &certs.ca),
+                    ("-CAkey", &at("ca.key")),
+                    ("-extfile", &at("san.ext")),
+                    ("-out", &certs.cert),
+                ] {
+                    a.push(flag.into());
+                    a.push(path.into());
+                }
+                a
+            },
+        ];
+        for step in steps {
+            let out = Command::new("openssl").args(&step).output()?;
+            if !out.status.success() {
+                return Err(std::io::Error::other(format!(
+                    "openssl {:?} failed: {}",
+                    step,
+                    String::from_utf8_lossy(&out.stderr)
+                )));
+            }
+        }
+        Ok(certs)
+    }
+}
+
+/// `openssl` arguments: `head`, the key options, `mid`, then the first path, `flag`, the second.
+fn args(
+    head: &[&str],
+    key: &[&str],
+    mid: &[&str],
+    paths: &[&PathBuf; 2],
+    flag: &str,
+) -> Vec<std::ffi::OsString> {
+    let mut a: Vec<std::ffi::OsString> =
+        head.iter().chain(key).chain(mid).map(Into::into).collect();
+    a.push(paths[0].into());
+    a.push(flag.into());
+    a.push(paths[1].into());
+    a
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -35,23 +131,40 @@ impl RedisServer {
 
     /// As [`Self::start`], asking every client for `password` (`requirepass`).
     pub fn start_with_password(password: &str) -> std::io::Result<Self> {
-        Self::start_as(false, Some(password.to_owned()))
+        Self::start_as(false, Some(password.to_owned()), false)
+    }
+
+    /// As [`Self::start_with_password`], taking TLS connections only, with a certificate for
+    /// 127.0.0.1 signed by a CA of its own ([`Self::ca`]).
+    pub fn start_tls(password: &str) -> std::io::Result<Self> {
+        Self::start_as(false, Some(password.to_owned()), true)
+    }
+
+    /// The PEM file of the CA that signed a TLS server's certificate.
+    pub fn ca(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().map(|t| t.ca.as_path())
     }
 
     fn start_with(persistent: bool) -> std::io::Result<Self> {
-        Self::start_as(persistent, None)
+        Self::start_as(persistent, None, false)
     }
 
-    fn start_as(persistent: bool, password: Option<String>) -> std::io::Result<Self> {
+    fn start_as(persistent: bool, password: Option<String>, tls: bool) -> std::io::Result<Self> {
         let dir =
             std::env::temp_dir().join(format!("kw-redis-{}-{}", std::process::id(), free_port()?));
         std::fs::create_dir_all(&dir)?;
+        let tls = if tls {
+            Some(TestCerts::generate(&dir, "redis")?)
+        } else {
+            None
+        };
         let mut s = Self {
             child: None,
             dir,
             port: free_port()?,
             persistent,
             password,
+            tls,
         };
         s.restart()?;
         Ok(s)
@@ -59,9 +172,14 @@ impl RedisServer {
 
     /// Its URL, with the password when it has one.
     pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         match &self.password {
-            Some(p) => format!("redis://:{p}@127.0.0.1:{}/0", self.port),
-            None => format!("redis://127.0.0.1:{}/0", self.port),
+            Some(p) => format!("{scheme}://:{p}@127.0.0.1:{}/0", self.port),
+            None => format!("{scheme}://127.0.0.1:{}/0", self.port),
         }
     }
 
@@ -81,8 +199,35 @@ impl RedisServer {
         } else {
             &["--appendonly", "no"]
         };
+        let port = self.port.to_string();
+        let listen: Vec<std::ffi::OsString> = match &self.tls {
+            None => ["--port", port.as_str()].iter().map(Into::into).collect(),
+            Some(t) => {
+                let mut a: Vec<std::ffi::OsString> = [
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    port.as_str(),
+                    "--tls-auth-clients",
+                    "no",
+                ]
+                .iter()
+                .map(Into::into)
+                .collect();
+                for (flag, path) in [
+                    ("--tls-cert-file", &t.cert),
+                    ("--tls-key-file", &t.key),
+                    ("--tls-ca-cert-file", &t.ca),
+                ] {
+                    a.push(flag.into());
+                    a.push(path.into());
+                }
+                a
+            }
+        };
         let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(listen)
             .args(["--save", ""])
             .args(persistence)
             .args(
@@ -126,8 +271,19 @@ impl RedisServer {
     /// Whether it answers PING with PONG (a server still loading its data answers `-LOADING`).
     fn answers_ping(&self) -> bool {
         let timeout = Duration::from_secs(1);
-        let Ok(mut c) = redis::Client::open(self.url())
-            .and_then(|client| client.get_connection_with_timeout(timeout))
+        let client = match &self.tls {
+            Some(t) => std::fs::read(&t.ca)
+                .map_err(redis::RedisError::from)
+                .and_then(|pem| {
+                    let certs = redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem),
+                    };
+                    redis::Client::build_with_tls(self.url(), certs)
+                }),
+            None => redis::Client::open(self.url()),
+        };
+        let Ok(mut c) = client.and_then(|client| client.get_connection_with_timeout(timeout))
         else {
             return false;
         };

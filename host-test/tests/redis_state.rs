@@ -260,3 +260,69 @@ fn a_long_message_cut_off_by_an_outage_resumes_where_it_stopped() {
     assert!(texts[0].starts_with("part one"), "{texts:?}");
     assert!(texts[2].ends_with("three."), "{texts:?}");
 }
+
+/// `rediss://` with a password and the CA given three ways; without the CA, or in clear to the
+/// TLS port, a clear error and nothing sent. The password is in no output.
+#[test]
+fn the_state_over_tls_with_a_password_and_a_ca() {
+    const PASSWORD: &str = "cli-tls-pw-0123456";
+    let redis = RedisServer::start_tls(PASSWORD).unwrap();
+    let url = redis.url();
+    let ca = redis.ca().unwrap().to_str().unwrap().to_owned();
+    let dir = std::env::temp_dir().join(format!("kw-redis-tls-cli-{}", std::process::id()));
+    let send = |key: &str, state: &str, extra: &[&str], env_ca: Option<&str>| {
+        let mut c = common::cli::host(&dir);
+        c.args([
+            "message",
+            "send",
+            "--target",
+            "user:10000001",
+            "--message",
+            "TLS",
+        ])
+        .args(["--idempotency-key", key, "--state", state])
+        .args(extra);
+        if let Some(ca) = env_ca {
+            c.env("KAKAOWORK_STATE_CA", ca);
+        }
+        let out = c.output().unwrap();
+        let (o, e) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert!(!o.contains(PASSWORD) && !e.contains(PASSWORD), "{o}\n{e}");
+        (out.status.code().unwrap_or(-1), o, e)
+    };
+    let (rc, out, err) = send("tls-1", &url, &["--state-ca", &ca], None);
+    assert_eq!(rc, 0, "{out}\n{err}");
+    assert!(out.contains("POST /v1/messages.send -> 200"), "{out}");
+    let (rc, out, err) = send("tls-2", &url, &[], Some(&ca));
+    assert_eq!(rc, 0, "KAKAOWORK_STATE_CA: {out}\n{err}");
+    // The CA in the config file.
+    let cfg = dir.join("tls.json");
+    std::fs::write(&cfg, serde_json::json!({"stateCa": ca}).to_string()).unwrap();
+    let (rc, out, err) = send(
+        "tls-3",
+        &url,
+        &["--emulator", "--config", cfg.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(rc, 0, "stateCa: {out}\n{err}");
+
+    // Without the CA (the system's do not know it), and in clear to the TLS port.
+    let (rc, _, err) = send("tls-4", &url, &[], None);
+    assert_eq!(rc, 1, "{err}");
+    assert!(
+        err.contains("stateCa") && err.contains("certificate"),
+        "{err}"
+    );
+    let plain = url.replace("rediss://", "redis://");
+    let (rc, _, err) = send("tls-5", &plain, &[], None);
+    assert_eq!(rc, 1, "{err}");
+    assert!(err.contains("use a rediss:// URL"), "{err}");
+    // What the working sends wrote is in that Redis.
+    let store = RedisKv::open_with(&url, "kakaowork-channel/", redis.ca()).unwrap();
+    let ledgers = store.list_keys("emulator/ledger/v1/default/", 0).unwrap();
+    assert_eq!(ledgers.len(), 3, "{ledgers:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

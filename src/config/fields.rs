@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::model::*;
 
 /// Keys of the section itself, not of an account.
-pub const TOP_ONLY_KEYS: [&str; 4] = ["accounts", "defaultAccount", "state", "workers"];
+pub const TOP_ONLY_KEYS: [&str; 5] = ["accounts", "defaultAccount", "state", "stateCa", "workers"];
 
 pub(super) fn type_name(v: &Value) -> &'static str {
     match v {

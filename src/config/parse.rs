@@ -122,13 +122,38 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
 
     // Where the host keeps the plugin's state: the host reads it; the guest only checks its
     // shape (hosts pass it redacted to `true`: a Redis URL may hold a password).
+    // The value is not repeated in the message: it may hold a password.
+    let redis = |s: &str| {
+        ["redis://", "rediss://"]
+            .iter()
+            .any(|p| s.len() > p.len() && s.starts_with(p))
+    };
     match top.get("state") {
         None | Some(Value::Bool(true)) => {}
-        Some(Value::String(s)) if s.starts_with("redis://") && s.len() > "redis://".len() => {}
+        Some(Value::String(s)) if redis(s) => {}
         Some(other) => c.error(
             &child(SECTION_PATH, "state"),
-            format!("takes a Redis URL, redis://host:port/db, not {other}"),
+            format!(
+                "takes a Redis URL, redis://host:port/db (rediss:// for TLS), not {}",
+                match other {
+                    Value::String(_) => "a string of another form",
+                    v => super::fields::type_name(v),
+                }
+            ),
             "write it like redis://127.0.0.1:6379/0, or remove it to keep the state in SQLite",
+        ),
+    }
+    // The CA a `rediss://` state's certificate is checked against: the host reads the file.
+    match top.get("stateCa") {
+        None => {}
+        Some(Value::String(s)) if !s.trim().is_empty() => {}
+        Some(other) => c.error(
+            &child(SECTION_PATH, "stateCa"),
+            format!(
+                "takes the path of a PEM file, not {}",
+                super::fields::type_name(other)
+            ),
+            "write the path of the CA certificate that signed the Redis server's, or remove it to use the system's CAs",
         ),
     }
 

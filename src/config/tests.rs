@@ -424,6 +424,30 @@ fn the_state_is_a_redis_url_at_the_top_and_leaves_the_sandbox_redacted() {
 }
 
 #[test]
+fn the_state_may_use_tls_with_a_ca_and_a_refused_value_is_not_repeated() {
+    let base = json!({"callbackSecret": "test-callback-secret-0123456789"});
+    let mut tls = base.clone();
+    tls["state"] = json!("rediss://app:pw@cache.example.com:6380/0");
+    tls["stateCa"] = json!("/etc/ssl/redis-ca.pem");
+    assert!(parse(&tls).is_ok());
+    // A URL of another kind, with its password: refused without repeating it.
+    let mut other = base.clone();
+    other["state"] = json!("postgres://admin:pg-secret-pw@db/app");
+    let issues = parse(&other).expect_err("refused");
+    assert!(
+        !format!("{issues:?}").contains("pg-secret-pw"),
+        "{issues:?}"
+    );
+    let mut ca = base.clone();
+    ca["stateCa"] = json!(7);
+    let issues = parse(&ca).expect_err("refused");
+    assert!(
+        issues.iter().any(|i| i.path == "channels.kakao.stateCa"),
+        "{issues:?}"
+    );
+}
+
+#[test]
 fn workers_is_a_small_whole_number_at_the_top() {
     let base = json!({"callbackSecret": "test-callback-secret-0123456789"});
     let with = |v: Value| {

@@ -42,6 +42,23 @@ pub struct Conn {
     /// SQLite in --state-dir.
     #[arg(long, value_name = "REDIS_URL")]
     pub state: Option<String>,
+    /// The PEM file of the CA that signed a rediss:// state's server certificate; default: the
+    /// config's `stateCa`, else $KAKAOWORK_STATE_CA, else the system's CAs.
+    #[arg(long, value_name = "PEM_FILE")]
+    pub state_ca: Option<PathBuf>,
+}
+
+/// The CA of a `rediss://` state: `--state-ca`, else the config's `stateCa`, else
+/// `$KAKAOWORK_STATE_CA`; `None` for the system's CAs.
+fn redis_ca(conn: &Conn, section: &Value) -> Option<PathBuf> {
+    conn.state_ca
+        .clone()
+        .or_else(|| section.get("stateCa")?.as_str().map(PathBuf::from))
+        .or_else(|| {
+            std::env::var_os("KAKAOWORK_STATE_CA")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
 }
 
 /// Where keys of this plugin live in a shared Redis.
@@ -60,10 +77,10 @@ fn redis_url(conn: &Conn, section: &Value) -> Result<Option<String>, CliError> {
                 .filter(|v| !v.trim().is_empty())
         });
     match url {
-        Some(u) if u.starts_with("redis://") => Ok(Some(u)),
+        Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => Ok(Some(u)),
         Some(u) => Err(CliError::Usage(format!(
             "--state (or the config's state, or KAKAOWORK_STATE) takes a Redis URL, \
-             redis://host:port/db, not {}; without it the state is SQLite in --state-dir",
+             redis://host:port/db (rediss:// for TLS), not {}; without it the state is SQLite in --state-dir",
             host_test::kv::shown_url(&u)
         ))),
         None => Ok(None),
@@ -151,14 +168,14 @@ pub fn connect_with(conn: &Conn, emulate_without_key: bool) -> Result<Session, C
     let db = dir.join("state.sqlite3");
     let redis = redis_url(conn, &section)?;
     let store: Arc<dyn KvStore> = match &redis {
-        Some(url) => {
-            Arc::new(
-                RedisKv::open(url, REDIS_NAMESPACE).map_err(|e| CliError::Store {
+        Some(url) => Arc::new(
+            RedisKv::open_with(url, REDIS_NAMESPACE, redis_ca(conn, &section).as_deref()).map_err(
+                |e| CliError::Store {
                     at: host_test::kv::shown_url(url),
                     message: store_error(&e),
-                })?,
-            )
-        }
+                },
+            )?,
+        ),
         None => SqliteKv::open(&db).map_err(|e| CliError::State {
             path: db.clone(),
             message: format!("{e:?}"),

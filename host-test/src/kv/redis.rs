@@ -7,6 +7,7 @@
 //! hour after they expired. Compare-and-swap is one Lua script, atomic on the server. Keys are
 //! listed with `SCAN`, never `KEYS`. Every key lives under this store's namespace.
 
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -82,14 +83,38 @@ impl RedisKv {
     /// A store at `url` (`redis://host:port/db`) under `namespace`. Connects lazily: an
     /// unreachable Redis is an `unavailable` error on the first call, not here.
     pub fn open(url: &str, namespace: &str) -> Result<Self, Error> {
-        let client = redis::Client::open(url).map_err(|e| {
+        Self::open_with(url, namespace, None)
+    }
+
+    /// As [`Self::open`]; a `rediss://` URL connects over TLS, checking the server's
+    /// certificate against the PEM file `ca` (else the system's CAs).
+    pub fn open_with(url: &str, namespace: &str, ca: Option<&Path>) -> Result<Self, Error> {
+        let not_redis = |e: redis::RedisError| {
             Error::Other(format!(
-                "{} is not a Redis URL ({e}); use redis://[user:password@]host:port/db",
+                "{} is not a Redis URL ({e}); use redis://host:port/db (user:password@ before \
+                 the host when it asks for them), or rediss:// for TLS",
                 shown_url(url)
             ))
-        })?;
-        let info = client.get_connection_info();
-        let shown = format!("redis://{}/{}", info.addr(), info.redis_settings().db());
+        };
+        let client = match ca {
+            Some(ca) if url.starts_with("rediss://") => {
+                let pem = std::fs::read(ca).map_err(|e| {
+                    Error::Other(format!(
+                        "cannot read the Redis CA file {}: {e}; point stateCa (--state-ca, \
+                         KAKAOWORK_STATE_CA) at the PEM file of the CA that signed the server's \
+                         certificate",
+                        ca.display()
+                    ))
+                })?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(url, certs).map_err(not_redis)?
+            }
+            _ => redis::Client::open(url).map_err(not_redis)?,
+        };
+        let shown = shown_url(url);
         Ok(Self {
             client,
             shown,
@@ -100,8 +125,20 @@ impl RedisKv {
     }
 
     fn unavailable(&self, e: redis::RedisError) -> Error {
+        // What a TLS mismatch looks like from here, said in the user's terms.
+        let hint = if self.shown.starts_with("rediss://") {
+            let text = e.to_string();
+            if text.contains("certificate") || text.contains("Issuer") {
+                " The server's certificate is not signed by a CA this host trusts: point \
+                 stateCa (--state-ca, KAKAOWORK_STATE_CA) at the CA's PEM file."
+            } else {
+                ""
+            }
+        } else {
+            " If this Redis takes TLS connections only, use a rediss:// URL."
+        };
         Error::Unavailable(format!(
-            "Redis at {} cannot be reached ({e}); nothing was stored. Start Redis or fix --state",
+            "Redis at {} cannot be reached ({e}); nothing was stored. Start Redis or fix --state.{hint}",
             self.shown
         ))
     }

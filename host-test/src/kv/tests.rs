@@ -6,20 +6,65 @@ use std::sync::Arc;
 
 type Backends = Vec<(&'static str, Arc<dyn KvStore>)>;
 
+/// The password of the TLS Redis of the contract tests.
+const TLS_PASSWORD: &str = "contract-pw-0123";
+
 /// A fresh store of each backend, for the contract every backend keeps, and the test's own
-/// Redis server (stopped when the test drops it).
-fn backends(test: &str) -> (Backends, RedisServer) {
+/// Redis servers (stopped when the test drops them): one in clear, one over TLS with a
+/// password and a CA of its own.
+fn backends(test: &str) -> (Backends, Vec<RedisServer>) {
     let server = RedisServer::start().expect("redis-server");
+    let tls = RedisServer::start_tls(TLS_PASSWORD).expect("redis-server with TLS");
     let redis = RedisKv::open(&server.url(), &format!("kw-test/{test}/")).unwrap();
+    let over_tls = RedisKv::open_with(&tls.url(), &format!("kw-test/{test}/"), tls.ca()).unwrap();
     let stores = vec![
         ("memory", MemoryKv::new() as Arc<dyn KvStore>),
         ("sqlite", SqliteKv::open(&temp_db(test)).unwrap()),
         ("redis", Arc::new(redis) as Arc<dyn KvStore>),
+        ("rediss", Arc::new(over_tls) as Arc<dyn KvStore>),
     ];
-    (stores, server)
+    (stores, vec![server, tls])
 }
 
-fn states(test: &str) -> (Vec<(&'static str, KvState, Clock)>, RedisServer) {
+/// Over TLS, the two mistakes a user makes get errors that say what to do: a plain `redis://`
+/// URL for a TLS port, and a CA that did not sign the server's certificate. The password is
+/// never in them.
+#[test]
+fn redis_over_tls_and_its_two_mistakes() {
+    let tls = RedisServer::start_tls(TLS_PASSWORD).unwrap();
+    let now = 1_000;
+    let ok = RedisKv::open_with(&tls.url(), "kw-test/tls/", tls.ca()).unwrap();
+    ok.set("k", b"v", None).unwrap();
+    assert_eq!(ok.get("k", now).unwrap(), Some(b"v".to_vec()));
+    // Plain text to the TLS port.
+    let plain = RedisKv::open(&tls.url().replace("rediss://", "redis://"), "kw-test/tls/").unwrap();
+    let e = format!("{:?}", plain.get("k", now).unwrap_err());
+    assert!(e.contains("rediss://"), "{e}");
+    // Another CA.
+    let dir = std::env::temp_dir().join(format!("kw-other-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let other = crate::redis_server::TestCerts::generate(&dir, "other").unwrap();
+    let wrong = RedisKv::open_with(&tls.url(), "kw-test/tls/", Some(&other.ca)).unwrap();
+    let e = format!("{:?}", wrong.get("k", now).unwrap_err());
+    assert!(e.contains("stateCa") && e.contains("certificate"), "{e}");
+    // A CA file that is not there.
+    let missing = RedisKv::open_with(&tls.url(), "kw-test/tls/", Some(&dir.join("nope.pem")));
+    let e = format!("{:?}", missing.err().unwrap());
+    assert!(e.contains("CA file"), "{e}");
+    // A wrong password.
+    let bad_pw = tls.url().replace(TLS_PASSWORD, "not-the-password");
+    let denied = RedisKv::open_with(&bad_pw, "kw-test/tls/", tls.ca()).unwrap();
+    let e = format!("{:?}", denied.get("k", now).unwrap_err());
+    for shown in [&e] {
+        assert!(
+            !shown.contains(TLS_PASSWORD) && !shown.contains("not-the-password"),
+            "{shown}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn states(test: &str) -> (Vec<(&'static str, KvState, Clock)>, Vec<RedisServer>) {
     let (stores, server) = backends(test);
     let states = stores
         .into_iter()
