@@ -1,8 +1,8 @@
 // Test fixtures: the project's KakaoWork emulator (`kakaowork-host emulator`) as a child
 // process, and the real `openclaw` CLI with a private HOME. Every process a test starts is
 // stopped by that test (`t.after`).
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync, readFileSync } from "node:fs";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -244,29 +244,38 @@ export async function startGateway(t, home, port, probePath, { env = {} } = {}) 
  * `t` (a test or a `fileScope()`). `stop()` (SIGKILL) and `restart()` make an outage: without
  * `persist` the restarted server is empty; with it, every acknowledged write is back (append-only
  * file, fsync on every write), as in a production Redis. With `password`, clients must give it
- * (`requirepass`) and the URL carries it.
+ * (`requirepass`) and the URL carries it. With `tls`, it takes TLS connections only, with a
+ * certificate for 127.0.0.1 signed by a CA of its own (`ca`, a PEM file), and the URL is rediss://.
  */
-export async function startRedis(t, { persist = false, password } = {}) {
+export async function startRedis(t, { persist = false, password, tls = false } = {}) {
   const dir = tempDir(t, "redis");
   const port = await freePort();
+  const certs = tls ? makeCerts(dir, "redis") : null;
+  const listen = certs
+    ? ["--port", "0", "--tls-port", String(port), "--tls-auth-clients", "no",
+       "--tls-cert-file", certs.cert, "--tls-key-file", certs.key, "--tls-ca-cert-file", certs.ca]
+    : ["--port", String(port)];
   let child = null;
   const start = async () => {
     child = spawn(
       process.env.REDIS_SERVER ?? "redis-server",
       [
-        "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir,
+        ...listen, "--bind", "127.0.0.1", "--save", "", "--dir", dir,
         ...(persist ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
         ...(password ? ["--requirepass", password] : []),
       ],
       { stdio: "ignore" },
     );
-    const { connect } = await import("node:net");
+    const net = await import("node:net");
+    const tlsModule = await import("node:tls");
     const deadline = Date.now() + 10_000;
     for (;;) {
       const pong = await new Promise((resolve) => {
-        const s = connect(port, "127.0.0.1");
+        const s = certs
+          ? tlsModule.connect({ port, host: "127.0.0.1", ca: readFileSync(certs.ca) })
+          : net.connect(port, "127.0.0.1");
         let got = "";
-        s.on("connect", () => s.write(`${password ? `AUTH ${password}\r\n` : ""}PING\r\n`));
+        s.on(certs ? "secureConnect" : "connect", () => s.write(`${password ? `AUTH ${password}\r\n` : ""}PING\r\n`));
         s.on("data", (d) => {
           got += d;
           if (got.includes("PONG") || got.includes("-")) s.end();
@@ -292,7 +301,24 @@ export async function startRedis(t, { persist = false, password } = {}) {
   t.after(stop);
   await start();
   const auth = password ? `:${password}@` : "";
-  return { url: `redis://${auth}127.0.0.1:${port}/0`, port, stop, restart: start };
+  const scheme = certs ? "rediss" : "redis";
+  return { url: `${scheme}://${auth}127.0.0.1:${port}/0`, port, ca: certs?.ca, stop, restart: start };
+}
+
+/**
+ * A CA of its own (`<name>-ca.pem`) and a server certificate for 127.0.0.1 it signed, in `dir`,
+ * made with `openssl` (as the Rust tests' `TestCerts`).
+ */
+export function makeCerts(dir, name) {
+  const at = (f) => join(dir, `${name}-${f}`);
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  writeFileSync(at("san.ext"), "subjectAltName=IP:127.0.0.1\n");
+  const run = (args) => execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+  run(["req", "-x509", ...ec, "-days", "2", "-subj", "/CN=kakaowork-channel test CA", "-keyout", at("ca.key"), "-out", at("ca.pem")]);
+  run(["req", ...ec, "-subj", "/CN=127.0.0.1", "-keyout", at("server.key"), "-out", at("server.csr")]);
+  run(["x509", "-req", "-days", "2", "-CAcreateserial", "-in", at("server.csr"), "-CA", at("ca.pem"),
+       "-CAkey", at("ca.key"), "-extfile", at("san.ext"), "-out", at("server.pem")]);
+  return { ca: at("ca.pem"), cert: at("server.pem"), key: at("server.key") };
 }
 
 /** The resident memory of process `pid` and its threads, in bytes (Linux). */

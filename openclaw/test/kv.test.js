@@ -23,12 +23,16 @@ function store(t, opts = {}) {
   return { path: join(dir, "state.sqlite3"), dir, open: (o = {}) => new SqliteKv(join(dir, "state.sqlite3"), { ...opts, ...o }) };
 }
 
-// One contract, two backends: every test below runs on SQLite and on Redis alike.
+// One contract, three backends: every test below runs on SQLite, on Redis, and on Redis over
+// TLS with a password, alike.
 const scope = fileScope();
+const TLS_PASSWORD = "contract-pw-0123";
 let redis = null;
+let redisTls = null;
 let nsSeq = 0;
 before(async () => {
   redis = await startRedis(scope);
+  redisTls = await startRedis(scope, { password: TLS_PASSWORD, tls: true });
 });
 
 const backends = {
@@ -45,7 +49,38 @@ const backends = {
       return kv;
     };
   },
+  "Redis over TLS": () => {
+    const base = `kakaowork-channel/t${++nsSeq}/`;
+    return (o = {}) => {
+      const kv = new RedisKv(redisTls.url, { now: o.now, namespace: base + (o.ns ?? ""), casScript: CAS, ca: redisTls.ca });
+      scope.after(() => kv.close());
+      return kv;
+    };
+  },
 };
+
+test("Redis over TLS: a plain redis:// URL to its port, another CA and a missing CA file each say what to do", async (t) => {
+  const { makeCerts, tempDir } = await import("./helpers.js");
+  const failure = async (kv) => {
+    t.after(() => kv.close());
+    try {
+      await kv.get("k");
+    } catch (e) {
+      assert.ok(e instanceof KvError);
+      assert.ok(!e.message.includes(TLS_PASSWORD), e.message);
+      return e.message;
+    }
+    assert.fail("the call succeeded");
+  };
+  const plain = await failure(new RedisKv(redisTls.url.replace("rediss://", "redis://"), { casScript: CAS }));
+  assert.match(plain, /use a rediss:\/\/ URL/);
+  const other = makeCerts(tempDir(t, "other-ca"), "other");
+  const wrongCa = await failure(new RedisKv(redisTls.url, { casScript: CAS, ca: other.ca }));
+  assert.match(wrongCa, /certificate/);
+  assert.match(wrongCa, /stateCa/);
+  const missing = await failure(new RedisKv(redisTls.url, { casScript: CAS, ca: "/nonexistent/ca.pem" }));
+  assert.match(missing, /CA file/);
+});
 
 for (const [name, backend] of Object.entries(backends)) {
   test(`${name}: values live until their TTL passes on the host clock`, async (t) => {

@@ -71,14 +71,17 @@ export function shownUrl(url) {
 
 export class RedisKv {
   /**
-   * @param {string} url redis://[user:password@]host:port/db
-   * @param {{now?: () => number, namespace?: string, casScript?: string}} [opts]
+   * @param {string} url redis://[user:password@]host:port/db, or rediss:// for TLS
+   * @param {{now?: () => number, namespace?: string, casScript?: string, ca?: string}} [opts]
+   *   `ca`: the PEM file a rediss:// server's certificate is checked against (else the system's CAs)
    */
   constructor(url, opts = {}) {
-    if (!/^redis:\/\/[^/]/.test(url)) {
-      throw new KvError("other", `${shownUrl(url)} is not a Redis URL; use redis://host:port/db`);
+    if (!/^rediss?:\/\/[^/]/.test(url)) {
+      throw new KvError("other", `${shownUrl(url)} is not a Redis URL; use redis://host:port/db, or rediss:// for TLS`);
     }
     this.url = url;
+    this.tls = url.startsWith("rediss://");
+    this.ca = opts.ca;
     this.shown = shownUrl(url);
     this.now = opts.now ?? Date.now;
     this.namespace = opts.namespace ?? REDIS_NAMESPACE;
@@ -89,10 +92,35 @@ export class RedisKv {
   }
 
   #unavailable(e) {
+    const why = String(e?.message ?? e);
+    // What a TLS mismatch looks like from here, said in the user's terms (as the Rust host does).
+    const hint = !this.tls
+      ? " If this Redis takes TLS connections only, use a rediss:// URL."
+      : /certificate|issuer/i.test(why)
+        ? " The server's certificate is not signed by a CA this host trusts: point channels.kakao.stateCa (or KAKAOWORK_STATE_CA) at the CA's PEM file."
+        : "";
     return new KvError(
       "unavailable",
-      `Redis at ${this.shown} cannot be reached (${e?.message ?? e}); nothing was stored. Start Redis or fix channels.kakao.state / KAKAOWORK_STATE`,
+      `Redis at ${this.shown} cannot be reached (${why}); nothing was stored. Start Redis or fix channels.kakao.state / KAKAOWORK_STATE.${hint}`,
     );
+  }
+
+  /** The socket options: TLS with the configured CA for rediss://. */
+  #socket() {
+    const socket = { connectTimeout: TIMEOUT_MS, reconnectStrategy: false };
+    if (!this.tls) return socket;
+    let ca;
+    if (this.ca) {
+      try {
+        ca = readFileSync(this.ca);
+      } catch (e) {
+        throw new KvError(
+          "other",
+          `cannot read the Redis CA file ${this.ca}: ${e.message}; point channels.kakao.stateCa (or KAKAOWORK_STATE_CA) at the PEM file of the CA that signed the server's certificate`,
+        );
+      }
+    }
+    return { ...socket, tls: true, ...(ca ? { ca } : {}) };
   }
 
   /** The connected client; a new one after a failure, so that the next call connects again. */
@@ -104,7 +132,7 @@ export class RedisKv {
         url: this.url,
         // No reconnecting in the background and no queue while disconnected: a call either
         // reaches Redis now or fails now (fail closed), and the next call connects afresh.
-        socket: { connectTimeout: TIMEOUT_MS, reconnectStrategy: false },
+        socket: this.#socket(),
         disableOfflineQueue: true,
         commandOptions: { timeout: TIMEOUT_MS, typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } },
       });

@@ -7,6 +7,7 @@ import { SqliteKv } from "./kv.js";
 import { RedisKv, shownUrl } from "./kv-redis.js";
 
 export const STATE_ENV = "KAKAOWORK_STATE";
+export const STATE_CA_ENV = "KAKAOWORK_STATE_CA";
 
 /** The SQLite file: `<OpenClaw state dir>/kakaowork/state.sqlite3`. */
 export function statePath(env = process.env) {
@@ -34,17 +35,19 @@ export function stateSpec(section, env = process.env) {
   const [value, path] =
     fromConfig !== undefined ? [fromConfig, "channels.kakao.state"] : [fromEnv || undefined, STATE_ENV];
   if (value === undefined) return { kind: "sqlite", path: statePath(env) };
-  if (typeof value !== "string" || !/^redis:\/\/[^/]/.test(value)) {
+  if (typeof value !== "string" || !/^rediss?:\/\/[^/]/.test(value)) {
     throw new StateConfigError({
       path,
-      message: `takes a Redis URL, redis://host:port/db, not ${typeof value === "string" ? shownUrl(value) : typeof value}`,
+      message: `takes a Redis URL, redis://host:port/db (rediss:// for TLS), not ${typeof value === "string" ? shownUrl(value) : typeof value}`,
       fix: "write it like redis://127.0.0.1:6379/0, or remove it to keep the state in SQLite",
     });
   }
-  return { kind: "redis", url: value, shown: shownUrl(value) };
+  // The CA of a rediss:// state: the config's, else the environment's, else the system's.
+  const ca = (typeof section?.stateCa === "string" && section.stateCa.trim()) || env[STATE_CA_ENV]?.trim() || undefined;
+  return { kind: "redis", url: value, shown: shownUrl(value), ca };
 }
 
 /** Opens the store of a spec (Redis connects on its first call). */
 export function openStore(spec) {
-  return spec.kind === "redis" ? new RedisKv(spec.url) : new SqliteKv(spec.path);
+  return spec.kind === "redis" ? new RedisKv(spec.url, { ca: spec.ca }) : new SqliteKv(spec.path);
 }
