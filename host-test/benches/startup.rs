@@ -15,7 +15,10 @@ fn startup(c: &mut Criterion) {
         b.iter(|| Runtime::new(bytes, RuntimeOptions::default()).unwrap())
     });
     let cached = || RuntimeOptions {
-        compiled_cache: Some(dir.clone()),
+        compiled_cache: Some(host_test::runtime::CompiledCache::new(
+            dir.clone(),
+            b"bench salt",
+        )),
         ..RuntimeOptions::default()
     };
     // The first process compiles and writes the cache; every later one reads it.

@@ -28,9 +28,9 @@ pub struct RuntimeOptions {
     pub max_instances: u32,
     /// Replace the pooling allocator by host-allocated memories that tests can read.
     pub memory_probe: Option<Arc<dyn wasmtime::MemoryCreator>>,
-    /// A directory where the compiled component is kept between processes, so that a CLI
-    /// command does not compile it with Cranelift at every start; `None` compiles every time.
-    pub compiled_cache: Option<std::path::PathBuf>,
+    /// Where the compiled component is kept between processes, so that a CLI command does not
+    /// compile it with Cranelift at every start; `None` compiles every time.
+    pub compiled_cache: Option<CompiledCache>,
     /// Write `/tmp/perf-<pid>.map` so that `perf` names the guest's compiled functions
     /// (profiling only).
     pub perf_map: bool,
@@ -62,37 +62,102 @@ pub fn compiled_file_name(engine: &Engine, component_bytes: &[u8]) -> String {
     format!("kakaowork-channel-{hex}-{:016x}.cwasm", h.finish())
 }
 
-/// Compiles the component, or loads what an earlier process compiled for this same engine.
-/// The cache only saves time: any failure to read or write it falls back to compiling.
+/// The compiled-component cache: a directory, and the key its files are signed with. Loading
+/// compiled code runs it, so a file is loaded only when it is this user's own, private, and
+/// carries a MAC under `key` (which lives in the user's state, where nobody else can read it).
+#[derive(Clone)]
+pub struct CompiledCache {
+    pub dir: std::path::PathBuf,
+    pub key: [u8; 32],
+}
+
+impl CompiledCache {
+    /// A cache in `dir` keyed from the state's secret salt.
+    pub fn new(dir: std::path::PathBuf, state_salt: &[u8]) -> Self {
+        Self {
+            dir,
+            key: mac_of(state_salt, b"compiled-component cache v1"),
+        }
+    }
+
+    fn mac_path(path: &std::path::Path) -> std::path::PathBuf {
+        path.with_extension("cwasm.mac")
+    }
+
+    /// The file's bytes when they are trusted: owned by this user, private, MAC valid.
+    fn read_trusted(&self, path: &std::path::Path) -> Option<Vec<u8>> {
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let me = unsafe { libc::geteuid() };
+            if !meta.is_file() || meta.uid() != me || meta.mode() & 0o077 != 0 {
+                return None;
+            }
+        }
+        let bytes = std::fs::read(path).ok()?;
+        let mac = std::fs::read(Self::mac_path(path)).ok()?;
+        let want = mac_of(&self.key, &bytes);
+        (mac.len() == want.len() && kakaowork_channel::callback::ct_eq(&mac, &want))
+            .then_some(bytes)
+    }
+
+    /// Writes `bytes` and its MAC, each private to this user and renamed into place whole.
+    fn write(&self, path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+        crate::kv::private_dir(&self.dir)?;
+        let private = |to: &std::path::Path, data: &[u8]| -> std::io::Result<()> {
+            use std::io::Write;
+            let tmp = self.dir.join(format!(".{}.tmp", std::process::id()));
+            let mut o = std::fs::OpenOptions::new();
+            o.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+            let written = o.open(&tmp).and_then(|mut f| f.write_all(data));
+            let renamed = written.and_then(|()| std::fs::rename(&tmp, to));
+            if renamed.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            renamed
+        };
+        // The MAC first: a crash between the two leaves a file that does not verify.
+        private(&Self::mac_path(path), &mac_of(&self.key, bytes))?;
+        private(path, bytes)
+    }
+}
+
+fn mac_of(key: &[u8], data: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut m = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+        .expect("HMAC takes a key of any length");
+    m.update(data);
+    m.finalize().into_bytes().into()
+}
+
+/// Compiles the component, or loads what an earlier process of this user compiled for this
+/// same engine. The cache only saves time: any doubt about a file, and any failure to read or
+/// write it, falls back to compiling (and puts a good copy back).
 fn load_component(
     engine: &Engine,
     component_bytes: &[u8],
-    cache: Option<&std::path::Path>,
+    cache: Option<&CompiledCache>,
 ) -> wasmtime::Result<Component> {
-    let Some(dir) = cache else {
+    let Some(cache) = cache else {
         return Component::new(engine, component_bytes);
     };
-    let path = dir.join(compiled_file_name(engine, component_bytes));
-    if path.is_file() {
-        // SAFETY: the file is one `serialize` wrote for this component and this engine
-        // configuration (both are in its name), renamed into place whole, in the host's own
-        // state directory; wasmtime checks its header and refuses a file from another
-        // version or configuration, and any refusal falls back to compiling.
-        match unsafe { Component::deserialize_file(engine, &path) } {
-            Ok(c) => return Ok(c),
-            Err(_) => {
-                let _ = std::fs::remove_file(&path);
-            }
+    let path = cache.dir.join(compiled_file_name(engine, component_bytes));
+    if let Some(bytes) = cache.read_trusted(&path) {
+        // SAFETY: these bytes are what `serialize` wrote for this component and this engine
+        // configuration (both are in the name), as their MAC under the state's key proves
+        // (checked on these very bytes, not on the file again); wasmtime checks the header
+        // and refuses another version or configuration, and a refusal compiles instead.
+        if let Ok(c) = unsafe { Component::deserialize(engine, &bytes) } {
+            return Ok(c);
         }
     }
     let component = Component::new(engine, component_bytes)?;
-    if let Ok(bytes) = component.serialize()
-        && std::fs::create_dir_all(dir).is_ok()
-    {
-        let tmp = dir.join(format!(".{}.tmp", std::process::id()));
-        if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, &path).is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
+    if let Ok(bytes) = component.serialize() {
+        let _ = cache.write(&path, &bytes);
     }
     Ok(component)
 }
@@ -150,7 +215,7 @@ impl Runtime {
             }
         }
         let engine = Engine::new(&cfg)?;
-        let component = load_component(&engine, component_bytes, opts.compiled_cache.as_deref())?;
+        let component = load_component(&engine, component_bytes, opts.compiled_cache.as_ref())?;
         let mut linker = Linker::<HostState>::new(&engine);
         use crate::bindings::{moltbot::channel as mc, wasi};
         mc::http::add_to_linker::<_, HasSelf<HttpState>>(&mut linker, |s| &mut s.http)?;

@@ -373,9 +373,14 @@ fn the_compiled_component_is_kept_and_a_damaged_copy_is_replaced() {
         ]);
         assert_eq!(rc, 0, "{err}");
     };
+    // Every file but the MACs beside the compiled ones.
     let compiled = || -> Vec<std::path::PathBuf> {
         std::fs::read_dir(dir.join("compiled"))
-            .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+            .map(|d| {
+                d.filter_map(|e| Some(e.ok()?.path()))
+                    .filter(|p| !p.to_string_lossy().ends_with(".mac"))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     send("first");
@@ -389,6 +394,83 @@ fn the_compiled_component_is_kept_and_a_damaged_copy_is_replaced() {
     send("second");
     assert_eq!(std::fs::read(&files[0]).unwrap(), good);
     assert_eq!(compiled().len(), 1, "no stray temporary files");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Loading compiled code runs it: a cached file is loaded only when it is this user's own,
+/// private, and unchanged since this user's state signed it. Anything else is compiled again
+/// and replaced.
+#[test]
+fn a_changed_or_foreign_compiled_file_is_not_loaded() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = std::env::temp_dir().join(format!("kw-cli-trusted-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_s = dir.to_str().unwrap();
+    let send = || {
+        let (rc, _, err) = run(&[
+            "message",
+            "send",
+            "--target",
+            "conversation:3000001",
+            "--message",
+            "cache",
+            "--state-dir",
+            dir_s,
+        ]);
+        assert_eq!(rc, 0, "{err}");
+    };
+    send();
+    let file = std::fs::read_dir(dir.join("compiled"))
+        .unwrap()
+        .filter_map(|e| Some(e.ok()?.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .unwrap();
+    let mac = file.with_extension("cwasm.mac");
+    for p in [&file, &mac] {
+        assert_eq!(
+            std::fs::metadata(p).unwrap().mode() & 0o777,
+            0o600,
+            "{}",
+            p.display()
+        );
+    }
+    let good = std::fs::read(&file).unwrap();
+    let restored = |what: &str| {
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            good,
+            "{what}: compiled again"
+        );
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o600, "{what}");
+    };
+    // One byte changed in the middle (wasmtime's own header check passes: it is past it).
+    let mut changed = good.clone();
+    let mid = changed.len() / 2;
+    changed[mid] ^= 0x5a;
+    std::fs::write(&file, &changed).unwrap();
+    send();
+    restored("a changed byte");
+    // A MAC made under another key.
+    std::fs::write(&mac, [0u8; 32]).unwrap();
+    send();
+    restored("another MAC");
+    // Readable and writable by others.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    send();
+    restored("a file others may write");
+    // Another user's (root can make one; others skip this part).
+    if std::process::Command::new("chown")
+        .args(["65534", file.to_str().unwrap()])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        send();
+        restored("another user's file");
+        assert_ne!(std::fs::metadata(&file).unwrap().uid(), 65534);
+    } else {
+        eprintln!("not root: the other-user case is not run");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -228,7 +228,10 @@ pub fn connect_with(conn: &Conn, emulate_without_key: bool) -> Result<Session, C
     };
     // The compiled component is kept in the state directory: only the first command compiles.
     let opts = RuntimeOptions {
-        compiled_cache: Some(dir.join("compiled")),
+        compiled_cache: Some(host_test::runtime::CompiledCache::new(
+            dir.join("compiled"),
+            &salt,
+        )),
         ..RuntimeOptions::default()
     };
     let runtime = Runtime::new(host_test::component_bytes(), opts).map_err(trap)?;
