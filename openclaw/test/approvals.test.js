@@ -6,7 +6,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteKv } from "../plugin/src/kv.js";
-import { ApprovalNotices, MAX_ATTEMPTS, PENDING_TTL_MS } from "../plugin/src/approvals.js";
+import { ApprovalNotices, MAX_ATTEMPTS, PENDING_TTL_MS, LEASE_MS } from "../plugin/src/approvals.js";
+import { readFileSync } from "node:fs";
+import { REPO } from "./helpers.js";
+
+const CAS = readFileSync(join(REPO, "host-test", "src", "kv", "cas.lua"), "utf8");
 
 /** Notices over one SQLite file; `allowed` is OpenClaw's allow store, `told` what was sent. */
 function setup(t, { now } = {}) {
@@ -19,19 +23,22 @@ function setup(t, { now } = {}) {
   const allowed = new Set();
   const told = [];
   let failures = 0;
-  const open = () => {
+  const open = (over = {}) => {
     const kv = new SqliteKv(join(dir, "state.sqlite3"), now ? { now } : {});
     kvs.push(kv);
     return new ApprovalNotices({
       kv,
+      now,
       readAllowFrom: async () => [...allowed],
-      notify: async (account, sender, since) => {
-        if (failures > 0) {
-          failures -= 1;
-          throw new Error("KakaoWork is down");
-        }
-        told.push({ account, sender, since });
-      },
+      notify:
+        over.notify ??
+        (async (account, sender, since) => {
+          if (failures > 0) {
+            failures -= 1;
+            throw new Error("KakaoWork is down");
+          }
+          told.push({ account, sender, since });
+        }),
     });
   };
   return { open, allowed, told, failNext: (n) => (failures = n) };
@@ -134,4 +141,58 @@ test("the watcher sweeps until its signal aborts", async (t) => {
   s.allowed.add("10000005");
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(s.told.length, 1, "nothing after the abort");
+});
+
+test("a notice claimed by a process that died is sent by another, once", async (t) => {
+  let now = 1_000_000;
+  const s = setup(t, { now: () => now });
+  const dying = s.open({ notify: () => new Promise(() => {}) });
+  const other = s.open();
+  await dying.recordChallenge("default", "10000004");
+  s.allowed.add("10000004");
+  // The first process claims the notice and never finishes (killed, or stuck).
+  void dying.sweep("default");
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await other.sweep("default"), [], "claimed, and the claim is fresh");
+  now += LEASE_MS + 1;
+  assert.deepEqual(await other.sweep("default"), ["10000004"], "the lease ran out: sent by another");
+  now += LEASE_MS + 1;
+  assert.deepEqual(await other.sweep("default"), [], "once");
+  assert.equal(s.told.length, 1);
+});
+
+test("with 100,000 unrelated keys in Redis, a sweep reads its index and its records only", async (t) => {
+  const { startRedis } = await import("./helpers.js");
+  const { RedisKv } = await import("../plugin/src/kv-redis.js");
+  const { createClient } = await import("@redis/client");
+  const redis = await startRedis(t);
+  const raw = createClient({ url: redis.url });
+  raw.on("error", () => {});
+  await raw.connect();
+  t.after(() => raw.destroy());
+  // The keyspace of a Redis the plugin shares: 100,000 keys of others.
+  await raw.sendCommand(["EVAL", "for i = 1, 100000 do redis.call('SET', 'other-app:' .. i, 'x') end return 1", "0"]);
+  const kv = new RedisKv(redis.url, { casScript: CAS });
+  t.after(() => kv.close());
+  const allowed = new Set(["10000004"]);
+  const told = [];
+  const notices = new ApprovalNotices({
+    kv,
+    readAllowFrom: async () => [...allowed],
+    notify: async (account, sender) => told.push(sender),
+  });
+  for (const sender of ["10000004", "10000005", "10000006"]) await notices.recordChallenge("default", sender);
+  await raw.sendCommand(["CONFIG", "RESETSTAT"]);
+  assert.deepEqual(await notices.sweep("default"), ["10000004"]);
+  assert.deepEqual(await notices.sweep("default"), [], "and once");
+  const stats = String(await raw.sendCommand(["INFO", "commandstats"]));
+  const calls = Object.fromEntries(
+    [...stats.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)].map(([, name, n]) => [name, Number(n)]),
+  );
+  assert.equal(calls.scan ?? 0, 0, stats);
+  assert.equal(calls.keys ?? 0, 0, stats);
+  // Two sweeps: the index and three records each, the claim, the notice's mark, the index update.
+  const total = Object.entries(calls).filter(([n]) => n !== "info" && n !== "config").reduce((a, [, n]) => a + n, 0);
+  assert.ok(total <= 20, JSON.stringify(calls));
+  assert.deepEqual(told, ["10000004"]);
 });

@@ -5,8 +5,10 @@
 // does not support pairing"). The gateway that issued the code therefore records each
 // challenge and watches OpenClaw's allow store; the pairing adapter's notify (called by the
 // gateway's own approve method) goes through the same record. The record lives in the
-// plugin's SQLite file, shared by every process, and is claimed by compare-and-swap, so a
-// user is told once whichever path sees the approval first.
+// plugin's state, shared by every process, and is claimed by compare-and-swap for a lease, so
+// a user is told once whichever path sees the approval first, and by another process if the
+// one that claimed it died. Each account keeps an index of its waiting senders: a sweep reads
+// that, never a scan of a store that may hold a whole Redis.
 
 /** The notice; also OpenClaw's pairing `text.message`. */
 export const APPROVED_MESSAGE = "✅ Moltbot access approved. You can now talk to the assistant here.";
@@ -18,8 +20,14 @@ const TOLD_TTL_MS = 24 * 60 * 60 * 1000;
 // A notice that fails is tried again at the next sweeps, at most this many times in all.
 export const MAX_ATTEMPTS = 5;
 export const WATCH_INTERVAL_MS = 2000;
+// How long a process that claimed a notice has to send it; past that, another process may
+// (it died, or hangs): the send's idempotency key keeps a repeat from posting twice.
+export const LEASE_MS = 60_000;
+// The most senders one account's index keeps waiting (the oldest go first).
+const MAX_INDEXED = 1000;
 
 const PREFIX = "openclaw-host/approval/";
+const INDEX = "openclaw-host/approval-index/";
 const enc = (v) => new TextEncoder().encode(JSON.stringify(v));
 const dec = (b) => JSON.parse(new TextDecoder().decode(b));
 const keyOf = (account, sender) => `${PREFIX}${account}/${sender}`;
@@ -29,26 +37,47 @@ export class ApprovalNotices {
    * @param {{kv: import("./kv.js").SqliteKv | import("./kv-redis.js").RedisKv,
    *          readAllowFrom: (account: string) => Promise<string[]>,
    *          notify: (account: string, sender: string, since: number) => Promise<void>,
-   *          log?: {warn?: Function, error?: Function}}} deps
+   *          log?: {warn?: Function, error?: Function}, now?: () => number}} deps
    */
-  constructor({ kv, readAllowFrom, notify, log }) {
+  constructor({ kv, readAllowFrom, notify, log, now }) {
     this.kv = kv;
     this.readAllowFrom = readAllowFrom;
     this.notify = notify;
     this.log = log;
+    this.now = now ?? Date.now;
+  }
+
+  /**
+   * Changes the account's index of waiting senders (one key, so that a sweep reads it and the
+   * records it names, never a scan of the store) by compare-and-swap.
+   */
+  async #updateIndex(account, change) {
+    const key = INDEX + account;
+    for (let i = 0; i < 16; i++) {
+      const raw = await this.kv.get(key);
+      const before = raw ? dec(raw) : [];
+      const after = change(before).slice(-MAX_INDEXED);
+      if (after.length === before.length && after.every((s, j) => s === before[j])) return;
+      const next = after.length ? enc(after) : undefined;
+      if (await this.kv.compareAndSwap(key, raw, next, after.length ? PENDING_TTL_MS : undefined)) return;
+    }
+    throw new Error("the approval index kept changing under this process");
   }
 
   /** A code was issued to `sender`: tell them when they are approved. */
   async recordChallenge(account, sender) {
     const key = keyOf(account, sender);
     const current = await this.kv.get(key);
-    if (current && dec(current).state === "pending") return;
-    await this.kv.set(key, enc({ state: "pending", attempts: 0, since: Date.now() }), PENDING_TTL_MS);
+    const state = current ? dec(current).state : undefined;
+    if (state !== "pending" && state !== "sending") {
+      await this.kv.set(key, enc({ state: "pending", attempts: 0, since: this.now() }), PENDING_TTL_MS);
+    }
+    await this.#updateIndex(account, (list) => [...list.filter((s) => s !== sender), sender]);
   }
 
   /**
-   * Tells `sender` they are approved unless some process already did. With `force`, a sender
-   * who was never challenged here is told too (an explicit `--notify`).
+   * Tells `sender` they are approved unless some process already did (or is doing it now). With
+   * `force`, a sender who was never challenged here is told too (an explicit `--notify`).
    * @returns {Promise<"told" | "already-told" | "not-pending">}
    */
   async tell(account, sender, { force = false } = {}) {
@@ -56,45 +85,64 @@ export class ApprovalNotices {
     const current = await this.kv.get(key);
     const record = current ? dec(current) : null;
     if (record?.state === "told") return "already-told";
+    if (record?.state === "sending" && record.until > this.now()) return "already-told";
     if (!record && !force) return "not-pending";
-    const told = enc({ state: "told" });
-    if (!(await this.kv.compareAndSwap(key, current, told, TOLD_TTL_MS))) return "already-told";
+    const { since = this.now(), attempts = 0 } = record ?? {};
+    // Claimed for a while: a process that dies holding it leaves it to the next sweep.
+    const claimed = enc({ state: "sending", until: this.now() + LEASE_MS, since, attempts });
+    if (!(await this.kv.compareAndSwap(key, current, claimed, PENDING_TTL_MS))) return "already-told";
     try {
       // `since` tells one approval from a later one of the same user (idempotency key).
-      await this.notify(account, sender, record?.since ?? Date.now());
-      return "told";
+      await this.notify(account, sender, since);
     } catch (e) {
-      const attempts = (record?.attempts ?? 0) + 1;
-      if (record && attempts < MAX_ATTEMPTS) {
+      const tries = attempts + 1;
+      if (record && tries < MAX_ATTEMPTS) {
         // Back to pending: the next sweep tries again.
-        await this.kv.compareAndSwap(key, told, enc({ ...record, attempts }), PENDING_TTL_MS);
+        await this.kv.compareAndSwap(key, claimed, enc({ state: "pending", since, attempts: tries }), PENDING_TTL_MS);
       } else {
+        await this.kv.compareAndSwap(key, claimed, enc({ state: "told", gaveUp: true }), TOLD_TTL_MS);
         this.log?.error?.(
           `kakao: could not tell KakaoWork user ${sender} that they were approved: ${e?.message ?? e}`,
         );
       }
       throw e;
     }
+    await this.kv.compareAndSwap(key, claimed, enc({ state: "told" }), TOLD_TTL_MS);
+    return "told";
   }
 
-  /** One round: every challenged sender of `account` who is now allowed is told. */
+  /**
+   * One round: every challenged sender of `account` who is now allowed is told, and so is one
+   * whose notice a dead process had claimed. Reads the account's index and the records it
+   * names, nothing else of the store.
+   */
   async sweep(account) {
-    const prefix = `${PREFIX}${account}/`;
-    const pending = [];
-    for (const k of await this.kv.listKeys(prefix)) {
-      const v = await this.kv.get(k);
-      if (v && dec(v).state === "pending") pending.push(k.slice(prefix.length));
+    const raw = await this.kv.get(INDEX + account);
+    if (!raw) return [];
+    const now = this.now();
+    const due = [];
+    const done = new Set();
+    for (const sender of dec(raw)) {
+      const v = await this.kv.get(keyOf(account, sender));
+      const r = v ? dec(v) : null;
+      if (!r || r.state === "told") done.add(sender);
+      else if (r.state === "pending" || (r.state === "sending" && r.until <= now)) due.push(sender);
     }
-    if (pending.length === 0) return [];
-    const allowed = new Set((await this.readAllowFrom(account)).map(String));
     const told = [];
-    for (const sender of pending.filter((s) => allowed.has(s))) {
-      try {
-        if ((await this.tell(account, sender)) === "told") told.push(sender);
-      } catch (e) {
-        this.log?.warn?.(`kakao: approval notice to ${sender} failed; trying again: ${e?.message ?? e}`);
+    if (due.length) {
+      const allowed = new Set((await this.readAllowFrom(account)).map(String));
+      for (const sender of due.filter((s) => allowed.has(s))) {
+        try {
+          if ((await this.tell(account, sender)) === "told") {
+            told.push(sender);
+            done.add(sender);
+          }
+        } catch (e) {
+          this.log?.warn?.(`kakao: approval notice to ${sender} failed; trying again: ${e?.message ?? e}`);
+        }
       }
     }
+    if (done.size) await this.#updateIndex(account, (list) => list.filter((s) => !done.has(s)));
     return told;
   }
 
