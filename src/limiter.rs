@@ -14,6 +14,10 @@ pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 200;
 pub const DEFAULT_BURST: u32 = 5;
 /// A `Retry-After` longer than this is treated as this (a broken header must not park sends).
 pub const MAX_BLOCK_MS: u64 = 120_000;
+/// The furthest ahead of a reader's clock the shared record's next slot is taken to be. Waiting
+/// senders queue at most a few intervals ahead; a record further ahead was written by a host
+/// whose clock runs fast, and holds the others back by this much at most.
+pub const MAX_AHEAD_MS: u64 = 60_000;
 const WINDOW_MS: u64 = 60_000;
 const DAY_MS: u64 = 24 * 3600 * 1000;
 const CAS_ATTEMPTS: usize = 32;
@@ -93,6 +97,14 @@ impl State {
             },
             _ => Self::default(),
         }
+    }
+
+    /// The record as a host at `now` takes it: no slot further ahead than [`MAX_AHEAD_MS`] and
+    /// no block longer than a `Retry-After` can make (with its jitter), whatever clock wrote it.
+    fn bounded(mut self, now: u64) -> Self {
+        self.tat = self.tat.min(now.saturating_add(MAX_AHEAD_MS));
+        self.blocked = self.blocked.min(now.saturating_add(MAX_BLOCK_MS + 1000));
+        self
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -236,7 +248,7 @@ impl<'a> Limiter<'a> {
     ) -> Result<Option<R>, KvError> {
         let mut seen = self.seen()?;
         for _ in 0..CAS_ATTEMPTS {
-            let mut s = seen.state;
+            let mut s = seen.state.bounded(now);
             let (write, answer) = f(&mut s);
             if !write {
                 *self.seen.borrow_mut() = Some(seen);
@@ -285,7 +297,7 @@ impl<'a> Limiter<'a> {
 
     /// Milliseconds until a recorded 429 block ends (0 when none).
     pub fn blocked_for(&self, now: u64) -> Result<u64, KvError> {
-        Ok(self.state()?.blocked.saturating_sub(now))
+        Ok(self.state()?.bounded(now).blocked.saturating_sub(now))
     }
 
     /// May one request go now? Admission reserves its slot.

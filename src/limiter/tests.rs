@@ -400,3 +400,43 @@ fn a_hint_saves_the_read_and_a_stale_one_costs_one_failed_swap() {
     assert_eq!((kv.gets.get() - gets, kv.swaps.get() - swaps), (1, 2));
     assert_eq!(l.admit(4000).unwrap(), Decision::Wait(1000));
 }
+
+/// A host whose clock runs 10 minutes ahead writes the shared record in its own time: another
+/// host waits at most [`MAX_AHEAD_MS`] for a slot, and at most a `Retry-After`'s longest block
+/// after that host's 429, not ten minutes.
+#[test]
+fn a_host_with_its_clock_ahead_holds_the_others_back_a_bounded_time() {
+    let kv = MemoryKv::default();
+    let config = RateConfig::default();
+    let (fast, right) = (
+        Limiter::new(&kv, "ws:1", config),
+        Limiter::new(&kv, "ws:1", config),
+    );
+    let real = 1_700_000_000_000;
+    let ahead = real + 10 * 60_000;
+    // The fast host sends a burst and more (its slots run into its own future).
+    for _ in 0..20 {
+        let _ = fast.reserve(ahead).unwrap();
+    }
+    let wait = match right.admit(real).unwrap() {
+        Decision::Wait(ms) => ms,
+        d => panic!("{d:?}"),
+    };
+    assert!(wait <= MAX_AHEAD_MS, "{wait} ms");
+    match right.reserve(real).unwrap() {
+        Decision::Reserved(at) => assert!(at - real <= MAX_AHEAD_MS + 1000, "{}", at - real),
+        d => panic!("{d:?}"),
+    }
+    // Its 429 block, in its own time.
+    fast.block_until(ahead, ahead + retry_after_block(Some(120_000), 999))
+        .unwrap();
+    // Read afresh, as a later call of that host does.
+    let right = Limiter::new(&kv, "ws:1", config);
+    let blocked = right.blocked_for(real).unwrap();
+    assert!(blocked <= MAX_BLOCK_MS + 1000, "{blocked} ms");
+    assert!(blocked > 0, "a block is still honoured");
+    match right.admit(real).unwrap() {
+        Decision::Wait(ms) => assert!(ms <= MAX_BLOCK_MS + 1000, "{ms} ms"),
+        d => panic!("{d:?}"),
+    }
+}
