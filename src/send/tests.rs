@@ -582,3 +582,38 @@ fn a_group_send_deferred_after_its_room_was_opened_opens_no_second_room() {
     assert_eq!(receipt.conversation_id.as_deref(), Some("88"));
     assert_eq!(endpoints(&http), ["conversations.open", "messages.send"]);
 }
+
+/// Two hosts share one workspace budget; the first one's clock runs 10 minutes ahead. It
+/// spends the budget in its own time; the other host's next send is deferred by at most the
+/// limiter's bound (60 s), not by ten minutes.
+#[test]
+fn a_host_whose_clock_runs_ahead_defers_another_hosts_send_a_bounded_time() {
+    let ch = configured(
+        r#"{"rateLimit": {"requestsPerMinute": 2, "burst": 1}}"#,
+        &[("default", CredentialSource::Env)],
+    );
+    let w = World::new();
+    let ahead = FixedClock(std::cell::Cell::new(w.clock.0.get() + 10 * 60_000));
+    let http = ScriptedHttp::new(vec![(200, &sent(1))]);
+    let fast = Ports {
+        clock: &ahead,
+        ..w.ports(&http)
+    };
+    ch.send(&fast, &req_k("5", "a", "a")).unwrap();
+    // The other host, on the right time, with its own instance.
+    let other = configured(
+        r#"{"rateLimit": {"requestsPerMinute": 2, "burst": 1}}"#,
+        &[("default", CredentialSource::Env)],
+    );
+    let none = ScriptedHttp::new(vec![]);
+    match other
+        .send(&w.ports(&none), &req_k("5", "b", "b"))
+        .unwrap_err()
+    {
+        ChannelError::Deferred(ms) => {
+            assert!(ms <= crate::limiter::MAX_AHEAD_MS + 1_000, "{ms} ms")
+        }
+        e => panic!("{e:?}"),
+    }
+    assert!(none.requests().is_empty());
+}
