@@ -2,6 +2,7 @@
 // No KakaoWork knowledge lives here; the component (through runtime.js) has all of it.
 import { randomUUID } from "node:crypto";
 import { createChatChannelPlugin } from "openclaw/plugin-sdk/channel-core";
+import { createChannelMessageAdapterFromOutbound } from "openclaw/plugin-sdk/channel-outbound";
 import { channelFor, ChannelError, approvalNotices, callbackToken } from "./runtime.js";
 import { APPROVED_MESSAGE } from "./approvals.js";
 import { deliver, withRetries } from "./send.js";
@@ -202,3 +203,19 @@ export const kakaoPlugin = createChatChannelPlugin({
     attachedResults: { channel: CHANNEL_ID, sendText },
   },
 });
+
+/**
+ * What a final send through this channel preserves, and nothing more: text (markdown, shown as
+ * Block Kit) and payloads (a presentation's card and buttons). No reply-to, threads, silent
+ * sends or polls: KakaoWork has none of them. Each one is proved by OpenClaw's contract helper in
+ * `test/message-adapter.test.js`.
+ */
+export const DURABLE_FINAL_CAPABILITIES = Object.freeze({ text: true, payload: true });
+
+/** OpenClaw's `message` adapter, from the outbound adapter's send functions: one send path. */
+kakaoPlugin.message = createChannelMessageAdapterFromOutbound({
+  id: CHANNEL_ID,
+  outbound: kakaoPlugin.outbound,
+  capabilities: { ...DURABLE_FINAL_CAPABILITIES },
+});
+

@@ -1,0 +1,86 @@
+// OpenClaw's `message` adapter: every capability it declares is proved by OpenClaw's own contract
+// helpers against the emulator (the native side effect and the receipt), and a declaration
+// without a working implementation fails them.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { verifyChannelMessageAdapterCapabilityProofs } from "openclaw/plugin-sdk/channel-outbound";
+import { startEmulator, tempDir, fileScope } from "./helpers.js";
+
+let runtime;
+let channel;
+let emu;
+let cfg;
+const suite = fileScope();
+after(() => runtime?.shutdown());
+
+before(async () => {
+  process.env.OPENCLAW_STATE_DIR = tempDir(suite, "oc-state");
+  delete process.env.KAKAOWORK_APP_KEY;
+  runtime = await import("../plugin/src/runtime.js");
+  channel = await import("../plugin/src/channel.js");
+  emu = await startEmulator(suite);
+  cfg = { channels: { kakao: { appKey: emu.appKey, apiBase: emu.baseUrl, callbackSecret: "test-callback-secret-0123456789" } } };
+});
+
+let n = 0;
+/** The one message the emulator holds with this text, and the receipt's platform ids. */
+async function posted(text) {
+  const hits = (await emu.posted()).filter((p) => p.text === text);
+  assert.equal(hits.length, 1, `exactly one message "${text}"`);
+  return hits[0];
+}
+
+/** Proofs of each capability this channel can declare: the native side effect and the receipt. */
+function proofs(adapter) {
+  return {
+    text: async () => {
+      const text = `proof text ${++n}`;
+      const r = await adapter.send.text({ cfg, to: "conversation:3000001", text, deliveryQueueId: `q-${n}` });
+      const m = await posted(text);
+      assert.deepEqual(r.receipt.platformMessageIds, [m.id]);
+      assert.equal(r.messageId, m.id);
+      assert.equal(r.receipt.parts[0].kind, "text");
+    },
+    payload: async () => {
+      const text = `proof card ${++n}`;
+      const presentation = {
+        title: "배포 승인",
+        blocks: [{ type: "buttons", buttons: [{ label: "승인", action: { type: "callback", value: "deploy:1" } }] }],
+      };
+      const payload = channel.kakaoPlugin.outbound.renderPresentation({ payload: { text, presentation }, presentation });
+      const r = await adapter.send.payload({ cfg, to: "user:10000001", text, payload, deliveryQueueId: `q-${n}` });
+      const m = (await emu.posted()).find((p) => JSON.stringify(p.blocks).includes("deploy:1") && p.text.includes(text));
+      assert.ok(m, "the card was posted");
+      const buttons = m.blocks.filter((b) => b.type === "action").flatMap((b) => b.elements);
+      assert.ok(buttons.some((b) => b.text === "승인"), JSON.stringify(m.blocks));
+      assert.deepEqual(r.receipt.platformMessageIds, [m.id]);
+    },
+  };
+}
+
+test("every capability the message adapter declares is proved by OpenClaw's contract helper", async () => {
+  const adapter = channel.kakaoPlugin.message;
+  assert.ok(adapter, "the plugin exposes a message adapter");
+  const results = await verifyChannelMessageAdapterCapabilityProofs({ adapterName: "kakao", adapter, proofs: proofs(adapter) });
+  const verified = results.filter((r) => r.status === "verified").map((r) => r.capability);
+  assert.deepEqual(verified.sort(), Object.keys(channel.DURABLE_FINAL_CAPABILITIES).sort());
+  // What KakaoWork has no means for is not declared.
+  for (const c of ["replyTo", "thread", "silent", "poll", "nativeQuote"]) {
+    assert.equal(results.find((r) => r.capability === c)?.status, "not_declared", c);
+  }
+});
+
+test("a declaration whose implementation is gone fails the contract helper", async () => {
+  const adapter = channel.kakaoPlugin.message;
+  // Declared, but the send function removed: the proof fails.
+  const broken = { ...adapter, send: { ...adapter.send, text: undefined } };
+  await assert.rejects(
+    verifyChannelMessageAdapterCapabilityProofs({ adapterName: "kakao", adapter: broken, proofs: proofs(broken) }),
+  );
+  // Declared without a proof: the helper refuses it.
+  const overclaimed = { ...adapter, durableFinal: { capabilities: { ...adapter.durableFinal.capabilities, thread: true } } };
+  await assert.rejects(
+    verifyChannelMessageAdapterCapabilityProofs({ adapterName: "kakao", adapter: overclaimed, proofs: proofs(overclaimed) }),
+    /thread/,
+  );
+});
