@@ -249,7 +249,8 @@ fn button_json(b: &Button, sign: &mut dyn FnMut(&str, &str, &str) -> String) -> 
 
 mod check;
 pub use check::{
-    Card, Problem, check_button, describe, is_web_url, parse_card, parse_stored, to_stored,
+    Card, Problem, check_button, describe, is_image_url, is_web_url, parse_card, parse_stored,
+    to_stored,
 };
 
 #[cfg(test)]

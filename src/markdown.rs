@@ -261,6 +261,13 @@ impl Render {
             }
             TagEnd::Image => {
                 if let Some(url) = self.image.take() {
+                    // An image KakaoWork can show gets its own block, where it stands; its
+                    // alt text (already in the text) stays before it.
+                    if blockkit::is_image_url(&url) {
+                        self.flush();
+                        self.blocks.push(Block::ImageLink(url));
+                        return;
+                    }
                     let web = blockkit::is_web_url(&url);
                     if web {
                         self.link = Some(url.clone());

@@ -41,6 +41,20 @@ function proofs(adapter) {
       assert.equal(r.messageId, m.id);
       assert.equal(r.receipt.parts[0].kind, "text");
     },
+    media: async () => {
+      const text = `proof media ${++n}`;
+      const url = `https://img.example.com/proof-${n}.png`;
+      const r = await adapter.send.media({ cfg, to: "conversation:3000001", text, mediaUrl: url, deliveryQueueId: `q-${n}` });
+      const m = (await emu.posted()).find((p) => p.text.includes(text));
+      assert.ok(m, "posted");
+      assert.deepEqual(
+        m.blocks.filter((b) => b.type === "image_link").map((b) => b.url),
+        [url],
+        "the image URL is an image_link block",
+      );
+      assert.deepEqual(r.receipt.platformMessageIds, [m.id]);
+      assert.equal(r.receipt.parts[0].kind, "media");
+    },
     payload: async () => {
       const text = `proof card ${++n}`;
       const presentation = {
@@ -83,4 +97,23 @@ test("a declaration whose implementation is gone fails the contract helper", asy
     verifyChannelMessageAdapterCapabilityProofs({ adapterName: "kakao", adapter: overclaimed, proofs: proofs(overclaimed) }),
     /thread/,
   );
+});
+
+test("media: an image URL is an image, another URL a link, a local file is refused with the reason", async () => {
+  const adapter = channel.kakaoPlugin.message;
+  const before = (await emu.sends()).length;
+  await adapter.send.media({ cfg, to: "conversation:3000002", text: "보고서", mediaUrl: "https://docs.example.com/report.pdf", deliveryQueueId: "m-link" });
+  const m = (await emu.posted()).find((p) => p.text.includes("보고서"));
+  assert.equal(m.blocks.filter((b) => b.type === "image_link").length, 0);
+  assert.match(JSON.stringify(m.blocks), /"url":"https:\/\/docs\.example\.com\/report\.pdf"/, "a link");
+  await assert.rejects(
+    adapter.send.media({ cfg, to: "conversation:3000002", text: "x", mediaUrl: "/tmp/photo.png", deliveryQueueId: "m-local" }),
+    /upload.*not supported|not supported.*upload/,
+  );
+  // A payload's media (an agent's reply) goes the same way.
+  const url = "https://img.example.com/reply.jpg";
+  await adapter.send.payload({ cfg, to: "conversation:3000002", text: "답장", payload: { text: "답장", mediaUrls: [url] }, deliveryQueueId: "m-payload" });
+  const p = (await emu.posted()).find((x) => x.text.includes("답장"));
+  assert.deepEqual(p.blocks.filter((b) => b.type === "image_link").map((b) => b.url), [url]);
+  assert.equal((await emu.sends()).length, before + 2, "the refused one made no request");
 });

@@ -131,3 +131,26 @@ test("with channels.kakao.state, openclaw keeps the plugin's state in Redis, in 
   assert.ok((await store.listKeys("rl/v2/")).length >= 1, "the rate budget");
   assert.equal((await store.get("host/key-id-salt"))?.length, 32);
 });
+
+test("openclaw message send --media: an image URL as an image, another URL as a link, a local file refused", async () => {
+  const before = (await emu.sends()).length;
+  assertOk(await sendVia("conversation:3000007", "빌드 결과 화면", ["--media", "https://ci.example.com/build/42/screen.png"]));
+  const image = (await emu.posted()).find((p) => p.text.includes("빌드 결과 화면"));
+  assert.ok(image, "posted: the emulator accepted the blocks");
+  assert.deepEqual(
+    image.blocks.filter((b) => b.type === "image_link").map((b) => b.url),
+    ["https://ci.example.com/build/42/screen.png"],
+  );
+  assertOk(await sendVia("conversation:3000007", "빌드 로그", ["--media", "https://ci.example.com/build/42/log.txt"]));
+  const link = (await emu.posted()).find((p) => p.text.includes("빌드 로그"));
+  assert.equal(link.blocks.filter((b) => b.type === "image_link").length, 0);
+  assert.match(JSON.stringify(link.blocks), /https:\/\/ci\.example\.com\/build\/42\/log\.txt/);
+  const { writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const file = join(home, "photo.png");
+  writeFileSync(file, "not really a png");
+  const local = await sendVia("conversation:3000007", "로컬 파일", ["--media", file]);
+  assert.notEqual(local.code, 0);
+  assert.match(local.stdout + local.stderr, /not supported/);
+  assert.equal((await emu.sends()).length, before + 2, "the refused one made no request");
+});

@@ -105,6 +105,19 @@ pub fn is_web_url(s: &str) -> bool {
     rest.is_some_and(|r| !r.is_empty() && !r.chars().any(|c| c.is_whitespace() || c.is_control()))
 }
 
+/// An http(s) URL whose path ends in an image format KakaoWork's `image_link` block shows.
+pub fn is_image_url(s: &str) -> bool {
+    if !is_web_url(s) {
+        return false;
+    }
+    let path = s.split(['?', '#']).next().unwrap_or("");
+    let after_host = path.splitn(4, '/').nth(3).unwrap_or("");
+    let ext = after_host.rsplit_once('.').map_or("", |(_, e)| e);
+    ["png", "jpg", "jpeg", "gif", "webp", "bmp"]
+        .iter()
+        .any(|k| ext.eq_ignore_ascii_case(k))
+}
+
 #[derive(Default)]
 struct Checker {
     problems: Vec<Problem>,

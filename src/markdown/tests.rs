@@ -133,10 +133,14 @@ fn the_mapping_table() {
 }
 
 /// The text the blocks show, without the markup: what a reader sees.
+/// What the blocks show: their text, and the address of each image.
 fn shown(blocks: &[Block]) -> String {
     blocks
         .iter()
-        .filter_map(Block::plain_text)
+        .filter_map(|b| match b {
+            Block::ImageLink(url) => Some(url.clone()),
+            b => b.plain_text(),
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -191,4 +195,32 @@ fn nothing_is_lost_for_any_markup() {
     ] {
         assert!(text.contains(w), "{w} missing from {text}");
     }
+}
+
+#[test]
+fn an_image_url_becomes_an_image_block_where_it_stands_and_other_urls_stay_links() {
+    let blocks = render("배포 화면\n\n![](https://ci.example.com/shot.PNG?size=2)\n\n끝");
+    assert_eq!(blocks.len(), 3, "{blocks:?}");
+    assert_eq!(
+        blocks[1],
+        Block::ImageLink("https://ci.example.com/shot.PNG?size=2".into())
+    );
+    assert!(matches!(&blocks[2], Block::Text(t) if t.shown() == "끝"));
+    // Not an image, or not on the web: text and a link, as before.
+    for url in [
+        "https://ci.example.com/report.pdf",
+        "https://example.com/",
+        "https://example.com/png",
+        "file:///tmp/a.png",
+    ] {
+        let blocks = render(&format!("![]({url})"));
+        assert!(
+            blocks.iter().all(|b| !matches!(b, Block::ImageLink(_))),
+            "{url}: {blocks:?}"
+        );
+    }
+    assert!(crate::blockkit::is_image_url("http://a.example/x/y.jpeg#f"));
+    assert!(!crate::blockkit::is_image_url(
+        "https://a.example/x.png.exe"
+    ));
 }

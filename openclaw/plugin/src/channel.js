@@ -9,6 +9,7 @@ import { deliver, withRetries } from "./send.js";
 import { startAccount } from "./gateway.js";
 import { directory, inferTargetChatType } from "./directory.js";
 import { PRESENTATION, renderPresentation } from "./presentation.js";
+import { mediaUrlsOf, withMedia } from "./media.js";
 import {
   CHANNEL_ID,
   sectionOf,
@@ -74,9 +75,16 @@ async function sendMarkdown(ctx, text, buttons = []) {
 
 const sendText = (ctx) => sendMarkdown(ctx, ctx.text);
 
-/** A payload with a presentation, as `renderPresentation` left it: its buttons are ours. */
+/** Text with media by URL: images shown as images, other URLs as links (`media.js`). */
+const sendMedia = (ctx) => sendMarkdown(ctx, withMedia(ctx.text ?? "", mediaUrlsOf(ctx)));
+
+/** A payload (a presentation, as `renderPresentation` left it, and its media): its buttons are ours. */
 const sendPayload = (ctx) =>
-  sendMarkdown(ctx, ctx.payload?.text ?? ctx.text ?? "", ctx.payload?.channelData?.[CHANNEL_ID]?.buttons ?? []);
+  sendMarkdown(
+    ctx,
+    withMedia(ctx.payload?.text ?? ctx.text ?? "", mediaUrlsOf(ctx, ctx.payload)),
+    ctx.payload?.channelData?.[CHANNEL_ID]?.buttons ?? [],
+  );
 
 async function probeAccount({ account, cfg }) {
   try {
@@ -134,7 +142,8 @@ export const kakaoPlugin = createChatChannelPlugin({
       blurb: "KakaoWork bots: messages to conversations, users and e-mail addresses.",
       aliases: ["kakaowork", "kw"],
     },
-    capabilities: { chatTypes: ["direct", "group"], media: false },
+    // Media by URL only (images as images, other URLs as links); a local file is refused.
+    capabilities: { chatTypes: ["direct", "group"], media: true },
     reload: { configPrefixes: [`channels.${CHANNEL_ID}`] },
     config: {
       listAccountIds: (cfg) => listAccountIds(sectionOf(cfg)),
@@ -200,17 +209,18 @@ export const kakaoPlugin = createChatChannelPlugin({
       renderPresentation,
       sendPayload,
     },
-    attachedResults: { channel: CHANNEL_ID, sendText },
+    attachedResults: { channel: CHANNEL_ID, sendText, sendMedia },
   },
 });
 
 /**
  * What a final send through this channel preserves, and nothing more: text (markdown, shown as
- * Block Kit) and payloads (a presentation's card and buttons). No reply-to, threads, silent
+ * Block Kit), media by URL (an image URL as an image, another as a link; a local file is refused)
+ * and payloads (a presentation's card and buttons). No reply-to, threads, silent
  * sends or polls: KakaoWork has none of them. Each one is proved by OpenClaw's contract helper in
  * `test/message-adapter.test.js`.
  */
-export const DURABLE_FINAL_CAPABILITIES = Object.freeze({ text: true, payload: true });
+export const DURABLE_FINAL_CAPABILITIES = Object.freeze({ text: true, media: true, payload: true });
 
 /** OpenClaw's `message` adapter, from the outbound adapter's send functions: one send path. */
 kakaoPlugin.message = createChannelMessageAdapterFromOutbound({

@@ -13,6 +13,7 @@ import { Inbox } from "./inbox.js";
 import { deliver } from "./send.js";
 import { renderPresentation, agentButtons, isCommandButton } from "./presentation.js";
 import { getRuntime } from "./openclaw-runtime.js";
+import { mediaUrlsOf, withMedia } from "./media.js";
 import { CHANNEL_ID, sectionOf, resolveAccount } from "./config.js";
 
 // The guest refuses bodies over 64 KiB (413); reading one byte more is enough to know.
@@ -156,13 +157,14 @@ async function dispatchEvent({ cfg, accountId, host, event, log }) {
         const shown = payload?.presentation
           ? renderPresentation({ payload, presentation: payload.presentation })
           : payload;
-        if (!shown?.text) return;
+        const text = withMedia(shown?.text ?? "", mediaUrlsOf(payload));
+        if (!text) return;
         part += 1;
         // The agent writes markdown: the component shows it as Block Kit.
         const receipt = await deliver(host, {
           account: accountId,
           target: to,
-          text: shown.text,
+          text,
           // Rendered from a presentation, or the agent's own channel data (no command buttons).
           buttons: payload?.presentation
             ? (shown.channelData?.[CHANNEL_ID]?.buttons ?? [])
