@@ -154,3 +154,30 @@ test("openclaw message send --media: an image URL as an image, another URL as a 
   assert.match(local.stdout + local.stderr, /not supported/);
   assert.equal((await emu.sends()).length, before + 2, "the refused one made no request");
 });
+
+test("a presentation with every block kind is shown in the blocks KakaoWork accepts, or refused with its path", async () => {
+  const card = {
+    title: "주간 보고",
+    blocks: [
+      { type: "text", text: "이번 주 배포" },
+      { type: "context", text: "자동 생성" },
+      { type: "divider" },
+      { type: "chart", chartType: "bar", title: "배포 수", categories: ["월", "화"], series: [{ name: "api", values: [3, 5] }] },
+      { type: "table", caption: "서버 상태", headers: ["이름", "상태"], rows: [["api-1", "정상"]] },
+      { type: "select", placeholder: "환경 선택", options: [{ label: "운영", value: "prod" }] },
+      { type: "buttons", buttons: [{ label: "승인", action: { type: "callback", value: "ok" } }] },
+    ],
+  };
+  assertOk(await sendVia("conversation:3000008", "보고서", ["--presentation", JSON.stringify(card)]));
+  const m = (await emu.posted()).find((p) => JSON.stringify(p.blocks).includes("이번 주 배포"));
+  assert.ok(m, "posted: KakaoWork's checks passed");
+  const all = JSON.stringify(m.blocks);
+  for (const shown of ["주간 보고", "자동 생성", "배포 수", "서버 상태", "api-1", "환경 선택", "운영", "승인"]) {
+    assert.ok(all.includes(shown), `${shown} in ${all}`);
+  }
+  assert.ok(m.blocks.some((b) => b.type === "divider"));
+  const approval = { blocks: [{ type: "buttons", buttons: [{ label: "허용", action: { type: "approval", approvalId: "a1", approvalKind: "exec", decision: "allow-once" } }] }] };
+  const r = await sendVia("conversation:3000008", "승인 요청", ["--presentation", JSON.stringify(approval)]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stdout + r.stderr, /presentation\.blocks\[0\]\.buttons\[0\]/);
+});

@@ -87,3 +87,41 @@ test("a click on the agent's button is data for the agent; only OpenClaw's comma
   // Typed replies keep their text as the command body (a user may type a command).
   assert.equal(messageOf({ kind: "text", text: "/new" }).commandBody, "/new");
 });
+
+test("every presentation block kind is shown, or refused with its path", () => {
+  const chart = { type: "chart", chartType: "bar", title: "배포 수", categories: ["월", "화"], series: [{ name: "api", values: [3, 5] }] };
+  const table = { type: "table", caption: "서버", headers: ["이름", "상태"], rows: [["api-1", "정상"], ["api-2", "점검"]] };
+  const select = { type: "select", placeholder: "환경", options: [{ label: "운영", value: "prod" }, { label: "상태", action: { type: "command", command: "/status" } }] };
+  const out = renderPresentation({
+    payload: { text: "" },
+    presentation: {
+      title: "보고",
+      blocks: [
+        { type: "text", text: "본문" },
+        { type: "context", text: "맥락" },
+        { type: "divider" },
+        chart,
+        table,
+        select,
+        { type: "buttons", buttons: [{ label: "링크", action: { type: "url", url: "https://x.example" } }, { label: "끈 버튼", disabled: true, value: "x" }] },
+      ],
+    },
+  });
+  for (const shown of ["## 보고", "본문", "> 맥락", "---", "배포 수", "api-1", "점검", "환경", "- 운영", "상태: `/status`", "[링크](https://x.example)", "- 끈 버튼"]) {
+    assert.ok(out.text.includes(shown), `${shown} in ${out.text}`);
+  }
+  // What cannot be shown is refused with where it is.
+  const refused = (blocks) => {
+    try {
+      renderPresentation({ payload: { text: "" }, presentation: { blocks } });
+    } catch (e) {
+      assert.equal(e.name, "PresentationError");
+      return e.message;
+    }
+    assert.fail("rendered");
+  };
+  const approval = { type: "buttons", buttons: [{ label: "승인", action: { type: "approval", approvalId: "a1", approvalKind: "exec", decision: "allow-once" } }] };
+  assert.match(refused([{ type: "text", text: "x" }, approval]), /^presentation\.blocks\[1\]\.buttons\[0\]: .*`approval`/);
+  assert.match(refused([{ type: "buttons", buttons: [{ label: "빈 버튼" }] }]), /^presentation\.blocks\[0\]\.buttons\[0\]: .*no action/);
+  assert.match(refused([{ type: "hologram" }]), /^presentation\.blocks\[0\]: a `hologram` block/);
+});

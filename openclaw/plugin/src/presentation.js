@@ -1,6 +1,12 @@
 // OpenClaw's message presentation (a card's title, text, context, dividers and buttons) as a send
 // the component understands: markdown text and the WIT's `action-button`s. The component checks
 // KakaoWork's limits again; the limits here are what OpenClaw adapts a card to before rendering.
+import {
+  renderMessagePresentationChartFallbackText,
+  resolveMessagePresentationOptionAction,
+  renderMessagePresentationTableFallbackText,
+  resolveMessagePresentationButtonAction,
+} from "openclaw/plugin-sdk/interactive-runtime";
 import { CHANNEL_ID } from "./config.js";
 
 export const PRESENTATION = {
@@ -43,23 +49,30 @@ export function agentButtons(buttons) {
   );
 }
 
-/** The button's action, from the typed `action` or the legacy `url`/`value` fields. */
-function actionOf(b) {
-  if (b.action) return b.action;
-  if (b.url) return { type: "url", url: b.url };
-  if (b.value !== undefined) return { type: "callback", value: String(b.value) };
-  return undefined;
+/** A presentation block or control this channel cannot show; `path` names it. */
+export class PresentationError extends Error {
+  constructor(path, why) {
+    super(`${path}: ${why}`);
+    this.name = "PresentationError";
+    this.path = path;
+  }
 }
 
-/** `renderPresentation` of OpenClaw's outbound adapter: the payload `sendPayload` receives. */
+/**
+ * `renderPresentation` of OpenClaw's outbound adapter: the payload `sendPayload` receives. Every
+ * block is shown (text, context, dividers; charts, tables and selects as the text OpenClaw's own
+ * fallbacks make; callback and command buttons as buttons, link buttons as links) or the send is
+ * refused with the block's path: nothing is dropped without a word.
+ */
 export function renderPresentation({ payload, presentation }) {
   const { presentation: _card, ...rest } = payload ?? {};
   const parts = [];
   if (presentation?.title) parts.push(`## ${presentation.title}`);
   if (rest.text?.trim()) parts.push(rest.text.trim());
   const buttons = [];
-  for (const block of presentation?.blocks ?? []) {
-    switch (block.type) {
+  (presentation?.blocks ?? []).forEach((block, i) => {
+    const path = `presentation.blocks[${i}]`;
+    switch (block?.type) {
       case "text":
         parts.push(block.text);
         break;
@@ -69,10 +82,24 @@ export function renderPresentation({ payload, presentation }) {
       case "divider":
         parts.push("---");
         break;
+      case "chart":
+        parts.push(fenced(renderMessagePresentationChartFallbackText(block)));
+        break;
+      case "table":
+        parts.push(fenced(renderMessagePresentationTableFallbackText(block)));
+        break;
+      case "select":
+        // A message has no select in KakaoWork (only a modal does): its choices as a list.
+        parts.push(
+          [block.placeholder ?? "Options", ...(block.options ?? []).map((o) => `- ${optionLabel(o)}`)].join("\n"),
+        );
+        break;
       case "buttons":
-        for (const b of block.buttons ?? []) {
-          const action = actionOf(b);
-          if (action?.type === "callback" || action?.type === "command") {
+        (block.buttons ?? []).forEach((b, j) => {
+          const action = resolveMessagePresentationButtonAction(b);
+          if (b.disabled) {
+            parts.push(`- ${b.label}`);
+          } else if (action?.type === "callback" || action?.type === "command") {
             // A click comes back as an `action` event: a command button's runs its command, any
             // other reaches the agent as a click carrying this value.
             const command = action.type === "command";
@@ -82,21 +109,36 @@ export function renderPresentation({ payload, presentation }) {
               value: command ? action.command : action.value,
               style: STYLES[b.style] ?? "default",
             });
-          } else if (action?.type === "url" || action?.type === "web-app") {
-            parts.push(action.url ? `[${b.label}](${action.url})` : b.label);
+          } else if (action?.type === "url" || (action?.type === "web-app" && action.url)) {
+            parts.push(`[${b.label}](${action.url})`);
           } else {
-            parts.push(`- ${b.label}`);
+            const what = action ? `a \`${action.type}\` action` : "no action";
+            throw new PresentationError(
+              `${path}.buttons[${j}]`,
+              `a button with ${what} cannot be shown in KakaoWork (it takes callback, command and link buttons); send the choice as text or as one of those`,
+            );
           }
-        }
+        });
         break;
       default:
-        // Core turns charts and tables into text before rendering; anything else keeps its text.
-        if (block.text) parts.push(block.text);
+        throw new PresentationError(path, `a \`${block?.type}\` block cannot be shown in KakaoWork`);
     }
-  }
+  });
   return {
     ...rest,
     text: parts.join("\n\n"),
     channelData: { ...rest.channelData, [CHANNEL_ID]: { buttons } },
   };
+}
+
+/** An option as text: its label, with its command when it runs one (as OpenClaw's fallbacks do). */
+function optionLabel(o) {
+  const action = resolveMessagePresentationOptionAction(o);
+  return action?.type === "command" ? `${o.label}: \`${action.command}\`` : o.label;
+}
+
+/** Fallback text laid out in columns, kept as it is (a code block). */
+function fenced(text) {
+  const fence = "```";
+  return `${fence}\n${text.replaceAll(fence, "'''")}\n${fence}`;
 }
