@@ -178,6 +178,14 @@ impl wit::Guest for Plugin {
         channel(|ch| ch.send(&PORTS, &req)).map_err(error_to_wit)
     }
 
+    fn send_status(
+        account: Option<String>,
+        idempotency_key: String,
+    ) -> Result<wit::SendState, wit::ChannelError> {
+        channel(|ch| ch.send_status(&PORTS, account.as_deref(), &idempotency_key))
+            .map_err(error_to_wit)
+    }
+
     fn probe(account: Option<String>) -> Result<wit::ProbeResult, wit::ChannelError> {
         channel(|ch| ch.probe(&PORTS, account.as_deref())).map_err(error_to_wit)
     }

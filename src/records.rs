@@ -7,5 +7,5 @@ pub use crate::wit::types::{
     ConfigureResult, ConversationInfo, CredentialSource, CredentialStatus, DepartmentInfo,
     DirectoryKind, DirectoryListing, DirectoryQuery, DmPolicy, EventKind, InboundEvent, Member,
     MemberStatus, PairingChallenge, PolicyDecision, ProbeResult, SendReceipt, SendRequest,
-    SpaceInfo, TextFormat, TransportError,
+    SendState, SpaceInfo, TextFormat, TransportError,
 };

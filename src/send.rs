@@ -578,6 +578,7 @@ fn receipt(account: &Account, idem: &str, ledger: Ledger) -> SendReceipt {
 }
 
 mod outgoing;
+mod status;
 
 #[cfg(test)]
 mod tests;

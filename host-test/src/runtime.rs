@@ -400,6 +400,20 @@ impl Plugin {
             .call_callback_token(&mut self.store, account)
     }
 
+    /// What the send ledger knows of a send; sends nothing.
+    pub fn send_status(
+        &mut self,
+        account: Option<&str>,
+        idempotency_key: &str,
+    ) -> wasmtime::Result<Result<wit::SendState, wit::ChannelError>> {
+        self.arm();
+        self.bindings.moltbot_channel_channel().call_send_status(
+            &mut self.store,
+            account,
+            idempotency_key,
+        )
+    }
+
     pub fn check_policy(
         &mut self,
         account: Option<&str>,

@@ -147,10 +147,12 @@ fn redacted_config_is_what_the_guest_gets() {
 fn release_component_is_small() {
     let size = host_test::component_bytes().len();
     // 700 KB until the typed read of `messages.send`'s answer (13 KB; README, "Getting the
-    // component"), 720 KB until conversation kinds and the callback token (6 KB): a
-    // regression guard, not the size target.
+    // component"), 720 KB until conversation kinds and the callback token (6 KB), 735 KB until
+    // the second hardening round and `send-status` (purpose-bound values, single-use modals,
+    // member and time checks, images, the ledger's status: 11 KB): a regression guard, not the
+    // size target.
     assert!(
-        size < 735_000,
-        "component is {size} bytes; the budget is 735 KB"
+        size < 745_000,
+        "component is {size} bytes; the budget is 745 KB"
     );
 }

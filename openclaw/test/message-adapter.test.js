@@ -55,6 +55,32 @@ function proofs(adapter) {
       assert.deepEqual(r.receipt.platformMessageIds, [m.id]);
       assert.equal(r.receipt.parts[0].kind, "media");
     },
+    reconcileUnknownSend: async () => {
+      const reconcile = (queueId, text) =>
+        adapter.durableFinal.reconcileUnknownSend({ cfg, queueId, channel: "kakao", to: "conversation:3000003", payloads: [{ text }], enqueuedAt: 0, retryCount: 1 });
+      const copies = async (text) => (await emu.posted()).filter((p) => p.text === text).length;
+      // Stored by KakaoWork, then a 5xx: whether it was posted cannot be told from here.
+      const stored = `proof stored-5xx ${++n}`;
+      await emu.fault({ path: "/v1/messages.send", fault: { statusAfterWork: 500 } });
+      await adapter.send.text({ cfg, to: "conversation:3000003", text: stored, deliveryQueueId: `r-${n}` });
+      const unknown = await reconcile(`r-${n}`, stored);
+      assert.equal(unknown.status, "unresolved", JSON.stringify(unknown));
+      assert.equal(await copies(stored), 1, "one copy, nothing resent");
+      // Killed before the request: nothing went out, so a fresh send is safe, and sends it once.
+      const before = `proof before-request ${++n}`;
+      assert.deepEqual(await reconcile(`r-${n}`, before), { status: "not_sent" });
+      await adapter.send.text({ cfg, to: "conversation:3000003", text: before, deliveryQueueId: `r-${n}` });
+      assert.equal(await copies(before), 1);
+      // Stored and recorded by the plugin, lost by OpenClaw: sent, with the real message id.
+      const lost = `proof lost-receipt ${++n}`;
+      await adapter.send.text({ cfg, to: "conversation:3000003", text: lost, deliveryQueueId: `r-${n}` });
+      const m = await posted(lost);
+      const sent = await reconcile(`r-${n}`, lost);
+      assert.equal(sent.status, "sent");
+      assert.equal(sent.messageId, m.id);
+      assert.deepEqual(sent.receipt.platformMessageIds, [m.id]);
+      assert.equal(await copies(lost), 1);
+    },
     payload: async () => {
       const text = `proof card ${++n}`;
       const presentation = {

@@ -2,7 +2,10 @@
 // No KakaoWork knowledge lives here; the component (through runtime.js) has all of it.
 import { randomUUID } from "node:crypto";
 import { createChatChannelPlugin } from "openclaw/plugin-sdk/channel-core";
-import { createChannelMessageAdapterFromOutbound } from "openclaw/plugin-sdk/channel-outbound";
+import {
+  createChannelMessageAdapterFromOutbound,
+  createMessageReceiptFromOutboundResults,
+} from "openclaw/plugin-sdk/channel-outbound";
 import { channelFor, ChannelError, approvalNotices, callbackToken } from "./runtime.js";
 import { APPROVED_MESSAGE } from "./approvals.js";
 import { deliver, withRetries } from "./send.js";
@@ -214,18 +217,70 @@ export const kakaoPlugin = createChatChannelPlugin({
 });
 
 /**
+ * OpenClaw's reconciliation of a queued send whose outcome it lost (a crash, a timeout): the
+ * component's send ledger answers, for the one key this delivery used. `sent` with the real
+ * message ids; `not_sent` when no part left, or when the first parts were stored and the rest
+ * never left (the same key then posts only the rest); `unresolved` when a part may or may not
+ * have been posted. A batch of several payloads is not this plugin's to prove.
+ */
+export async function reconcileUnknownSend(ctx) {
+  if ((ctx.payloads?.length ?? 0) !== 1) {
+    return { status: "unresolved", error: "only a single-payload send can be reconciled", retryable: false };
+  }
+  const { host } = await channelFor(ctx.cfg);
+  const key = idempotencyKey({ deliveryQueueId: ctx.queueId, deliveryPartIndex: 0 });
+  const state = await host.call("sendStatus", ctx.accountId ?? undefined, key);
+  switch (state.tag) {
+    case "not-sent":
+    case "partly-sent":
+      return { status: "not_sent" };
+    case "sent": {
+      const r = state.val;
+      const results = r.chunks.map((c) => ({
+        channel: CHANNEL_ID,
+        messageId: c.messageId ?? "",
+        conversationId: r.conversationId,
+      }));
+      return {
+        status: "sent",
+        receipt: createMessageReceiptFromOutboundResults({ results, kind: ctx.payloads[0]?.mediaUrl || ctx.payloads[0]?.mediaUrls?.length ? "media" : "text" }),
+        messageId: r.messageId ?? undefined,
+      };
+    }
+    default:
+      return { status: "unresolved", error: String(state.val ?? state.tag), retryable: false };
+  }
+}
+
+/**
  * What a final send through this channel preserves, and nothing more: text (markdown, shown as
  * Block Kit), media by URL (an image URL as an image, another as a link; a local file is refused)
  * and payloads (a presentation's card and buttons). No reply-to, threads, silent
  * sends or polls: KakaoWork has none of them. Each one is proved by OpenClaw's contract helper in
  * `test/message-adapter.test.js`.
  */
-export const DURABLE_FINAL_CAPABILITIES = Object.freeze({ text: true, media: true, payload: true });
+export const DURABLE_FINAL_CAPABILITIES = Object.freeze({
+  text: true,
+  media: true,
+  payload: true,
+  reconcileUnknownSend: true,
+});
 
 /** OpenClaw's `message` adapter, from the outbound adapter's send functions: one send path. */
-kakaoPlugin.message = createChannelMessageAdapterFromOutbound({
+const derived = createChannelMessageAdapterFromOutbound({
   id: CHANNEL_ID,
   outbound: kakaoPlugin.outbound,
   capabilities: { ...DURABLE_FINAL_CAPABILITIES },
 });
+kakaoPlugin.message = {
+  ...derived,
+  durableFinal: {
+    ...derived.durableFinal,
+    // Every send shape goes through one ledger entry per delivery; OpenClaw applies the
+    // automatic reconciliation to single-payload sends only, as its rules say.
+    reconcileUnknownSendKinds: { text: true, media: true, payload: true },
+    automaticUnknownSendReconciliation: true,
+    reconcileUnknownSend,
+  },
+};
 
