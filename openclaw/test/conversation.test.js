@@ -168,3 +168,28 @@ test("a click on the agent's button whose value is /reset reaches the model as a
   assert.deepEqual(await kakaoSessions(gw.home), before);
   assert.match(prompt, /MSG<before the click>/, "the earlier turn is still in the session");
 });
+
+test("an agent's reply with an image URL arrives as an image", async (t) => {
+  const USER = 10000007;
+  const gw = await gatewayWith(t, { dmPolicy: "allowlist", allowFrom: [String(USER)] });
+  const first = await send(gw.home, `user:${USER}`, "그림을 보내 드릴까요?");
+  const open = await emu.click({ callbackUrl: gw.callbackUrl, messageId: first.id, label: "답장하기", userId: USER });
+  // The deterministic model echoes the text between the markers: its reply carries a standalone
+  // MEDIA: line, which OpenClaw turns into the reply's media.
+  const url = "https://images.example.com/charts/weekly.png";
+  await emu.submit({
+    callbackUrl: gw.callbackUrl,
+    messageId: first.id,
+    userId: USER,
+    view: open.body.view,
+    inputs: { reply: `MSG<chart\nMEDIA:${url}\n>` },
+  });
+  const reply = await until("the agent's reply with the image", async () =>
+    (await emu.posted()).find((p) => p.conversationId === first.conversationId && JSON.stringify(p.blocks).includes(url)),
+  );
+  assert.deepEqual(
+    reply.blocks.filter((b) => b.type === "image_link").map((b) => b.url),
+    [url],
+    JSON.stringify(reply.blocks),
+  );
+});
