@@ -5,7 +5,8 @@
 // answers) for wall time, CPU time (user + system) and peak memory (maximum resident set), with
 // GNU time. Prints the medians and the ratios (this plugin / plain).
 //
-//   node bench/side-by-side.mjs [--pairs 5]      (from openclaw/, after `npm ci` and `npm run build`)
+//   node bench/side-by-side.mjs [--pairs 5] [--only send|startup]
+//   (from openclaw/, after `npm ci` and `npm run build`)
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +19,10 @@ const PKG = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const REPO = resolve(PKG, "..");
 const CLI = join(PKG, "node_modules", "openclaw", "openclaw.mjs");
 const TIME = "/usr/bin/time";
-const pairs = Number(process.argv[process.argv.indexOf("--pairs") + 1] || 5) || 5;
+const arg = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const pairs = Number(arg("--pairs") || 5) || 5;
+// `--only send` or `--only startup` measures one of the two.
+const only = arg("--only");
 
 if (!existsSync(TIME)) {
   console.error(`${TIME} is missing: install GNU time (apt-get install time)`);
@@ -141,13 +145,13 @@ for (const h of [wasm, plain]) {
   await timed(h, send(h, "warm-up"));
 }
 const results = { send: { component: [], plain: [] }, startup: { component: [], plain: [] } };
-for (let i = 0; i < pairs; i++) {
+for (let i = 0; i < (only === "startup" ? 0 : pairs); i++) {
   for (const h of i % 2 ? [plain, wasm] : [wasm, plain]) {
     console.error(`send ${i}: ${h.name}`);
     results.send[h === wasm ? "component" : "plain"].push(await timed(h, send(h, i)));
   }
 }
-for (let i = 0; i < pairs; i++) {
+for (let i = 0; i < (only === "send" ? 0 : pairs); i++) {
   for (const h of i % 2 ? [plain, wasm] : [wasm, plain]) {
     console.error(`gateway start-up ${i}: ${h.name}`);
     results.startup[h === wasm ? "component" : "plain"].push(await timed(h, ["gateway", "run"], () => routeAnswers(h.port)));
@@ -156,6 +160,7 @@ for (let i = 0; i < pairs; i++) {
 console.log(`side by side, ${pairs} pairs each, alternating; medians (component / plain = ratio)`);
 let worst = 0;
 for (const [what, r] of Object.entries(results)) {
+  if (r.component.length === 0) continue;
   for (const [metric, unit] of [["wall", "s"], ["cpu", "s"], ["mem", "MiB"]]) {
     const a = median(r.component.map((x) => x[metric]));
     const b = median(r.plain.map((x) => x[metric]));

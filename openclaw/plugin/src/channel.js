@@ -9,7 +9,6 @@ import {
 import { channelFor, ChannelError, approvalNotices, callbackToken } from "./runtime.js";
 import { APPROVED_MESSAGE } from "./approvals.js";
 import { deliver, withRetries } from "./send.js";
-import { startAccount } from "./gateway.js";
 import { directory, inferTargetChatType } from "./directory.js";
 import { PRESENTATION, renderPresentation } from "./presentation.js";
 import { mediaUrlsOf, withMedia } from "./media.js";
@@ -180,7 +179,9 @@ export const kakaoPlugin = createChatChannelPlugin({
     },
     status: { probeAccount, buildAccountSnapshot },
     directory,
-    gateway: { startAccount },
+    // Loaded when a gateway starts an account: a CLI command does not pay for the inbound
+    // side (OpenClaw's channel-inbound modules take most of a second to load).
+    gateway: { startAccount: async (ctx) => (await import("./gateway.js")).startAccount(ctx) },
   },
   security: {
     dm: {
