@@ -581,6 +581,8 @@ mod outgoing;
 mod status;
 
 #[cfg(test)]
+mod status_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod turn_tests;
