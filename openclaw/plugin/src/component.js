@@ -109,8 +109,8 @@ export class ComponentHost {
         throw new Error("no pairing store in this process");
       },
     };
-    /** What happened so far, for status and tests. */
-    this.stats = { taken: 0, refused: 0, replaced: 0, started: 0 };
+    /** What happened so far, for status and tests; `takenFor` counts the calls by function. */
+    this.stats = { taken: 0, takenFor: {}, refused: 0, replaced: 0, started: 0 };
     this.slots = [];
     this.urgent = [];
     this.normal = [];
@@ -285,6 +285,7 @@ export class ComponentHost {
         : null;
     slot.task = task;
     this.stats.taken += 1;
+    this.stats.takenFor[task.fn] = (this.stats.takenFor[task.fn] ?? 0) + 1;
     slot.worker.ref();
     slot.timer = setTimeout(() => {
       if (slot.task !== task) return;
