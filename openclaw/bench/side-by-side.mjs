@@ -5,7 +5,8 @@
 // answers) for wall time, CPU time (user + system) and peak memory (maximum resident set), with
 // GNU time. Prints the medians and the ratios (this plugin / plain).
 //
-//   node bench/side-by-side.mjs [--pairs 5] [--only send|startup]
+//   node bench/side-by-side.mjs [--pairs 5] [--only send|startup] [--cpu-prof DIR]
+//   (--cpu-prof: one profiled `message send` per plugin into DIR/<plugin>/, nothing measured)
 //   (from openclaw/, after `npm ci` and `npm run build`)
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, readFileSync } from "node:fs";
@@ -23,6 +24,7 @@ const arg = (name) => (process.argv.includes(name) ? process.argv[process.argv.i
 const pairs = Number(arg("--pairs") || 5) || 5;
 // `--only send` or `--only startup` measures one of the two.
 const only = arg("--only");
+const cpuProf = arg("--cpu-prof");
 
 if (!existsSync(TIME)) {
   console.error(`${TIME} is missing: install GNU time (apt-get install time)`);
@@ -83,11 +85,13 @@ function home(name, pluginDir, emu, port) {
 }
 
 /** Runs `args` under GNU time: wall and CPU seconds, peak resident memory in MiB. */
-function timed(h, args, until) {
+function timed(h, args, until, nodeOptions) {
   return new Promise((ok, fail) => {
+    const env = { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: h.dir, NO_COLOR: "1", OPENCLAW_NO_UPDATE_CHECK: "1" };
+    if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
     const child = spawn(TIME, ["-f", "BENCH %e %U %S %M", process.execPath, CLI, ...args], {
       cwd: h.dir,
-      env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: h.dir, NO_COLOR: "1", OPENCLAW_NO_UPDATE_CHECK: "1" },
+      env,
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
@@ -143,6 +147,15 @@ const send = (h, i) => ["message", "send", "--channel", "kakao", "--target", "co
 for (const h of [wasm, plain]) {
   console.error(`warm-up: ${h.name}`);
   await timed(h, send(h, "warm-up"));
+}
+if (cpuProf) {
+  for (const h of [wasm, plain]) {
+    const dir = resolve(cpuProf, h.name);
+    mkdirSync(dir, { recursive: true });
+    await timed(h, send(h, "profiled"), undefined, `--cpu-prof --cpu-prof-dir=${dir}`);
+    console.log(`${h.name}: CPU profiles in ${dir}`);
+  }
+  process.exit(0);
 }
 const results = { send: { component: [], plain: [] }, startup: { component: [], plain: [] } };
 for (let i = 0; i < (only === "startup" ? 0 : pairs); i++) {

@@ -1,6 +1,9 @@
 // Builds the plugin's runnable form: the component that the Rust build produces (the same
 // bytes `kakaowork-host component` writes), transpiled by jco into JavaScript plus core wasm.
 // There is no second copy of the KakaoWork logic: dist/component is generated, not written.
+// The Redis client is bundled into one file, dist/redis-client.cjs: OpenClaw copies a plugin's
+// package and every dependency it declares on each start (its reload capture), and
+// `@redis/client` as a dependency is 1,955 files, which took 2.4 s of every `openclaw` command.
 //
 //   npm run build                      # takes the component from the Rust build (cargo)
 //   KAKAOWORK_COMPONENT=x.wasm npm run build   # or from a file
@@ -8,22 +11,25 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
 
 const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const repo = resolve(pkg, "..");
 const dist = join(pkg, "plugin", "dist");
-const wasm = join(dist, "kakaowork_channel.component.wasm");
 const out = join(dist, "component");
 
 mkdirSync(dist, { recursive: true });
+// Not in dist/: only what runs is there (OpenClaw copies all of it on each start).
+rmSync(join(dist, "kakaowork_channel.component.wasm"), { force: true });
 const given = process.env.KAKAOWORK_COMPONENT;
+const wasm = given ?? join(repo, "target", "openclaw", "kakaowork_channel.component.wasm");
 if (given) {
   if (!existsSync(given)) {
     console.error(`KAKAOWORK_COMPONENT=${given}: no such file`);
     process.exit(2);
   }
-  copyFileSync(given, wasm);
 } else {
+  mkdirSync(dirname(wasm), { recursive: true });
   // The README's build (dev profile, optimised dependencies): nothing is compiled twice.
   execFileSync("cargo", ["run", "-q", "-p", "host-test", "--", "component", "--out", wasm], {
     cwd: repo,
@@ -43,4 +49,21 @@ execFileSync(
 writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
 // The Redis compare-and-swap script: the Rust host's file, so that both hosts run the same one.
 copyFileSync(join(repo, "host-test", "src", "kv", "cas.lua"), join(dist, "cas.lua"));
-console.log(`built ${out}`);
+
+// The Redis client, one file. Its optional OpenTelemetry and digest packages stay optional.
+const require = createRequire(import.meta.url);
+const redis = require("@redis/client/package.json");
+require("esbuild").buildSync({
+  entryPoints: [require.resolve("@redis/client")],
+  outfile: join(dist, "redis-client.cjs"),
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node24",
+  minify: true,
+  keepNames: true,
+  external: ["@opentelemetry/api", "@node-rs/xxhash"],
+  banner: { js: `/* ${redis.name} ${redis.version} (${redis.license}, ${redis.repository?.url ?? ""}), bundled by openclaw/scripts/build.js */` },
+  logLevel: "warning",
+});
+console.log(`built ${out} and ${join(dist, "redis-client.cjs")}`);

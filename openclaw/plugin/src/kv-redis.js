@@ -20,12 +20,13 @@ const TIMEOUT_MS = 2000;
 let clientModule = null;
 async function redisClient() {
   try {
-    clientModule ??= await import("@redis/client");
+    // node-redis, bundled into one file by the build (see scripts/build.js for why).
+    clientModule ??= await import("../dist/redis-client.cjs");
     return clientModule;
   } catch (e) {
     throw new KvError(
       "unavailable",
-      `the Redis state needs the \`@redis/client\` package (${e.message}); run \`npm install\` in the plugin's directory`,
+      `the Redis state needs the plugin's bundled Redis client, dist/redis-client.cjs (${e.message}); run \`npm run build\` in the plugin's package`,
     );
   }
 }
