@@ -2,9 +2,11 @@
 // call holds all of them: callbacks beyond the queue get a quick 503 and succeed again once
 // KakaoWork answers, without a restart. Then a crash: the gateway killed with SIGKILL after
 // KakaoWork got the answer to a submission and before the agent ran; restarted, it answers that
-// submission exactly once, and the same callback delivered again makes no second event.
+// submission exactly once, and the same callback delivered again makes no second event: the proof
+// of the message adapter's declared receive ack policy, `after_receive_record`.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
+import { verifyChannelMessageReceiveAckPolicyAdapterProofs } from "openclaw/plugin-sdk/channel-outbound";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -90,7 +92,8 @@ test("with the only instance held and the queue full, callbacks get a quick 503;
   await gateway.kill();
 });
 
-test("killed after KakaoWork got the answer and before the agent ran, the gateway answers once after a restart", async (t) => {
+/** Killed after KakaoWork got the answer and before the agent ran: answered once after a restart. */
+async function ackedAfterTheRecord(t) {
   const hold = join(tempDir(t, "hold"), "held");
   const crashing = await startGateway(t, home, port, PATH, { env: { KAKAOWORK_TEST_HOLD_INBOUND: hold } });
   const message = await dmTo(USER, "충돌 전 메시지");
@@ -114,4 +117,20 @@ test("killed after KakaoWork got the answer and before the agent ran, the gatewa
   await new Promise((r) => setTimeout(r, 5000));
   assert.equal(await count("ECHO[crash]"), 1, "answered exactly once");
   assert.equal(model.asked.filter((m) => m === "crash").length, 1, "the agent ran once");
+}
+
+test("killed after KakaoWork got the answer and before the agent ran, the gateway answers once after a restart", async (t) => {
+  process.env.OPENCLAW_STATE_DIR ??= tempDir(t, "oc-state");
+  const { kakaoPlugin } = await import("../plugin/src/channel.js");
+  const results = await verifyChannelMessageReceiveAckPolicyAdapterProofs({
+    adapterName: "kakao",
+    adapter: kakaoPlugin.message,
+    proofs: { after_receive_record: () => ackedAfterTheRecord(t) },
+  });
+  // Fails if the declaration goes: the proof would not run.
+  assert.deepEqual(
+    results.filter((r) => r.status === "verified").map((r) => r.policy),
+    ["after_receive_record"],
+  );
+  assert.equal(kakaoPlugin.message.receive.defaultAckPolicy, "after_receive_record");
 });

@@ -283,5 +283,10 @@ kakaoPlugin.message = {
     automaticUnknownSendReconciliation: true,
     reconcileUnknownSend,
   },
+  // KakaoWork has its answer to a callback only once the callback's events are in the inbox
+  // (gateway.js): a crash after the answer loses nothing. Proved in `test/durable.test.js`.
+  // (When the store fails between the component's checks and the inbox, the events are
+  // delivered from memory and the failure logged, rather than refused after being marked seen.)
+  receive: { defaultAckPolicy: "after_receive_record", supportedAckPolicies: ["after_receive_record"] },
 };
 
