@@ -1,22 +1,25 @@
 //! `serve` under load: reply-modal submissions posted over loopback HTTP to the callback server
 //! (4 instances, as `kakaowork-host serve` runs), by one client at a time and by 16 at once.
 //! Prints callbacks per second and the latency distribution (p50, p90, p99, max) of each run;
-//! every submission must be answered 200 and become exactly one event.
+//! every submission must be answered 200 and become exactly one event. A reply modal takes one
+//! submission, so each is opened by a click of its own first (not timed); the messages are many,
+//! since one message takes at most 1,000 callbacks.
 //!
 //! `cargo bench -p host-test --bench serve`
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use host_test::config::prepare;
+use host_test::delivery::deliver;
 use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions};
 use host_test::kv::{KvStore, MemoryKv};
 use host_test::pool::Pool;
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
 use host_test::serve::CallbackServer;
 use host_test::wit::SendRequest;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const SECRET: &str = "bench-callback-secret-0123456789";
 const USER: u64 = 10000003;
@@ -27,10 +30,15 @@ struct Rig {
     /// Stopped (with its thread) when the rig is dropped at the end of `main`.
     _server: CallbackServer,
     events: Arc<AtomicU64>,
-    message: String,
-    view: Value,
+    messages: Vec<String>,
+    /// Submissions so far: which message the next one uses.
+    next: AtomicUsize,
     url: String,
 }
+
+/// Submissions per message: each is two callbacks (the click, then the submission).
+const PER_MESSAGE: usize = 400;
+const MESSAGES: usize = 21;
 
 fn rig(rt: &'static Runtime) -> Rig {
     let emulator = Emulator::start(EmulatorOptions::default()).unwrap();
@@ -65,28 +73,37 @@ fn rig(rt: &'static Runtime) -> Rig {
         }),
     )
     .unwrap();
-    let receipt = agent
-        .send(&SendRequest {
-            account: None,
-            target: format!("user:{USER}"),
-            text: "내일 회의에 참석하시나요?".into(),
-            idempotency_key: "bench-question".into(),
-            format: host_test::wit::TextFormat::Plain,
-            blocks: None,
-            buttons: vec![],
+    let messages = (0..MESSAGES)
+        .map(|i| {
+            // The guest paces sends for KakaoWork's rate limit: its deferrals are waited out.
+            let req = SendRequest {
+                account: None,
+                target: format!("user:{USER}"),
+                text: format!("내일 회의에 참석하시나요? ({i})"),
+                idempotency_key: format!("bench-question-{i}"),
+                format: host_test::wit::TextFormat::Plain,
+                blocks: None,
+                buttons: vec![],
+            };
+            let report = deliver(
+                &mut agent,
+                &req,
+                &host_test::clock::Clock::Real,
+                50,
+                |_, _| {},
+            )
+            .unwrap();
+            let receipt = report.outcome.unwrap();
+            receipt.message_id.unwrap()
         })
-        .unwrap()
-        .unwrap();
-    let message = receipt.message_id.unwrap();
+        .collect();
     let url = server.url(&format!("/kakaowork/default/callback?token={SECRET}"));
-    let (status, modal) = emulator.click(&url, &message, "답장하기", USER).unwrap();
-    assert_eq!(status, 200, "{modal}");
     Rig {
         emulator,
         _server: server,
         events,
-        message,
-        view: modal["view"].clone(),
+        messages,
+        next: AtomicUsize::new(0),
         url,
     }
 }
@@ -103,10 +120,15 @@ fn run(r: &Rig, clients: usize, total: usize, tag: &str) -> (Duration, Vec<Durat
                 let mut mine = Vec::with_capacity(total / clients);
                 for i in 0..total / clients {
                     let text = format!("{tag} {c}-{i}: 네, 참석합니다. 안건을 보내주세요");
+                    let k = r.next.fetch_add(1, Ordering::Relaxed);
+                    let message = &r.messages[(k / PER_MESSAGE) % r.messages.len()];
+                    let (status, modal) =
+                        r.emulator.click(&r.url, message, "답장하기", USER).unwrap();
+                    assert_eq!(status, 200, "{modal}");
                     let t = Instant::now();
                     let (status, body) = r
                         .emulator
-                        .submit(&r.url, &r.message, USER, &r.view, &[("reply", &text)])
+                        .submit(&r.url, message, USER, &modal["view"], &[("reply", &text)])
                         .unwrap();
                     mine.push(t.elapsed());
                     assert_eq!(status, 200, "{body}");

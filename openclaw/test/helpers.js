@@ -89,7 +89,7 @@ export async function startEmulator(t, args = []) {
 }
 
 /** The `openclaw` CLI of the pinned package, run with this private HOME. */
-export function openclaw(home, args, { env = {}, timeoutMs = 180_000 } = {}) {
+export function openclaw(home, args, { env = {}, timeoutMs = 180_000, onChild } = {}) {
   const cli = join(PKG, "node_modules", "openclaw", "openclaw.mjs");
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], {
@@ -102,7 +102,10 @@ export function openclaw(home, args, { env = {}, timeoutMs = 180_000 } = {}) {
         ...env,
       },
       stdio: ["ignore", "pipe", "pipe"],
+      // Given `onChild`, its own process group, so that a test can kill all it started.
+      detached: Boolean(onChild),
     });
+    onChild?.(child);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

@@ -55,12 +55,10 @@ fn redis_over_tls_and_its_two_mistakes() {
     let bad_pw = tls.url().replace(TLS_PASSWORD, "not-the-password");
     let denied = RedisKv::open_with(&bad_pw, "kw-test/tls/", tls.ca()).unwrap();
     let e = format!("{:?}", denied.get("k", now).unwrap_err());
-    for shown in [&e] {
-        assert!(
-            !shown.contains(TLS_PASSWORD) && !shown.contains("not-the-password"),
-            "{shown}"
-        );
-    }
+    assert!(
+        !e.contains(TLS_PASSWORD) && !e.contains("not-the-password"),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

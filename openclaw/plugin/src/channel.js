@@ -1,6 +1,7 @@
 // The OpenClaw channel: adapters that translate OpenClaw's calls into the component's exports.
 // No KakaoWork knowledge lives here; the component (through runtime.js) has all of it.
 import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { createChatChannelPlugin } from "openclaw/plugin-sdk/channel-core";
 import {
   createChannelMessageAdapterFromOutbound,
@@ -45,9 +46,23 @@ export function idempotencyKey(ctx) {
   return `openclaw:${randomUUID()}`;
 }
 
+/**
+ * Set by tests only (`before:<file>` or `after:<file>`): the process writes its pid to `file` and
+ * stops just before the component's send, or just after it returned, so that a test can kill it.
+ */
+const HOLD_SEND = /^(before|after):(.+)$/.exec(process.env.KAKAOWORK_TEST_HOLD_SEND ?? "");
+
+async function holdForTest(stage) {
+  if (HOLD_SEND?.[1] !== stage) return;
+  // The pid: OpenClaw's CLI runs the command in a process of its own, in a session of its own.
+  writeFileSync(HOLD_SEND[2], String(process.pid));
+  await new Promise(() => setInterval(() => {}, 1 << 30));
+}
+
 /** One message: OpenClaw's text is markdown (the component shows it as Block Kit). */
 async function sendMarkdown(ctx, text, buttons = []) {
   const { host } = await channelFor(ctx.cfg);
+  await holdForTest("before");
   const receipt = await deliver(
     host,
     {
@@ -60,6 +75,7 @@ async function sendMarkdown(ctx, text, buttons = []) {
     },
     { signal: ctx.signal },
   );
+  await holdForTest("after");
   return {
     channel: CHANNEL_ID,
     // An ambiguous first part has no id (WIT `option`): OpenClaw gets "" and `meta.ambiguous`.

@@ -95,7 +95,7 @@ const imports = {
     getRandomU64: () => randomBytes(8).readBigUInt64LE(0),
   },
 };
-// The WIT package version (wit/channel.wit).
+// The WIT package version (wit/*.wit; the rule is in wit/README.md).
 const WIT_VERSION = "0.6.0";
 // jco reads the unversioned names; its typings name the versioned ones. Give both.
 for (const [k, v] of Object.entries({ ...imports })) {
