@@ -62,7 +62,11 @@ function proofs(adapter) {
       // Stored by KakaoWork, then a 5xx: whether it was posted cannot be told from here.
       const stored = `proof stored-5xx ${++n}`;
       await emu.fault({ path: "/v1/messages.send", fault: { statusAfterWork: 500 } });
-      await adapter.send.text({ cfg, to: "conversation:3000003", text: stored, deliveryQueueId: `r-${n}` });
+      // The send says it may have been posted (an error, so that OpenClaw keeps it as unknown).
+      await assert.rejects(
+        adapter.send.text({ cfg, to: "conversation:3000003", text: stored, deliveryQueueId: `r-${n}` }),
+        /may or may not have posted this message/,
+      );
       const unknown = await reconcile(`r-${n}`, stored);
       assert.equal(unknown.status, "unresolved", JSON.stringify(unknown));
       assert.equal(await copies(stored), 1, "one copy, nothing resent");

@@ -46,6 +46,16 @@ export function idempotencyKey(ctx) {
   return `openclaw:${randomUUID()}`;
 }
 
+/** KakaoWork may have posted the message; it is not sent again (it could show twice). */
+export class AmbiguousSendError extends Error {
+  constructor(key) {
+    super(
+      `KakaoWork may or may not have posted this message (it failed after storing it, or its answer was lost); it is not sent again, so that it cannot show twice. Check the conversation; the same idempotency key (${key}) never posts it twice`,
+    );
+    this.name = "AmbiguousSendError";
+  }
+}
+
 /**
  * Set by tests only (`before:<file>` or `after:<file>`): the process writes its pid to `file` and
  * stops just before the component's send, or just after it returned, so that a test can kill it.
@@ -76,10 +86,16 @@ async function sendMarkdown(ctx, text, buttons = []) {
     { signal: ctx.signal },
   );
   await holdForTest("after");
+  if (receipt.messageId === undefined) {
+    // The first part may or may not show (KakaoWork stored it, then failed; or the answer was
+    // lost): an error, so that OpenClaw keeps the send as unknown and asks `reconcileUnknownSend`
+    // later, instead of a receipt without an id, which it would count as suppressed.
+    throw new AmbiguousSendError(receipt.idempotencyKey);
+  }
   return {
     channel: CHANNEL_ID,
-    // An ambiguous first part has no id (WIT `option`): OpenClaw gets "" and `meta.ambiguous`.
-    messageId: receipt.messageId ?? "",
+    // A later part that may or may not show has no id: `meta.ambiguous` says so.
+    messageId: receipt.messageId,
     conversationId: receipt.conversationId,
     chatId: receipt.conversationId,
     timestamp: receipt.sendTime === undefined ? undefined : Number(receipt.sendTime),
