@@ -1,10 +1,10 @@
 //! In-memory stand-ins for the host, for native unit tests.
 
-pub use crate::ports::MemoryKv;
+pub use crate::contract::ports::MemoryKv;
 
 use std::cell::{Cell, RefCell};
 
-use crate::ports::{
+use crate::contract::ports::{
     Challenge, Clock, Http, HttpError, HttpRequest, HttpResponse, PairingStore, PairingStoreError,
     Random,
 };

@@ -1,43 +1,28 @@
 //! KakaoWork channel plugin for Moltbot/OpenClaw, as a WebAssembly component.
 //!
-//! Pure logic lives in the modules below, behind the small traits of [`ports`]; the only
-//! wasm-specific code is [`glue`], which binds them to the WIT world in `wit/`.
+//! The guest in layers, each using only those listed before it (`tests/layers.rs` checks it):
+//!
+//! 1. [`contract`]: the WIT's generated types and the small traits the imports stand behind.
+//! 2. [`model`]: KakaoWork's data (envelope, entities, pagination, targets), the channel's
+//!    configuration and its errors; pure.
+//! 3. [`render`]: text and markdown into Block Kit and chunks KakaoWork accepts; pure.
+//! 4. [`state`]: what lives in KV (every key in [`state::keys`]) and in the instance's memory.
+//! 5. [`api`]: talking to KakaoWork: the client, retries, the rate budget, callbacks' tokens,
+//!    the directory.
+//! 6. [`pipelines`]: the exported operations as named steps: `send`, `handle-callback`
+//!    ([`pipelines::inbound`]), `check-policy`, the directory listings.
+//! 7. [`boundary`]: [`boundary::channel::Channel`], the one type every operation hangs off, and
+//!    the wasm32 glue that binds it to the WIT world in `wit/`.
 
 pub mod api;
-pub mod auth_guard;
-pub mod binding;
-pub mod blockkit;
-pub mod budget;
-pub mod callback;
-pub mod channel;
-pub mod chunk;
-pub mod compose;
-pub mod config;
-pub mod directory;
-pub mod entities;
-pub mod envelope;
-pub mod error;
-pub mod inbound;
-pub mod json;
-pub mod ledger;
-pub mod limiter;
-pub mod markdown;
-pub mod memo;
-pub mod pagination;
-pub mod policy;
-pub mod ports;
-pub mod records;
-pub mod retry;
-pub mod rooms;
-pub mod send;
-pub mod target;
-pub mod text;
-pub mod wit;
+pub mod boundary;
+pub mod contract;
+pub mod model;
+pub mod pipelines;
+pub mod render;
+pub mod state;
 
 #[cfg(test)]
 mod fakes;
 #[cfg(test)]
 mod testkit;
-
-#[cfg(target_arch = "wasm32")]
-mod glue;

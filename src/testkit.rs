@@ -1,10 +1,10 @@
 //! Shared fixtures of the guest's unit tests: a world of in-memory ports, configured channels,
 //! requests and KakaoWork answers.
 
-pub(crate) use crate::channel::{Channel, CredentialStatus, SendRequest};
-pub(crate) use crate::config::{self, CredentialSource};
+pub(crate) use crate::boundary::channel::{Channel, CredentialStatus, SendRequest};
+pub(crate) use crate::contract::ports::{Kv, Ports};
 pub(crate) use crate::fakes::{FakePairing, FixedClock, MemoryKv, ScriptedHttp, SeqRandom};
-pub(crate) use crate::ports::{Kv, Ports};
+pub(crate) use crate::model::config::{self, CredentialSource};
 use std::cell::Cell;
 
 pub(crate) struct World {
@@ -18,12 +18,13 @@ impl World {
     pub(crate) fn new() -> Self {
         let kv = MemoryKv::default();
         // Skip spaces.info unless a test wants it.
-        kv.set("ws/v1/default", b"ws:1", None).unwrap();
+        kv.set(&crate::state::keys::workspace("default"), b"ws:1", None)
+            .unwrap();
         // The conversations the tests send to by id are groups the plugin already knows
         // (their lookup is tested in `rooms`).
         for account in ["default", "a", "b"] {
             for c in ["1", "5", "6"] {
-                crate::rooms::preset(&kv, account, c, &crate::rooms::Room::Group);
+                crate::api::rooms::preset(&kv, account, c, &crate::api::rooms::Room::Group);
             }
         }
         Self {
@@ -91,7 +92,7 @@ pub(crate) fn req_k(target: &str, text: &str, key: &str) -> SendRequest {
         target: target.into(),
         text: text.into(),
         idempotency_key: key.into(),
-        format: crate::channel::TextFormat::Plain,
+        format: crate::boundary::channel::TextFormat::Plain,
         blocks: None,
         buttons: vec![],
     }

@@ -25,8 +25,9 @@ use host_test::kv::{Error as KvError, KvState, KvStore, MemoryKv};
 use host_test::random::RandomState;
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
 use host_test::wit::{CallbackRequest, SendRequest};
-use kakaowork_channel::limiter::{Decision, Limiter, RateConfig};
-use kakaowork_channel::ports::MemoryKv as GuestKv;
+use kakaowork_channel::contract::ports::MemoryKv as GuestKv;
+use kakaowork_channel::model::config::RateConfig;
+use kakaowork_channel::state::limiter::{Decision, Limiter};
 use serde_json::{Value, json};
 
 /// The process's allocator, counting the allocations made on threads that asked it to.
@@ -273,7 +274,7 @@ struct World {
 enum Sender {
     Wasm(Box<Plugin>),
     Native(
-        Box<kakaowork_channel::channel::Channel>,
+        Box<kakaowork_channel::boundary::channel::Channel>,
         Box<native::HostSide>,
     ),
 }
@@ -324,12 +325,12 @@ impl World {
                 assert!(r.message_id.is_some());
             }
             Sender::Native(ch, host) => {
-                let req = kakaowork_channel::channel::SendRequest {
+                let req = kakaowork_channel::boundary::channel::SendRequest {
                     account: req.account,
                     target: req.target,
                     text: req.text,
                     idempotency_key: req.idempotency_key,
-                    format: kakaowork_channel::channel::TextFormat::Plain,
+                    format: kakaowork_channel::boundary::channel::TextFormat::Plain,
                     blocks: None,
                     buttons: vec![],
                 };

@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use kakaowork_channel::config::{self as shared, ConfigIssue, CredentialSource};
+use kakaowork_channel::model::config::{self as shared, ConfigIssue, CredentialSource};
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::contract::wit;
 use crate::http::{AppKey, Endpoint, HttpPolicy};
-use crate::wit;
 
 #[derive(Debug, Error)]
 pub enum HostConfigError {

@@ -223,7 +223,7 @@ impl<'a> Pairing<'a> {
     fn take(&self, now: u64, code_or_user: &str, allow: bool) -> Result<Pending, PairingError> {
         let wanted = code_or_user.trim();
         let code = normalize_code(wanted);
-        let user = kakaowork_channel::config::normalize_allow_entry(wanted);
+        let user = kakaowork_channel::model::config::normalize_allow_entry(wanted);
         self.update(now, |store| {
             let idx = store
                 .pending

@@ -12,11 +12,11 @@ use wasmtime::{
 
 use crate::bindings::{ChannelPlugin, ChannelPluginPre};
 use crate::clock::{Clock, ClockState};
+use crate::contract::wit;
 use crate::http::{GuestRequest, HttpPolicy, HttpState};
 use crate::kv::{KvState, KvStore};
 use crate::pairing::PairingState;
 use crate::random::RandomState;
-use crate::wit;
 
 pub struct RuntimeOptions {
     /// Linear memory per instance.
@@ -99,7 +99,7 @@ impl CompiledCache {
         let bytes = std::fs::read(path).ok()?;
         let mac = std::fs::read(Self::mac_path(path)).ok()?;
         let want = mac_of(&self.key, &bytes);
-        (mac.len() == want.len() && kakaowork_channel::callback::ct_eq(&mac, &want))
+        (mac.len() == want.len() && kakaowork_channel::api::callback::ct_eq(&mac, &want))
             .then_some(bytes)
     }
 

@@ -235,8 +235,8 @@ fn secret_makes_an_accepted_callback_secret() {
     assert_eq!(rc, 0);
     let secret = out.trim();
     assert_eq!(secret.len(), 43, "{secret}");
-    let r =
-        kakaowork_channel::config::parse(&serde_json::json!({"callbackSecret": secret})).unwrap();
+    let r = kakaowork_channel::model::config::parse(&serde_json::json!({"callbackSecret": secret}))
+        .unwrap();
     assert_eq!(
         r.config.accounts[0].callback_secret.as_deref(),
         Some(secret)

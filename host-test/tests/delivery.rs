@@ -15,7 +15,7 @@ use host_test::emulator::{Emulator, EmulatorOptions, Fault, Recorded};
 use host_test::kv::{KvStore, MemoryKv};
 use host_test::runtime::{HostEnv, Plugin};
 use host_test::wit::{ChannelError, SendReceipt, SendRequest};
-use kakaowork_channel::ledger::{ChunkState, Ledger};
+use kakaowork_channel::state::ledger::{ChunkState, Ledger};
 use serde_json::{Value, json};
 
 const ROOM: &str = "3000001";
@@ -102,7 +102,7 @@ impl Fleet {
         let raw = self
             .kv
             .get(
-                &kakaowork_channel::ledger::key(account, key),
+                &kakaowork_channel::state::keys::ledger(account, key),
                 self.clock.now_ms(),
             )
             .unwrap()?;

@@ -2,9 +2,9 @@
 //! follows them over real HTTP.
 
 use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions, SEEDED_GROUP_ROOMS};
-use kakaowork_channel::api::Client;
-use kakaowork_channel::pagination::collect_all;
-use kakaowork_channel::ports::{Http, HttpError, HttpRequest, HttpResponse, Method};
+use kakaowork_channel::api::client::Client;
+use kakaowork_channel::contract::ports::{Http, HttpError, HttpRequest, HttpResponse, Method};
+use kakaowork_channel::model::pagination::collect_all;
 use serde_json::Value;
 
 /// The guest's `Http` port, implemented natively with the key attached (as the host does).

@@ -2,7 +2,7 @@
 //! what `openclaw config` validates against) and the guest's parser agree on the keys and on
 //! the values of every enumerated key.
 
-use kakaowork_channel::config::{ACCOUNT_KEYS, TOP_ONLY_KEYS, parse};
+use kakaowork_channel::model::config::{ACCOUNT_KEYS, TOP_ONLY_KEYS, parse};
 use serde_json::{Map, Value, json};
 
 fn schema() -> Map<String, Value> {
@@ -43,7 +43,7 @@ fn the_schema_has_exactly_the_keys_the_guest_reads() {
 /// Every secret is hidden in OpenClaw's views of the configuration, wherever it can be set.
 #[test]
 fn every_secret_key_is_sensitive_at_every_level() {
-    use kakaowork_channel::config::SECRET_KEYS;
+    use kakaowork_channel::model::config::SECRET_KEYS;
     let manifest: Value =
         serde_json::from_str(include_str!("../../openclaw/plugin/openclaw.plugin.json")).unwrap();
     let hints = manifest

@@ -14,8 +14,8 @@ use host_test::http::HttpState;
 use host_test::kv::KvState;
 use host_test::random::RandomState;
 use host_test::wit;
-use kakaowork_channel::channel::{Channel, CredentialSource, CredentialStatus};
-use kakaowork_channel::ports::{
+use kakaowork_channel::boundary::channel::{Channel, CredentialSource, CredentialStatus};
+use kakaowork_channel::contract::ports::{
     self as guest, Challenge, HttpError, HttpRequest, HttpResponse, KvError, PairingStoreError,
     Ports,
 };

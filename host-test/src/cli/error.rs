@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use host_test::config::HostConfigError;
 use host_test::emulator::{FIRST_GROUP_ROOM, SEEDED_GROUP_ROOMS};
 use host_test::wit;
-use kakaowork_channel::config::APP_KEY_ENV;
+use kakaowork_channel::model::config::APP_KEY_ENV;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {

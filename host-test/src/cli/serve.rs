@@ -59,7 +59,7 @@ pub fn run(listen: &str, conn: &Conn) -> Result<(), CliError> {
                 format!(
                     "{url} -> account {} WITHOUT AUTHENTICATION ({} is set): anyone who reaches it can act as any user",
                     a.id,
-                    kakaowork_channel::config::UNAUTHENTICATED_OPT_OUT
+                    kakaowork_channel::model::config::UNAUTHENTICATED_OPT_OUT
                 )
             } else {
                 format!(

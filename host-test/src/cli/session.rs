@@ -13,7 +13,7 @@ use host_test::emulator::{Emulator, EmulatorOptions};
 use host_test::kv::{KvStore, Prefixed, RedisKv, SqliteKv};
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
 use host_test::wit;
-use kakaowork_channel::config::APP_KEY_ENV;
+use kakaowork_channel::model::config::APP_KEY_ENV;
 use serde_json::{Value, json};
 
 use super::error::{CliError, trap};
@@ -279,7 +279,7 @@ fn point_at_emulator(section: &mut Value, emu: &Emulator) {
     // The emulator's workspace is this process's own: its callbacks are authenticated with a
     // secret made for the run.
     if section
-        .get(kakaowork_channel::config::UNAUTHENTICATED_OPT_OUT)
+        .get(kakaowork_channel::model::config::UNAUTHENTICATED_OPT_OUT)
         .is_none()
     {
         section["callbackSecret"] = json!(new_secret());

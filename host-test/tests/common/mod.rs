@@ -37,7 +37,7 @@ pub const SECRET: &str = "test-callback-secret-0123456789";
 pub fn with_secret(mut section: Value) -> Value {
     if let Value::Object(m) = &mut section
         && !m.contains_key("callbackSecret")
-        && !m.contains_key(kakaowork_channel::config::UNAUTHENTICATED_OPT_OUT)
+        && !m.contains_key(kakaowork_channel::model::config::UNAUTHENTICATED_OPT_OUT)
     {
         m.insert("callbackSecret".into(), json!(SECRET));
     }
