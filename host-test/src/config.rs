@@ -9,8 +9,8 @@ use kakaowork_channel::model::config::{self as shared, ConfigIssue, CredentialSo
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::contract::wit;
 use crate::http::{AppKey, Endpoint, HttpPolicy};
+use crate::wit;
 
 #[derive(Debug, Error)]
 pub enum HostConfigError {

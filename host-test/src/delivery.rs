@@ -2,8 +2,8 @@
 //! plugin's deferrals and retry hints by sleeping on the host clock (instantly on a fake one).
 
 use crate::clock::Clock;
-use crate::contract::wit::{ChannelError, SendReceipt, SendRequest};
 use crate::runtime::Plugin;
+use crate::wit::{ChannelError, SendReceipt, SendRequest};
 
 /// How long to wait before calling `send` again, and why; `None` when calling again is useless.
 pub fn retry_hint(e: &ChannelError) -> Option<(u64, &'static str)> {

@@ -12,11 +12,11 @@ use wasmtime::{
 
 use crate::bindings::{ChannelPlugin, ChannelPluginPre};
 use crate::clock::{Clock, ClockState};
-use crate::contract::wit;
 use crate::http::{GuestRequest, HttpPolicy, HttpState};
 use crate::kv::{KvState, KvStore};
 use crate::pairing::PairingState;
 use crate::random::RandomState;
+use crate::wit;
 
 pub struct RuntimeOptions {
     /// Linear memory per instance.

@@ -10,10 +10,10 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 
-use crate::contract::wit::{CallbackRequest, ChannelError, InboundEvent, SendRequest};
 use crate::delivery::retry_hint;
 use crate::http_server::{Limits, Server};
 use crate::pool::{Pool, PoolError};
+use crate::wit::{CallbackRequest, ChannelError, InboundEvent, SendRequest};
 
 /// Bodies are read up to one byte over the plugin's 64 KiB limit, so that it can answer 413.
 const READ_LIMIT: usize = 64 * 1024 + 1;

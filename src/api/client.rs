@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::contract::ports::{Http, HttpError, HttpRequest, HttpResponse, Method};
+use crate::contract::ports::{Http, HttpRequest, HttpResponse, Method};
 pub use crate::model::entities::{Bot, Conversation, Department, Message, Space, User};
 use crate::model::entities::{Entity, ListPage};
 use crate::model::envelope;
@@ -285,6 +285,7 @@ impl<'a> Client<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::ports::HttpError;
     use crate::fakes::ScriptedHttp;
     use crate::model::pagination::collect_all;
 

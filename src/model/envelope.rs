@@ -7,7 +7,6 @@
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::model::id::Id;
 use crate::model::json::{self, FromJson};
 
 use crate::contract::ports::HttpResponse;
@@ -193,6 +192,7 @@ fn parse_value(resp: &HttpResponse) -> Result<Value, EnvelopeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::id::Id;
 
     #[derive(Debug)]
     struct WithMessage {

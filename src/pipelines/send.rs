@@ -8,7 +8,6 @@ use std::borrow::Cow;
 
 use crate::api::auth_guard;
 use crate::api::budget::{self, Admitted, LimitGate};
-use crate::api::callback;
 use crate::api::client::{ApiError, Client, Gate};
 use crate::api::retry;
 use crate::api::rooms::{self, Room};

@@ -552,7 +552,9 @@ fn reply_button_can_be_turned_off_and_relabelled() {
             .unwrap();
     let record = binding::SentRecord::decode(&String::from_utf8(raw).unwrap()).unwrap();
     assert!(record.group && !record.nonce.is_empty(), "{record:?}");
-    let key = binding::Keys::new(&callback::signing_key(&w.kv, &w.random, "default").unwrap());
+    let key = binding::Keys::new(
+        &crate::api::callback::signing_key(&w.kv, &w.random, "default").unwrap(),
+    );
     let claim = binding::Claim {
         account: "default",
         message_id: "9007199254740993",
