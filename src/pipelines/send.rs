@@ -1,8 +1,15 @@
-//! `send`: one message to a target, idempotent and resumable. Data flows one way: target ->
-//! chunks -> ledger -> budget -> API -> ledger -> receipt. Each message has a ledger in KV (see
-//! [`crate::state::ledger`]), every API call passes the workspace rate limiter (see
-//! [`crate::api::budget`]), and when the budget is spent the call returns `Deferred` instead of
-//! waiting.
+//! `send`: one message to a target, idempotent and resumable. The pipeline, in order:
+//!
+//! 1. [`check`]: account, target, size, idempotency key; the message cut into parts.
+//! 2. [`start`]: the ledger, taken to be a new message's until KV says otherwise.
+//! 3. per chunk, [`step`]: [`settle`] (done already? another instance's?) -> the rate budget ->
+//!    [`route`] (the DM, group or conversation) -> buttons bound -> [`claim`] in the ledger ->
+//!    [`post`] (the API call, its result classified) -> [`record`] in the ledger.
+//! 4. [`finish`]: an unspent admission refunded; the receipt.
+//!
+//! Each message has a ledger in KV (see [`crate::state::ledger`]), every API call passes the
+//! workspace rate limiter (see [`crate::api::budget`]), and when the budget is spent the call
+//! returns `Deferred` instead of waiting.
 
 use std::borrow::Cow;
 
@@ -48,11 +55,85 @@ enum Attempt {
     Unknown(String),
 }
 
+/// The request, checked (step 1): what every later step reads.
+struct Checked<'a> {
+    account: &'a Account,
+    key_id: Option<&'a str>,
+    target: Target,
+    /// The ledger's KV key.
+    lkey: String,
+    /// What a stored ledger must match to be this message's.
+    me: Identity<'a>,
+    /// Whether authentication failures are on record for the account.
+    on_record: bool,
+}
+
+/// Where the call stands between chunks: the ledger as last read or written, and what the
+/// call learnt on the way.
+struct Run {
+    stored: Stored,
+    /// An admission granted and not yet spent on a request (after a lost claim).
+    admitted: bool,
+    /// Whether KV was asked for this message's ledger (a group target needs to know).
+    ledger_checked: bool,
+    /// What the conversation is, as KakaoWork says: its sent record and buttons follow it.
+    room: Option<Room>,
+}
+
+/// What a step leaves the loop to do with the chunk it looked at.
+enum Flow {
+    /// It is done with (sent, or left ambiguous): on to the next.
+    Next,
+    /// Look at it again: the ledger changed under the call, or the chunk goes once more.
+    Again,
+}
+
+/// Where a chunk goes, or `Again` when the ledger must be looked at first.
+enum Route<'a> {
+    To(Option<Cow<'a, str>>),
+    Again,
+}
+
+/// The outcome of claiming a chunk in the ledger.
+enum Claim {
+    Won(Stored),
+    /// Someone else wrote the ledger (or it existed already): the latest, checked.
+    Lost(Stored),
+}
+
+/// Sends `req`: [`check`] -> [`start`] -> per chunk [`step`] ([`settle`] -> [`route`] ->
+/// [`claim`] -> [`post`] -> [`record`]) -> [`finish`].
 pub fn send(
     core: &Core,
     ports: &Ports<'_>,
     req: &SendRequest,
 ) -> Result<SendReceipt, ChannelError> {
+    let (msg, parts) = check(core, ports, req)?;
+    let mut run = start(&msg, req, parts);
+    let mut i = 0;
+    let mut rounds = 0;
+    while i < run.stored.ledger.chunks.len() {
+        rounds += 1;
+        if rounds > 4 * run.stored.ledger.chunks.len() + 64 {
+            // Persistent contention on the ledger: let the host come back.
+            return Err(ChannelError::Deferred(100));
+        }
+        let flow;
+        (run, flow) = step(core, ports, &msg, run, i)?;
+        if let Flow::Next = flow {
+            i += 1;
+        }
+    }
+    Ok(finish(core, ports, &msg, run))
+}
+
+/// Step 1: the account, the target, the text's size and the idempotency key checked, the
+/// message cut into parts, and the account's authentication record looked at.
+fn check<'a>(
+    core: &'a Core,
+    ports: &Ports<'_>,
+    req: &'a SendRequest,
+) -> Result<(Checked<'a>, Vec<compose::Part>), ChannelError> {
     let (account, key_id) = core.account(req.account.as_deref())?;
     let target =
         target::parse(&req.target).map_err(|e| ChannelError::InvalidTarget(e.to_string()))?;
@@ -72,35 +153,35 @@ pub fn send(
         )));
     }
     let parts = compose::parts(req, account.text_chunk_limit as usize)?;
-    let memo = &core.memo;
-    let on_record = auth_guard::check(ports, memo, account, key_id)?;
-    let lkey = crate::state::keys::ledger(&account.id, idem);
+    let on_record = auth_guard::check(ports, &core.memo, account, key_id)?;
+    let msg = Checked {
+        account,
+        key_id,
+        target,
+        lkey: crate::state::keys::ledger(&account.id, idem),
+        me: Identity {
+            target: &req.target,
+            hash: compose::identity(req),
+            key: idem,
+        },
+        on_record,
+    };
+    Ok((msg, parts))
+}
 
-    // Until KV says otherwise, the message is taken to be new: its ledger is written first
-    // when its first part is claimed, so a new message costs no read of it. An existing
-    // ledger turns up as a lost compare-and-swap, and is read then.
-    let me = Identity {
-        target: &req.target,
-        hash: compose::identity(req),
-        key: idem,
-    };
-    let mut stored = Stored {
-        raw: None,
-        ledger: Ledger::new(
-            &req.target,
-            me.hash,
-            parts
-                .into_iter()
-                .map(|p| (p.text, p.blocks.as_deref().map(blockkit::to_stored)))
-                .collect(),
-        ),
-    };
-    // An admission granted and not yet spent on a request (after a lost claim).
-    let mut admitted = false;
-    // Whether KV was asked for this message's ledger (a group target needs to know).
-    let mut ledger_checked = false;
-    // What the conversation is, as KakaoWork says: its sent record and buttons follow it.
-    let mut room: Option<Room> = match &target {
+/// Step 2: the ledger as a new message's. Until KV says otherwise the message is taken to be
+/// new: its ledger is written first when its first part is claimed, so a new message costs no
+/// read of it. An existing ledger turns up as a lost compare-and-swap, and is read then.
+fn start(msg: &Checked<'_>, req: &SendRequest, parts: Vec<compose::Part>) -> Run {
+    let ledger = Ledger::new(
+        &req.target,
+        msg.me.hash,
+        parts
+            .into_iter()
+            .map(|p| (p.text, p.blocks.as_deref().map(blockkit::to_stored)))
+            .collect(),
+    );
+    let room = match &msg.target {
         Target::User(user) => Some(Room::Dm { user: user.clone() }),
         Target::Users(_) => Some(Room::Group),
         Target::Email(_) => Some(Room::Dm {
@@ -108,239 +189,379 @@ pub fn send(
         }),
         Target::Conversation(_) => None,
     };
-    let mut i = 0;
-    let mut rounds = 0;
-    while i < stored.ledger.chunks.len() {
-        rounds += 1;
-        if rounds > 4 * stored.ledger.chunks.len() + 64 {
-            // Persistent contention on the ledger: let the host come back.
-            return Err(ChannelError::Deferred(100));
-        }
-        let now = ports.clock.now_ms();
-        let chunk = &stored.ledger.chunks[i];
-        let resend_unknown = account.delivery == Delivery::AtLeastOnce;
-        match chunk.state {
-            ChunkState::Sent => {
-                i += 1;
-                continue;
-            }
-            ChunkState::Ambiguous if !resend_unknown => {
-                i += 1;
-                continue;
-            }
-            ChunkState::Inflight => {
-                let since = chunk.since.unwrap_or(0);
-                if now < since + INFLIGHT_LEASE_MS {
-                    // Another instance is sending it right now.
-                    return Err(ChannelError::Deferred(since + INFLIGHT_LEASE_MS - now));
-                }
-                if !resend_unknown {
-                    // Its owner vanished mid-request: the outcome is unknown.
-                    let mut next = stored.ledger.clone();
-                    next.chunks[i].state = ChunkState::Ambiguous;
-                    next.chunks[i].last_error =
-                        Some("the sending instance stopped mid-request".into());
-                    stored = commit(ports, &lkey, &me, stored, next)?;
-                    continue;
-                }
-            }
-            ChunkState::Pending | ChunkState::Ambiguous => {}
-        }
-
-        // The rate budget, and for a user target the DM, come before the chunk is claimed.
-        let bkey = budget::key(ports, memo, account, now)?;
-        let gate = LimitGate::new(ports, memo, &bkey, account)
-            .queued_as(crate::model::text::concat(&[&account.id, "\n", idem]));
-        let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
-        let conversation = match &target {
-            Target::User(user) => match &stored.ledger.conversation_id {
-                Some(c) => Some(Cow::Owned(c.clone())),
-                None => {
-                    let scope = format!("{}/{idem}/conversations.open", account.id);
-                    let c = open_dm(ports, memo, &client, account, user, &scope)?;
-                    let mut next = stored.ledger.clone();
-                    next.conversation_id = Some(c.clone());
-                    stored = commit(ports, &lkey, &me, stored, next)?;
-                    Some(Cow::Owned(c))
-                }
-            },
-            Target::Users(users) => {
-                if stored.ledger.conversation_id.is_none()
-                    && stored.raw.is_none()
-                    && !ledger_checked
-                {
-                    // A group is opened anew at every call: a resumed send must find the
-                    // one its ledger names before opening any.
-                    ledger_checked = true;
-                    if let Some(s) = ledger::load(ports.kv, &lkey).map_err(load_error)? {
-                        stored = same_message(s, &me)?;
-                        continue;
-                    }
-                }
-                match &stored.ledger.conversation_id {
-                    Some(c) => Some(Cow::Owned(c.clone())),
-                    None => {
-                        // Not repeated on a transient failure: a second try could leave an
-                        // empty room behind.
-                        let c = client.conversations_open_group(users)?.id.0;
-                        rooms::remember(ports, memo, &account.id, &c, Room::Group);
-                        let mut next = stored.ledger.clone();
-                        next.conversation_id = Some(c.clone());
-                        // Written now, even before any part is claimed: a call deferred
-                        // after the open must find this room, not open another.
-                        stored = match ledger::swap(ports.kv, &lkey, stored.raw.as_deref(), next)? {
-                            Ok(s) => s,
-                            Err(_) => reread(ports, &lkey, &me)?,
-                        };
-                        // Another instance's room, if it wrote first.
-                        Some(Cow::Owned(
-                            stored.ledger.conversation_id.clone().unwrap_or(c),
-                        ))
-                    }
-                }
-            }
-            Target::Conversation(c) => {
-                if room.is_none() {
-                    room = Some(rooms::resolve(ports, memo, &client, &account.id, c)?);
-                }
-                Some(Cow::Borrowed(c.as_str()))
-            }
-            Target::Email(_) => None,
-        };
-        let room = room.as_ref().expect("every target's room is known here");
-
-        // The part's buttons, bound to this message: built before the claim, so a KV
-        // failure reading the signing key leaves the chunk unclaimed.
-        let dm_user = room.user();
-        let (bound, nonce) = outgoing::bind(
-            ports,
-            memo,
-            account,
-            stored.ledger.chunks[i].blocks.as_deref(),
-            account.reply_button.enabled && i + 1 == stored.ledger.chunks.len(),
-            conversation.as_deref().unwrap_or(""),
-            dm_user,
-        )?;
-
-        // Admission first: a deferral must not leave the chunk claimed.
-        if !admitted {
-            gate.before().map_err(ChannelError::from)?;
-            admitted = true;
-        }
-        let Stored {
-            raw,
-            ledger: mut claimed,
-        } = stored;
-        claimed.chunks[i].state = ChunkState::Inflight;
-        claimed.chunks[i].since = Some(now);
-        claimed.chunks[i].attempts += 1;
-        let Ok(s) = ledger::swap(ports.kv, &lkey, raw.as_deref(), claimed)? else {
-            // Someone else wrote the ledger (or it existed already): read it and go on
-            // from there; the admission is kept for the next request this call makes.
-            stored = reread(ports, &lkey, &me)?;
-            continue;
-        };
-        stored = s;
-        admitted = false;
-
-        let admitted = Admitted(&gate);
-        let sender = Client::new(ports.http, &account.id, &account.api_base).with_gate(&admitted);
-        let text = &stored.ledger.chunks[i].text;
-        let blocks = bound.outgoing(text, &account.reply_button.label);
-        let result = match (&target, &conversation) {
-            (Target::Email(addr), _) => sender.messages_send_by_email(addr, text, blocks.as_ref()),
-            (_, Some(conv)) => sender.messages_send(conv, text, blocks.as_ref()),
-            (_, None) => Err(ApiError::Envelope(EnvelopeError::Invalid {
-                status: 0,
-                detail: "no conversation for the target".into(),
-            })),
-        };
-        let attempts = stored.ledger.chunks[i].attempts;
-        let outcome = classify(ports, &gate, result, attempts, account.delivery);
-        // The claimed record is replaced by its outcome: moved, not copied.
-        let Stored {
-            raw,
-            ledger: mut next,
-        } = stored;
-        let c = &mut next.chunks[i];
-        c.since = None;
-        let mut stop = None;
-        match outcome {
-            Attempt::Sent {
-                message_id,
-                conversation_id,
-                send_time,
-                bot,
-            } => {
-                // Remember the message as ours, where it went and its button's nonce: its
-                // callbacks are checked against this record.
-                let record = binding::SentRecord::encode(
-                    room.is_group(),
-                    // Where it was sent, as its button says; the answer's for an e-mail.
-                    conversation.as_deref().unwrap_or(&conversation_id),
-                    &nonce,
-                    dm_user,
-                    &bot,
-                );
-                let _ = ports.kv.set(
-                    &crate::state::keys::sent(&account.id, &message_id),
-                    record.as_bytes(),
-                    Some(crate::state::keys::SENT_TTL_MS),
-                );
-                c.state = ChunkState::Sent;
-                c.message_id = Some(message_id);
-                c.send_time = Some(send_time);
-                c.last_error = None;
-                if next.conversation_id.is_none() {
-                    next.conversation_id = Some(conversation_id);
-                }
-                auth_guard::record(ports, memo, account, key_id, false, on_record);
-            }
-            Attempt::Unknown(why) => {
-                c.state = ChunkState::Ambiguous;
-                c.last_error = Some(why);
-            }
-            Attempt::NotSent(err) => {
-                c.state = ChunkState::Pending;
-                c.last_error = Some(err.to_string());
-                if matches!(err, ChannelError::Authentication(_)) {
-                    auth_guard::record(ports, memo, account, key_id, true, on_record);
-                }
-                let mut reopen = false;
-                if let (Target::User(user), ChannelError::Api(f)) = (&target, &err)
-                    && f.code == ErrorCode::ConversationNotFound.as_str()
-                {
-                    // The cached DM is gone (deleted, or another workspace's): open it
-                    // again and send this part once more, in this same call.
-                    next.conversation_id = None;
-                    let _ = ports.kv.delete(&crate::state::keys::dm(&account.id, user));
-                    memo.set_dm(&account.id, user, None);
-                    reopen = attempts <= 1;
-                }
-                if !reopen {
-                    stop = Some(err);
-                }
-            }
-        }
-        stored = commit_owned(ports, &lkey, &me, raw, next, i)?;
-        if let Some(err) = stop {
-            return Err(err);
-        }
-        if stored.ledger.chunks[i].state == ChunkState::Pending {
-            // Sent again after reopening the DM; the part's attempts bound this to once.
-            continue;
-        }
-        i += 1;
+    Run {
+        stored: Stored { raw: None, ledger },
+        admitted: false,
+        ledger_checked: false,
+        room,
     }
-    if admitted {
-        // Admitted, then found nothing left to send (a repeated call): give the slot back.
+}
+
+/// Step 3, once per look at chunk `i`: settled already? Then the rate budget and where it
+/// goes, its buttons bound, the claim, the request, and its outcome recorded.
+fn step(
+    core: &Core,
+    ports: &Ports<'_>,
+    msg: &Checked<'_>,
+    mut run: Run,
+    i: usize,
+) -> Result<(Run, Flow), ChannelError> {
+    let now = ports.clock.now_ms();
+    let flow;
+    (run.stored, flow) = settle(ports, msg, run.stored, i, now)?;
+    if let Some(flow) = flow {
+        return Ok((run, flow));
+    }
+    // The rate budget, and for a user target the DM, come before the chunk is claimed.
+    let memo = &core.memo;
+    let account = msg.account;
+    let bkey = budget::key(ports, memo, account, now)?;
+    let gate = LimitGate::new(ports, memo, &bkey, account)
+        .queued_as(crate::model::text::concat(&[&account.id, "\n", msg.me.key]));
+    let client = Client::new(ports.http, &account.id, &account.api_base).with_gate(&gate);
+    let conversation = match route(ports, memo, msg, &mut run, &client)? {
+        Route::To(c) => c,
+        Route::Again => return Ok((run, Flow::Again)),
+    };
+    let room = run
+        .room
+        .as_ref()
+        .expect("every target's room is known here");
+    // The part's buttons, bound to this message: built before the claim, so a KV failure
+    // reading the signing key leaves the chunk unclaimed.
+    let (bound, nonce) = outgoing::bind(
+        ports,
+        memo,
+        account,
+        run.stored.ledger.chunks[i].blocks.as_deref(),
+        account.reply_button.enabled && i + 1 == run.stored.ledger.chunks.len(),
+        conversation.as_deref().unwrap_or(""),
+        room.user(),
+    )?;
+    // Admission first: a deferral must not leave the chunk claimed.
+    if !run.admitted {
+        gate.before().map_err(ChannelError::from)?;
+        run.admitted = true;
+    }
+    let stored = match claim(ports, msg, run.stored, i, now)? {
+        Claim::Won(s) => s,
+        Claim::Lost(s) => {
+            // The admission is kept for the next request this call makes.
+            run.stored = s;
+            return Ok((run, Flow::Again));
+        }
+    };
+    run.admitted = false;
+    let attempt = post(
+        ports,
+        msg,
+        &stored,
+        &gate,
+        i,
+        conversation.as_deref(),
+        &bound,
+    );
+    let to = Destination {
+        conversation: conversation.as_deref(),
+        nonce: &nonce,
+        room,
+    };
+    let (stored, flow) = record(ports, memo, msg, stored, i, attempt, &to)?;
+    run.stored = stored;
+    Ok((run, flow))
+}
+
+/// A chunk that needs no request now: sent, or ambiguous under at-most-once (`Next`); another
+/// instance's claim still running (deferred); an abandoned claim, marked ambiguous under
+/// at-most-once (`Again`). `None`: it goes out.
+fn settle(
+    ports: &Ports<'_>,
+    msg: &Checked<'_>,
+    stored: Stored,
+    i: usize,
+    now: u64,
+) -> Result<(Stored, Option<Flow>), ChannelError> {
+    let chunk = &stored.ledger.chunks[i];
+    let resend_unknown = msg.account.delivery == Delivery::AtLeastOnce;
+    match chunk.state {
+        ChunkState::Sent => Ok((stored, Some(Flow::Next))),
+        ChunkState::Ambiguous if !resend_unknown => Ok((stored, Some(Flow::Next))),
+        ChunkState::Inflight => {
+            let since = chunk.since.unwrap_or(0);
+            if now < since + INFLIGHT_LEASE_MS {
+                // Another instance is sending it right now.
+                return Err(ChannelError::Deferred(since + INFLIGHT_LEASE_MS - now));
+            }
+            if resend_unknown {
+                return Ok((stored, None));
+            }
+            // Its owner vanished mid-request: the outcome is unknown.
+            let mut next = stored.ledger.clone();
+            next.chunks[i].state = ChunkState::Ambiguous;
+            next.chunks[i].last_error = Some("the sending instance stopped mid-request".into());
+            let stored = commit(ports, &msg.lkey, &msg.me, stored, next)?;
+            Ok((stored, Some(Flow::Again)))
+        }
+        ChunkState::Pending | ChunkState::Ambiguous => Ok((stored, None)),
+    }
+}
+
+/// The conversation the chunk goes to: a user's DM (opened once, kept in the ledger), a group
+/// (opened once per message, in the ledger before any part is claimed), a conversation as
+/// given (what it is looked up), or none for an e-mail address.
+fn route<'m>(
+    ports: &Ports<'_>,
+    memo: &Memo,
+    msg: &'m Checked<'_>,
+    run: &mut Run,
+    client: &Client<'_>,
+) -> Result<Route<'m>, ChannelError> {
+    let account = msg.account;
+    let conversation = match &msg.target {
+        Target::User(user) => match &run.stored.ledger.conversation_id {
+            Some(c) => Cow::Owned(c.clone()),
+            None => {
+                let scope = format!("{}/{}/conversations.open", account.id, msg.me.key);
+                let c = open_dm(ports, memo, client, account, user, &scope)?;
+                let mut next = run.stored.ledger.clone();
+                next.conversation_id = Some(c.clone());
+                let stored = std::mem::replace(&mut run.stored, placeholder());
+                run.stored = commit(ports, &msg.lkey, &msg.me, stored, next)?;
+                Cow::Owned(c)
+            }
+        },
+        Target::Users(users) => {
+            if run.stored.ledger.conversation_id.is_none()
+                && run.stored.raw.is_none()
+                && !run.ledger_checked
+            {
+                // A group is opened anew at every call: a resumed send must find the one its
+                // ledger names before opening any.
+                run.ledger_checked = true;
+                if let Some(s) = ledger::load(ports.kv, &msg.lkey).map_err(load_error)? {
+                    run.stored = same_message(s, &msg.me)?;
+                    return Ok(Route::Again);
+                }
+            }
+            match &run.stored.ledger.conversation_id {
+                Some(c) => Cow::Owned(c.clone()),
+                None => Cow::Owned(open_group(ports, memo, client, msg, run, users)?),
+            }
+        }
+        Target::Conversation(c) => {
+            if run.room.is_none() {
+                run.room = Some(rooms::resolve(ports, memo, client, &account.id, c)?);
+            }
+            Cow::Borrowed(c.as_str())
+        }
+        Target::Email(_) => return Ok(Route::To(None)),
+    };
+    Ok(Route::To(Some(conversation)))
+}
+
+/// A ledger that stands in while the real one is handed to a step that gives it back.
+fn placeholder() -> Stored {
+    Stored {
+        raw: None,
+        ledger: Ledger::new("", 0, Vec::new()),
+    }
+}
+
+/// Opens the group of `users` and writes it in the ledger at once, even before any part is
+/// claimed: a call deferred after the open must find this room, not open another. Another
+/// instance's room wins if it wrote first.
+fn open_group(
+    ports: &Ports<'_>,
+    memo: &Memo,
+    client: &Client<'_>,
+    msg: &Checked<'_>,
+    run: &mut Run,
+    users: &[String],
+) -> Result<String, ChannelError> {
+    // Not repeated on a transient failure: a second try could leave an empty room behind.
+    let c = client.conversations_open_group(users)?.id.0;
+    rooms::remember(ports, memo, &msg.account.id, &c, Room::Group);
+    let mut next = run.stored.ledger.clone();
+    next.conversation_id = Some(c.clone());
+    run.stored = match ledger::swap(ports.kv, &msg.lkey, run.stored.raw.as_deref(), next)? {
+        Ok(s) => s,
+        Err(_) => reread(ports, &msg.lkey, &msg.me)?,
+    };
+    Ok(run.stored.ledger.conversation_id.clone().unwrap_or(c))
+}
+
+/// Marks chunk `i` inflight under this call, with a compare-and-swap of the whole ledger.
+fn claim(
+    ports: &Ports<'_>,
+    msg: &Checked<'_>,
+    stored: Stored,
+    i: usize,
+    now: u64,
+) -> Result<Claim, ChannelError> {
+    let Stored {
+        raw,
+        ledger: mut claimed,
+    } = stored;
+    claimed.chunks[i].state = ChunkState::Inflight;
+    claimed.chunks[i].since = Some(now);
+    claimed.chunks[i].attempts += 1;
+    match ledger::swap(ports.kv, &msg.lkey, raw.as_deref(), claimed)? {
+        Ok(s) => Ok(Claim::Won(s)),
+        Err(_) => Ok(Claim::Lost(reread(ports, &msg.lkey, &msg.me)?)),
+    }
+}
+
+/// The request for claimed chunk `i`, paid by the admission already granted, and its result
+/// sorted into sent, not sent or unknown.
+fn post(
+    ports: &Ports<'_>,
+    msg: &Checked<'_>,
+    stored: &Stored,
+    gate: &LimitGate<'_>,
+    i: usize,
+    conversation: Option<&str>,
+    bound: &outgoing::Bound,
+) -> Attempt {
+    let account = msg.account;
+    let admitted = Admitted(gate);
+    let sender = Client::new(ports.http, &account.id, &account.api_base).with_gate(&admitted);
+    let text = &stored.ledger.chunks[i].text;
+    let blocks = bound.outgoing(text, &account.reply_button.label);
+    let result = match (&msg.target, conversation) {
+        (Target::Email(addr), _) => sender.messages_send_by_email(addr, text, blocks.as_ref()),
+        (_, Some(conv)) => sender.messages_send(conv, text, blocks.as_ref()),
+        (_, None) => Err(ApiError::Envelope(EnvelopeError::Invalid {
+            status: 0,
+            detail: "no conversation for the target".into(),
+        })),
+    };
+    let attempts = stored.ledger.chunks[i].attempts;
+    classify(ports, gate, result, attempts, account.delivery)
+}
+
+/// Where a sent chunk went, as its sent record keeps it.
+struct Destination<'a> {
+    conversation: Option<&'a str>,
+    nonce: &'a str,
+    room: &'a Room,
+}
+
+/// The chunk's outcome written over its claim (moved, not copied): `Next` when done with,
+/// `Again` when it goes once more in this call (its DM reopened), the error when it stops.
+fn record(
+    ports: &Ports<'_>,
+    memo: &Memo,
+    msg: &Checked<'_>,
+    stored: Stored,
+    i: usize,
+    attempt: Attempt,
+    to: &Destination<'_>,
+) -> Result<(Stored, Flow), ChannelError> {
+    let account = msg.account;
+    let attempts = stored.ledger.chunks[i].attempts;
+    let Stored {
+        raw,
+        ledger: mut next,
+    } = stored;
+    next.chunks[i].since = None;
+    let mut stop = None;
+    match attempt {
+        Attempt::Sent {
+            message_id,
+            conversation_id,
+            send_time,
+            bot,
+        } => {
+            // Remember the message as ours, where it went and its button's nonce: its
+            // callbacks are checked against this record.
+            let record = binding::SentRecord::encode(
+                to.room.is_group(),
+                // Where it was sent, as its button says; the answer's for an e-mail.
+                to.conversation.unwrap_or(&conversation_id),
+                to.nonce,
+                to.room.user(),
+                &bot,
+            );
+            let _ = ports.kv.set(
+                &crate::state::keys::sent(&account.id, &message_id),
+                record.as_bytes(),
+                Some(crate::state::keys::SENT_TTL_MS),
+            );
+            let c = &mut next.chunks[i];
+            c.state = ChunkState::Sent;
+            c.message_id = Some(message_id);
+            c.send_time = Some(send_time);
+            c.last_error = None;
+            if next.conversation_id.is_none() {
+                next.conversation_id = Some(conversation_id);
+            }
+            auth_guard::record(ports, memo, account, msg.key_id, false, msg.on_record);
+        }
+        Attempt::Unknown(why) => {
+            next.chunks[i].state = ChunkState::Ambiguous;
+            next.chunks[i].last_error = Some(why);
+        }
+        Attempt::NotSent(err) => {
+            stop = not_sent(ports, memo, msg, &mut next, i, attempts, err);
+        }
+    }
+    let stored = commit_owned(ports, &msg.lkey, &msg.me, raw, next, i)?;
+    if let Some(err) = stop {
+        return Err(err);
+    }
+    // Pending again: sent once more after reopening the DM (its attempts bound this to once).
+    let flow = if stored.ledger.chunks[i].state == ChunkState::Pending {
+        Flow::Again
+    } else {
+        Flow::Next
+    };
+    Ok((stored, flow))
+}
+
+/// A chunk known not sent goes back to pending; the error stops the call, but for a DM that
+/// KakaoWork no longer knows, which is opened again and tried once more in this call.
+fn not_sent(
+    ports: &Ports<'_>,
+    memo: &Memo,
+    msg: &Checked<'_>,
+    next: &mut Ledger,
+    i: usize,
+    attempts: u32,
+    err: ChannelError,
+) -> Option<ChannelError> {
+    let account = msg.account;
+    let c = &mut next.chunks[i];
+    c.state = ChunkState::Pending;
+    c.last_error = Some(err.to_string());
+    if matches!(err, ChannelError::Authentication(_)) {
+        auth_guard::record(ports, memo, account, msg.key_id, true, msg.on_record);
+    }
+    if let (Target::User(user), ChannelError::Api(f)) = (&msg.target, &err)
+        && f.code == ErrorCode::ConversationNotFound.as_str()
+    {
+        // The cached DM is gone (deleted, or another workspace's).
+        next.conversation_id = None;
+        let _ = ports.kv.delete(&crate::state::keys::dm(&account.id, user));
+        memo.set_dm(&account.id, user, None);
+        if attempts <= 1 {
+            return None;
+        }
+    }
+    Some(err)
+}
+
+/// Step 4: an admission left unspent (nothing was left to send) given back, and the receipt.
+fn finish(core: &Core, ports: &Ports<'_>, msg: &Checked<'_>, run: Run) -> SendReceipt {
+    let account = msg.account;
+    if run.admitted {
         let now = ports.clock.now_ms();
+        let memo = &core.memo;
         if let Ok(k) = budget::key(ports, memo, account, now) {
             let _ =
                 Limiter::with_hints(ports.kv, &k, account.rate_limit, &memo.limiter).refund(now);
         }
     }
-    Ok(receipt(account, idem, stored.ledger))
+    receipt(account, msg.me.key, run.stored.ledger)
 }
 
 fn load_error(e: LoadError) -> ChannelError {
