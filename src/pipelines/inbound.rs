@@ -1,5 +1,14 @@
-//! Inbound: a KakaoWork callback turned into the answer for KakaoWork and the events for the
-//! agent (see [`crate::api::callback`] for the checks and [`crate::state::binding`] for the values).
+//! `handle-callback`: a KakaoWork callback turned into the answer for KakaoWork and the events
+//! for the agent (see [`crate::api::callback`] for the checks and [`crate::state::binding`] for
+//! the values). The pipeline, in order (each step may end it with an answer):
+//!
+//! 1. [`receive`]: the account by path, transport and token checked, the body parsed.
+//! 2. [`bind`]: the value bound to the message the plugin sent; an empty reply refused.
+//! 3. [`replay_mark`]: a callback used already makes nothing; else how it will be marked.
+//! 4. [`refused`]: the account's policy; pairing for a sender who must pair first.
+//! 5. [`content`]: what the value's purpose makes of it (a click, a reply, a modal to open).
+//! 6. [`event`]: the event for the agent.
+//! 7. [`commit`]: the callback marked as used; of two racing, the one that marks it wins.
 
 use crate::api::budget::{self, LimitGate};
 use crate::api::callback::{self, CallbackRequest, CallbackResponse};
@@ -18,7 +27,6 @@ use crate::state::binding;
 /// answer, so a slow lookup gives up and the event goes without the name.
 pub const NAME_LOOKUP_TIMEOUT_MS: u32 = 1_500;
 
-/// A modal left open longer than this is not taken: its nonce has expired.
 /// At most this many accepted clicks and modal openings per message over its buttons' life:
 /// every one keeps a key for as long as the value lives, so storage stays bounded.
 pub const MAX_CALLBACKS_PER_MESSAGE: u64 = 1_000;
@@ -49,33 +57,18 @@ fn ok_empty() -> CallbackResponse {
     CallbackResponse::json(200, &serde_json::json!({}))
 }
 
-/// A KakaoWork callback: the HTTP answer, and the inbound events for the agent. Steps:
-/// route by path -> transport and token -> parse -> bind the value to its message ->
-/// purpose fits the type -> replay -> policy -> event -> mark as used.
+/// A KakaoWork callback: the HTTP answer, and the inbound events for the agent. The steps,
+/// each of which may end the call with an answer: [`receive`] (route by path, transport and
+/// token, parse) -> [`bind`] (the value to its message) -> [`replay_mark`] -> [`refused`]
+/// (policy, pairing) -> [`content`] (what the purpose makes of it) -> [`event`] -> [`commit`]
+/// (mark as used).
 pub fn handle_callback(
     core: &Core,
     ports: &Ports<'_>,
     req: &CallbackRequest,
 ) -> Result<CallbackOutcome, ChannelError> {
-    let state = core.state.as_ref().ok_or(ChannelError::NotConfigured)?;
-    let path = req.path.split('?').next().unwrap_or("");
-    let Some(account) = state
-        .config
-        .accounts
-        .iter()
-        .find(|a| a.enabled && a.callback_path.as_deref() == Some(path))
-    else {
-        return answer(CallbackResponse::error(
-            404,
-            "no account listens on this path",
-        ));
-    };
-    let token = token_of(core, ports, account)?;
-    if let Err(resp) = callback::check_transport(req, token.as_deref()) {
-        return answer(resp);
-    }
-    let mut cb = match callback::parse(&req.body) {
-        Ok(c) => c,
+    let (account, mut cb) = match receive(core, ports, req)? {
+        Ok(v) => v,
         Err(resp) => return answer(resp),
     };
     let bound = match bind(core, ports, account, &cb)? {
@@ -100,74 +93,14 @@ pub fn handle_callback(
     let Some(mark) = replay_mark(ports, account, &cb, &bound)? else {
         return answer(ok_empty());
     };
-    match crate::pipelines::policy::check_policy(
-        core,
-        ports,
-        Some(&account.id),
-        cb.user_id.as_str(),
-        chat,
-    )? {
-        PolicyDecision::Allow(_) => {}
-        PolicyDecision::Deny(_) => return answer(ok_empty()),
-        PolicyDecision::PairingRequired(challenge) => {
-            return Ok(pairing_answer(core, ports, account, &cb, challenge));
-        }
+    if let Some(out) = refused(core, ports, account, &cb, chat)? {
+        return Ok(out);
     }
-    let (kind, text, action) = match (&bound.purpose, &mut cb.actions) {
-        (binding::Purpose::Reply, _) => {
-            let nonce = match open_modal(ports, account, &cb, &core.memo)? {
-                Ok(n) => n,
-                Err(resp) => return answer(resp),
-            };
-            let value = binding::modal_value(
-                &bound.key,
-                &account.id,
-                &bound.record.conversation,
-                cb.user_id.as_str(),
-                cb.message_id.as_str(),
-                &nonce,
-            );
-            return answer(CallbackResponse::json(200, &callback::reply_modal(&value)));
-        }
-        // A host's button reaches the agent as what it is, a click: its signed name,
-        // caption and value, whatever the body's `action_name` says. The text describes
-        // the click, so that no host takes a value such as `/reset` for a command.
-        (binding::Purpose::Action(button), _) => {
-            (EventKind::Action, click_text(button), Some(button))
-        }
-        (binding::Purpose::ReplyModal { .. }, actions) => match typed_reply(actions) {
-            Some(typed) => (EventKind::Text, typed, None),
-            None => return answer(CallbackResponse::error(400, "the reply is empty")),
-        },
-        // `bind` refused these already.
-        (binding::Purpose::Unknown, _) => {
-            return answer(CallbackResponse::error(
-                400,
-                "field `value` fits no callback",
-            ));
-        }
+    let content = match content(core, ports, account, &bound, &mut cb)? {
+        Ok(c) => c,
+        Err(resp) => return answer(resp),
     };
-    let sender = cb.user_id.as_str();
-    let event = InboundEvent {
-        account: account.id.clone(),
-        kind,
-        sender_id: sender.to_owned(),
-        sender_name: sender_name(core, ports, account, sender),
-        conversation_id: bound.record.conversation.clone(),
-        chat_type: chat,
-        message_id: format!(
-            "{}:{}",
-            cb.message_id,
-            callback::fingerprint(bound.key.fingerprint_key(), &cb)
-        ),
-        timestamp_ms: ports.clock.now_ms(),
-        text,
-        from: format!("kakaowork:{sender}"),
-        to: format!("kakaowork:{}", bound.record.conversation),
-        action_name: action.map(|b| b.name.clone()),
-        action_value: action.map(|b| b.value.clone()),
-        action_label: action.and_then(|b| b.label.clone()),
-    };
+    let event = event(core, ports, account, &cb, &bound, chat, content);
     // One event per callback: of two identical ones racing, the one that marks it wins.
     if !commit(ports, account, &cb, mark)? {
         return answer(ok_empty());
@@ -177,6 +110,151 @@ pub fn handle_callback(
         events: vec![event],
         outbound: vec![],
     })
+}
+
+/// The account listening on the request's path, the request's transport and token checked,
+/// and its body parsed.
+fn receive<'c>(
+    core: &'c Core,
+    ports: &Ports<'_>,
+    req: &CallbackRequest,
+) -> Result<Result<(&'c Account, callback::Callback), CallbackResponse>, ChannelError> {
+    let state = core.state.as_ref().ok_or(ChannelError::NotConfigured)?;
+    let path = req.path.split('?').next().unwrap_or("");
+    let Some(account) = state
+        .config
+        .accounts
+        .iter()
+        .find(|a| a.enabled && a.callback_path.as_deref() == Some(path))
+    else {
+        return Ok(Err(CallbackResponse::error(
+            404,
+            "no account listens on this path",
+        )));
+    };
+    let token = token_of(core, ports, account)?;
+    if let Err(resp) = callback::check_transport(req, token.as_deref()) {
+        return Ok(Err(resp));
+    }
+    Ok(callback::parse(&req.body).map(|cb| (account, cb)))
+}
+
+/// The answer when the sender may not reach the agent: nothing for a denied sender, the
+/// pairing message when the sender must pair first; `None` when allowed.
+fn refused(
+    core: &Core,
+    ports: &Ports<'_>,
+    account: &Account,
+    cb: &callback::Callback,
+    chat: ChatType,
+) -> Result<Option<CallbackOutcome>, ChannelError> {
+    let decision = crate::pipelines::policy::check_policy(
+        core,
+        ports,
+        Some(&account.id),
+        cb.user_id.as_str(),
+        chat,
+    )?;
+    Ok(match decision {
+        PolicyDecision::Allow(_) => None,
+        PolicyDecision::Deny(_) => Some(CallbackOutcome {
+            response: ok_empty(),
+            events: vec![],
+            outbound: vec![],
+        }),
+        PolicyDecision::PairingRequired(challenge) => {
+            Some(pairing_answer(core, ports, account, cb, challenge))
+        }
+    })
+}
+
+/// What a callback says, by its value's purpose.
+struct Content<'b> {
+    kind: EventKind,
+    text: String,
+    action: Option<&'b binding::ActionButton>,
+}
+
+/// What the value's purpose makes of the callback: a click, a typed reply; or an answer with
+/// no event (the reply modal opened, an empty reply).
+fn content<'b>(
+    core: &Core,
+    ports: &Ports<'_>,
+    account: &Account,
+    bound: &'b Bound,
+    cb: &mut callback::Callback,
+) -> Result<Result<Content<'b>, CallbackResponse>, ChannelError> {
+    let content = |kind, text, action| Ok(Ok(Content { kind, text, action }));
+    match (&bound.purpose, &mut cb.actions) {
+        (binding::Purpose::Reply, _) => {
+            let nonce = match open_modal(ports, account, cb, &core.memo)? {
+                Ok(n) => n,
+                Err(resp) => return Ok(Err(resp)),
+            };
+            let value = binding::modal_value(
+                &bound.key,
+                &account.id,
+                &bound.record.conversation,
+                cb.user_id.as_str(),
+                cb.message_id.as_str(),
+                &nonce,
+            );
+            Ok(Err(CallbackResponse::json(
+                200,
+                &callback::reply_modal(&value),
+            )))
+        }
+        // A host's button reaches the agent as what it is, a click: its signed name,
+        // caption and value, whatever the body's `action_name` says. The text describes
+        // the click, so that no host takes a value such as `/reset` for a command.
+        (binding::Purpose::Action(button), _) => {
+            content(EventKind::Action, click_text(button), Some(button))
+        }
+        (binding::Purpose::ReplyModal { .. }, actions) => match typed_reply(actions) {
+            Some(typed) => content(EventKind::Text, typed, None),
+            None => Ok(Err(CallbackResponse::error(400, "the reply is empty"))),
+        },
+        // `bind` refused these already.
+        (binding::Purpose::Unknown, _) => Ok(Err(CallbackResponse::error(
+            400,
+            "field `value` fits no callback",
+        ))),
+    }
+}
+
+/// The event for the agent: who, where (the sent record's conversation and kind, never the
+/// body's), an id unique to this callback, and what it says.
+fn event(
+    core: &Core,
+    ports: &Ports<'_>,
+    account: &Account,
+    cb: &callback::Callback,
+    bound: &Bound,
+    chat: ChatType,
+    content: Content<'_>,
+) -> InboundEvent {
+    let sender = cb.user_id.as_str();
+    let action = content.action;
+    InboundEvent {
+        account: account.id.clone(),
+        kind: content.kind,
+        sender_id: sender.to_owned(),
+        sender_name: sender_name(core, ports, account, sender),
+        conversation_id: bound.record.conversation.clone(),
+        chat_type: chat,
+        message_id: format!(
+            "{}:{}",
+            cb.message_id,
+            callback::fingerprint(bound.key.fingerprint_key(), cb)
+        ),
+        timestamp_ms: ports.clock.now_ms(),
+        text: content.text,
+        from: format!("kakaowork:{sender}"),
+        to: format!("kakaowork:{}", bound.record.conversation),
+        action_name: action.map(|b| b.name.clone()),
+        action_value: action.map(|b| b.value.clone()),
+        action_label: action.and_then(|b| b.label.clone()),
+    }
 }
 
 /// The value bound to a message this bot sent, and fit for this callback's type; `Err` is
