@@ -1,3 +1,4 @@
+// @ts-check
 // OpenClaw's entry point for the KakaoWork channel plugin.
 import { defineChannelPluginEntry } from "openclaw/plugin-sdk/channel-core";
 import { kakaoPlugin } from "./src/channel.js";

@@ -1,7 +1,8 @@
 //! The suites: the Rust workspace (`cargo test --workspace --no-fail-fast`, one suite per test
-//! binary) and the OpenClaw plugin (`npm ci` when the lockfile changed, `npm run build`, then
-//! each `openclaw/test/*.test.js` file as a suite, run as `npm test` runs them). Every output
-//! line is shown as it comes and read for the counts.
+//! binary) and the OpenClaw plugin (`npm ci` when the lockfile changed, `npm run build`, the
+//! type check of its JS host against the WIT's generated declarations (`npm run typecheck`),
+//! then each `openclaw/test/*.test.js` file as a suite, run as `npm test` runs them). Every
+//! output line is shown as it comes and read for the counts.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
@@ -42,6 +43,11 @@ impl Selection {
 
     pub fn wants_openclaw(&self) -> bool {
         !matches!(self, Self::Rust)
+    }
+
+    /// The type check is no test file and has no test names: it runs with all of OpenClaw.
+    pub fn wants_typecheck(&self) -> bool {
+        matches!(self, Self::All | Self::OpenClaw)
     }
 
     fn name(&self) -> Option<&str> {
@@ -324,7 +330,7 @@ pub fn openclaw(root: &Path, tools: &Tools, selection: &Selection) -> Vec<SuiteR
         let ok = r.ok();
         results.push(r);
         if !ok {
-            return not_run(results, files, "npm ci failed");
+            return not_run(results, files, selection, "npm ci failed");
         }
         if let Some(want) = want {
             let _ = std::fs::write(&stamp, want);
@@ -335,7 +341,14 @@ pub fn openclaw(root: &Path, tools: &Tools, selection: &Selection) -> Vec<SuiteR
     let ok = r.ok();
     results.push(r);
     if !ok {
-        return not_run(results, files, "npm run build failed");
+        return not_run(results, files, selection, "npm run build failed");
+    }
+    if selection.wants_typecheck() {
+        banner("OpenClaw: npm run typecheck (the JS host against jco's declarations of the WIT)");
+        let started = Instant::now();
+        let mut parser = TscParser::default();
+        let status = run_streamed(npm(&["run", "typecheck"]), |line| parser.line(line));
+        results.push(parser.finish(status, started.elapsed()));
     }
     for file in files {
         let name = file_name(&file);
@@ -390,7 +403,19 @@ fn step(name: &str, cmd: Command) -> SuiteResult {
     r
 }
 
-fn not_run(mut results: Vec<SuiteResult>, files: Vec<PathBuf>, why: &str) -> Vec<SuiteResult> {
+fn not_run(
+    mut results: Vec<SuiteResult>,
+    files: Vec<PathBuf>,
+    selection: &Selection,
+    why: &str,
+) -> Vec<SuiteResult> {
+    if selection.wants_typecheck() {
+        results.push(SuiteResult::problem(
+            "openclaw",
+            TYPECHECK,
+            format!("not run: {why}"),
+        ));
+    }
     for file in files {
         results.push(SuiteResult::problem(
             "openclaw",
@@ -430,6 +455,41 @@ fn regex_escape(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+const TYPECHECK: &str = "typecheck (tsc)";
+
+/// Reads `tsc --pretty false`: each `file(line,col): error TS…` line is a failure, named by
+/// that line; a clean exit is one passed check.
+#[derive(Default)]
+pub struct TscParser {
+    errors: Vec<String>,
+}
+
+impl TscParser {
+    pub fn line(&mut self, line: &str) {
+        let t = line.trim();
+        if t.contains("): error TS") || t.starts_with("error TS") {
+            self.errors.push(t.to_owned());
+        }
+    }
+
+    pub fn finish(self, status: std::io::Result<ExitStatus>, time: Duration) -> SuiteResult {
+        let mut r = SuiteResult::new("openclaw", TYPECHECK);
+        r.time = time;
+        match status {
+            Err(e) => r.problem = Some(format!("could not start npm: {e}")),
+            // An error line fails the check whatever the exit status says.
+            Ok(_) if !self.errors.is_empty() => {
+                r.failed = u32::try_from(self.errors.len()).unwrap_or(u32::MAX);
+                r.failures = self.errors;
+                r.reported = true;
+            }
+            Ok(s) if s.success() => (r.passed, r.reported) = (1, true),
+            Ok(s) => r.problem = Some(format!("{s} without a type error (see its output above)")),
+        }
+        r
+    }
 }
 
 /// Reads the summary of Node's `spec` reporter (`ℹ pass 12`, `ℹ fail 1`, ...) and the names
@@ -630,6 +690,31 @@ test at test/a.test.js:4:1
     }
 
     #[test]
+    fn tsc_errors_are_failures_and_a_clean_exit_one_pass() {
+        let mut p = TscParser::default();
+        for l in [
+            "> tsc -p . --pretty false",
+            "plugin/src/http.js(140,45): error TS2820: Type '\"timout\"' is not assignable to type \
+             'TextFormat'. Did you mean '\"timeout\"'?",
+            "  Type 'string' is not assignable to type '\"unresolved\"'.",
+            "error TS5083: Cannot read file 'tsconfig.json'.",
+        ] {
+            p.line(l);
+        }
+        let r = p.finish(exit(2), Duration::from_secs(1));
+        assert_eq!((r.passed, r.failed), (0, 2));
+        assert!(r.failures[0].starts_with("plugin/src/http.js(140,45): error TS2820"));
+        assert!(!r.ok() && r.problem.is_none());
+        let r = TscParser::default().finish(exit(0), Duration::ZERO);
+        assert!(r.ok() && r.passed == 1 && r.reported);
+        // tsc (or npm) failing without a type error, e.g. not installed: never a pass.
+        let mut p = TscParser::default();
+        p.line("sh: 1: tsc: not found");
+        let r = p.finish(exit(127), Duration::ZERO);
+        assert!(!r.ok() && r.problem.unwrap().contains("127"));
+    }
+
+    #[test]
     fn filters() {
         assert_eq!(Selection::parse(None), Selection::All);
         assert_eq!(Selection::parse(Some("rust")), Selection::Rust);
@@ -645,6 +730,9 @@ test at test/a.test.js:4:1
         assert!(!Selection::Rust.wants_openclaw());
         assert!(!Selection::OpenClawFile("x".into()).wants_rust());
         assert!(Selection::Name("x".into()).wants_rust());
+        assert!(Selection::All.wants_typecheck() && Selection::OpenClaw.wants_typecheck());
+        assert!(!Selection::OpenClawFile("x".into()).wants_typecheck());
+        assert!(!Selection::Name("x".into()).wants_typecheck());
         assert_eq!(regex_escape("a.b(c)"), r"a\.b\(c\)");
     }
 

@@ -261,7 +261,12 @@ fn a_failing_suite_does_not_stop_the_others_and_fails_the_run() {
             .trim_start_matches("#!/bin/sh\n")
             .replace("LOG", &w.log_path().display().to_string()),
     );
-    w.program("npm", "exit 0");
+    // npm whose type check finds a misspelt variant tag, as tsc reports one.
+    w.program(
+        "npm",
+        "case \"$*\" in 'run typecheck')\n\
+         echo 'plugin/src/http.js(9,9): error TS2820: Type timout is not a WIT tag'; exit 2 ;; esac",
+    );
     // As `cargo xtask` runs it: with the variables cargo sets for the crate it runs.
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["test", "--root"])
@@ -282,12 +287,20 @@ fn a_failing_suite_does_not_stop_the_others_and_fails_the_run() {
         log.contains("cargo test --workspace --no-fail-fast\n")
             && log.contains("npm ci --no-audit --no-fund\n")
             && log.contains("npm run build\n")
+            && log.contains("npm run typecheck\n")
             && log.contains("test/fails.test.js\n")
             && log.contains("test/works.test.js\n"),
         "{log}"
     );
     let summary = stdout.split("=== summary").nth(1).expect(&stdout);
-    assert!(summary.contains("total: 20 passed, 2 failed"), "{summary}");
+    assert!(summary.contains("total: 20 passed, 3 failed"), "{summary}");
+    // tsc's error, in the run's output and among the failures at the end.
+    assert!(
+        summary.contains(
+            "  openclaw typecheck (tsc): plugin/src/http.js(9,9): error TS2820: Type timout"
+        ),
+        "{summary}"
+    );
     assert!(
         summary.contains("  rust cli (tests/cli.rs): sends"),
         "{summary}"

@@ -1,3 +1,4 @@
+// @ts-check
 // Approval notices: a user who was given a pairing code is told once when they are approved.
 //
 // OpenClaw 2026.9.6 runs `openclaw pairing approve <channel> <code> --notify` in a CLI process
@@ -35,8 +36,8 @@ const keyOf = (account, sender) => `${PREFIX}${account}/${sender}`;
 export class ApprovalNotices {
   /**
    * @param {{kv: import("./kv.js").SqliteKv | import("./kv-redis.js").RedisKv,
-   *          readAllowFrom: (account: string) => Promise<string[]>,
-   *          notify: (account: string, sender: string, since: number) => Promise<void>,
+   *          readAllowFrom: (account: string) => Promise<unknown[]>,
+   *          notify: (account: string, sender: string, since: number) => Promise<unknown>,
    *          log?: {warn?: Function, error?: Function}, now?: () => number}} deps
    */
   constructor({ kv, readAllowFrom, notify, log, now }) {

@@ -1,3 +1,4 @@
+// @ts-check
 // The OpenClaw channel: adapters that translate OpenClaw's calls into the component's exports.
 // No KakaoWork knowledge lives here; the component (through runtime.js) has all of it.
 import { randomUUID } from "node:crypto";
@@ -63,7 +64,7 @@ export class AmbiguousSendError extends Error {
 const HOLD_SEND = /^(before|after):(.+)$/.exec(process.env.KAKAOWORK_TEST_HOLD_SEND ?? "");
 
 async function holdForTest(stage) {
-  if (HOLD_SEND?.[1] !== stage) return;
+  if (!HOLD_SEND || HOLD_SEND[1] !== stage) return;
   // The pid: OpenClaw's CLI runs the command in a process of its own, in a session of its own.
   writeFileSync(HOLD_SEND[2], String(process.pid));
   await new Promise(() => setInterval(() => {}, 1 << 30));
@@ -130,7 +131,8 @@ async function probeAccount({ account, cfg }) {
       elapsedMs: Number(p.elapsedMs),
     };
   } catch (e) {
-    const tag = e instanceof ChannelError ? (e.payload?.tag ?? "config") : "error";
+    // Config issues (a list) have no tag.
+    const tag = e instanceof ChannelError ? ((Array.isArray(e.payload) ? undefined : e.payload?.tag) ?? "config") : "error";
     return { ok: false, error: e.message, kind: tag === "authentication" ? "auth" : tag };
   }
 }
@@ -141,6 +143,7 @@ const gatewayBase = (cfg) => `http://127.0.0.1:${cfg?.gateway?.port ?? 18789}`;
 /**
  * The account's status, with the callback URL to register in KakaoWork (its token included):
  * shown on request (`openclaw channels status --json`), never in a log line.
+ * @param {{account: any, cfg: any, runtime?: object, probe?: unknown}} params
  */
 async function buildAccountSnapshot({ account, cfg, runtime, probe }) {
   const snapshot = {
@@ -255,6 +258,7 @@ export const kakaoPlugin = createChatChannelPlugin({
  * message ids; `not_sent` when no part left, or when the first parts were stored and the rest
  * never left (the same key then posts only the rest); `unresolved` when a part may or may not
  * have been posted. A batch of several payloads is not this plugin's to prove.
+ * @returns {Promise<import("openclaw/plugin-sdk/channel-message").ChannelMessageUnknownSendReconciliationResult>}
  */
 export async function reconcileUnknownSend(ctx) {
   if ((ctx.payloads?.length ?? 0) !== 1) {
@@ -302,7 +306,8 @@ export const DURABLE_FINAL_CAPABILITIES = Object.freeze({
 /** OpenClaw's `message` adapter, from the outbound adapter's send functions: one send path. */
 const derived = createChannelMessageAdapterFromOutbound({
   id: CHANNEL_ID,
-  outbound: kakaoPlugin.outbound,
+  // Given above, so there.
+  outbound: /** @type {NonNullable<typeof kakaoPlugin.outbound>} */ (kakaoPlugin.outbound),
   capabilities: { ...DURABLE_FINAL_CAPABILITIES },
 });
 kakaoPlugin.message = {

@@ -1,3 +1,4 @@
+// @ts-check
 // The component as the main thread sees it: a pool of workers, each owning one instance (see
 // worker.js), so that a call waiting on KakaoWork in one never holds a callback in another; the
 // bridge that answers their HTTP, pairing and (on Redis) KV imports here (Node's network; the
@@ -7,6 +8,14 @@ import { Worker, MessageChannel } from "node:worker_threads";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { perform } from "./http.js";
+/** @import { Answer } from "./http.js" */
+/** @import { ChannelError as WitChannelError, ConfigIssue } from "../dist/component/interfaces/moltbot-channel-channel.js" */
+/** @import { Error as KvErrorPayload } from "../dist/component/interfaces/moltbot-channel-kv.js" */
+/** @import { Error as PairingError, Challenge } from "../dist/component/interfaces/moltbot-channel-pairing.js" */
+/**
+ * The `channel` exports as jco generates them from the WIT: what `call` takes and resolves with.
+ * @typedef {typeof import("../dist/component/interfaces/moltbot-channel-channel.js")} Channel
+ */
 
 /** Instances when `channels.kakao.workers` does not say (the Rust host's `serve` has 4 too). */
 export const DEFAULT_WORKERS = 4;
@@ -23,6 +32,10 @@ export const DEFAULT_URGENT_WAIT_MS = 3_000;
 
 /** An export's error (`channel-error`, or the config issues of `configure`). */
 export class ChannelError extends Error {
+  /**
+   * @param {string} fn
+   * @param {WitChannelError | ConfigIssue[]} payload
+   */
   constructor(fn, payload) {
     super(describe(payload));
     this.name = "ChannelError";
@@ -39,28 +52,31 @@ export class TrapError extends Error {
   }
 }
 
+/** @param {WitChannelError | ConfigIssue[]} p */
 function describe(p) {
   if (Array.isArray(p)) {
     return p.map((i) => `${i.path}: ${i.message} (fix: ${i.fix})`).join("\n");
   }
   if (!p || typeof p !== "object") return String(p);
-  const v = p.val;
   switch (p.tag) {
     case "not-configured":
       return "the KakaoWork channel is not configured";
     case "authentication":
-      return `KakaoWork rejected the app key (${v.code}: ${v.message}); check appKey, keyFile or KAKAOWORK_APP_KEY`;
+      return `KakaoWork rejected the app key (${p.val.code}: ${p.val.message}); check appKey, keyFile or KAKAOWORK_APP_KEY`;
     case "rate-limited":
     case "api":
-      return `KakaoWork answered ${v.httpStatus} ${v.code}: ${v.message}`;
+      return `KakaoWork answered ${p.val.httpStatus} ${p.val.code}: ${p.val.message}`;
     case "deferred":
-      return `deferred: try again in ${v} ms`;
+      return `deferred: try again in ${p.val} ms`;
     case "timeout":
       return "the request to KakaoWork timed out";
     case "transport":
-      return `could not reach KakaoWork: ${v.message}`;
-    default:
+      return `could not reach KakaoWork: ${p.val.message}`;
+    default: {
+      // Also a case this host does not know yet (a newer guest), with or without a value.
+      const v = /** @type {unknown} */ (p.val);
       return v === undefined ? p.tag : `${p.tag}: ${typeof v === "string" ? v : JSON.stringify(v)}`;
+    }
   }
 }
 
@@ -85,7 +101,8 @@ export class ComponentHost {
   /**
    * @param {{componentDir: string, state: {kind: "sqlite", path: string, prefix?: string}
    *          | {kind: "redis", store: import("./kv-redis.js").RedisKv},
-   *          workers?: number, queueLimit?: number, callDeadlineMs?: number}} opts
+   *          workers?: number, queueLimit?: number, callDeadlineMs?: number,
+   *          urgentWaitMs?: number}} opts
    *   where the KV import keeps its entries: a SQLite file each worker opens, or a Redis store
    *   on this thread; how many instances; how many calls may wait; how long one may run
    */
@@ -103,6 +120,11 @@ export class ComponentHost {
      * The host's pairing store (`moltbot:channel/pairing`): OpenClaw's, once the gateway sets it.
      * Without one, nobody is approved and no request can be recorded.
      */
+    /**
+     * @type {{readAllowFrom: (account: string) => Promise<unknown[]>,
+     *         upsertRequest: (account: string, sender: string) =>
+     *           Promise<{code: string, created?: boolean, reply?: string | null} | null | undefined>}}
+     */
     this.pairing = {
       readAllowFrom: async () => [],
       upsertRequest: async () => {
@@ -110,13 +132,19 @@ export class ComponentHost {
       },
     };
     /** What happened so far, for status and tests; `takenFor` counts the calls by function. */
+    /** @type {{taken: number, takenFor: Record<string, number>, refused: number, replaced: number, started: number}} */
     this.stats = { taken: 0, takenFor: {}, refused: 0, replaced: 0, started: 0 };
+    /** @type {Slot[]} */
     this.slots = [];
+    /** @type {Task[]} */
     this.urgent = [];
+    /** @type {Task[]} */
     this.normal = [];
+    /** @type {unknown[] | null} */
     this.configureArgs = null;
     this.generation = 0;
     this.closed = false;
+    /** @type {Promise<Map<string, WebAssembly.Module>> | null} */
     this.modules = null;
   }
 
@@ -131,7 +159,7 @@ export class ComponentHost {
     if (!this.modules) {
       const names = readdirSync(this.componentDir).filter((f) => f.endsWith(".wasm"));
       this.modules = Promise.all(
-        names.map(async (n) => [n, await WebAssembly.compile(readFileSync(join(this.componentDir, n)))]),
+        names.map(async (n) => /** @type {const} */ ([n, await WebAssembly.compile(readFileSync(join(this.componentDir, n)))])),
       ).then((pairs) => new Map(pairs));
       this.modules.catch(() => {
         this.modules = null;
@@ -144,6 +172,7 @@ export class ComponentHost {
     const flag = new SharedArrayBuffer(4);
     const signal = new Int32Array(flag);
     const { port1, port2 } = new MessageChannel();
+    /** @type {Slot} */
     const slot = { task: null, ready: false, generation: -1, port: port1, worker: null, dead: false };
     this.slots.push(slot);
     this.stats.started += 1;
@@ -175,7 +204,8 @@ export class ComponentHost {
           transferList: [port2],
         });
         slot.worker.on("message", (m) => this.#onMessage(slot, m));
-        slot.worker.on("error", (e) => this.#died(slot, `it failed: ${e?.message ?? e}`));
+        // Whatever the worker threw, an Error or not.
+        slot.worker.on("error", (/** @type {any} */ e) => this.#died(slot, `it failed: ${e?.message ?? e}`));
         slot.worker.on("exit", (code) => this.#died(slot, `it exited with code ${code}`));
       },
       (e) => {
@@ -270,7 +300,8 @@ export class ComponentHost {
         }
         return;
       }
-      const task = this.urgent.shift() ?? this.normal.shift();
+      // The loop's condition: one of the queues holds a call.
+      const task = /** @type {Task} */ (this.urgent.shift() ?? this.normal.shift());
       clearTimeout(task.expiry);
       this.#run(slot, task);
     }
@@ -307,16 +338,30 @@ export class ComponentHost {
     slot.worker.postMessage({ id: task.id, fn: task.fn, args: task.args });
   }
 
-  /** Answers one import call from a worker; never throws. */
+  /**
+   * Answers one import call from a worker; never throws.
+   * @param {string} kind
+   * @param {any[]} args as the guest passed them
+   * @returns {Promise<Answer<unknown, unknown>>}
+   */
   async #answer(kind, args) {
     if (kind === "http") return perform(args[0], this.endpoints);
     if (kind.startsWith("kv.")) return this.#kv(kind.slice(3), args);
+    return this.#pairing(kind, args);
+  }
+
+  /**
+   * @param {string} kind
+   * @param {any[]} args
+   * @returns {Promise<Answer<string[] | Challenge | undefined, PairingError>>}
+   */
+  async #pairing(kind, args) {
     try {
       if (kind === "pairing.readAllowFrom") {
-        return { ok: (await this.pairing.readAllowFrom(...args)).map(String) };
+        return { ok: (await this.pairing.readAllowFrom(args[0])).map(String) };
       }
       if (kind === "pairing.upsertRequest") {
-        const c = await this.pairing.upsertRequest(...args);
+        const c = await this.pairing.upsertRequest(args[0], args[1]);
         return { ok: c ? { code: c.code, created: Boolean(c.created), reply: c.reply ?? undefined } : undefined };
       }
       return { err: { tag: "other", val: `unknown host call ${kind}` } };
@@ -325,17 +370,28 @@ export class ComponentHost {
     }
   }
 
+  /**
+   * @param {string} op
+   * @param {any[]} args
+   * @returns {Promise<Answer<unknown, KvErrorPayload>>}
+   */
   async #kv(op, args) {
     if (!this.kv || !["get", "set", "delete", "compareAndSwap", "listKeys"].includes(op)) {
       return { err: { tag: "other", val: `no KV operation ${op} on this thread` } };
     }
     try {
-      return { ok: await this.kv[op](...args) };
+      return { ok: await /** @type {any} */ (this.kv)[op](...args) };
     } catch (e) {
       return { err: e?.payload ?? { tag: "unavailable", val: String(e?.message ?? e) } };
     }
   }
 
+  /**
+   * @param {string} fn
+   * @param {unknown[]} args
+   * @param {boolean} urgent
+   * @returns {Promise<any>}
+   */
   #enqueue(fn, args, urgent) {
     if (this.closed) return Promise.reject(new PoolError("closed", "the KakaoWork plugin was shut down"));
     const waiting = this.urgent.length + this.normal.length;
@@ -351,6 +407,7 @@ export class ComponentHost {
       );
     }
     return new Promise((resolve, reject) => {
+      /** @type {Task} */
       const task = { id: ++taskIds, fn, args, resolve, reject };
       if (urgent) {
         // KakaoWork waits only briefly for a callback's answer: past that, a quick refusal.
@@ -367,12 +424,24 @@ export class ComponentHost {
     });
   }
 
-  /** Calls an export of the `channel` interface by its JavaScript name (`checkPolicy`, ...). */
+  /**
+   * Calls an export of the `channel` interface by its JavaScript name (`checkPolicy`, ...).
+   * @template {keyof Channel} F
+   * @param {F} fn
+   * @param {Parameters<Channel[F]>} args
+   * @returns {Promise<ReturnType<Channel[F]>>}
+   */
   call(fn, ...args) {
     return this.#enqueue(fn, args, false);
   }
 
-  /** As `call`, ahead of every other waiting call: KakaoWork waits for a callback's answer. */
+  /**
+   * As `call`, ahead of every other waiting call: KakaoWork waits for a callback's answer.
+   * @template {keyof Channel} F
+   * @param {F} fn
+   * @param {Parameters<Channel[F]>} args
+   * @returns {Promise<ReturnType<Channel[F]>>}
+   */
   callUrgent(fn, ...args) {
     return this.#enqueue(fn, args, true);
   }
@@ -394,3 +463,16 @@ export class ComponentHost {
 }
 
 let taskIds = 0;
+
+/**
+ * A call waiting for, or held by, an instance.
+ * @typedef {{id: number, fn: string, args: unknown[], resolve: (value: any) => void,
+ *            reject: (reason: unknown) => void, expiry?: NodeJS.Timeout}} Task
+ */
+/**
+ * A worker and the call it holds.
+ * @typedef {{task: Task | null, ready: boolean, generation: number,
+ *            port: import("node:worker_threads").MessagePort,
+ *            worker: import("node:worker_threads").Worker | null, dead: boolean,
+ *            timer?: NodeJS.Timeout}} Slot
+ */

@@ -1,9 +1,11 @@
+// @ts-check
 // The host's part of the configuration: the `channels.kakao` section, the App Key of each
 // account (inline `appKey`, then `keyFile`, then KAKAOWORK_APP_KEY for the default account) and
 // the redacted copy the guest gets. Everything else (accounts, defaults, validation) is parsed
 // by the guest's `configure`, the one place that knows the section's rules.
 import { readFileSync } from "node:fs";
 import { createHash, createHmac } from "node:crypto";
+/** @import { CredentialSource } from "../dist/component/interfaces/moltbot-channel-channel.js" */
 
 export const CHANNEL_ID = "kakao";
 export const APP_KEY_ENV = "KAKAOWORK_APP_KEY";
@@ -68,12 +70,13 @@ export function appKeyProblem(key) {
 /**
  * Resolves each account's App Key. `accounts` is what the guest's `configure` reported (ids
  * and which is the default); the raw section gives the key material.
- * @returns {Map<string, {source: string, key?: string}>}
+ * @returns {Map<string, {source: CredentialSource, key?: string}>}
  */
 export function resolveCredentials(section, accountIds, defaultAccount, env = process.env) {
   const rawAccounts =
     section.accounts && typeof section.accounts === "object" ? section.accounts : {};
   const byId = new Map(Object.entries(rawAccounts).map(([k, v]) => [normalizeAccountId(k), { k, v }]));
+  /** @type {Map<string, {source: CredentialSource, key?: string}>} */
   const out = new Map();
   const envKey = typeof env[APP_KEY_ENV] === "string" ? env[APP_KEY_ENV].trim() : "";
   for (const id of accountIds) {
@@ -104,7 +107,8 @@ export function resolveCredentials(section, accountIds, defaultAccount, env = pr
     } else {
       out.set(id, { source: "none" });
     }
-    const why = out.get(id).key === undefined ? undefined : appKeyProblem(out.get(id).key);
+    const key = out.get(id)?.key;
+    const why = key === undefined ? undefined : appKeyProblem(key);
     if (why) {
       // Refused here, naming the account, rather than throwing later in a request's headers;
       // the key itself is not shown.

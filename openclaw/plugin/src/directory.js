@@ -1,9 +1,12 @@
+// @ts-check
 // OpenClaw's directory adapter over the component's directory exports: members as `user:<id>`
 // peers, the bot's group conversations as `conversation:<id>` groups. The component reads the
 // pages and filters by the query; this file only maps the records.
 import { channelFor } from "./runtime.js";
 import { withRetries } from "./send.js";
+/** @import { DirectoryKind, DirectoryListing } from "../dist/component/interfaces/moltbot-channel-channel.js" */
 
+/** @param {import("../dist/component/interfaces/moltbot-channel-channel.js").Member} m */
 const peer = (m) => ({
   kind: "user",
   id: `user:${m.id}`,
@@ -15,14 +18,21 @@ const peer = (m) => ({
 const limited = (entries, limit) =>
   Number.isInteger(limit) && limit > 0 ? entries.slice(0, limit) : entries;
 
+/**
+ * The entries of one kind: the guest answers in the kind it was asked.
+ * @template {DirectoryKind & DirectoryListing["tag"]} K
+ * @param {K} kind
+ * @returns {Promise<Extract<DirectoryListing, {tag: K}>["val"]>}
+ */
 async function list(cfg, accountId, kind, query) {
   const { host } = await channelFor(cfg);
   const listing = await withRetries(() =>
     host.call("directory", { account: accountId ?? undefined, kind, query: query?.trim() || undefined }),
   );
-  return listing.val;
+  return /** @type {any} */ (listing.val);
 }
 
+/** @type {import("openclaw/plugin-sdk/channel-contract").ChannelDirectoryAdapter} */
 export const directory = {
   async self({ cfg, accountId }) {
     const { host } = await channelFor(cfg);

@@ -1,3 +1,4 @@
+// @ts-check
 // The gateway side: each account's callback path on OpenClaw's HTTP server. A callback goes to
 // the component's `handle-callback` (which authenticates, parses and decides policy); its answer
 // goes back to KakaoWork, its events to the agent through OpenClaw's inbound pipeline, and the
@@ -15,6 +16,11 @@ import { renderPresentation, agentButtons, isCommandButton } from "./presentatio
 import { getRuntime } from "./openclaw-runtime.js";
 import { mediaUrlsOf, withMedia } from "./media.js";
 import { CHANNEL_ID, sectionOf, resolveAccount } from "./config.js";
+/** @import { CallbackOutcome, InboundEvent } from "../dist/component/interfaces/moltbot-channel-channel.js" */
+/**
+ * An inbound event as the inbox hands it back: its time went through JSON as a decimal string.
+ * @typedef {Omit<InboundEvent, "timestampMs"> & {timestampMs: bigint | string}} StoredEvent
+ */
 
 // The guest refuses bodies over 64 KiB (413); reading one byte more is enough to know.
 const MAX_CALLBACK_BYTES = 64 * 1024 + 1;
@@ -74,6 +80,7 @@ export const CLICK_COMMAND_BODY = "[button click]";
  * a click on any other button (the agent's, with a value it chose) reaches the agent as the
  * component describes it, and its `commandBody` holds no text of the agent's, so that a value or
  * caption such as `/reset` is never run as a command in the clicking user's name.
+ * @param {Pick<InboundEvent, "kind" | "actionName" | "actionValue" | "text">} event
  */
 export function messageOf(event) {
   if (event.kind === "action" && isCommandButton(event.actionName)) {
@@ -86,7 +93,11 @@ export function messageOf(event) {
   return { bodyForAgent: event.text, rawBody: event.text, commandBody: event.text };
 }
 
-/** One inbound event to the agent; its replies go back to the event's conversation. */
+/**
+ * One inbound event to the agent; its replies go back to the event's conversation.
+ * @param {{cfg: any, accountId: string, host: import("./component.js").ComponentHost,
+ *          event: StoredEvent, log?: any}} params
+ */
 async function dispatchEvent({ cfg, accountId, host, event, log }) {
   const rt = getRuntime();
   const kind = event.chatType === "group" ? "group" : "direct";
@@ -172,14 +183,18 @@ async function dispatchEvent({ cfg, accountId, host, event, log }) {
           format: "markdown",
           idempotencyKey: `openclaw:reply:${event.messageId}:${part}`,
         });
-        return { messageId: receipt.messageId };
+        // OpenClaw reads a delivery's ids from `messageIds` (its `ChannelDeliveryResult`).
+        return { messageIds: receipt.messageId === undefined ? [] : [receipt.messageId] };
       },
-      onError: (e) => log?.error?.(`kakao: delivering the agent's reply failed: ${e?.message ?? e}`),
+      onError: (/** @type {any} */ e) => log?.error?.(`kakao: delivering the agent's reply failed: ${e?.message ?? e}`),
     },
   });
 }
 
-/** What a callback accepted, as inbox items: the plugin's replies first, then the events. */
+/**
+ * What a callback accepted, as inbox items: the plugin's replies first, then the events.
+ * @param {CallbackOutcome} outcome
+ */
 function inboxItems(outcome) {
   return [
     ...outcome.outbound.map((req) => ({ kind: "send", id: req.idempotencyKey, lane: req.target, body: req })),
@@ -229,6 +244,7 @@ const HOLD_FILE = process.env.KAKAOWORK_TEST_HOLD_INBOUND;
 
 async function onCallback(ctx, inbox, req, res) {
   const log = ctx.log;
+  /** @type {CallbackOutcome} */
   let outcome;
   let host;
   try {
@@ -326,10 +342,12 @@ export async function startAccount(ctx) {
   };
   drain();
   const timer = setInterval(drain, DRAIN_INTERVAL_MS);
-  await new Promise((resolve) => {
+  /** @type {Promise<void>} */
+  const stopped = new Promise((resolve) => {
     if (ctx.abortSignal.aborted) return resolve();
-    ctx.abortSignal.addEventListener("abort", resolve, { once: true });
+    ctx.abortSignal.addEventListener("abort", () => resolve(), { once: true });
   });
+  await stopped;
   clearInterval(timer);
   unregister();
 }

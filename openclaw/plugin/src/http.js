@@ -1,23 +1,33 @@
+// @ts-check
 // The `moltbot:channel/http` import, main-thread side: the capability check (the same
 // refusals as the Rust host's `host-test/src/http.rs`) and the request itself. The app key is
 // attached here, only towards the API origin of the account the request names; the guest never
 // sees it.
+/** @import { Request, Response, Error as HttpError } from "../dist/component/interfaces/moltbot-channel-http.js" */
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MAX_TIMEOUT_MS = 30_000;
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
+/** @type {(val: string) => HttpError} */
 const denied = (val) => ({ tag: "denied", val });
+/** @type {(message: string, maybeDelivered: boolean) => HttpError} */
 const transport = (message, maybeDelivered) => ({
   tag: "transport",
   val: { message, maybeDelivered },
 });
 
 /**
+ * An import's answer as the worker passes it on (worker.js): its value, or its WIT error.
+ * @template T, E
+ * @typedef {{ok: T, err?: undefined} | {ok?: undefined, err: E}} Answer
+ */
+
+/**
  * Which endpoint and credential a request gets, or why it is refused.
- * @param {{url: string, headers: [string, string][], account?: string}} req
+ * @param {Pick<Request, "url" | "headers" | "account">} req
  * @param {Map<string, {origin: string, key?: string}>} endpoints by account id
- * @returns {{ok: {url: URL, key?: string}} | {err: object}}
+ * @returns {Answer<{url: URL, key?: string}, HttpError>}
  */
 export function authorize(req, endpoints) {
   let url;
@@ -82,6 +92,7 @@ async function readCapped(body, cap) {
  * @returns {[string, string][]}
  */
 export function wantedHeaders(headers, req) {
+  /** @type {[string, string][]} */
   const out = [];
   for (const name of new Set((req.responseHeaders ?? []).map((n) => n.toLowerCase()))) {
     const value = headers.get(name);
@@ -90,12 +101,16 @@ export function wantedHeaders(headers, req) {
   return out;
 }
 
+const TIMED_OUT = Symbol("timed out");
+
 /**
  * Performs a guest request. Never throws: the answer is `{ok: response}` or `{err: error}` in
  * the WIT's shapes.
+ * @param {Request} req
+ * @param {Map<string, {origin: string, key?: string}>} endpoints by account id
+ * @param {{maxResponseBytes?: number, defaultTimeoutMs?: number}} [opts]
+ * @returns {Promise<Answer<Response, HttpError>>}
  */
-const TIMED_OUT = Symbol("timed out");
-
 export async function perform(req, endpoints, opts = {}) {
   const auth = authorize(req, endpoints);
   if (auth.err) return auth;
@@ -108,13 +123,16 @@ export async function perform(req, endpoints, opts = {}) {
   const signal = AbortSignal.timeout(timeoutMs);
   // The deadline holds even for a `fetch` that ignores its signal (a gateway may replace the
   // global one): whichever settles first, the answer or the deadline, decides.
+  /** @type {Promise<typeof TIMED_OUT>} */
   const deadline = new Promise((resolve) => signal.addEventListener("abort", () => resolve(TIMED_OUT), { once: true }));
   let resp;
   try {
     resp = await Promise.race([deadline, fetch(url, {
       method: req.method === "post" ? "POST" : "GET",
       headers,
-      body: req.method === "post" ? (req.body ?? new Uint8Array(0)) : undefined,
+      // The guest's bytes come in an ArrayBuffer of their own (copied out of the worker), never
+      // a shared one, which is all that `fetch` asks.
+      body: req.method === "post" ? /** @type {Uint8Array<ArrayBuffer>} */ (req.body ?? new Uint8Array(0)) : undefined,
       // A redirect could carry the key elsewhere: never follow one.
       redirect: "manual",
       signal,

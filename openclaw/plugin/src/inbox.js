@@ -1,3 +1,4 @@
+// @ts-check
 // Durable inbound: what a callback accepted (events for the agent, replies the plugin left to
 // the host) is stored in the plugin's state before KakaoWork gets its answer, and is fed to the
 // agent from there. KakaoWork never sends a callback twice, so a crash between its answer and
@@ -69,9 +70,13 @@ export class Inbox {
     return keys;
   }
 
-  /** Runs the given items (or every stored item of `account`) that nobody holds. */
+  /**
+   * Runs the given items (or every stored item of `account`) that nobody holds.
+   * @param {{account?: string, keys?: string[]}} which
+   */
   async drain({ account, keys }) {
-    const list = keys ?? (await this.kv.listKeys(`${PREFIX}${encodeURIComponent(account)}/`));
+    // Without keys, an account is given.
+    const list = keys ?? (await this.kv.listKeys(`${PREFIX}${encodeURIComponent(/** @type {string} */ (account))}/`));
     const started = [];
     for (const key of list) {
       if (this.running.has(key)) continue;

@@ -1,3 +1,4 @@
+// @ts-check
 // The `moltbot:channel/kv` import on Redis, in the Rust host's layout (`host-test/src/kv/redis.rs`),
 // so that an OpenClaw gateway and `kakaowork-host --state redis://…` share one rate budget, one set
 // of send ledgers and one key-id salt:
@@ -17,11 +18,15 @@ export const REDIS_NAMESPACE = "kakaowork-channel/";
 const COLLECT_AFTER_MS = 3600 * 1000;
 const TIMEOUT_MS = 2000;
 
+/** @type {typeof import("@redis/client") | null} */
 let clientModule = null;
 async function redisClient() {
   try {
-    // node-redis, bundled into one file by the build (see scripts/build.js for why).
-    clientModule ??= await import("../dist/redis-client.cjs");
+    // node-redis, bundled into one file by the build (see scripts/build.js for why); its types
+    // are those of the package it was bundled from.
+    clientModule ??= /** @type {typeof import("@redis/client")} */ (
+      /** @type {unknown} */ (await import("../dist/redis-client.cjs"))
+    );
     return clientModule;
   } catch (e) {
     throw new KvError(
@@ -106,9 +111,12 @@ export class RedisKv {
     );
   }
 
-  /** The socket options: TLS with the configured CA for rediss://. */
+  /**
+   * The socket options: TLS with the configured CA for rediss://.
+   * @returns {import("@redis/client").RedisClientOptions["socket"]}
+   */
   #socket() {
-    const socket = { connectTimeout: TIMEOUT_MS, reconnectStrategy: false };
+    const socket = { connectTimeout: TIMEOUT_MS, reconnectStrategy: /** @type {const} */ (false) };
     if (!this.tls) return socket;
     let ca;
     if (this.ca) {
@@ -183,12 +191,23 @@ export class RedisKv {
     return ttlMs === undefined || ttlMs === null ? null : this.now() + Number(ttlMs);
   }
 
+  // The `kv` import's operations, as SqliteKv's (kv.js), answered asynchronously.
+
+  /**
+   * @param {string} key
+   * @returns {Promise<Uint8Array | undefined>}
+   */
   async get(key) {
     checkKey(key);
     const raw = await this.#run((c) => c.sendCommand(["GET", this.#key(key)]));
     return decode(raw, this.now());
   }
 
+  /**
+   * @param {string} key
+   * @param {Uint8Array} value
+   * @param {bigint | number | undefined} [ttlMs]
+   */
   async set(key, value, ttlMs) {
     checkKey(key);
     checkValue(value);
@@ -198,11 +217,19 @@ export class RedisKv {
     await this.#run((c) => c.sendCommand(args));
   }
 
+  /** @param {string} key */
   async delete(key) {
     checkKey(key);
     await this.#run((c) => c.sendCommand(["DEL", this.#key(key)]));
   }
 
+  /**
+   * @param {string} key
+   * @param {Uint8Array | undefined} expected
+   * @param {Uint8Array | undefined} next
+   * @param {bigint | number | undefined} [ttlMs]
+   * @returns {Promise<boolean>}
+   */
   async compareAndSwap(key, expected, next, ttlMs) {
     checkKey(key);
     if (next) checkValue(next);
@@ -226,6 +253,10 @@ export class RedisKv {
     return Number(swapped) === 1;
   }
 
+  /**
+   * @param {string} prefix
+   * @returns {Promise<string[]>}
+   */
   async listKeys(prefix) {
     const pattern = globEscape(this.#key(prefix));
     const now = this.now();

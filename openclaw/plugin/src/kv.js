@@ -1,3 +1,4 @@
+// @ts-check
 // The `moltbot:channel/kv` import: SQLite through Node's built-in `node:sqlite`, in the same
 // table layout and with the same semantics as the Rust host's store (`host-test/src/kv.rs`):
 // TTLs on absolute wall-clock time, compare-and-swap in an IMMEDIATE transaction so that it is
@@ -5,6 +6,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { mkdirSync, openSync, closeSync, chmodSync } from "node:fs";
 import { dirname } from "node:path";
+/** @import { Error as KvErrorPayload } from "../dist/component/interfaces/moltbot-channel-kv.js" */
 
 export const MAX_KEY_BYTES = 512;
 export const MAX_VALUE_BYTES = 1024 * 1024;
@@ -15,12 +17,17 @@ const LIVE = "(expires_at IS NULL OR expires_at > ?)";
 
 /** A KV error as the WIT's `kv.error` variant. */
 export class KvError extends Error {
+  /**
+   * @param {KvErrorPayload["tag"]} tag
+   * @param {string} [val] absent for `too-large`, the one case without a value
+   */
   constructor(tag, val) {
     super(val === undefined ? tag : `${tag}: ${val}`);
-    this.payload = val === undefined ? { tag } : { tag, val };
+    this.payload = /** @type {KvErrorPayload} */ (val === undefined ? { tag } : { tag, val });
   }
 }
 
+/** @param {string} key */
 export function checkKey(key) {
   if (key.length === 0) throw new KvError("invalid-key", "the key is empty");
   const n = Buffer.byteLength(key, "utf8");
@@ -29,6 +36,7 @@ export function checkKey(key) {
   }
 }
 
+/** @param {Uint8Array} v */
 export function checkValue(v) {
   if (v.byteLength > MAX_VALUE_BYTES) throw new KvError("too-large");
 }
@@ -110,16 +118,25 @@ export class SqliteKv {
     }
   }
 
+  /**
+   * @param {string} key
+   * @returns {Uint8Array | undefined}
+   */
   get(key) {
     checkKey(key);
     try {
       const row = this.stmt.get.get(this.prefix + key, this.now());
-      return row ? new Uint8Array(row.value) : undefined;
+      return row ? new Uint8Array(/** @type {Uint8Array} */ (row.value)) : undefined;
     } catch (e) {
       throw unavailable(e);
     }
   }
 
+  /**
+   * @param {string} key
+   * @param {Uint8Array} value
+   * @param {bigint | number | undefined} [ttlMs]
+   */
   set(key, value, ttlMs) {
     checkKey(key);
     checkValue(value);
@@ -131,6 +148,7 @@ export class SqliteKv {
     this.#wrote();
   }
 
+  /** @param {string} key */
   delete(key) {
     checkKey(key);
     try {
@@ -140,6 +158,13 @@ export class SqliteKv {
     }
   }
 
+  /**
+   * @param {string} key
+   * @param {Uint8Array | undefined} expected
+   * @param {Uint8Array | undefined} next
+   * @param {bigint | number | undefined} [ttlMs]
+   * @returns {boolean}
+   */
   compareAndSwap(key, expected, next, ttlMs) {
     checkKey(key);
     if (next) checkValue(next);
@@ -151,7 +176,7 @@ export class SqliteKv {
       this.db.exec("BEGIN IMMEDIATE");
       try {
         const row = this.stmt.get.get(k, this.now());
-        const current = row ? new Uint8Array(row.value) : undefined;
+        const current = row ? new Uint8Array(/** @type {Uint8Array} */ (row.value)) : undefined;
         if (sameBytes(current, expected)) {
           if (next) this.stmt.set.run(k, next, this.#expiry(ttlMs));
           else this.stmt.del.run(k);
@@ -169,12 +194,16 @@ export class SqliteKv {
     return swapped;
   }
 
+  /**
+   * @param {string} prefix
+   * @returns {string[]}
+   */
   listKeys(prefix) {
     const p = this.prefix + prefix;
     try {
       return this.stmt.list
         .all(p, p, this.now())
-        .map((r) => r.key.slice(this.prefix.length));
+        .map((r) => String(r.key).slice(this.prefix.length));
     } catch (e) {
       throw unavailable(e);
     }

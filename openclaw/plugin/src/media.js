@@ -1,3 +1,4 @@
+// @ts-check
 // Media in a send: KakaoWork shows an image by its URL (the component turns a markdown image of
 // an image URL into an `image_link` block, and any other URL into a link). A local file would
 // need KakaoWork's upload (`conversations.upload`, then `messages.send_attachments`), whose

@@ -1,6 +1,10 @@
+// @ts-check
 // The `PluginRuntime` OpenClaw hands the plugin at load time (used by the gateway's inbound path).
+/** @import { PluginRuntime } from "openclaw/plugin-sdk/channel-core" */
+/** @type {PluginRuntime | null} */
 let runtime = null;
 
+/** @param {PluginRuntime} rt */
 export function setRuntime(rt) {
   runtime = rt;
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // OpenClaw's message presentation (a card's title, text, context, dividers and buttons) as a send
 // the component understands: markdown text and the WIT's `action-button`s. The component checks
 // KakaoWork's limits again; the limits here are what OpenClaw adapts a card to before rendering.
@@ -8,7 +9,9 @@ import {
   resolveMessagePresentationButtonAction,
 } from "openclaw/plugin-sdk/interactive-runtime";
 import { CHANNEL_ID } from "./config.js";
+/** @import { ActionButton, ButtonStyle } from "../dist/component/interfaces/moltbot-channel-channel.js" */
 
+/** @type {NonNullable<import("openclaw/plugin-sdk/channel-contract").ChannelOutboundAdapter["presentationCapabilities"]>} */
 export const PRESENTATION = {
   supported: true,
   buttons: true,
@@ -31,6 +34,7 @@ export const PRESENTATION = {
   },
 };
 
+/** @type {Record<string, ButtonStyle>} */
 const STYLES = { primary: "primary", success: "primary", danger: "danger" };
 
 /**
@@ -69,6 +73,7 @@ export function renderPresentation({ payload, presentation }) {
   const parts = [];
   if (presentation?.title) parts.push(`## ${presentation.title}`);
   if (rest.text?.trim()) parts.push(rest.text.trim());
+  /** @type {ActionButton[]} */
   const buttons = [];
   (presentation?.blocks ?? []).forEach((block, i) => {
     const path = `presentation.blocks[${i}]`;

@@ -1,3 +1,4 @@
+// @ts-check
 // One pool of component instances per process, configured from the current OpenClaw config: the
 // guest parses and validates `channels.kakao`; this file only resolves credentials, keeps the
 // HTTP allowlist in step with the guest's accounts, and knows where the state lives.
@@ -19,15 +20,29 @@ import {
   CHANNEL_ID,
 } from "./config.js";
 import { maybeRuntime } from "./openclaw-runtime.js";
+/** @import { ConfigureResult, CredentialStatus } from "../dist/component/interfaces/moltbot-channel-channel.js" */
+/**
+ * A configured component: the guest's view of the accounts, their keys, their callback tokens.
+ * @typedef {{result: ConfigureResult, credentials: ReturnType<typeof resolveCredentials>,
+ *            tokens: Map<string, string | null>}} Configured
+ */
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const COMPONENT_DIR = join(here, "..", "dist", "component");
 
+/** @type {ComponentHost | null} */
 let host = null;
-let configured = null; // { fingerprint, result, credentials }
+/** @type {({fingerprint: string} & Configured) | null} */
+let configured = null;
+/** @type {Promise<Configured> | null} */
 let configuring = null;
+/** @type {ApprovalNotices | null} */
 let notices = null;
-let state = null; // { key, spec, store }: where the state lives, and the host's view of it
+/**
+ * Where the state lives, and the host's view of it.
+ * @type {{key: string, spec: ReturnType<typeof stateSpec>, store: ReturnType<typeof openStore>} | null}
+ */
+let state = null;
 
 export { statePath };
 
@@ -53,6 +68,7 @@ function currentState() {
   return state;
 }
 
+/** @returns {ComponentHost} */
 function componentHost() {
   if (!host) {
     if (!existsSync(join(COMPONENT_DIR, "kakaowork_channel.js"))) {
@@ -63,7 +79,11 @@ function componentHost() {
     const { spec, store } = currentState();
     host = new ComponentHost({
       componentDir: COMPONENT_DIR,
-      state: spec.kind === "redis" ? { kind: "redis", store } : { kind: "sqlite", path: spec.path },
+      // A Redis spec opens a RedisKv (openStore).
+      state:
+        spec.kind === "redis"
+          ? { kind: "redis", store: /** @type {import("./kv-redis.js").RedisKv} */ (store) }
+          : { kind: "sqlite", path: spec.path },
     });
     reportStats(host);
   }
@@ -115,7 +135,8 @@ export async function stateSalt(store = hostKv()) {
   if (current) return Buffer.from(current);
   // Two processes may race: whoever wrote first wins, and both read the winner.
   await store.compareAndSwap(SALT_KEY, undefined, new Uint8Array(randomBytes(32)));
-  return Buffer.from(await store.get(SALT_KEY));
+  // Whoever won wrote it: it is there.
+  return Buffer.from(/** @type {Uint8Array} */ (await store.get(SALT_KEY)));
 }
 
 /**
@@ -153,6 +174,7 @@ function unsupported(section) {
   }));
 }
 
+/** @returns {Promise<Configured>} */
 async function configure(cfg) {
   const section = sectionOf(cfg);
   const refused = unsupported(section);
@@ -181,6 +203,7 @@ async function configure(cfg) {
     // The state cannot be reached (Redis down): a storage error, before any request.
     throw new ChannelError("configure", { tag: "storage", val: e?.payload?.val ?? String(e?.message ?? e) });
   }
+  /** @type {CredentialStatus[]} */
   const statuses = [...credentials].map(([account, c]) => ({
     account,
     source: c.source,
@@ -202,18 +225,24 @@ async function configure(cfg) {
  * unauthenticated callbacks: the configured secret, else the one the component made and keeps
  * in the state. `channel` is what `channelFor` gave (the token is cached with its configuration).
  */
+/**
+ * @param {{host: ComponentHost, tokens: Map<string, string | null>}} channel
+ * @param {string} account
+ * @returns {Promise<string | null>}
+ */
 export async function callbackToken({ host, tokens }, account) {
   if (!tokens.has(account)) {
     const token = (await host.call("callbackToken", account)) ?? null;
     tokens.set(account, token);
   }
-  return tokens.get(account);
+  return /** @type {string | null} */ (tokens.get(account));
 }
 
 /**
  * The configured component for this config; reconfigured when the section, the
  * environment's key or a key file's content changes. Rejects with a `ChannelError` whose payload lists the config
  * issues when the section is invalid.
+ * @returns {Promise<{host: ComponentHost} & Configured>}
  */
 export async function channelFor(cfg) {
   const section = sectionOf(cfg);
@@ -232,7 +261,7 @@ export async function channelFor(cfg) {
       configuring = null;
     }
   }
-  return { host: componentHost(), ...configured };
+  return { host: componentHost(), .../** @type {Configured} */ (configured) };
 }
 
 export { ChannelError, PoolError };

@@ -1,3 +1,4 @@
+// @ts-check
 // Where the plugin's state (rate budget, send ledgers, replay markers, caches, key-id salt,
 // approval records) lives: `channels.kakao.state` (a Redis URL), else `KAKAOWORK_STATE`, else
 // the SQLite file in OpenClaw's state directory. On Redis it is shared with every gateway and
@@ -27,7 +28,7 @@ export class StateConfigError extends Error {
 
 /**
  * Which store the section and environment ask for.
- * @returns {{kind: "redis", url: string, shown: string} | {kind: "sqlite", path: string}}
+ * @returns {{kind: "redis", url: string, shown: string, ca?: string} | {kind: "sqlite", path: string}}
  */
 export function stateSpec(section, env = process.env) {
   const fromConfig = section?.state;
@@ -47,7 +48,10 @@ export function stateSpec(section, env = process.env) {
   return { kind: "redis", url: value, shown: shownUrl(value), ca };
 }
 
-/** Opens the store of a spec (Redis connects on its first call). */
+/**
+ * Opens the store of a spec (Redis connects on its first call).
+ * @param {ReturnType<typeof stateSpec>} spec
+ */
 export function openStore(spec) {
   return spec.kind === "redis" ? new RedisKv(spec.url, { ca: spec.ca }) : new SqliteKv(spec.path);
 }
