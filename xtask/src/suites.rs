@@ -45,6 +45,11 @@ impl Selection {
         !matches!(self, Self::Rust)
     }
 
+    /// The guest's lints have no test names: they run with all of the Rust suites.
+    pub fn wants_guest_shape(&self) -> bool {
+        matches!(self, Self::All | Self::Rust)
+    }
+
     /// The type check is no test file and has no test names: it runs with all of OpenClaw.
     pub fn wants_typecheck(&self) -> bool {
         matches!(self, Self::All | Self::OpenClaw)
@@ -169,7 +174,75 @@ pub fn rust(root: &Path, tools: &Tools, selection: &Selection) -> Vec<SuiteResul
     }
     let mut parser = RustParser::default();
     let status = run_streamed(cmd, |line| parser.line(line));
+    let mut results = parser.finish(status, started.elapsed());
+    if selection.wants_guest_shape() {
+        results.push(guest_shape(root, tools));
+    }
+    results
+}
+
+/// The guest's lints, its function length among them (`clippy::too_many_lines` at the
+/// threshold in `clippy.toml`, switched on in `src/lib.rs`): quiet, so that it prints only what
+/// it finds, and checks nothing the test build did not compile already.
+fn guest_shape(root: &Path, tools: &Tools) -> SuiteResult {
+    banner("Rust guest: cargo clippy -q -p kakaowork-channel --lib (function length and lints)");
+    let started = Instant::now();
+    let mut cmd = command(cargo());
+    cmd.current_dir(root).env("PATH", &tools.path).args([
+        "clippy",
+        "-q",
+        "--locked",
+        "-p",
+        "kakaowork-channel",
+        "--lib",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    let mut parser = LintParser::default();
+    let status = run_streamed(cmd, |line| parser.line(line));
     parser.finish(status, started.elapsed())
+}
+
+const GUEST_SHAPE: &str = "guest lints (clippy, functions of at most 80 lines)";
+
+/// Reads clippy's output: each finding (`error: ...` then its `--> file:line`) is a failure.
+#[derive(Default)]
+pub struct LintParser {
+    findings: Vec<String>,
+    pending: Option<String>,
+}
+
+impl LintParser {
+    pub fn line(&mut self, line: &str) {
+        let t = line.trim();
+        if let Some(what) = t.strip_prefix("error: ") {
+            if !what.starts_with("could not compile") && !what.starts_with("aborting") {
+                self.pending = Some(what.to_owned());
+            }
+        } else if let Some(at) = t.strip_prefix("--> ")
+            && let Some(what) = self.pending.take()
+        {
+            self.findings.push(format!("{at}: {what}"));
+        }
+    }
+
+    pub fn finish(mut self, status: std::io::Result<ExitStatus>, time: Duration) -> SuiteResult {
+        self.findings.extend(self.pending.take());
+        let mut r = SuiteResult::new("rust", GUEST_SHAPE);
+        r.time = time;
+        match status {
+            Err(e) => r.problem = Some(format!("could not start cargo clippy: {e}")),
+            Ok(_) if !self.findings.is_empty() => {
+                r.failed = u32::try_from(self.findings.len()).unwrap_or(u32::MAX);
+                r.failures = self.findings;
+                r.reported = true;
+            }
+            Ok(s) if s.success() => (r.passed, r.reported) = (1, true),
+            Ok(s) => r.problem = Some(format!("{s} without a finding (see its output above)")),
+        }
+        r
+    }
 }
 
 /// Reads `cargo test`'s output: a suite per `Running` or `Doc-tests` header, closed by its
@@ -715,6 +788,30 @@ test at test/a.test.js:4:1
     }
 
     #[test]
+    fn clippy_findings_are_failures_and_a_clean_run_one_pass() {
+        let mut p = LintParser::default();
+        for l in [
+            "error: this function has too many lines (91/80)",
+            "   --> src/render/chunk.rs:147:1",
+            "    |",
+            "error: could not compile `kakaowork-channel` (lib) due to 1 previous error",
+        ] {
+            p.line(l);
+        }
+        let r = p.finish(exit(101), Duration::ZERO);
+        assert_eq!((r.passed, r.failed), (0, 1));
+        assert_eq!(
+            r.failures,
+            ["src/render/chunk.rs:147:1: this function has too many lines (91/80)"]
+        );
+        let r = LintParser::default().finish(exit(0), Duration::ZERO);
+        assert!(r.ok() && r.passed == 1 && r.reported);
+        // clippy missing or cargo failing for another reason: never a pass.
+        let r = LintParser::default().finish(exit(1), Duration::ZERO);
+        assert!(!r.ok() && r.problem.is_some());
+    }
+
+    #[test]
     fn filters() {
         assert_eq!(Selection::parse(None), Selection::All);
         assert_eq!(Selection::parse(Some("rust")), Selection::Rust);
@@ -730,6 +827,9 @@ test at test/a.test.js:4:1
         assert!(!Selection::Rust.wants_openclaw());
         assert!(!Selection::OpenClawFile("x".into()).wants_rust());
         assert!(Selection::Name("x".into()).wants_rust());
+        assert!(Selection::All.wants_guest_shape() && Selection::Rust.wants_guest_shape());
+        assert!(!Selection::OpenClaw.wants_guest_shape());
+        assert!(!Selection::Name("x".into()).wants_guest_shape());
         assert!(Selection::All.wants_typecheck() && Selection::OpenClaw.wants_typecheck());
         assert!(!Selection::OpenClawFile("x".into()).wants_typecheck());
         assert!(!Selection::Name("x".into()).wants_typecheck());
