@@ -156,7 +156,10 @@ fn the_directory_commands() {
         "cargo run -p host-test -- directory departments",
     );
     assert_eq!(rc, 0, "{err}");
-    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(
         rows,
         [

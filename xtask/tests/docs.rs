@@ -252,7 +252,10 @@ echo left open \\
         ]
     );
     assert_eq!(
-        ci_command("Run the tests (all):\n\n```bash\ncargo xtask test\n```\n", "Run the tests"),
+        ci_command(
+            "Run the tests (all):\n\n```bash\ncargo xtask test\n```\n",
+            "Run the tests"
+        ),
         Some("cargo xtask test".into())
     );
 }
