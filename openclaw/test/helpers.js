@@ -89,11 +89,11 @@ export async function startEmulator(t, args = []) {
 }
 
 /** The `openclaw` CLI of the pinned package, run with this private HOME. */
-export function openclaw(home, args, { env = {}, timeoutMs = 180_000, onChild } = {}) {
+export function openclaw(home, args, { env = {}, timeoutMs = 180_000, onChild, cwd = home } = {}) {
   const cli = join(PKG, "node_modules", "openclaw", "openclaw.mjs");
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], {
-      cwd: home,
+      cwd,
       env: {
         PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
         HOME: home,
@@ -119,8 +119,11 @@ export function openclaw(home, args, { env = {}, timeoutMs = 180_000, onChild } 
   });
 }
 
-/** A private OpenClaw HOME with this plugin installed from its directory (`--link`). */
-export async function openclawHome(t) {
+/**
+ * A private OpenClaw HOME with this plugin installed from its directory (`--link`); with
+ * `{ install: false }`, without it.
+ */
+export async function openclawHome(t, { install = true } = {}) {
   const home = tempDir(t, "oc-home");
   const { mkdirSync, writeFileSync } = await import("node:fs");
   mkdirSync(join(home, ".openclaw"), { recursive: true });
@@ -129,9 +132,67 @@ export async function openclawHome(t) {
     join(home, ".openclaw", "openclaw.json"),
     JSON.stringify({ logging: { file: join(home, "openclaw.log") } }, null, 2),
   );
-  const r = await openclaw(home, ["plugins", "install", "--link", join(PKG, "plugin"), "--force", "--accept-capabilities"]);
-  assertOk(r);
+  if (install) {
+    assertOk(await openclaw(home, ["plugins", "install", "--link", join(PKG, "plugin"), "--force", "--accept-capabilities"]));
+  }
   return home;
+}
+
+/**
+ * A command line as a POSIX shell splits it into words, for the commands the docs show: blanks
+ * separate words; '...' is literal; in "...", a backslash escapes $ ` " \ and nothing else; a
+ * backslash outside quotes escapes the next character. What would need a shell (variables,
+ * command substitution, globs, ~, pipes, redirections, ;, &) is refused rather than guessed.
+ */
+export function shellWords(line) {
+  const words = [];
+  let word = null;
+  let i = 0;
+  const refuse = (why) => {
+    throw new Error(`${why} at ${i} in: ${line}`);
+  };
+  while (i < line.length) {
+    const c = line[i];
+    if (c === " " || c === "\t") {
+      if (word !== null) words.push(word);
+      word = null;
+      i += 1;
+    } else if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) refuse("unclosed '");
+      word = (word ?? "") + line.slice(i + 1, end);
+      i = end + 1;
+    } else if (c === '"') {
+      word ??= "";
+      i += 1;
+      for (;;) {
+        if (i >= line.length) refuse('unclosed "');
+        const d = line[i];
+        if (d === '"') break;
+        if (d === "\\" && '$`"\\'.includes(line[i + 1] ?? "")) {
+          word += line[i + 1];
+          i += 2;
+        } else if (d === "$" || d === "`") {
+          refuse(`${d} in "..." needs a shell`);
+        } else {
+          word += d;
+          i += 1;
+        }
+      }
+      i += 1;
+    } else if (c === "\\") {
+      if (i + 1 >= line.length) refuse("a trailing backslash");
+      word = (word ?? "") + line[i + 1];
+      i += 2;
+    } else if ("$`|&;<>()*?[~#".includes(c) && !(c === "#" && word !== null) && !(c === "~" && word !== null)) {
+      refuse(`${c} needs a shell`);
+    } else {
+      word = (word ?? "") + c;
+      i += 1;
+    }
+  }
+  if (word !== null) words.push(word);
+  return words;
 }
 
 export function assertOk(r) {

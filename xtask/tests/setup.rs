@@ -321,3 +321,59 @@ fn a_failing_suite_does_not_stop_the_others_and_fails_the_run() {
     assert_eq!(row("works.test.js")[2..4], ["4", "0"]);
     assert_eq!(row("emulator (tests/emulator.rs)").last().unwrap(), "ok");
 }
+
+/// The README's command for the OpenClaw part, as a user types it: `cargo xtask` is the alias
+/// `.cargo/config.toml` defines as `run --package xtask --`, so the words after it are the
+/// xtask's own arguments, read here by the xtask itself.
+#[test]
+fn cargo_xtask_test_openclaw_fetches_node_24_builds_the_plugin_and_runs_only_the_openclaw_suites() {
+    const COMMAND: &str = "cargo xtask test openclaw";
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let config = std::fs::read_to_string(root.join(".cargo/config.toml")).unwrap();
+    assert!(
+        config.contains("xtask = \"run --package xtask --\""),
+        "{config}"
+    );
+    let args: Vec<&str> = COMMAND
+        .strip_prefix("cargo xtask ")
+        .unwrap()
+        .split_whitespace()
+        .collect();
+
+    let w = World::new("openclawonly");
+    w.user(0);
+    w.apt_get();
+    for f in ["gateway", "works"] {
+        std::fs::write(w.dir.join(format!("root/openclaw/test/{f}.test.js")), "").unwrap();
+    }
+    w.program("cargo", "exit 0");
+    w.program("npm", "exit 0");
+    let out = w.xtask(&args);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let log = w.log();
+    // No Node on PATH: the pinned Node 24 is fetched, then npm ci, the build, each test file.
+    assert_eq!(lines_starting(&log, "node24.sh").len(), 1, "{log}");
+    assert_eq!(
+        lines_starting(&log, "npm"),
+        ["npm ci --no-audit --no-fund", "npm run build"],
+        "{log}"
+    );
+    assert_eq!(
+        lines_starting(&log, "node --test"),
+        [
+            "node --test --test-concurrency=1 --test-reporter=spec test/gateway.test.js",
+            "node --test --test-concurrency=1 --test-reporter=spec test/works.test.js",
+        ],
+        "{log}"
+    );
+    // The OpenClaw suites only: no Rust suite.
+    assert!(lines_starting(&log, "cargo").is_empty(), "{log}");
+    let summary = stdout.split("=== summary").nth(1).expect(&stdout);
+    assert!(
+        summary.contains("gateway.test.js")
+            && summary.contains("works.test.js")
+            && !summary.contains("rust"),
+        "{summary}"
+    );
+}
