@@ -19,8 +19,8 @@
 //! | `modal/v1/<account>/<nonce>` | the message id a modal was opened from; consumed once | 24 h | [`crate::pipelines::inbound`] |
 //! | `cbcount/v1/<account>/<message>` | callbacks the message has had | 30 d | [`crate::pipelines::inbound`] |
 //!
-//! The hosts keep their own keys outside these prefixes (`inbox/v1/`, `openclaw-host/`,
-//! `host/`), in their own namespace of the store.
+//! The hosts keep their own keys outside these prefixes (the pairing store's `pair/v1/`,
+//! `inbox/v1/`, `openclaw-host/`, `host/`).
 
 use crate::model::text::concat;
 
