@@ -3,6 +3,7 @@
 //! It records every request so that tests can assert on what actually went over the wire.
 
 mod blockkit;
+pub mod control;
 mod directory;
 mod faults;
 mod http;
@@ -12,8 +13,8 @@ mod world;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::clock::Clock;
-use crate::http_server::Server;
+use crate::runtime::clock::Clock;
+use crate::serve::http_server::Server;
 use serde_json::Value;
 
 pub use directory::{Seed, SeedDepartment, SeedUser};
