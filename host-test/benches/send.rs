@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use host_test::bindings::moltbot::channel::http::{Error, Response};
-use host_test::clock::Clock;
-use host_test::config::{Prepared, prepare};
-use host_test::http::{HttpState, Outgoing, Transport};
-use host_test::kv::{Error as KvError, KvState, KvStore, MemoryKv};
-use host_test::random::RandomState;
+use host_test::runtime::clock::Clock;
+use host_test::runtime::config::{Prepared, prepare};
+use host_test::runtime::http::{HttpState, Outgoing, Transport};
+use host_test::runtime::kv::{Error as KvError, KvState, KvStore, MemoryKv};
+use host_test::runtime::random::RandomState;
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
 use host_test::wit::{CallbackRequest, SendRequest};
 use kakaowork_channel::contract::ports::MemoryKv as GuestKv;

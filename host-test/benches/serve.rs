@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use host_test::config::prepare;
-use host_test::delivery::deliver;
 use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions};
-use host_test::kv::{KvStore, MemoryKv};
-use host_test::pool::Pool;
+use host_test::runtime::config::prepare;
+use host_test::runtime::kv::{KvStore, MemoryKv};
+use host_test::runtime::pool::Pool;
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
 use host_test::serve::CallbackServer;
+use host_test::serve::delivery::deliver;
 use host_test::wit::SendRequest;
 use serde_json::json;
 
@@ -52,7 +52,7 @@ fn rig(rt: &'static Runtime) -> Rig {
     let env = HostEnv {
         http: Arc::new(prepared.policy.clone()),
         kv,
-        clock: host_test::clock::Clock::Real,
+        clock: host_test::runtime::clock::Clock::Real,
     };
     let configured = move || -> wasmtime::Result<Plugin> {
         let mut plugin = rt.instantiate(&env)?;
@@ -88,7 +88,7 @@ fn rig(rt: &'static Runtime) -> Rig {
             let report = deliver(
                 &mut agent,
                 &req,
-                &host_test::clock::Clock::Real,
+                &host_test::runtime::clock::Clock::Real,
                 50,
                 |_, _| {},
             )

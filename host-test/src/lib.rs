@@ -1,20 +1,13 @@
-//! A wasmtime host for the KakaoWork channel component: one module per import interface
-//! (state, configuration and `Host` impl together), the runtime that instantiates the
-//! component, a KakaoWork emulator, and the configuration loader that keeps secrets host-side.
+//! A wasmtime host for the KakaoWork channel component, by concern:
+//! - [`runtime`]: the wasmtime runtime that instantiates the component, with one module per
+//!   import interface (state, configuration and `Host` impl together), the configuration
+//!   loader that keeps secrets host-side, and the instance pool;
+//! - [`serve`]: the callback endpoint, the HTTP server under it, and the delivery loop;
+//! - [`emulator`]: a KakaoWork emulator and its control API.
+//!
+//! The `kakaowork-host` CLI (`main.rs`, `cli/`) is built on these.
 
-pub mod clock;
-pub mod config;
-pub mod delivery;
 pub mod emulator;
-pub mod emulator_control;
-pub mod http;
-pub mod http_server;
-pub mod inspect;
-pub mod kv;
-pub mod pairing;
-pub mod pool;
-pub mod random;
-pub mod redis_server;
 pub mod runtime;
 pub mod serve;
 

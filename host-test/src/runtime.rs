@@ -1,5 +1,16 @@
 //! The wasmtime side: one engine (pooling allocator, epoch interruption), one `InstancePre`,
-//! and a fresh store per instance with a memory limit and a deadline per call.
+//! and a fresh store per instance with a memory limit and a deadline per call. Its submodules
+//! are what it links and takes: one per import interface, the host's configuration, the
+//! inspectable memories of the sandbox tests, and the instance pool built on [`Plugin`].
+
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod inspect;
+pub mod kv;
+pub mod pairing;
+pub mod pool;
+pub mod random;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +22,11 @@ use wasmtime::{
 };
 
 use crate::bindings::{ChannelPlugin, ChannelPluginPre};
-use crate::clock::{Clock, ClockState};
-use crate::http::{GuestRequest, HttpPolicy, HttpState};
-use crate::kv::{KvState, KvStore};
-use crate::pairing::PairingState;
-use crate::random::RandomState;
+use crate::runtime::clock::{Clock, ClockState};
+use crate::runtime::http::{GuestRequest, HttpPolicy, HttpState};
+use crate::runtime::kv::{KvState, KvStore};
+use crate::runtime::pairing::PairingState;
+use crate::runtime::random::RandomState;
 use crate::wit;
 
 pub struct RuntimeOptions {
@@ -105,7 +116,7 @@ impl CompiledCache {
 
     /// Writes `bytes` and its MAC, each private to this user and renamed into place whole.
     fn write(&self, path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-        crate::kv::private_dir(&self.dir)?;
+        crate::runtime::kv::private_dir(&self.dir)?;
         let private = |to: &std::path::Path, data: &[u8]| -> std::io::Result<()> {
             use std::io::Write;
             let tmp = self.dir.join(format!(".{}.tmp", std::process::id()));

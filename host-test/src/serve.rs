@@ -1,7 +1,11 @@
 //! The host's callback endpoint: a real HTTP server that hands KakaoWork's callbacks to the
 //! plugin's `handle-callback`, answers with what it returns, reports inbound events, and
 //! delivers the messages the plugin left to the host (e.g. a pairing reply while the rate
-//! budget is spent).
+//! budget is spent). Its submodules: the HTTP server it (and the emulator) runs on, and the
+//! delivery loop it (and the CLI) sends with.
+
+pub mod delivery;
+pub mod http_server;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -10,9 +14,9 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 
-use crate::delivery::retry_hint;
-use crate::http_server::{Limits, Server};
-use crate::pool::{Pool, PoolError};
+use crate::runtime::pool::{Pool, PoolError};
+use crate::serve::delivery::retry_hint;
+use crate::serve::http_server::{Limits, Server};
 use crate::wit::{CallbackRequest, ChannelError, InboundEvent, SendRequest};
 
 /// Bodies are read up to one byte over the plugin's 64 KiB limit, so that it can answer 413.

@@ -6,11 +6,11 @@ mod common;
 
 use std::sync::Arc;
 
-use host_test::clock::Clock;
-use host_test::config::prepare;
-use host_test::http::HttpPolicy;
-use host_test::kv::{KvStore, SqliteKv};
-use host_test::pairing::{Pairing, PairingError};
+use host_test::runtime::clock::Clock;
+use host_test::runtime::config::prepare;
+use host_test::runtime::http::HttpPolicy;
+use host_test::runtime::kv::{KvStore, SqliteKv};
+use host_test::runtime::pairing::{Pairing, PairingError};
 use host_test::runtime::{HostEnv, Plugin};
 use host_test::wit::{ChatType, CredentialSource, DmPolicy, PolicyDecision};
 use serde_json::json;
@@ -142,7 +142,7 @@ fn concurrent_approvals_never_lose_one() {
 #[test]
 fn pairing_expires_after_an_hour_on_the_fake_clock() {
     let clock = Clock::fake(1_700_000_000_000);
-    let kv: Arc<dyn KvStore> = host_test::kv::MemoryKv::new();
+    let kv: Arc<dyn KvStore> = host_test::runtime::kv::MemoryKv::new();
     let mut p = instance(kv.clone(), &clock, json!({}));
     let (code, _) = code_of(
         p.check_policy(None, "77", ChatType::Direct)
@@ -198,7 +198,7 @@ fn configure_reports_each_account() {
         None,
     )
     .unwrap();
-    let kv: Arc<dyn KvStore> = host_test::kv::MemoryKv::new();
+    let kv: Arc<dyn KvStore> = host_test::runtime::kv::MemoryKv::new();
     let env = HostEnv {
         http: Arc::new(prepared.policy.clone()),
         kv: kv.clone(),

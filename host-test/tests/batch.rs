@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::cli::{Guarded, host, run};
 use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions};
-use host_test::redis_server::RedisServer;
+use host_test::runtime::kv::redis_server::RedisServer;
 
 fn temp(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("kw-batch-{name}-{}", std::process::id()));

@@ -160,7 +160,7 @@ fn the_agents_markdown_is_posted_as_blocks_the_emulator_accepts() {
     }];
     // Sent as a host sends it: its parts and the conversation's lookup exceed the burst.
     let clock = r.clock.clone();
-    let receipt = host_test::delivery::deliver(&mut r.plugin, &req, &clock, 20, |_, _| {})
+    let receipt = host_test::serve::delivery::deliver(&mut r.plugin, &req, &clock, 20, |_, _| {})
         .unwrap()
         .outcome
         .unwrap();

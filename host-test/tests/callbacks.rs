@@ -132,7 +132,7 @@ fn pairing_through_callbacks() {
     assert_eq!(t.emulator.posted().len(), posted.len());
 
     // The admin approves in the host's store, as `kakaowork-host pairing approve` does.
-    host_test::pairing::Pairing::new(&*t.kv, "default")
+    host_test::runtime::pairing::Pairing::new(&*t.kv, "default")
         .approve(t.clock.now_ms(), &code)
         .unwrap();
     let (status, modal) = t
@@ -427,7 +427,7 @@ fn a_pairing_reply_that_cannot_go_now_is_left_to_the_host() {
     };
     let report = {
         let mut p = t.plugin.lock().unwrap();
-        host_test::delivery::deliver(&mut p, &req, &t.clock, 20, |_, _| {}).unwrap()
+        host_test::serve::delivery::deliver(&mut p, &req, &t.clock, 20, |_, _| {}).unwrap()
     };
     let msg = report.outcome.unwrap().message_id.unwrap();
     let before = t.emulator.posted().len();

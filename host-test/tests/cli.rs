@@ -18,7 +18,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn pairing_from_a_serving_process_is_approved_from_the_command_line() {
-    use host_test::kv::{KvStore, Prefixed, SqliteKv};
+    use host_test::runtime::kv::{KvStore, Prefixed, SqliteKv};
     use std::sync::Arc;
     let dir = std::env::temp_dir().join(format!("kw-cli-pairing-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -28,7 +28,7 @@ fn pairing_from_a_serving_process_is_approved_from_the_command_line() {
         inner: SqliteKv::open(&dir.join("state.sqlite3")).unwrap(),
         prefix: "emulator/".into(),
     });
-    let prepared = host_test::config::prepare(
+    let prepared = host_test::runtime::config::prepare(
         serde_json::json!({"callbackSecret": "test-callback-secret-0123456789"}),
         Some("k"),
     )
@@ -36,7 +36,7 @@ fn pairing_from_a_serving_process_is_approved_from_the_command_line() {
     let env = host_test::runtime::HostEnv {
         http: Arc::new(prepared.policy.clone()),
         kv,
-        clock: host_test::clock::Clock::Real,
+        clock: host_test::runtime::clock::Clock::Real,
     };
     let rt =
         host_test::runtime::Runtime::new(host_test::component_bytes(), Default::default()).unwrap();

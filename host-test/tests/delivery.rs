@@ -8,12 +8,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use host_test::clock::Clock;
-use host_test::config::prepare;
-use host_test::delivery::retry_hint;
 use host_test::emulator::{Emulator, EmulatorOptions, Fault, Recorded};
-use host_test::kv::{KvStore, MemoryKv};
+use host_test::runtime::clock::Clock;
+use host_test::runtime::config::prepare;
+use host_test::runtime::kv::{KvStore, MemoryKv};
 use host_test::runtime::{HostEnv, Plugin};
+use host_test::serve::delivery::retry_hint;
 use host_test::wit::{ChannelError, SendReceipt, SendRequest};
 use kakaowork_channel::state::ledger::{ChunkState, Ledger};
 use serde_json::{Value, json};
@@ -26,7 +26,7 @@ struct Fleet {
     emulator: Emulator,
     clock: Clock,
     kv: Arc<dyn KvStore>,
-    prepared: host_test::config::Prepared,
+    prepared: host_test::runtime::config::Prepared,
     env: HostEnv,
 }
 
@@ -34,7 +34,7 @@ impl Fleet {
     fn new(
         server_budget: u32,
         section: Value,
-        tune: impl FnOnce(&mut host_test::http::HttpPolicy),
+        tune: impl FnOnce(&mut host_test::runtime::http::HttpPolicy),
     ) -> Self {
         Self::on(MemoryKv::new(), server_budget, section, tune)
     }
@@ -44,7 +44,7 @@ impl Fleet {
         kv: Arc<dyn KvStore>,
         server_budget: u32,
         section: Value,
-        tune: impl FnOnce(&mut host_test::http::HttpPolicy),
+        tune: impl FnOnce(&mut host_test::runtime::http::HttpPolicy),
     ) -> Self {
         let clock = Clock::fake(1_700_000_000_000);
         let emulator = Emulator::start(EmulatorOptions {
@@ -281,8 +281,8 @@ fn four_instances_share_the_workspace_budget() {
 
 #[test]
 fn four_instances_on_one_redis_share_the_workspace_budget() {
-    let server = host_test::redis_server::RedisServer::start().unwrap();
-    let kv = host_test::kv::RedisKv::open(&server.url(), "kakaowork-channel/").unwrap();
+    let server = host_test::runtime::kv::redis_server::RedisServer::start().unwrap();
+    let kv = host_test::runtime::kv::RedisKv::open(&server.url(), "kakaowork-channel/").unwrap();
     saturate_on(Arc::new(kv), 4, &["a", "b"]);
 }
 
@@ -527,7 +527,8 @@ fn dropped_instance_between_chunks_is_resumed_by_a_new_one() {
     let mut second = fleet.instance();
     fleet.clock.advance(wait);
     let report =
-        host_test::delivery::deliver(&mut second, &request, &fleet.clock, 100, |_, _| {}).unwrap();
+        host_test::serve::delivery::deliver(&mut second, &request, &fleet.clock, 100, |_, _| {})
+            .unwrap();
     let receipt = report.outcome.unwrap();
     assert_chunks_once_in_order(&fleet, &text, &receipt);
 }
@@ -566,7 +567,8 @@ fn a_server_error_part_way_is_resumed_without_resending() {
     drop(first);
     let mut second = fleet.instance();
     let report =
-        host_test::delivery::deliver(&mut second, &request, &fleet.clock, 100, |_, _| {}).unwrap();
+        host_test::serve::delivery::deliver(&mut second, &request, &fleet.clock, 100, |_, _| {})
+            .unwrap();
     let receipt = report.outcome.unwrap();
     let posted: Vec<_> = fleet.emulator.posted().into_iter().skip(before).collect();
     let ids: Vec<String> = receipt

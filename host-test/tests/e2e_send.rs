@@ -283,15 +283,15 @@ fn host_refuses_an_origin_other_than_the_configured_one() {
     // claims `evil`. The guest follows its config, and the host must refuse.
     let real = Emulator::start(EmulatorOptions::default()).unwrap();
     let evil = Emulator::start(EmulatorOptions::default()).unwrap();
-    let prepared = host_test::config::prepare(
+    let prepared = host_test::runtime::config::prepare(
         common::with_secret(json!({"apiBase": real.base_url()})),
         Some(DEFAULT_APP_KEY),
     )
     .unwrap();
     let env = host_test::runtime::HostEnv {
         http: std::sync::Arc::new(prepared.policy.clone()),
-        kv: host_test::kv::MemoryKv::new(),
-        clock: host_test::clock::Clock::Real,
+        kv: host_test::runtime::kv::MemoryKv::new(),
+        clock: host_test::runtime::clock::Clock::Real,
     };
     let mut plugin = runtime().instantiate(&env).unwrap();
     let lying = common::with_secret(json!({"apiBase": evil.base_url()})).to_string();
@@ -351,9 +351,11 @@ fn authorization_is_added_by_the_host_only() {
 fn configure_through_wasm_reports_every_error_with_its_path() {
     let mut plugin = runtime()
         .instantiate(&host_test::runtime::HostEnv {
-            http: std::sync::Arc::new(host_test::http::HttpPolicy::new(Default::default())),
-            kv: host_test::kv::MemoryKv::new(),
-            clock: host_test::clock::Clock::Real,
+            http: std::sync::Arc::new(
+                host_test::runtime::http::HttpPolicy::new(Default::default()),
+            ),
+            kv: host_test::runtime::kv::MemoryKv::new(),
+            clock: host_test::runtime::clock::Clock::Real,
         })
         .unwrap();
     let bad = common::with_secret(
@@ -409,7 +411,7 @@ fn several_accounts_each_get_their_own_key() {
     // Both workspaces answer with the same space id, so the two accounts share one budget:
     // sent as a host sends, waiting when told to.
     let deliver = |r: &mut common::Rig, req: &wit::SendRequest| {
-        host_test::delivery::deliver(&mut r.plugin, req, &r.clock.clone(), 20, |_, _| {})
+        host_test::serve::delivery::deliver(&mut r.plugin, req, &r.clock.clone(), 20, |_, _| {})
             .unwrap()
             .outcome
             .unwrap()

@@ -201,7 +201,7 @@ fn authentication_paths_and_content_types() {
 
 #[test]
 fn rate_limit_answers_429_with_retry_after() {
-    let clock = host_test::clock::Clock::fake(0);
+    let clock = host_test::runtime::clock::Clock::fake(0);
     let emu = Emulator::start(EmulatorOptions {
         requests_per_minute: 3,
         clock: clock.clone(),

@@ -4,8 +4,8 @@
 mod common;
 
 use common::cli::run;
-use host_test::kv::{KvStore, RedisKv};
-use host_test::redis_server::RedisServer;
+use host_test::runtime::kv::redis_server::RedisServer;
+use host_test::runtime::kv::{KvStore, RedisKv};
 
 #[test]
 fn two_processes_share_one_ledger_in_redis_and_an_outage_sends_nothing() {
@@ -65,15 +65,15 @@ fn two_processes_share_one_ledger_in_redis_and_an_outage_sends_nothing() {
 
 #[test]
 fn while_redis_is_down_a_send_is_a_storage_error_and_makes_no_request() {
-    use host_test::clock::Clock;
     use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions};
     use host_test::runtime::HostEnv;
+    use host_test::runtime::clock::Clock;
     use host_test::wit::ChannelError;
     use std::sync::Arc;
 
     let mut redis = RedisServer::start().unwrap();
     let emulator = Emulator::start(EmulatorOptions::default()).unwrap();
-    let prepared = host_test::config::prepare(
+    let prepared = host_test::runtime::config::prepare(
         common::with_secret(serde_json::json!({"apiBase": emulator.base_url()})),
         Some(DEFAULT_APP_KEY),
     )
@@ -191,9 +191,9 @@ fn a_process_killed_mid_message_is_resumed_by_another_without_a_part_twice() {
 
 #[test]
 fn a_long_message_cut_off_by_an_outage_resumes_where_it_stopped() {
-    use host_test::clock::Clock;
     use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions};
     use host_test::runtime::HostEnv;
+    use host_test::runtime::clock::Clock;
     use host_test::wit::ChannelError;
     use std::sync::Arc;
 
@@ -201,7 +201,7 @@ fn a_long_message_cut_off_by_an_outage_resumes_where_it_stopped() {
     // the first part would be posted again.)
     let mut redis = RedisServer::start_persistent().unwrap();
     let emulator = Emulator::start(EmulatorOptions::default()).unwrap();
-    let prepared = host_test::config::prepare(
+    let prepared = host_test::runtime::config::prepare(
         common::with_secret(serde_json::json!({
             "apiBase": emulator.base_url(),
             "textChunkLimit": 20,
@@ -250,7 +250,7 @@ fn a_long_message_cut_off_by_an_outage_resumes_where_it_stopped() {
     );
 
     redis.restart().unwrap();
-    let receipt = host_test::delivery::deliver(&mut plugin, &long, &clock, 50, |_, _| {})
+    let receipt = host_test::serve::delivery::deliver(&mut plugin, &long, &clock, 50, |_, _| {})
         .unwrap()
         .outcome
         .unwrap();

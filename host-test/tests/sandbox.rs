@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{rig_on, send_req};
-use host_test::inspect::InspectableMemories;
+use host_test::runtime::inspect::InspectableMemories;
 use host_test::runtime::{Runtime, RuntimeOptions};
 use serde_json::json;
 use wasmtime::component::types::ComponentItem;
@@ -81,7 +81,7 @@ fn app_key_bytes_never_enter_guest_memory() {
     });
     // The emulator must accept this key for the send to succeed.
     let mut r = {
-        let clock = host_test::clock::Clock::fake(1_700_000_000_000);
+        let clock = host_test::runtime::clock::Clock::fake(1_700_000_000_000);
         let emulator = host_test::emulator::Emulator::start(host_test::emulator::EmulatorOptions {
             app_key: key.into(),
             clock: clock.clone(),
@@ -90,10 +90,11 @@ fn app_key_bytes_never_enter_guest_memory() {
         .unwrap();
         let mut section = emu_key_section.clone();
         section["apiBase"] = json!(emulator.base_url());
-        let prepared = host_test::config::prepare(common::with_secret(section), None).unwrap();
+        let prepared =
+            host_test::runtime::config::prepare(common::with_secret(section), None).unwrap();
         let env = host_test::runtime::HostEnv {
             http: Arc::new(prepared.policy.clone()),
-            kv: host_test::kv::MemoryKv::new(),
+            kv: host_test::runtime::kv::MemoryKv::new(),
             clock,
         };
         let mut plugin = rt.instantiate(&env).unwrap();

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::cli::{Guarded, host, play, posted, run, standalone_emulator};
-use host_test::redis_server::RedisServer;
+use host_test::runtime::kv::redis_server::RedisServer;
 use serde_json::json;
 
 const APP_KEY: &str = "appkey-SECRET-7f3a9c21d4e8";

@@ -8,11 +8,11 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use host_test::clock::Clock;
-use host_test::config::prepare;
 use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions, Fault};
-use host_test::kv::MemoryKv;
-use host_test::pool::{Pool, PoolError};
+use host_test::runtime::clock::Clock;
+use host_test::runtime::config::prepare;
+use host_test::runtime::kv::MemoryKv;
+use host_test::runtime::pool::{Pool, PoolError};
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
 use host_test::serve::CallbackServer;
 use host_test::wit::{CallbackRequest, InboundEvent, SendRequest};

@@ -48,7 +48,7 @@ execFileSync(
 // The generated module is ESM.
 writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
 // The Redis compare-and-swap script: the Rust host's file, so that both hosts run the same one.
-copyFileSync(join(repo, "host-test", "src", "kv", "cas.lua"), join(dist, "cas.lua"));
+copyFileSync(join(repo, "host-test", "src", "runtime", "kv", "cas.lua"), join(dist, "cas.lua"));
 
 // The Redis client, one file. Its optional OpenTelemetry and digest packages stay optional.
 const require = createRequire(import.meta.url);

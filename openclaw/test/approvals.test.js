@@ -10,7 +10,7 @@ import { ApprovalNotices, MAX_ATTEMPTS, PENDING_TTL_MS, LEASE_MS } from "../plug
 import { readFileSync } from "node:fs";
 import { REPO } from "./helpers.js";
 
-const CAS = readFileSync(join(REPO, "host-test", "src", "kv", "cas.lua"), "utf8");
+const CAS = readFileSync(join(REPO, "host-test", "src", "runtime", "kv", "cas.lua"), "utf8");
 
 /** Notices over one SQLite file; `allowed` is OpenClaw's allow store, `told` what was sent. */
 function setup(t, { now } = {}) {

@@ -12,7 +12,7 @@ import { RedisKv } from "../plugin/src/kv-redis.js";
 import { fileScope, startRedis, REPO } from "./helpers.js";
 
 // The Rust host's script, read where it lives (the build copies it into dist/ for the plugin).
-const CAS = readFileSync(join(REPO, "host-test", "src", "kv", "cas.lua"), "utf8");
+const CAS = readFileSync(join(REPO, "host-test", "src", "runtime", "kv", "cas.lua"), "utf8");
 
 const bytes = (s) => new TextEncoder().encode(s);
 const text = (b) => (b === undefined ? undefined : new TextDecoder().decode(b));

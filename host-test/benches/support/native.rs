@@ -9,10 +9,10 @@ use host_test::bindings::moltbot::channel::http::{
 };
 use host_test::bindings::moltbot::channel::kv::{self as host_kv, Host as _};
 use host_test::bindings::wasi::random::random::Host as _;
-use host_test::clock::Clock;
-use host_test::http::HttpState;
-use host_test::kv::KvState;
-use host_test::random::RandomState;
+use host_test::runtime::clock::Clock;
+use host_test::runtime::http::HttpState;
+use host_test::runtime::kv::KvState;
+use host_test::runtime::random::RandomState;
 use host_test::wit;
 use kakaowork_channel::boundary::channel::{Channel, CredentialSource, CredentialStatus};
 use kakaowork_channel::contract::ports::{

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use clap::Args;
+use host_test::emulator::control::ControlServer;
 use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions, Seed};
-use host_test::emulator_control::ControlServer;
 
 #[derive(Args)]
 pub struct EmulatorArgs {

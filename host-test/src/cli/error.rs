@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use host_test::config::HostConfigError;
 use host_test::emulator::{FIRST_GROUP_ROOM, SEEDED_GROUP_ROOMS};
+use host_test::runtime::config::HostConfigError;
 use host_test::wit;
 use kakaowork_channel::model::config::APP_KEY_ENV;
 

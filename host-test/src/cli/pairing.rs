@@ -3,7 +3,7 @@
 //! through the plugin's `send`.
 
 use clap::Subcommand;
-use host_test::pairing::{PENDING_TTL_MS, Pairing, PairingError};
+use host_test::runtime::pairing::{PENDING_TTL_MS, Pairing, PairingError};
 use host_test::wit;
 
 use super::error::{CliError, describe};
@@ -52,7 +52,7 @@ fn account_id(s: &Session, conn: &Conn) -> Result<String, CliError> {
 }
 
 pub fn run(action: PairingAction) -> Result<(), CliError> {
-    let now = host_test::clock::Clock::Real.now_ms();
+    let now = host_test::runtime::clock::Clock::Real.now_ms();
     match action {
         PairingAction::List(conn) => {
             let s = connect(&conn)?;

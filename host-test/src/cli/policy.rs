@@ -2,9 +2,9 @@
 //! state so that explaining changes nothing.
 
 use clap::Subcommand;
-use host_test::clock::Clock;
-use host_test::kv::MemoryKv;
 use host_test::runtime::HostEnv;
+use host_test::runtime::clock::Clock;
+use host_test::runtime::kv::MemoryKv;
 use host_test::wit;
 
 use super::error::{CliError, channel_error, trap};

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use host_test::pool::{Factory, Pool};
+use host_test::runtime::pool::{Factory, Pool};
 use host_test::wit;
 
 /// Plugin instances serving callbacks.

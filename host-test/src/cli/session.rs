@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use host_test::clock::Clock;
-use host_test::config::{Prepared, load_file, prepare, prepare_keyed};
-use host_test::delivery::deliver;
 use host_test::emulator::{Emulator, EmulatorOptions};
-use host_test::kv::{KvStore, Prefixed, RedisKv, SqliteKv};
+use host_test::runtime::clock::Clock;
+use host_test::runtime::config::{Prepared, load_file, prepare, prepare_keyed};
+use host_test::runtime::kv::{KvStore, Prefixed, RedisKv, SqliteKv};
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
+use host_test::serve::delivery::deliver;
 use host_test::wit;
 use kakaowork_channel::model::config::APP_KEY_ENV;
 use serde_json::{Value, json};
@@ -81,7 +81,7 @@ fn redis_url(conn: &Conn, section: &Value) -> Result<Option<String>, CliError> {
         Some(u) => Err(CliError::Usage(format!(
             "--state (or the config's state, or KAKAOWORK_STATE) takes a Redis URL, \
              redis://host:port/db (rediss:// for TLS), not {}; without it the state is SQLite in --state-dir",
-            host_test::kv::shown_url(&u)
+            host_test::runtime::kv::shown_url(&u)
         ))),
         None => Ok(None),
     }
@@ -118,7 +118,8 @@ pub fn call<T>(
     mut f: impl FnMut(&mut Session) -> wasmtime::Result<Result<T, wit::ChannelError>>,
 ) -> Result<T, CliError> {
     let (outcome, _, _) =
-        host_test::delivery::with_retries(&Clock::Real, 50, show_wait, || f(s)).map_err(trap)?;
+        host_test::serve::delivery::with_retries(&Clock::Real, 50, show_wait, || f(s))
+            .map_err(trap)?;
     outcome.map_err(|e| super::error::channel_error(e, s.emulator.is_some()))
 }
 
@@ -126,7 +127,7 @@ pub fn call<T>(
 pub fn deliver_showing_progress(
     plugin: &mut Plugin,
     req: &wit::SendRequest,
-) -> Result<host_test::delivery::Report, CliError> {
+) -> Result<host_test::serve::delivery::Report, CliError> {
     deliver(plugin, req, &Clock::Real, 50, show_wait).map_err(trap)
 }
 
@@ -171,7 +172,7 @@ pub fn connect_with(conn: &Conn, emulate_without_key: bool) -> Result<Session, C
         Some(url) => Arc::new(
             RedisKv::open_with(url, REDIS_NAMESPACE, redis_ca(conn, &section).as_deref()).map_err(
                 |e| CliError::Store {
-                    at: host_test::kv::shown_url(url),
+                    at: host_test::runtime::kv::shown_url(url),
                     message: store_error(&e),
                 },
             )?,
@@ -182,18 +183,16 @@ pub fn connect_with(conn: &Conn, emulate_without_key: bool) -> Result<Session, C
         })?,
     };
     // The first call to the store: an unreachable Redis stops here, before any request.
-    let salt =
-        host_test::config::state_salt(store.as_ref(), Clock::Real.now_ms()).map_err(|e| {
-            match &redis {
-                Some(url) => CliError::Store {
-                    at: host_test::kv::shown_url(url),
-                    message: store_error(&e),
-                },
-                None => CliError::State {
-                    path: db.clone(),
-                    message: format!("the key-id salt: {e:?}"),
-                },
-            }
+    let salt = host_test::runtime::config::state_salt(store.as_ref(), Clock::Real.now_ms())
+        .map_err(|e| match &redis {
+            Some(url) => CliError::Store {
+                at: host_test::runtime::kv::shown_url(url),
+                message: store_error(&e),
+            },
+            None => CliError::State {
+                path: db.clone(),
+                message: format!("the key-id salt: {e:?}"),
+            },
         })?;
     // The embedded emulator stands in for KakaoWork only when nothing is configured at all (the
     // README's first command) or on request: a configuration without a key is a mistake to
@@ -252,8 +251,8 @@ pub fn connect_with(conn: &Conn, emulate_without_key: bool) -> Result<Session, C
     })
 }
 
-fn store_error(e: &host_test::kv::Error) -> String {
-    use host_test::kv::Error as E;
+fn store_error(e: &host_test::runtime::kv::Error) -> String {
+    use host_test::runtime::kv::Error as E;
     match e {
         E::Unavailable(m) | E::InvalidKey(m) | E::Other(m) => m.clone(),
         E::TooLarge => "a value is too large".into(),

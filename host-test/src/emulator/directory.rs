@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::world::{Answer, fail, ok};
+use super::answer::{Answer, fail, ok};
 
 /// The workspace's id (`spaces.info`, users' `space_id`).
 pub const SPACE_ID: u64 = 230_021;

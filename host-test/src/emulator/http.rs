@@ -7,9 +7,11 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 
+use super::answer::fail;
 use super::faults::Fault;
-use super::world::{World, fail};
-use super::{MAX_BODY_BYTES, Recorded};
+use super::world::{Recorded, World};
+
+const MAX_BODY_BYTES: u64 = 1 << 20;
 
 /// Why a connection was dropped on purpose.
 #[derive(Debug)]
@@ -106,11 +108,4 @@ pub(super) async fn serve(
     }
     resp.body(Full::new(Bytes::from(answer.body.to_string())))
         .map_err(|_| Dropped)
-}
-
-pub(super) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }

@@ -1,15 +1,85 @@
-//! The emulated workspace: its users, rooms and messages, and KakaoWork's answers to each
-//! method (envelope, error codes, cursor rules, rate limit).
+//! The emulated workspace: its users, rooms and messages, what it records, and KakaoWork's
+//! answers to each method (error codes, rate limit). The HTTP layer and the emulator's handle
+//! call into it; it calls down only, to the directory, the envelope and the fault rules.
 
 use std::collections::VecDeque;
 
 use serde_json::{Map, Value, json};
 
-use super::directory::{SPACE_ID, paginate};
-
+use super::answer::{Answer, fail, ok};
+use super::blockkit;
+use super::directory::{SPACE_ID, Seed, SeedUser, paginate};
 use super::faults::{self, Fault, FaultRule};
-use super::http::header;
-use super::*;
+use crate::runtime::clock::Clock;
+
+pub const DEFAULT_APP_KEY: &str = "emulator0.0123456789abcdef0123456789abcdef";
+pub const BOT_USER_ID: u64 = 9_000_001;
+/// Above 2^53, as KakaoWork's real message ids are.
+const FIRST_MESSAGE_ID: u64 = 757_617_552_587_034_624;
+const MAX_TEXT_CHARS: usize = 3000;
+
+/// A user's DM with the bot is `DM_ROOM_BASE + user id % 10000`.
+pub const DM_ROOM_BASE: u64 = 2_090_000;
+
+/// 23 group rooms, so that listing them with the default page size takes 3 pages.
+pub const SEEDED_GROUP_ROOMS: u64 = 23;
+pub const FIRST_GROUP_ROOM: u64 = 3_000_001;
+
+#[derive(Clone, Debug)]
+pub struct EmulatorOptions {
+    pub app_key: String,
+    /// Keys of other bots of the same workspace (they share its rate budget).
+    pub extra_app_keys: Vec<String>,
+    pub requests_per_minute: u32,
+    pub clock: Clock,
+    /// The workspace's members and departments.
+    pub seed: Seed,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        Self {
+            app_key: DEFAULT_APP_KEY.into(),
+            extra_app_keys: vec![],
+            requests_per_minute: 200,
+            clock: Clock::Real,
+            seed: Seed::default(),
+        }
+    }
+}
+
+/// A request as the emulator received it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub at_ms: u64,
+    /// The status answered; 0 when the connection was dropped instead.
+    pub status: u16,
+    pub fault: Option<Fault>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A message the bot posted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posted {
+    pub id: String,
+    pub conversation_id: u64,
+    pub text: String,
+    pub send_time: u64,
+    pub blocks: Value,
+}
 
 #[derive(Clone, Debug)]
 pub(super) struct Room {
@@ -30,33 +100,6 @@ pub(super) struct World {
     pub(super) faults: VecDeque<FaultRule>,
     /// Why each refused `blocks` was refused, in order.
     pub(super) refused_blocks: Vec<String>,
-}
-
-pub(super) struct Answer {
-    pub(super) status: u16,
-    pub(super) body: Value,
-    pub(super) extra: Vec<(String, String)>,
-}
-
-pub(super) fn ok(body: Value) -> Answer {
-    let mut map = match body {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    map.insert("success".into(), Value::Bool(true));
-    Answer {
-        status: 200,
-        body: Value::Object(map),
-        extra: vec![],
-    }
-}
-
-pub(super) fn fail(status: u16, code: &str, message: &str) -> Answer {
-    Answer {
-        status,
-        body: json!({"success": false, "error": {"code": code, "message": message}}),
-        extra: vec![],
-    }
 }
 
 /// An id parameter, accepted as a JSON number or a string of digits.
@@ -95,12 +138,53 @@ fn required_id(params: &Map<String, Value>, key: &str) -> Result<u64, Answer> {
     })
 }
 
+/// A request's header by name, in any case.
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 fn room_json(r: &Room) -> Value {
     json!({"id": r.id.to_string(), "type": r.kind, "users_count": r.members.len(),
            "avatar_url": null, "name": r.name})
 }
 
 impl World {
+    /// The workspace at start: the seed's members, and the group rooms the bot is in.
+    pub(super) fn new(opts: EmulatorOptions) -> Self {
+        let users = &opts.seed.users;
+        // Among the first five members (or as many as a seed has), two per room.
+        let n = users.len().clamp(1, 5) as u64;
+        let rooms = (0..SEEDED_GROUP_ROOMS)
+            .map(|i| {
+                let mut members = vec![BOT_USER_ID, users[(i % n) as usize].id];
+                let second = users[((i + 1) % n) as usize].id;
+                if !members.contains(&second) {
+                    members.push(second);
+                }
+                Room {
+                    id: FIRST_GROUP_ROOM + i,
+                    kind: "group",
+                    name: format!("프로젝트 채널 {}", i + 1),
+                    members,
+                }
+            })
+            .collect();
+        World {
+            opts,
+            rooms,
+            next_room: 2_092_305,
+            next_message: FIRST_MESSAGE_ID,
+            posted: vec![],
+            recorded: vec![],
+            window: VecDeque::new(),
+            faults: VecDeque::new(),
+            refused_blocks: vec![],
+        }
+    }
+
     pub(super) fn take_fault(&mut self, path: &str) -> Option<Fault> {
         faults::take(&mut self.faults, path)
     }
@@ -354,7 +438,7 @@ impl World {
             return Err(fail(400, "text_too_long", "text is too long"));
         }
         if let Some(blocks) = params.get("blocks")
-            && let Err(why) = super::blockkit::check(blocks)
+            && let Err(why) = blockkit::check(blocks)
         {
             self.refused_blocks.push(why);
             return Err(fail(

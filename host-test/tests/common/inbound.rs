@@ -3,11 +3,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use host_test::clock::Clock;
-use host_test::config::prepare;
 use host_test::emulator::{DEFAULT_APP_KEY, Emulator, EmulatorOptions};
-use host_test::kv::MemoryKv;
-use host_test::pool::Pool;
+use host_test::runtime::clock::Clock;
+use host_test::runtime::config::prepare;
+use host_test::runtime::kv::MemoryKv;
+use host_test::runtime::pool::Pool;
 use host_test::runtime::{HostEnv, Plugin};
 use host_test::serve::CallbackServer;
 use host_test::wit::{InboundEvent, SendRequest};
@@ -22,7 +22,7 @@ pub struct Inbound {
     pub server: CallbackServer,
     pub events: Arc<Mutex<Vec<InboundEvent>>>,
     pub clock: Clock,
-    pub kv: Arc<dyn host_test::kv::KvStore>,
+    pub kv: Arc<dyn host_test::runtime::kv::KvStore>,
 }
 
 pub fn inbound(section: Value) -> Inbound {
@@ -37,7 +37,7 @@ pub fn inbound(section: Value) -> Inbound {
     section["appKey"] = json!(DEFAULT_APP_KEY);
     section["callbackSecret"] = json!(SECRET);
     let prepared = prepare(section, None).unwrap();
-    let kv: Arc<dyn host_test::kv::KvStore> = MemoryKv::new();
+    let kv: Arc<dyn host_test::runtime::kv::KvStore> = MemoryKv::new();
     let env = HostEnv {
         http: Arc::new(prepared.policy.clone()),
         kv: kv.clone(),

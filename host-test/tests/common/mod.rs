@@ -7,10 +7,10 @@ pub mod inbound;
 
 use std::sync::{Arc, OnceLock};
 
-use host_test::clock::Clock;
-use host_test::config::{Prepared, prepare};
 use host_test::emulator::{Emulator, EmulatorOptions};
-use host_test::kv::MemoryKv;
+use host_test::runtime::clock::Clock;
+use host_test::runtime::config::{Prepared, prepare};
+use host_test::runtime::kv::MemoryKv;
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
 use host_test::wit;
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
 // @ts-check
 // The `moltbot:channel/http` import, main-thread side: the capability check (the same
-// refusals as the Rust host's `host-test/src/http.rs`) and the request itself. The app key is
+// refusals as the Rust host's `host-test/src/runtime/http.rs`) and the request itself. The app key is
 // attached here, only towards the API origin of the account the request names; the guest never
 // sees it.
 /** @import { Request, Response, Error as HttpError } from "../dist/component/interfaces/moltbot-channel-http.js" */

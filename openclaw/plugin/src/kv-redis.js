@@ -1,5 +1,5 @@
 // @ts-check
-// The `moltbot:channel/kv` import on Redis, in the Rust host's layout (`host-test/src/kv/redis.rs`),
+// The `moltbot:channel/kv` import on Redis, in the Rust host's layout (`host-test/src/runtime/kv/redis.rs`),
 // so that an OpenClaw gateway and `kakaowork-host --state redis://…` share one rate budget, one set
 // of send ledgers and one key-id salt:
 // - every key under the namespace `kakaowork-channel/`;

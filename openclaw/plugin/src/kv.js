@@ -1,6 +1,6 @@
 // @ts-check
 // The `moltbot:channel/kv` import: SQLite through Node's built-in `node:sqlite`, in the same
-// table layout and with the same semantics as the Rust host's store (`host-test/src/kv.rs`):
+// table layout and with the same semantics as the Rust host's store (`host-test/src/runtime/kv.rs`):
 // TTLs on absolute wall-clock time, compare-and-swap in an IMMEDIATE transaction so that it is
 // atomic across the processes that share the file (the CLI's `message send` and the gateway).
 import { DatabaseSync } from "node:sqlite";

@@ -1,5 +1,5 @@
 // @ts-check
-// The host's delivery loop (as `host-test/src/delivery.rs`): call `send` with the same
+// The host's delivery loop (as `host-test/src/serve/delivery.rs`): call `send` with the same
 // idempotency key until it is delivered, honouring the guest's deferrals and retry hints.
 import { ChannelError } from "./component.js";
 /** @import { ComponentHost } from "./component.js" */

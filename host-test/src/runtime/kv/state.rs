@@ -3,7 +3,7 @@
 
 use super::{Error, KvStore, MAX_KEY_BYTES, MAX_VALUE_BYTES, SWEEP_EVERY_WRITES};
 use crate::bindings::moltbot::channel::kv::Host;
-use crate::clock::Clock;
+use crate::runtime::clock::Clock;
 use std::sync::Arc;
 
 /// Per-store state of the `kv` interface.

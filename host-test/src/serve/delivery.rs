@@ -1,8 +1,8 @@
 //! The host's delivery loop: call `send` until the message is delivered, honouring the
 //! plugin's deferrals and retry hints by sleeping on the host clock (instantly on a fake one).
 
-use crate::clock::Clock;
 use crate::runtime::Plugin;
+use crate::runtime::clock::Clock;
 use crate::wit::{ChannelError, SendReceipt, SendRequest};
 
 /// How long to wait before calling `send` again, and why; `None` when calling again is useless.

@@ -10,7 +10,7 @@ use hyper::body::{Bytes, Incoming};
 use serde_json::{Value, json};
 
 use crate::emulator::{Emulator, Fault, Posted, Recorded};
-use crate::http_server::{Response, Server};
+use crate::serve::http_server::{Response, Server};
 
 const MAX_BODY_BYTES: usize = 1 << 20;
 

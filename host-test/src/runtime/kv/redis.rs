@@ -293,7 +293,7 @@ mod shown {
     #[test]
     fn a_redis_url_is_shown_without_its_user_or_password() {
         let spec: serde_json::Value =
-            serde_json::from_str(include_str!("../../../spec/shown-urls.json")).unwrap();
+            serde_json::from_str(include_str!("../../../../spec/shown-urls.json")).unwrap();
         let cases = spec["cases"].as_array().unwrap();
         assert!(cases.len() >= 5);
         for c in cases {

@@ -6,6 +6,7 @@
 mod memory;
 mod prefixed;
 mod redis;
+pub mod redis_server;
 mod sqlite;
 mod state;
 

@@ -9,7 +9,7 @@ use kakaowork_channel::model::config::{self as shared, ConfigIssue, CredentialSo
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::http::{AppKey, Endpoint, HttpPolicy};
+use crate::runtime::http::{AppKey, Endpoint, HttpPolicy};
 use crate::wit;
 
 #[derive(Debug, Error)]
@@ -89,7 +89,7 @@ fn process_salt() -> &'static [u8; 32] {
 /// The state's key-id salt: made once, at random, and kept in the host's store, so that
 /// every process on that state names a key the same way.
 pub fn state_salt(
-    kv: &dyn crate::kv::KvStore,
+    kv: &dyn crate::runtime::kv::KvStore,
     now_ms: u64,
 ) -> Result<Vec<u8>, crate::bindings::moltbot::channel::kv::Error> {
     const KEY: &str = "host/key-id-salt";
@@ -208,7 +208,8 @@ mod tests {
     /// configuration, naming the account and what is wrong, never echoing the key.
     #[test]
     fn malformed_app_keys_are_refused_naming_the_account() {
-        let spec: Value = serde_json::from_str(include_str!("../../spec/app-keys.json")).unwrap();
+        let spec: Value =
+            serde_json::from_str(include_str!("../../../spec/app-keys.json")).unwrap();
         for key in spec["valid"].as_array().unwrap() {
             let section = json!({"accounts": {"ops": {"appKey": key}},
                 "callbackSecret": "test-callback-secret-0123456789"});
@@ -286,11 +287,11 @@ mod tests {
 
     #[test]
     fn key_ids_are_keyed_by_the_state_salt() {
-        let kv = crate::kv::MemoryKv::default();
+        let kv = crate::runtime::kv::MemoryKv::default();
         let salt = state_salt(&kv, 0).unwrap();
         assert_eq!(salt.len(), 32);
         assert_eq!(state_salt(&kv, 0).unwrap(), salt, "made once, then kept");
-        let other = state_salt(&crate::kv::MemoryKv::default(), 0).unwrap();
+        let other = state_salt(&crate::runtime::kv::MemoryKv::default(), 0).unwrap();
         assert_ne!(other, salt, "each state has its own");
 
         let p = prepare_keyed(

@@ -1,7 +1,7 @@
 use super::*;
 use crate::bindings::moltbot::channel::kv::Host;
-use crate::clock::Clock;
-use crate::redis_server::RedisServer;
+use crate::runtime::clock::Clock;
+use crate::runtime::kv::redis_server::RedisServer;
 use std::sync::Arc;
 
 type Backends = Vec<(&'static str, Arc<dyn KvStore>)>;
@@ -43,7 +43,7 @@ fn redis_over_tls_and_its_two_mistakes() {
     // Another CA.
     let dir = std::env::temp_dir().join(format!("kw-other-ca-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let other = crate::redis_server::TestCerts::generate(&dir, "other").unwrap();
+    let other = crate::runtime::kv::redis_server::TestCerts::generate(&dir, "other").unwrap();
     let wrong = RedisKv::open_with(&tls.url(), "kw-test/tls/", Some(&other.ca)).unwrap();
     let e = format!("{:?}", wrong.get("k", now).unwrap_err());
     assert!(e.contains("stateCa") && e.contains("certificate"), "{e}");

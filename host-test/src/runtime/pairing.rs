@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::bindings::moltbot::channel::pairing::{Challenge, Error as WitError, Host};
-use crate::clock::Clock;
-use crate::kv::KvStore;
+use crate::runtime::clock::Clock;
+use crate::runtime::kv::KvStore;
 
 /// A source of secure random numbers (the OS's; a seeded one in tests).
 pub trait Random {
@@ -283,7 +283,7 @@ impl Host for PairingState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::MemoryKv;
+    use crate::runtime::kv::MemoryKv;
     use std::cell::Cell;
 
     /// A deterministic generator (splitmix64), so the statistical tests cannot flake.
