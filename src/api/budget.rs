@@ -12,8 +12,6 @@ use crate::model::error::ChannelError;
 use crate::state::limiter::{self, Decision, Limiter};
 use crate::state::memo::{self, Memo};
 
-/// How long the workspace id (the rate budget's key) stays cached.
-
 /// How late a caller may come back for its reserved slot; later, the slot has gone by unused
 /// and it queues again.
 const RESERVATION_GRACE_MS: u64 = 1000;

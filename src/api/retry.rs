@@ -12,7 +12,6 @@ use crate::state::limiter;
 
 /// Backoff hints offered per operation before the failure is final.
 pub const MAX_HINTS: u32 = 6;
-/// How long the count of failures of one operation is kept.
 
 /// A failure that says nothing about the request itself: repeating it may well succeed.
 pub fn is_transient(e: &ApiError) -> bool {
