@@ -12,6 +12,7 @@ use crate::state::limiter;
 
 /// Backoff hints offered per operation before the failure is final.
 pub const MAX_HINTS: u32 = 6;
+
 /// A failure that says nothing about the request itself: repeating it may well succeed.
 pub fn is_transient(e: &ApiError) -> bool {
     matches!(

@@ -144,65 +144,81 @@ fn is_one_chunk(text: &str, limit: usize) -> bool {
         && !text.trim().is_empty()
 }
 
+/// The general path of [`split`]: cut the text into unsplittable pieces, pack them into
+/// chunks, then drop chunks that would show as empty bubbles.
 fn split_apart(text: &str, limit: usize) -> Vec<String> {
     // Pieces that must not be split further, then packed greedily into chunks.
     let mut pieces: Vec<String> = Vec::new();
     for b in blocks(text) {
         match b {
-            Block::Text(t) => {
-                // Paragraphs are the packing unit; each keeps its trailing blank lines.
-                let mut para = String::new();
-                for line in t.split_inclusive('\n') {
-                    para.push_str(line);
-                    if line == "\n" || line == "\r\n" {
-                        pieces.push(std::mem::take(&mut para));
-                    }
-                }
-                if !para.is_empty() {
-                    pieces.push(para);
-                }
-            }
+            Block::Text(t) => push_paragraphs(&t, &mut pieces),
             Block::Fence { open, body, close } => {
-                let whole = format!("{open}{body}{close}");
-                if len(&whole) <= limit {
-                    pieces.push(whole);
-                    continue;
-                }
-                // Close and reopen the fence around each part.
-                let close_nl = if close.ends_with('\n') {
-                    close.clone()
-                } else {
-                    format!("{close}\n")
-                };
-                let reopen = if open.ends_with('\n') {
-                    open.clone()
-                } else {
-                    format!("{open}\n")
-                };
-                let room = limit.saturating_sub(len(&reopen) + len(&close_nl)).max(1);
-                let mut parts = Vec::new();
-                split_plain(&body, room, &mut parts);
-                let n = parts.len();
-                for (i, p) in parts.into_iter().enumerate() {
-                    let mut p = p;
-                    if !p.ends_with('\n') && i + 1 < n {
-                        p.push('\n');
-                    }
-                    let end = if i + 1 == n {
-                        close.clone()
-                    } else {
-                        close_nl.clone()
-                    };
-                    let body_nl = if p.ends_with('\n') || p.is_empty() {
-                        p
-                    } else {
-                        format!("{p}\n")
-                    };
-                    pieces.push(format!("{reopen}{body_nl}{end}"));
-                }
+                push_fence(&open, &body, &close, limit, &mut pieces);
             }
         }
     }
+    fold_blank_chunks(pack(pieces, limit), limit)
+}
+
+/// Paragraphs are the packing unit of plain text; each keeps its trailing blank lines.
+fn push_paragraphs(t: &str, pieces: &mut Vec<String>) {
+    let mut para = String::new();
+    for line in t.split_inclusive('\n') {
+        para.push_str(line);
+        if line == "\n" || line == "\r\n" {
+            pieces.push(std::mem::take(&mut para));
+        }
+    }
+    if !para.is_empty() {
+        pieces.push(para);
+    }
+}
+
+/// A code block is one piece when it fits; otherwise its body is split and each part gets
+/// its own fence, so every chunk renders as code on its own.
+fn push_fence(open: &str, body: &str, close: &str, limit: usize, pieces: &mut Vec<String>) {
+    let whole = format!("{open}{body}{close}");
+    if len(&whole) <= limit {
+        pieces.push(whole);
+        return;
+    }
+    // Close and reopen the fence around each part.
+    let close_nl = if close.ends_with('\n') {
+        close.to_owned()
+    } else {
+        format!("{close}\n")
+    };
+    let reopen = if open.ends_with('\n') {
+        open.to_owned()
+    } else {
+        format!("{open}\n")
+    };
+    let room = limit.saturating_sub(len(&reopen) + len(&close_nl)).max(1);
+    let mut parts = Vec::new();
+    split_plain(body, room, &mut parts);
+    let n = parts.len();
+    for (i, p) in parts.into_iter().enumerate() {
+        let mut p = p;
+        if !p.ends_with('\n') && i + 1 < n {
+            p.push('\n');
+        }
+        let end = if i + 1 == n {
+            close.to_owned()
+        } else {
+            close_nl.clone()
+        };
+        let body_nl = if p.ends_with('\n') || p.is_empty() {
+            p
+        } else {
+            format!("{p}\n")
+        };
+        pieces.push(format!("{reopen}{body_nl}{end}"));
+    }
+}
+
+/// Pack pieces greedily into chunks of at most `limit` characters; a piece too long for any
+/// chunk is split as plain text.
+fn pack(pieces: Vec<String>, limit: usize) -> Vec<String> {
     let mut chunks: Vec<String> = Vec::new();
     let mut current = String::new();
     for piece in pieces {
@@ -226,8 +242,12 @@ fn split_apart(text: &str, limit: usize) -> Vec<String> {
     if !current.is_empty() {
         chunks.push(current);
     }
-    // A chunk of only whitespace says nothing (and KakaoWork would show an empty bubble):
-    // fold it into a neighbour when that fits; only whitespace can be left out.
+    chunks
+}
+
+/// A chunk of only whitespace says nothing (and KakaoWork would show an empty bubble):
+/// fold it into a neighbour when that fits; only whitespace can be left out.
+fn fold_blank_chunks(chunks: Vec<String>, limit: usize) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut carry = String::new();
     for c in chunks {

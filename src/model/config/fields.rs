@@ -247,7 +247,66 @@ impl Checker {
         Some(list)
     }
 
+    /// Every field of one object (the base when `top`, else an account), each checked.
     pub(super) fn fields(&mut self, obj: &Map<String, Value>, path: &str, top: bool) -> Fields {
+        self.check_keys(obj, path, top);
+        // Read in this order: it is the order in which their issues are reported.
+        let enabled = self.flag(
+            obj,
+            path,
+            "enabled",
+            "write `enabled: true` or `enabled: false`",
+        );
+        let name = self.string(obj, path, "name");
+        let app_key = self.app_key(obj, path);
+        let key_file = self.string(obj, path, "keyFile");
+        let callback_url = self.callback_url(obj, path);
+        let callback_path = self.callback_path(obj, path);
+        let dm_policy = self
+            .one_of(obj, path, "dmPolicy", "policy", &DmPolicy::NAMES)
+            .map(|i| DmPolicy::ALL[i]);
+        let allow_from = self.allow_list(obj, path, "allowFrom");
+        let group_allow_from = self.allow_list(obj, path, "groupAllowFrom");
+        let group_policy = self.group_policy(obj, path);
+        let proxy = self.proxy(obj, path);
+        let (rpm, burst) = self.rate_limit(obj, path);
+        let text_chunk_limit = self.int(obj, path, "textChunkLimit", 16, MAX_TEXT_CHUNK_LIMIT);
+        let delivery = self.delivery(obj, path);
+        let callback_secret = self.callback_secret(obj, path);
+        let accept_unauthenticated = self.flag(
+            obj,
+            path,
+            UNAUTHENTICATED_OPT_OUT,
+            "remove it, and set callbackSecret instead",
+        );
+        let reply_button = self.reply_button(obj, path);
+        let api_base = self.api_base(obj, path);
+        Fields {
+            enabled,
+            name,
+            app_key,
+            key_file,
+            callback_url,
+            callback_path,
+            dm_policy,
+            allow_from,
+            proxy,
+            api_base,
+            rpm,
+            burst,
+            text_chunk_limit,
+            delivery,
+            group_policy,
+            group_allow_from,
+            callback_secret,
+            reply_button,
+            accept_unauthenticated,
+        }
+    }
+
+    /// Keys of the section in an account are errors (they would be silently ignored there);
+    /// keys nobody knows are warnings, most likely typos.
+    fn check_keys(&mut self, obj: &Map<String, Value>, path: &str, top: bool) {
         for key in obj.keys() {
             let known = ACCOUNT_KEYS.contains(&key.as_str());
             if !known && TOP_ONLY_KEYS.contains(&key.as_str()) {
@@ -269,137 +328,164 @@ impl Checker {
                 );
             }
         }
-        let mut f = Fields::default();
-        if let Some(v) = obj.get("enabled") {
-            match v {
-                Value::Bool(b) => f.enabled = Some(*b),
-                other => self.error(
-                    &child(path, "enabled"),
+    }
+
+    /// A true/false field; `fix` says what to write instead of a wrong value.
+    fn flag(&mut self, obj: &Map<String, Value>, path: &str, key: &str, fix: &str) -> Option<bool> {
+        match obj.get(key)? {
+            Value::Bool(b) => Some(*b),
+            other => {
+                self.error(
+                    &child(path, key),
                     format!("must be true or false, found {}", type_name(other)),
-                    "write `enabled: true` or `enabled: false`",
-                ),
+                    fix,
+                );
+                None
             }
         }
-        f.name = self.string(obj, path, "name");
-        if let Some(v) = obj.get("appKey") {
-            match v {
-                Value::String(s) if !s.trim().is_empty() => f.app_key = true,
-                Value::String(_) => self.error(
-                    &child(path, "appKey"),
-                    "is empty",
-                    "paste the bot's App Key from the KakaoWork admin console, or remove the key",
-                ),
-                // The host replaces values by this marker before the guest sees the config.
-                Value::Bool(true) => f.app_key = true,
-                other => self.error(
-                    &child(path, "appKey"),
-                    format!("must be a string, found {}", type_name(other)),
-                    "write the App Key as a quoted string",
-                ),
-            }
+    }
+
+    /// Whether an inline `appKey` is given: the guest only needs to know that one is.
+    fn app_key(&mut self, obj: &Map<String, Value>, path: &str) -> bool {
+        let Some(v) = obj.get("appKey") else {
+            return false;
+        };
+        match v {
+            Value::String(s) if !s.trim().is_empty() => return true,
+            Value::String(_) => self.error(
+                &child(path, "appKey"),
+                "is empty",
+                "paste the bot's App Key from the KakaoWork admin console, or remove the key",
+            ),
+            // The host replaces values by this marker before the guest sees the config.
+            Value::Bool(true) => return true,
+            other => self.error(
+                &child(path, "appKey"),
+                format!("must be a string, found {}", type_name(other)),
+                "write the App Key as a quoted string",
+            ),
         }
-        f.key_file = self.string(obj, path, "keyFile");
-        f.callback_url = self.string(obj, path, "callbackUrl");
-        if let Some(url) = &f.callback_url {
-            match split_origin(url) {
-                Some(("https", _, _)) => {}
-                Some(_) => self.error(
-                    &child(path, "callbackUrl"),
-                    format!("`{url}` is not HTTPS; KakaoWork only calls HTTPS callback URLs"),
-                    "use an https:// URL (a TLS-terminating proxy or tunnel in front of the gateway)",
-                ),
-                None => self.error(
-                    &child(path, "callbackUrl"),
-                    format!("`{url}` is not an absolute URL"),
-                    "write it like https://your-domain.com/kakao/callback",
-                ),
-            }
+        false
+    }
+
+    /// `callbackUrl`, kept even when wrong (the error already stops the config): KakaoWork
+    /// only calls absolute HTTPS URLs.
+    fn callback_url(&mut self, obj: &Map<String, Value>, path: &str) -> Option<String> {
+        let url = self.string(obj, path, "callbackUrl")?;
+        match split_origin(&url) {
+            Some(("https", _, _)) => {}
+            Some(_) => self.error(
+                &child(path, "callbackUrl"),
+                format!("`{url}` is not HTTPS; KakaoWork only calls HTTPS callback URLs"),
+                "use an https:// URL (a TLS-terminating proxy or tunnel in front of the gateway)",
+            ),
+            None => self.error(
+                &child(path, "callbackUrl"),
+                format!("`{url}` is not an absolute URL"),
+                "write it like https://your-domain.com/kakao/callback",
+            ),
         }
-        f.callback_path = self.string(obj, path, "callbackPath");
-        if let Some(p) = &f.callback_path
-            && !p.starts_with('/')
-        {
+        Some(url)
+    }
+
+    /// `callbackPath`, which the host routes as given: it must be an absolute path.
+    fn callback_path(&mut self, obj: &Map<String, Value>, path: &str) -> Option<String> {
+        let p = self.string(obj, path, "callbackPath")?;
+        if !p.starts_with('/') {
             self.error(
                 &child(path, "callbackPath"),
                 format!("`{p}` does not start with `/`"),
                 format!("write it as `/{p}`"),
             );
         }
-        f.dm_policy = self
-            .one_of(obj, path, "dmPolicy", "policy", &DmPolicy::NAMES)
-            .map(|i| DmPolicy::ALL[i]);
-        f.allow_from = self.allow_list(obj, path, "allowFrom");
-        f.group_allow_from = self.allow_list(obj, path, "groupAllowFrom");
-        f.group_policy = self
-            .one_of(
-                obj,
-                path,
-                "groupPolicy",
-                "group policy",
-                &["open", "allowlist", "disabled"],
-            )
-            .map(|i| {
-                [
-                    GroupPolicy::Open,
-                    GroupPolicy::Allowlist,
-                    GroupPolicy::Disabled,
-                ][i]
-            });
-        f.proxy = self.string(obj, path, "proxy");
-        if let Some(proxy) = &f.proxy {
-            match split_origin(proxy) {
-                Some(("http" | "https", _, _)) => {}
-                Some((scheme, _, _)) if scheme.starts_with("socks") => self.error(
-                    &child(path, "proxy"),
-                    format!("`{proxy}` is a SOCKS proxy, which the hosts cannot use"),
-                    "use an HTTP proxy (http://proxy.example.com:3128), or none",
-                ),
-                _ => self.error(
-                    &child(path, "proxy"),
-                    format!("`{proxy}` is not a proxy URL"),
-                    "write it like http://proxy.example.com:3128 (http or https)",
-                ),
+        Some(p)
+    }
+
+    /// `groupPolicy`: who may use the bot from group conversations.
+    fn group_policy(&mut self, obj: &Map<String, Value>, path: &str) -> Option<GroupPolicy> {
+        self.one_of(
+            obj,
+            path,
+            "groupPolicy",
+            "group policy",
+            &["open", "allowlist", "disabled"],
+        )
+        .map(|i| {
+            [
+                GroupPolicy::Open,
+                GroupPolicy::Allowlist,
+                GroupPolicy::Disabled,
+            ][i]
+        })
+    }
+
+    /// `proxy`: the hosts can only tunnel through an HTTP(S) proxy.
+    fn proxy(&mut self, obj: &Map<String, Value>, path: &str) -> Option<String> {
+        let proxy = self.string(obj, path, "proxy")?;
+        match split_origin(&proxy) {
+            Some(("http" | "https", _, _)) => {}
+            Some((scheme, _, _)) if scheme.starts_with("socks") => self.error(
+                &child(path, "proxy"),
+                format!("`{proxy}` is a SOCKS proxy, which the hosts cannot use"),
+                "use an HTTP proxy (http://proxy.example.com:3128), or none",
+            ),
+            _ => self.error(
+                &child(path, "proxy"),
+                format!("`{proxy}` is not a proxy URL"),
+                "write it like http://proxy.example.com:3128 (http or https)",
+            ),
+        }
+        Some(proxy)
+    }
+
+    /// `rateLimit`: requests per minute and burst, each optional.
+    fn rate_limit(&mut self, obj: &Map<String, Value>, path: &str) -> (Option<u32>, Option<u32>) {
+        let Some(v) = obj.get("rateLimit") else {
+            return (None, None);
+        };
+        let p = child(path, "rateLimit");
+        let Value::Object(rl) = v else {
+            self.error(
+                &p,
+                format!("must be an object, found {}", type_name(v)),
+                "write it as { \"requestsPerMinute\": 200, \"burst\": 5 }",
+            );
+            return (None, None);
+        };
+        for k in rl.keys() {
+            if k != "requestsPerMinute" && k != "burst" {
+                self.warn(
+                    &child(&p, k),
+                    format!("unknown key `{k}` is ignored"),
+                    "rateLimit takes requestsPerMinute and burst",
+                );
             }
         }
-        if let Some(v) = obj.get("rateLimit") {
-            let p = child(path, "rateLimit");
-            match v {
-                Value::Object(rl) => {
-                    for k in rl.keys() {
-                        if k != "requestsPerMinute" && k != "burst" {
-                            self.warn(
-                                &child(&p, k),
-                                format!("unknown key `{k}` is ignored"),
-                                "rateLimit takes requestsPerMinute and burst",
-                            );
-                        }
-                    }
-                    f.rpm = self.int(rl, &p, "requestsPerMinute", 1, 100_000);
-                    f.burst = self.int(rl, &p, "burst", 1, 1000);
-                }
-                other => self.error(
-                    &p,
-                    format!("must be an object, found {}", type_name(other)),
-                    "write it as { \"requestsPerMinute\": 200, \"burst\": 5 }",
-                ),
-            }
-        }
-        f.text_chunk_limit = self.int(obj, path, "textChunkLimit", 16, MAX_TEXT_CHUNK_LIMIT);
-        f.delivery = self
-            .one_of(
-                obj,
-                path,
-                "delivery",
-                "delivery mode",
-                &["at-most-once", "at-least-once"],
-            )
-            .map(|i| [Delivery::AtMostOnce, Delivery::AtLeastOnce][i]);
-        f.callback_secret = self.string(obj, path, "callbackSecret");
-        if let Some(secret) = &f.callback_secret
-            && (secret.len() < MIN_SECRET_CHARS
-                || !secret
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        let rpm = self.int(rl, &p, "requestsPerMinute", 1, 100_000);
+        let burst = self.int(rl, &p, "burst", 1, 1000);
+        (rpm, burst)
+    }
+
+    /// `delivery`: what happens to a chunk whose outcome is unknown.
+    fn delivery(&mut self, obj: &Map<String, Value>, path: &str) -> Option<Delivery> {
+        self.one_of(
+            obj,
+            path,
+            "delivery",
+            "delivery mode",
+            &["at-most-once", "at-least-once"],
+        )
+        .map(|i| [Delivery::AtMostOnce, Delivery::AtLeastOnce][i])
+    }
+
+    /// `callbackSecret`, kept even when weak (the error already stops the config): it
+    /// authenticates callbacks, so it must be long and URL-safe.
+    fn callback_secret(&mut self, obj: &Map<String, Value>, path: &str) -> Option<String> {
+        let secret = self.string(obj, path, "callbackSecret")?;
+        if secret.len() < MIN_SECRET_CHARS
+            || !secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             self.error(
                 &child(path, "callbackSecret"),
@@ -409,73 +495,76 @@ impl Checker {
                 "generate one with `kakaowork-host secret`",
             );
         }
-        if let Some(v) = obj.get(UNAUTHENTICATED_OPT_OUT) {
-            match v {
-                Value::Bool(b) => f.accept_unauthenticated = Some(*b),
-                other => self.error(
-                    &child(path, UNAUTHENTICATED_OPT_OUT),
-                    format!("must be true or false, found {}", type_name(other)),
-                    "remove it, and set callbackSecret instead",
-                ),
-            }
-        }
-        if let Some(v) = obj.get("replyButton") {
-            let p = child(path, "replyButton");
-            match v {
-                Value::Bool(enabled) => {
-                    f.reply_button = Some(ReplyButton {
-                        enabled: *enabled,
-                        ..ReplyButton::default()
+        Some(secret)
+    }
+
+    /// `replyButton`: true/false, or an object whose label fits KakaoWork's button.
+    fn reply_button(&mut self, obj: &Map<String, Value>, path: &str) -> Option<ReplyButton> {
+        let v = obj.get("replyButton")?;
+        let p = child(path, "replyButton");
+        match v {
+            Value::Bool(enabled) => Some(ReplyButton {
+                enabled: *enabled,
+                ..ReplyButton::default()
+            }),
+            Value::Object(rb) => match rb.get("label") {
+                None => Some(ReplyButton::default()),
+                Some(Value::String(l)) if !l.trim().is_empty() && l.chars().count() <= 20 => {
+                    Some(ReplyButton {
+                        enabled: rb.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+                        label: l.trim().to_owned(),
                     })
                 }
-                Value::Object(rb) => match rb.get("label") {
-                    None => f.reply_button = Some(ReplyButton::default()),
-                    Some(Value::String(l)) if !l.trim().is_empty() && l.chars().count() <= 20 => {
-                        f.reply_button = Some(ReplyButton {
-                            enabled: rb.get("enabled").and_then(Value::as_bool).unwrap_or(true),
-                            label: l.trim().to_owned(),
-                        })
-                    }
-                    Some(_) => self.error(
+                Some(_) => {
+                    self.error(
                         &child(&p, "label"),
                         "must be a non-empty string of at most 20 characters (KakaoWork's button limit)",
                         "shorten the label",
-                    ),
-                },
-                other => self.error(
-                    &p,
-                    format!("must be true, false or {{\"label\": ...}}, found {}", type_name(other)),
-                    "write \"replyButton\": false to turn it off, or {\"label\": \"Reply\"}",
-                ),
-            }
-        }
-        f.api_base = self.string(obj, path, "apiBase");
-        if let Some(base) = f.api_base.take() {
-            let p = child(path, "apiBase");
-            match split_origin(&base) {
-                Some((scheme, host, rest)) if rest.trim_end_matches('/').is_empty() => {
-                    if scheme == "https" || (scheme == "http" && is_loopback_host(host)) {
-                        f.api_base = Some(base.trim_end_matches('/').to_owned());
-                    } else {
-                        self.error(
-                            &p,
-                            format!("`{base}` must use https (plain http only on loopback)"),
-                            format!("use {DEFAULT_API_BASE} or remove the key"),
-                        );
-                    }
+                    );
+                    None
                 }
-                Some(_) => self.error(
+            },
+            other => {
+                self.error(
                     &p,
-                    format!("`{base}` has a path; apiBase is an origin"),
-                    format!("drop the path (the plugin adds /v1/...), e.g. {DEFAULT_API_BASE}"),
-                ),
-                None => self.error(
-                    &p,
-                    format!("`{base}` is not an absolute URL"),
-                    format!("use {DEFAULT_API_BASE} or remove the key"),
-                ),
+                    format!(
+                        "must be true, false or {{\"label\": ...}}, found {}",
+                        type_name(other)
+                    ),
+                    "write \"replyButton\": false to turn it off, or {\"label\": \"Reply\"}",
+                );
+                None
             }
         }
-        f
+    }
+
+    /// `apiBase`, without its trailing `/`, or `None` when it is not a safe origin: an app key
+    /// must not travel in the clear to another machine.
+    fn api_base(&mut self, obj: &Map<String, Value>, path: &str) -> Option<String> {
+        let base = self.string(obj, path, "apiBase")?;
+        let p = child(path, "apiBase");
+        match split_origin(&base) {
+            Some((scheme, host, rest)) if rest.trim_end_matches('/').is_empty() => {
+                if scheme == "https" || (scheme == "http" && is_loopback_host(host)) {
+                    return Some(base.trim_end_matches('/').to_owned());
+                }
+                self.error(
+                    &p,
+                    format!("`{base}` must use https (plain http only on loopback)"),
+                    format!("use {DEFAULT_API_BASE} or remove the key"),
+                );
+            }
+            Some(_) => self.error(
+                &p,
+                format!("`{base}` has a path; apiBase is an origin"),
+                format!("drop the path (the plugin adds /v1/...), e.g. {DEFAULT_API_BASE}"),
+            ),
+            None => self.error(
+                &p,
+                format!("`{base}` is not an absolute URL"),
+                format!("use {DEFAULT_API_BASE} or remove the key"),
+            ),
+        }
+        None
     }
 }

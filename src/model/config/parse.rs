@@ -1,7 +1,7 @@
 //! The section as a whole: every object read, accounts resolved (base fields, `accounts.<id>`
 //! overrides, `defaultAccount`), and the checks across accounts.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::fields::*;
 use super::model::RateConfig;
@@ -37,13 +37,51 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
     let enabled = base.enabled != Some(false);
 
     let accounts_path = child(SECTION_PATH, "accounts");
-    // (normalised id, key as written, fields); a Vec keeps the guest small.
-    let mut declared: Vec<(String, String, Fields)> = Vec::new();
+    let declared = declared_accounts(&mut c, top, &accounts_path);
+    let default_account = default_account(&mut c, top, &declared);
+    check_state(&mut c, top);
+    check_state_ca(&mut c, top);
+    check_workers(&mut c, top);
+
+    let (mut accounts, default_id) =
+        resolve_accounts(base, declared, default_account, &accounts_path);
+    check_callback_paths(&mut c, &mut accounts);
+    for a in &mut accounts {
+        a.is_default = a.id == default_id;
+        a.enabled &= enabled;
+        check_dm_policy(&mut c, a);
+    }
+    if c.errors.is_empty() {
+        Ok(Report {
+            config: ChannelConfig {
+                enabled,
+                accounts,
+                default_account: default_id,
+            },
+            warnings: c.warnings,
+        })
+    } else {
+        Err(c.errors)
+    }
+}
+
+/// One entry of `accounts`: (normalised id, key as written, fields); a Vec of these keeps
+/// the guest smaller than a map would.
+type Declared = (String, String, Fields);
+
+/// The accounts under `accounts`, sorted by normalised id: accounts are known by that id,
+/// so one that normalises to nothing, or to another's id, is an error.
+fn declared_accounts(
+    c: &mut Checker,
+    top: &Map<String, Value>,
+    accounts_path: &str,
+) -> Vec<Declared> {
+    let mut declared: Vec<Declared> = Vec::new();
     match top.get("accounts") {
         None => {}
         Some(Value::Object(map)) => {
             for (raw, v) in map {
-                let path = child(&accounts_path, raw);
+                let path = child(accounts_path, raw);
                 let id = normalize_account_id(raw);
                 if id.is_empty() {
                     c.error(
@@ -81,16 +119,24 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
             }
         }
         Some(other) => c.error(
-            &accounts_path,
+            accounts_path,
             format!("must be an object of accounts, found {}", type_name(other)),
             "write it as \"accounts\": { \"support\": { ... } }",
         ),
     }
-
     declared.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    declared
+}
+
+/// `defaultAccount`, normalised; when accounts are declared it must name one of them.
+fn default_account(
+    c: &mut Checker,
+    top: &Map<String, Value>,
+    declared: &[Declared],
+) -> Option<String> {
     let has = |id: &str| declared.iter().any(|d| d.0 == id);
     let default_path = child(SECTION_PATH, "defaultAccount");
-    let default_account = match top.get("defaultAccount") {
+    match top.get("defaultAccount") {
         None => None,
         Some(Value::String(s)) => {
             let id = normalize_account_id(s);
@@ -118,10 +164,12 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
             );
             None
         }
-    };
+    }
+}
 
-    // Where the host keeps the plugin's state: the host reads it; the guest only checks its
-    // shape (hosts pass it redacted to `true`: a Redis URL may hold a password).
+/// `state`: where the host keeps the plugin's state. The host reads it; the guest only checks
+/// its shape (hosts pass it redacted to `true`: a Redis URL may hold a password).
+fn check_state(c: &mut Checker, top: &Map<String, Value>) {
     // The value is not repeated in the message: it may hold a password.
     let redis = |s: &str| {
         ["redis://", "rediss://"]
@@ -143,7 +191,11 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
             "write it like redis://127.0.0.1:6379/0, or remove it to keep the state in SQLite",
         ),
     }
-    // The CA a `rediss://` state's certificate is checked against: the host reads the file.
+}
+
+/// `stateCa`: the CA a `rediss://` state's certificate is checked against. The host reads
+/// the file; the guest checks that a path is given.
+fn check_state_ca(c: &mut Checker, top: &Map<String, Value>) {
     match top.get("stateCa") {
         None => {}
         Some(Value::String(s)) if !s.trim().is_empty() => {}
@@ -156,9 +208,11 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
             "write the path of the CA certificate that signed the Redis server's, or remove it to use the system's CAs",
         ),
     }
+}
 
-    // How many plugin instances a host runs (callbacks in one never wait on KakaoWork in
-    // another): the host reads it; the guest checks its range.
+/// `workers`: how many plugin instances a host runs (callbacks in one never wait on
+/// KakaoWork in another). The host reads it; the guest checks its range.
+fn check_workers(c: &mut Checker, top: &Map<String, Value>) {
     match top.get("workers") {
         None => {}
         Some(Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=MAX_WORKERS).contains(&n)) => {}
@@ -168,29 +222,41 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
             "write a number like 4 (the default), or remove it",
         ),
     }
+}
 
+/// The accounts in effect and the default's id: the section itself is the one account when
+/// none is declared; else each declared account over the section's fields, and the default
+/// falls back to `DEFAULT_ACCOUNT_ID`, then to the first by id.
+fn resolve_accounts(
+    base: Fields,
+    declared: Vec<Declared>,
+    default_account: Option<String>,
+    accounts_path: &str,
+) -> (Vec<Account>, String) {
     let mut accounts: Vec<Account> = Vec::new();
     let default_id;
     if declared.is_empty() {
         default_id = default_account.unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_owned());
-        accounts.push(build(
-            default_id.clone(),
-            None,
-            SECTION_PATH.into(),
-            base.clone(),
-        ));
+        accounts.push(build(default_id.clone(), None, SECTION_PATH.into(), base));
     } else {
+        let has = |id: &str| declared.iter().any(|d| d.0 == id);
         default_id = default_account
             .filter(|d| has(d))
             .or_else(|| has(DEFAULT_ACCOUNT_ID).then(|| DEFAULT_ACCOUNT_ID.to_owned()))
             .unwrap_or_else(|| declared.first().map(|d| d.0.clone()).unwrap_or_default());
         for (id, raw, f) in declared {
-            let path = child(&accounts_path, &raw);
+            let path = child(accounts_path, &raw);
             accounts.push(build(id, Some(raw), path, f.merged_over(&base)));
         }
     }
+    (accounts, default_id)
+}
+
+/// Gives each account its callback path (its own by default) and checks that no two share
+/// one, since the host could not tell their callbacks apart; warns of unauthenticated ones.
+fn check_callback_paths(c: &mut Checker, accounts: &mut [Account]) {
     let mut paths: Vec<(String, String)> = Vec::new();
-    for a in &mut accounts {
+    for a in accounts {
         let path = a
             .callback_path
             .get_or_insert_with(|| format!("/kakaowork/{}/callback", a.id))
@@ -216,49 +282,37 @@ pub fn parse(value: &Value) -> Result<Report, Vec<ConfigIssue>> {
             );
         }
     }
-    for a in &mut accounts {
-        a.is_default = a.id == default_id;
-        a.enabled &= enabled;
-        if a.dm_policy == DmPolicy::Open {
-            if a.allow_from.is_empty() || a.allow_from.iter().any(|e| e == "*") {
-                c.warn(
-                    &a.path,
-                    format!(
-                        "account `{}` uses dmPolicy \"open\": anyone in the workspace can talk to the agent",
-                        a.id
-                    ),
-                    "use \"pairing\" or \"allowlist\" unless that is intended",
-                );
-            } else {
-                c.warn(
-                    &a.path,
-                    format!(
-                        "account `{}` uses dmPolicy \"open\" with a list: only the listed users are admitted, and pairing does not widen it",
-                        a.id
-                    ),
-                    "add \"*\" to allowFrom for everyone, or use dmPolicy \"allowlist\"",
-                );
-            }
-        }
-        if a.dm_policy == DmPolicy::Allowlist && a.allow_from.is_empty() {
+}
+
+/// Warns of a DM policy that admits more, or fewer, users than its name suggests.
+fn check_dm_policy(c: &mut Checker, a: &Account) {
+    if a.dm_policy == DmPolicy::Open {
+        if a.allow_from.is_empty() || a.allow_from.iter().any(|e| e == "*") {
             c.warn(
                 &a.path,
-                format!("account `{}` uses dmPolicy \"allowlist\" with an empty allowFrom: nobody can reach it", a.id),
-                "add user ids to allowFrom",
+                format!(
+                    "account `{}` uses dmPolicy \"open\": anyone in the workspace can talk to the agent",
+                    a.id
+                ),
+                "use \"pairing\" or \"allowlist\" unless that is intended",
+            );
+        } else {
+            c.warn(
+                &a.path,
+                format!(
+                    "account `{}` uses dmPolicy \"open\" with a list: only the listed users are admitted, and pairing does not widen it",
+                    a.id
+                ),
+                "add \"*\" to allowFrom for everyone, or use dmPolicy \"allowlist\"",
             );
         }
     }
-    if c.errors.is_empty() {
-        Ok(Report {
-            config: ChannelConfig {
-                enabled,
-                accounts,
-                default_account: default_id,
-            },
-            warnings: c.warnings,
-        })
-    } else {
-        Err(c.errors)
+    if a.dm_policy == DmPolicy::Allowlist && a.allow_from.is_empty() {
+        c.warn(
+            &a.path,
+            format!("account `{}` uses dmPolicy \"allowlist\" with an empty allowFrom: nobody can reach it", a.id),
+            "add user ids to allowFrom",
+        );
     }
 }
 

@@ -393,81 +393,10 @@ impl Checker {
             "image_link" => Block::ImageLink(self.image(path, v)?),
             "button" => Block::Button(self.button(path, o)?),
             "divider" => Block::Divider,
-            "header" => {
-                let text = self.string(path, o, "text")?;
-                self.len(path, "text", &text, 1, MAX_HEADER_CHARS);
-                let style = self
-                    .choice(path, o, "style", &["blue", "red", "yellow"])
-                    .map_or(HeaderStyle::Blue, |i| {
-                        [HeaderStyle::Blue, HeaderStyle::Red, HeaderStyle::Yellow][i]
-                    });
-                Block::Header { text, style }
-            }
-            "action" => {
-                let Some(Value::Array(items)) = o.get("elements") else {
-                    self.fail(&format!("{path}.elements"), "is not a list of buttons");
-                    return None;
-                };
-                if items.is_empty() || items.len() > MAX_ROW_BUTTONS {
-                    self.fail(
-                        &format!("{path}.elements"),
-                        format!(
-                            "holds {} buttons; a row takes 1 to {MAX_ROW_BUTTONS}",
-                            items.len()
-                        ),
-                    );
-                }
-                let mut buttons = vec![];
-                for (i, item) in items.iter().enumerate() {
-                    let p = format!("{path}.elements[{i}]");
-                    let Some(b) = self.object(&p, item) else {
-                        continue;
-                    };
-                    if b.get("type").and_then(Value::as_str) != Some("button") {
-                        self.fail(&format!("{p}.type"), "must be `button`");
-                        continue;
-                    }
-                    buttons.extend(self.button(&p, b));
-                }
-                Block::Action(buttons)
-            }
-            "description" => {
-                let term = self.string(path, o, "term")?;
-                self.len(path, "term", &term, 1, MAX_TERM_CHARS);
-                let content = self.text(
-                    &format!("{path}.content"),
-                    o.get("content").unwrap_or(&Value::Null),
-                    // KakaoWork shows longer descriptions; a message's text bounds them.
-                    MAX_MESSAGE_TEXT_CHARS,
-                )?;
-                Block::Description {
-                    term,
-                    content,
-                    accent: self.flag(path, o, "accent"),
-                }
-            }
-            "section" | "context" => {
-                let content = self.text(
-                    &format!("{path}.content"),
-                    o.get("content").unwrap_or(&Value::Null),
-                    MAX_TEXT_CHARS,
-                )?;
-                let key = if kind == "section" {
-                    "accessory"
-                } else {
-                    "image"
-                };
-                let image =
-                    self.image(&format!("{path}.{key}"), o.get(key).unwrap_or(&Value::Null))?;
-                if kind == "section" {
-                    Block::Section {
-                        content,
-                        accessory: image,
-                    }
-                } else {
-                    Block::Context { content, image }
-                }
-            }
+            "header" => self.header(path, o)?,
+            "action" => self.action_row(path, o)?,
+            "description" => self.description(path, o)?,
+            "section" | "context" => self.content_with_image(path, o, kind)?,
             other => {
                 self.fail(
                     &format!("{path}.type"),
@@ -477,6 +406,94 @@ impl Checker {
                 );
                 return None;
             }
+        })
+    }
+
+    /// A `header` block: a short title line in one of three colours.
+    fn header(&mut self, path: &str, o: &Map<String, Value>) -> Option<Block> {
+        let text = self.string(path, o, "text")?;
+        self.len(path, "text", &text, 1, MAX_HEADER_CHARS);
+        let style = self
+            .choice(path, o, "style", &["blue", "red", "yellow"])
+            .map_or(HeaderStyle::Blue, |i| {
+                [HeaderStyle::Blue, HeaderStyle::Red, HeaderStyle::Yellow][i]
+            });
+        Some(Block::Header { text, style })
+    }
+
+    /// An `action` block: one row of buttons, each checked like a lone button.
+    fn action_row(&mut self, path: &str, o: &Map<String, Value>) -> Option<Block> {
+        let Some(Value::Array(items)) = o.get("elements") else {
+            self.fail(&format!("{path}.elements"), "is not a list of buttons");
+            return None;
+        };
+        if items.is_empty() || items.len() > MAX_ROW_BUTTONS {
+            self.fail(
+                &format!("{path}.elements"),
+                format!(
+                    "holds {} buttons; a row takes 1 to {MAX_ROW_BUTTONS}",
+                    items.len()
+                ),
+            );
+        }
+        let mut buttons = vec![];
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("{path}.elements[{i}]");
+            let Some(b) = self.object(&p, item) else {
+                continue;
+            };
+            if b.get("type").and_then(Value::as_str) != Some("button") {
+                self.fail(&format!("{p}.type"), "must be `button`");
+                continue;
+            }
+            buttons.extend(self.button(&p, b));
+        }
+        Some(Block::Action(buttons))
+    }
+
+    /// A `description` block: a term and its text, the term optionally accented.
+    fn description(&mut self, path: &str, o: &Map<String, Value>) -> Option<Block> {
+        let term = self.string(path, o, "term")?;
+        self.len(path, "term", &term, 1, MAX_TERM_CHARS);
+        let content = self.text(
+            &format!("{path}.content"),
+            o.get("content").unwrap_or(&Value::Null),
+            // KakaoWork shows longer descriptions; a message's text bounds them.
+            MAX_MESSAGE_TEXT_CHARS,
+        )?;
+        Some(Block::Description {
+            term,
+            content,
+            accent: self.flag(path, o, "accent"),
+        })
+    }
+
+    /// A `section` (text with an accessory image) or `context` (text with a small
+    /// image) block: the two differ only in the image's key and the variant built.
+    fn content_with_image(
+        &mut self,
+        path: &str,
+        o: &Map<String, Value>,
+        kind: &str,
+    ) -> Option<Block> {
+        let content = self.text(
+            &format!("{path}.content"),
+            o.get("content").unwrap_or(&Value::Null),
+            MAX_TEXT_CHARS,
+        )?;
+        let key = if kind == "section" {
+            "accessory"
+        } else {
+            "image"
+        };
+        let image = self.image(&format!("{path}.{key}"), o.get(key).unwrap_or(&Value::Null))?;
+        Some(if kind == "section" {
+            Block::Section {
+                content,
+                accessory: image,
+            }
+        } else {
+            Block::Context { content, image }
         })
     }
 }
