@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::cli::host;
-use host_test::redis_server::RedisServer;
+use host_test::runtime::kv::redis_server::RedisServer;
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("kw-docs-{name}-{}", std::process::id()));
