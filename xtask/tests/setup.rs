@@ -352,11 +352,16 @@ fn cargo_xtask_test_openclaw_fetches_node_24_builds_the_plugin_and_runs_only_the
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     let log = w.log();
-    // No Node on PATH: the pinned Node 24 is fetched, then npm ci, the build, each test file.
+    // No Node on PATH: the pinned Node 24 is fetched, then npm ci, the build, the type check,
+    // each test file.
     assert_eq!(lines_starting(&log, "node24.sh").len(), 1, "{log}");
     assert_eq!(
         lines_starting(&log, "npm"),
-        ["npm ci --no-audit --no-fund", "npm run build"],
+        [
+            "npm ci --no-audit --no-fund",
+            "npm run build",
+            "npm run typecheck"
+        ],
         "{log}"
     );
     assert_eq!(
