@@ -336,15 +336,9 @@ impl Checker {
                 path,
                 "groupPolicy",
                 "group policy",
-                &["open", "allowlist", "disabled"],
+                &GroupPolicy::NAMES,
             )
-            .map(|i| {
-                [
-                    GroupPolicy::Open,
-                    GroupPolicy::Allowlist,
-                    GroupPolicy::Disabled,
-                ][i]
-            });
+            .map(|i| GroupPolicy::ALL[i]);
         f.proxy = self.string(obj, path, "proxy");
         if let Some(proxy) = &f.proxy {
             match split_origin(proxy) {
@@ -386,14 +380,8 @@ impl Checker {
         }
         f.text_chunk_limit = self.int(obj, path, "textChunkLimit", 16, MAX_TEXT_CHUNK_LIMIT);
         f.delivery = self
-            .one_of(
-                obj,
-                path,
-                "delivery",
-                "delivery mode",
-                &["at-most-once", "at-least-once"],
-            )
-            .map(|i| [Delivery::AtMostOnce, Delivery::AtLeastOnce][i]);
+            .one_of(obj, path, "delivery", "delivery mode", &Delivery::NAMES)
+            .map(|i| Delivery::ALL[i]);
         f.callback_secret = self.string(obj, path, "callbackSecret");
         if let Some(secret) = &f.callback_secret
             && (secret.len() < MIN_SECRET_CHARS
