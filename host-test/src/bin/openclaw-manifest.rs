@@ -12,7 +12,8 @@ use kakaowork_channel::model::config::schema::manifest_text;
 use serde_json::{Map, Value};
 
 fn main() -> ExitCode {
-    let openclaw = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openclaw");
+    let host_test = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let openclaw = host_test.parent().unwrap_or(host_test).join("openclaw");
     let template = openclaw.join("openclaw.plugin.template.json");
     let out = openclaw.join("plugin").join("openclaw.plugin.json");
     let parsed = std::fs::read_to_string(&template)
