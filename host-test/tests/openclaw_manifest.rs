@@ -1,6 +1,7 @@
-//! The OpenClaw package's JSON schema of `channels.kakao` (in `openclaw/openclaw.plugin.json`,
-//! what `openclaw config` validates against) and the guest's parser agree on the keys and on
-//! the values of every enumerated key.
+//! The OpenClaw package's JSON schema of `channels.kakao` (in `openclaw/plugin/openclaw.plugin.json`,
+//! what `openclaw config` validates against) is the one generated from the guest's configuration
+//! model, and it and the guest's parser agree on the keys and on the values of every enumerated
+//! key.
 
 use kakaowork_channel::model::config::{ACCOUNT_KEYS, TOP_ONLY_KEYS, parse};
 use serde_json::{Map, Value, json};
@@ -13,6 +14,34 @@ fn schema() -> Map<String, Value> {
         .and_then(Value::as_object)
         .cloned()
         .expect("channelConfigs.kakao.schema.properties")
+}
+
+/// The committed manifest is the generated one, byte for byte: nobody edits its schema by hand,
+/// and a change to the configuration model reaches the package.
+#[test]
+fn the_committed_manifest_is_the_generated_one() {
+    use kakaowork_channel::model::config::schema::manifest_text;
+    let template: Map<String, Value> =
+        serde_json::from_str(include_str!("../../openclaw/openclaw.plugin.template.json")).unwrap();
+    let generated = manifest_text(&template);
+    let committed = include_str!("../../openclaw/plugin/openclaw.plugin.json");
+    if committed != generated {
+        let line = committed
+            .lines()
+            .zip(generated.lines())
+            .position(|(a, b)| a != b)
+            .map_or(
+                committed.lines().count().min(generated.lines().count()),
+                |i| i,
+            );
+        panic!(
+            "openclaw/plugin/openclaw.plugin.json is not the generated manifest (first difference at \
+             line {}); regenerate it with `cargo run -p host-test --bin openclaw-manifest` (or \
+             `npm run build` in openclaw/), and edit openclaw/openclaw.plugin.template.json or \
+             src/model/config/schema.rs instead of the file",
+            line + 1
+        );
+    }
 }
 
 fn sorted(keys: impl Iterator<Item = String>) -> Vec<String> {

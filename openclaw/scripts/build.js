@@ -1,6 +1,8 @@
 // Builds the plugin's runnable form: the component that the Rust build produces (the same
 // bytes `kakaowork-host component` writes), transpiled by jco into JavaScript plus core wasm.
 // There is no second copy of the KakaoWork logic: dist/component is generated, not written.
+// So is plugin/openclaw.plugin.json's schema of channels.kakao: host-test's openclaw-manifest
+// writes it from the guest's configuration model (and openclaw.plugin.template.json).
 // The Redis client is bundled into one file, dist/redis-client.cjs: OpenClaw copies a plugin's
 // package and every dependency it declares on each start (its reload capture), and
 // `@redis/client` as a dependency is 1,955 files, which took 2.4 s of every `openclaw` command.
@@ -29,6 +31,13 @@ if (given) {
     process.exit(2);
   }
 } else {
+  // The manifest first: the same dev build as the component's (host-test's build script
+  // builds the guest for either), so it adds one small binary.
+  // With KAKAOWORK_COMPONENT the committed manifest is packaged; a Rust test keeps it generated.
+  execFileSync("cargo", ["run", "-q", "-p", "host-test", "--bin", "openclaw-manifest"], {
+    cwd: repo,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
   mkdirSync(dirname(wasm), { recursive: true });
   // The README's build (dev profile, optimised dependencies): nothing is compiled twice.
   execFileSync("cargo", ["run", "-q", "-p", "host-test", "--", "component", "--out", wasm], {

@@ -7,6 +7,9 @@
 mod fields;
 mod model;
 mod parse;
+// The manifest's schema is generated natively; the component does without it.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod schema;
 
 pub use fields::{TOP_ONLY_KEYS, split_origin};
 pub use model::*;

@@ -408,15 +408,9 @@ impl Checker {
             path,
             "groupPolicy",
             "group policy",
-            &["open", "allowlist", "disabled"],
+            &GroupPolicy::NAMES,
         )
-        .map(|i| {
-            [
-                GroupPolicy::Open,
-                GroupPolicy::Allowlist,
-                GroupPolicy::Disabled,
-            ][i]
-        })
+        .map(|i| GroupPolicy::ALL[i])
     }
 
     /// `proxy`: the hosts can only tunnel through an HTTP(S) proxy.
@@ -468,14 +462,8 @@ impl Checker {
 
     /// `delivery`: what happens to a chunk whose outcome is unknown.
     fn delivery(&mut self, obj: &Map<String, Value>, path: &str) -> Option<Delivery> {
-        self.one_of(
-            obj,
-            path,
-            "delivery",
-            "delivery mode",
-            &["at-most-once", "at-least-once"],
-        )
-        .map(|i| [Delivery::AtMostOnce, Delivery::AtLeastOnce][i])
+        self.one_of(obj, path, "delivery", "delivery mode", &Delivery::NAMES)
+            .map(|i| Delivery::ALL[i])
     }
 
     /// `callbackSecret`, kept even when weak (the error already stops the config): it

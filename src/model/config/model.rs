@@ -247,6 +247,13 @@ pub enum GroupPolicy {
     Disabled,
 }
 
+impl GroupPolicy {
+    /// As written in the configuration; `ALL[i]` is `NAMES[i]`.
+    pub const NAMES: [&'static str; 3] = ["open", "allowlist", "disabled"];
+
+    pub const ALL: [Self; 3] = [Self::Open, Self::Allowlist, Self::Disabled];
+}
+
 /// KakaoWork's cap on the text of one message.
 pub const MAX_TEXT_CHUNK_LIMIT: u32 = 3000;
 /// Below the cap, with room to spare.
@@ -260,6 +267,13 @@ pub enum Delivery {
     AtMostOnce,
     /// Resent: nothing lost, possibly a duplicate.
     AtLeastOnce,
+}
+
+impl Delivery {
+    /// As written in the configuration; `ALL[i]` is `NAMES[i]`.
+    pub const NAMES: [&'static str; 2] = ["at-most-once", "at-least-once"];
+
+    pub const ALL: [Self; 2] = [Self::AtMostOnce, Self::AtLeastOnce];
 }
 /// The inline `appKey` an account uses (its own, else the base's). Host-side only.
 /// Why an App Key cannot be one, if it cannot: it goes into an HTTP header, so it is 1-512
