@@ -45,12 +45,17 @@ enum Mark {
     Modal(String),
 }
 
-fn answer(response: CallbackResponse) -> Result<CallbackOutcome, ChannelError> {
-    Ok(CallbackOutcome {
+/// An answer for KakaoWork that makes no event.
+fn no_event(response: CallbackResponse) -> CallbackOutcome {
+    CallbackOutcome {
         response,
         events: vec![],
         outbound: vec![],
-    })
+    }
+}
+
+fn answer(response: CallbackResponse) -> Result<CallbackOutcome, ChannelError> {
+    Ok(no_event(response))
 }
 
 fn ok_empty() -> CallbackResponse {
@@ -157,11 +162,7 @@ fn refused(
     )?;
     Ok(match decision {
         PolicyDecision::Allow(_) => None,
-        PolicyDecision::Deny(_) => Some(CallbackOutcome {
-            response: ok_empty(),
-            events: vec![],
-            outbound: vec![],
-        }),
+        PolicyDecision::Deny(_) => Some(no_event(ok_empty())),
         PolicyDecision::PairingRequired(challenge) => {
             Some(pairing_answer(core, ports, account, cb, challenge))
         }
