@@ -214,6 +214,22 @@ test("the state file and a directory made for it are the owner's only", (t) => {
   for (const f of readdirSync(nested)) assert.equal(mode(join(nested, f)), 0o600, f);
 });
 
+test("the SQLite schema and pragmas are spec/sqlite.sql, the file the Rust host runs", (t) => {
+  const spec = readFileSync(join(REPO, "spec", "sqlite.sql"), "utf8");
+  const { open } = store(t);
+  const kv = open();
+  t.after(() => kv.close());
+  const stored = kv.db.prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name").all();
+  assert.equal(stored.length, 2);
+  for (const { sql } of stored) {
+    // SQLite keeps a CREATE statement's text without its IF NOT EXISTS.
+    const written = String(sql).replace(/^CREATE (TABLE|INDEX) /, "CREATE $1 IF NOT EXISTS ");
+    assert.ok(spec.includes(written), `${sql} is not in spec/sqlite.sql`);
+  }
+  assert.equal(kv.db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
+  assert.equal(kv.db.prepare("PRAGMA synchronous").get()?.synchronous, 2);
+});
+
 test("a Redis URL is shown without its user or password (the cases both hosts share)", async () => {
   const { readFileSync } = await import("node:fs");
   const { shownUrl } = await import("../plugin/src/kv-redis.js");
