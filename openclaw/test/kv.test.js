@@ -190,6 +190,27 @@ test("Redis: the stored form is the Rust host's: `<expires_at>\\n<bytes>` under 
   assert.ok((await raw.pTTL("kakaowork-channel/layout/a")) > 3_000_000, "Redis collects it an hour after");
 });
 
+test("Redis: the layout is the one both hosts share (spec/kv-layout.json)", async () => {
+  const { encode, decode, px, REDIS_NAMESPACE } = await import("../plugin/src/kv-redis.js");
+  const spec = JSON.parse(readFileSync(join(REPO, "spec", "kv-layout.json"), "utf8"));
+  const hex = (s) => Buffer.from(s, "hex");
+  assert.equal(REDIS_NAMESPACE, spec.namespace);
+  // Not reached: a store connects on its first call.
+  const kv = new RedisKv("redis://127.0.0.1:1/0", { casScript: CAS });
+  assert.ok(spec.set.length > 0);
+  for (const c of spec.set) {
+    const expiresAt = c.ttlMs === null ? null : c.now + c.ttlMs;
+    assert.equal(kv.storedKey(c.key), c.storedKey, c.about);
+    assert.equal(encode(hex(c.valueHex), expiresAt).toString("hex"), c.storedHex, c.about);
+    assert.equal(px(expiresAt, c.wall), c.px ?? 0, c.about);
+  }
+  assert.ok(spec.read.length > 0);
+  for (const c of spec.read) {
+    const value = decode(hex(c.storedHex), c.now);
+    assert.equal(value === undefined ? null : Buffer.from(value).toString("hex"), c.valueHex, c.about);
+  }
+});
+
 test("expired entries are swept as writes go on", (t) => {
   let now = 0;
   const s = store(t);

@@ -9,7 +9,7 @@ use clap::Args;
 use host_test::emulator::{Emulator, EmulatorOptions};
 use host_test::runtime::clock::Clock;
 use host_test::runtime::config::{Prepared, load_file, prepare, prepare_keyed};
-use host_test::runtime::kv::{KvStore, Prefixed, RedisKv, SqliteKv};
+use host_test::runtime::kv::{KvStore, Prefixed, REDIS_NAMESPACE, RedisKv, SqliteKv};
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
 use host_test::serve::delivery::deliver;
 use host_test::wit;
@@ -60,9 +60,6 @@ fn redis_ca(conn: &Conn, section: &Value) -> Option<PathBuf> {
                 .map(PathBuf::from)
         })
 }
-
-/// Where keys of this plugin live in a shared Redis.
-pub const REDIS_NAMESPACE: &str = "kakaowork-channel/";
 
 /// The Redis URL the state goes to, if any: `--state`, else the config's `state`, else
 /// `$KAKAOWORK_STATE` (the same order as the OpenClaw host: explicit first).
