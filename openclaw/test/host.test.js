@@ -251,6 +251,30 @@ test("a proxy, which this host cannot honour, is refused with its path instead o
   });
 });
 
+test("credentials are resolved in the order both hosts share (spec/credentials.json)", async (t) => {
+  const spec = JSON.parse(readFileSync(new URL("../../spec/credentials.json", import.meta.url), "utf8"));
+  const { resolveCredentials, listAccountIds, defaultAccountId } = await import("../plugin/src/config.js");
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  assert.ok(spec.cases.length > 0);
+  for (const c of spec.cases) {
+    const dir = mkdtempSync(join(tmpdir(), "kw-cred-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    for (const [name, text] of Object.entries(c.files)) writeFileSync(join(dir, name), text);
+    const section = JSON.parse(JSON.stringify(c.section).replaceAll("$DIR", dir));
+    const resolve = () => resolveCredentials(section, listAccountIds(section), defaultAccountId(section), c.env);
+    if (c.error) {
+      assert.throws(resolve, (e) => {
+        for (const word of c.error) assert.ok(e.message.includes(word), `${c.about}: ${e.message}`);
+        return true;
+      }, c.about);
+    } else {
+      const got = Object.fromEntries([...resolve()].map(([id, r]) => [id, { source: r.source, key: r.key ?? null }]));
+      assert.deepEqual(got, c.accounts, c.about);
+    }
+  }
+});
+
 test("a malformed app key is refused at configuration, naming the account, without the key", async () => {
   const spec = JSON.parse(readFileSync(new URL("../../spec/app-keys.json", import.meta.url), "utf8"));
   const { appKeyProblem } = await import("../plugin/src/config.js");
