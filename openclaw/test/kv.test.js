@@ -251,6 +251,26 @@ test("the SQLite schema and pragmas are spec/sqlite.sql, the file the Rust host 
   assert.equal(kv.db.prepare("PRAGMA synchronous").get()?.synchronous, 2);
 });
 
+test("the state is where the cases both hosts share say (spec/state.json)", async () => {
+  const { stateSpec } = await import("../plugin/src/state.js");
+  const spec = JSON.parse(readFileSync(join(REPO, "spec", "state.json"), "utf8"));
+  const shared = spec.cases.filter((c) => c.only !== "rust");
+  assert.ok(shared.length > 0);
+  for (const c of shared) {
+    if (c.error) {
+      assert.throws(() => stateSpec(c.section, c.env), (e) => {
+        for (const w of c.error) assert.ok(e.message.includes(w), `${c.about}: ${e.message}`);
+        return true;
+      }, c.about);
+    } else if (c.redis) {
+      const s = stateSpec(c.section, c.env);
+      assert.deepEqual(s.kind === "redis" ? [s.url, s.ca ?? null] : s, [c.redis.url, c.redis.ca], c.about);
+    } else {
+      assert.deepEqual(stateSpec(c.section, c.env), { kind: "sqlite", path: c.sqlite.node }, c.about);
+    }
+  }
+});
+
 test("a Redis URL is shown without its user or password (the cases both hosts share)", async () => {
   const { readFileSync } = await import("node:fs");
   const { shownUrl } = await import("../plugin/src/kv-redis.js");
