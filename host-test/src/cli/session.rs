@@ -11,7 +11,7 @@ use host_test::runtime::clock::Clock;
 use host_test::runtime::config::{Prepared, load_file, prepare, prepare_keyed};
 use host_test::runtime::kv::{KvStore, Prefixed, REDIS_NAMESPACE, RedisKv, SqliteKv};
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
-use host_test::serve::delivery::deliver;
+use host_test::serve::delivery::{MAX_CALLS, deliver};
 use host_test::wit;
 use kakaowork_channel::model::config::APP_KEY_ENV;
 use serde_json::{Value, json};
@@ -139,7 +139,7 @@ pub fn call<T>(
     mut f: impl FnMut(&mut Session) -> wasmtime::Result<Result<T, wit::ChannelError>>,
 ) -> Result<T, CliError> {
     let (outcome, _, _) =
-        host_test::serve::delivery::with_retries(&Clock::Real, 50, show_wait, || f(s))
+        host_test::serve::delivery::with_retries(&Clock::Real, MAX_CALLS, show_wait, || f(s))
             .map_err(trap)?;
     outcome.map_err(|e| super::error::channel_error(e, s.emulator.is_some()))
 }
@@ -149,7 +149,7 @@ pub fn deliver_showing_progress(
     plugin: &mut Plugin,
     req: &wit::SendRequest,
 ) -> Result<host_test::serve::delivery::Report, CliError> {
-    deliver(plugin, req, &Clock::Real, 50, show_wait).map_err(trap)
+    deliver(plugin, req, &Clock::Real, MAX_CALLS, show_wait).map_err(trap)
 }
 
 pub fn show_wait(ms: u64, reason: &str) {
