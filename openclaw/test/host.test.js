@@ -251,6 +251,17 @@ test("a proxy, which this host cannot honour, is refused with its path instead o
   });
 });
 
+test("the OpenClaw host tells targets as the guest parses them (spec/targets.json)", async () => {
+  const spec = JSON.parse(readFileSync(new URL("../../spec/targets.json", import.meta.url), "utf8"));
+  const { targetKind, normalizeTarget } = await import("../plugin/src/channel.js");
+  assert.ok(spec.cases.length > 0);
+  for (const c of spec.cases) {
+    assert.equal(targetKind(c.input) ?? null, c.kind, c.about);
+    // What OpenClaw is told looks like an id is what the guest accepts.
+    assert.equal(normalizeTarget(c.input) !== undefined, c.kind !== null, c.about);
+  }
+});
+
 test("the delivery loop follows the cases both hosts share (spec/delivery.json)", async () => {
   const spec = JSON.parse(readFileSync(new URL("../../spec/delivery.json", import.meta.url), "utf8"));
   const { retryHint, MAX_CALLS } = await import("../plugin/src/send.js");
