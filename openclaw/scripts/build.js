@@ -58,6 +58,8 @@ execFileSync(
 writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
 // The Redis compare-and-swap script: the Rust host's file, so that both hosts run the same one.
 copyFileSync(join(repo, "host-test", "src", "runtime", "kv", "cas.lua"), join(dist, "cas.lua"));
+// The SQLite schema and pragmas, the file the Rust host runs too (spec/README.md).
+copyFileSync(join(repo, "spec", "sqlite.sql"), join(dist, "sqlite.sql"));
 
 // The Redis client, one file. Its optional OpenTelemetry and digest packages stay optional.
 const require = createRequire(import.meta.url);

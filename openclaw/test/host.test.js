@@ -251,6 +251,76 @@ test("a proxy, which this host cannot honour, is refused with its path instead o
   });
 });
 
+test("the OpenClaw host tells targets as the guest parses them (spec/targets.json)", async () => {
+  const spec = JSON.parse(readFileSync(new URL("../../spec/targets.json", import.meta.url), "utf8"));
+  const { targetKind, normalizeTarget } = await import("../plugin/src/channel.js");
+  assert.ok(spec.cases.length > 0);
+  for (const c of spec.cases) {
+    assert.equal(targetKind(c.input) ?? null, c.kind, c.about);
+    // What OpenClaw is told looks like an id is what the guest accepts.
+    assert.equal(normalizeTarget(c.input) !== undefined, c.kind !== null, c.about);
+  }
+});
+
+test("the delivery loop follows the cases both hosts share (spec/delivery.json)", async () => {
+  const spec = JSON.parse(readFileSync(new URL("../../spec/delivery.json", import.meta.url), "utf8"));
+  const { retryHint, MAX_CALLS } = await import("../plugin/src/send.js");
+  const { ChannelError } = await import("../plugin/src/component.js");
+  // As jco hands them over: a u64 is a BigInt.
+  const wit = (e) => {
+    if (e.tag === "deferred") return { tag: e.tag, val: BigInt(e.val) };
+    if (e.val?.retryAfterMs !== undefined) return { tag: e.tag, val: { ...e.val, retryAfterMs: BigInt(e.val.retryAfterMs) } };
+    return e;
+  };
+  assert.equal(MAX_CALLS, spec.maxCalls);
+  assert.ok(spec.hints.length > 0);
+  for (const c of spec.hints) assert.equal(retryHint(wit(c.error)), c.wait, c.about);
+  assert.ok(spec.loops.length > 0);
+  for (const c of spec.loops) {
+    let calls = 0;
+    let waited = 0;
+    let outcome;
+    try {
+      await withRetries(async () => {
+        const a = c.answers[Math.min(calls, c.answers.length - 1)];
+        assert.ok(calls < c.answers.length || c.repeatLast, `${c.about}: called past the answers`);
+        calls += 1;
+        if (a === "ok") return "receipt";
+        throw new ChannelError("send", wit(a));
+      }, { onWait: (ms) => (waited += ms) });
+      outcome = "ok";
+    } catch (e) {
+      assert.ok(e instanceof ChannelError, `${c.about}: ${e}`);
+      outcome = e.payload.tag;
+    }
+    assert.deepEqual({ outcome, calls, waited }, { outcome: c.outcome, calls: c.calls, waited: c.waited }, c.about);
+  }
+});
+
+test("credentials are resolved in the order both hosts share (spec/credentials.json)", async (t) => {
+  const spec = JSON.parse(readFileSync(new URL("../../spec/credentials.json", import.meta.url), "utf8"));
+  const { resolveCredentials, listAccountIds, defaultAccountId } = await import("../plugin/src/config.js");
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  assert.ok(spec.cases.length > 0);
+  for (const c of spec.cases) {
+    const dir = mkdtempSync(join(tmpdir(), "kw-cred-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    for (const [name, text] of Object.entries(c.files)) writeFileSync(join(dir, name), text);
+    const section = JSON.parse(JSON.stringify(c.section).replaceAll("$DIR", dir));
+    const resolve = () => resolveCredentials(section, listAccountIds(section), defaultAccountId(section), c.env);
+    if (c.error) {
+      assert.throws(resolve, (e) => {
+        for (const word of c.error) assert.ok(e.message.includes(word), `${c.about}: ${e.message}`);
+        return true;
+      }, c.about);
+    } else {
+      const got = Object.fromEntries([...resolve()].map(([id, r]) => [id, { source: r.source, key: r.key ?? null }]));
+      assert.deepEqual(got, c.accounts, c.about);
+    }
+  }
+});
+
 test("a malformed app key is refused at configuration, naming the account, without the key", async () => {
   const spec = JSON.parse(readFileSync(new URL("../../spec/app-keys.json", import.meta.url), "utf8"));
   const { appKeyProblem } = await import("../plugin/src/config.js");

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { authorize, perform } from "../plugin/src/http.js";
+import { authorize, endpoint, perform } from "../plugin/src/http.js";
 
 const endpoints = (origin) => new Map([["default", { origin, key: "secret-app-key" }]]);
 const get = (url, extra = {}) => ({ method: "get", url, headers: [], account: "default", ...extra });
@@ -39,6 +39,26 @@ test("requests outside the account's API origin are refused before any I/O", () 
     undefined,
     "a request naming no account gets no key",
   );
+});
+
+test("the capability checks are the ones both hosts share (spec/http-policy.json)", async () => {
+  const { readFileSync } = await import("node:fs");
+  const spec = JSON.parse(readFileSync(new URL("../../spec/http-policy.json", import.meta.url), "utf8"));
+  const eps = new Map(
+    Object.entries(spec.accounts).map(([id, a]) => [id, endpoint(a.apiBase, a.key ?? undefined)]),
+  );
+  assert.ok(spec.cases.length > 0);
+  for (const c of spec.cases) {
+    const r = authorize({ method: c.method, url: c.url, headers: c.headers, account: c.account ?? undefined }, eps);
+    if (c.allowed) {
+      assert.equal(r.err, undefined, c.about);
+      assert.equal(r.ok?.key !== undefined, c.allowed.key, c.about);
+      if (c.allowed.key) assert.equal(r.ok?.key, spec.accounts[c.account].key, c.about);
+    } else {
+      assert.equal(r.err?.tag, c.refused, c.about);
+      assert.ok(r.err.val.includes(c.says), `${c.about}: ${r.err.val}`);
+    }
+  }
 });
 
 test("the host attaches the key and returns status, the headers the guest names, and body", async (t) => {

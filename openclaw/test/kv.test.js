@@ -190,6 +190,27 @@ test("Redis: the stored form is the Rust host's: `<expires_at>\\n<bytes>` under 
   assert.ok((await raw.pTTL("kakaowork-channel/layout/a")) > 3_000_000, "Redis collects it an hour after");
 });
 
+test("Redis: the layout is the one both hosts share (spec/kv-layout.json)", async () => {
+  const { encode, decode, px, REDIS_NAMESPACE } = await import("../plugin/src/kv-redis.js");
+  const spec = JSON.parse(readFileSync(join(REPO, "spec", "kv-layout.json"), "utf8"));
+  const hex = (s) => Buffer.from(s, "hex");
+  assert.equal(REDIS_NAMESPACE, spec.namespace);
+  // Not reached: a store connects on its first call.
+  const kv = new RedisKv("redis://127.0.0.1:1/0", { casScript: CAS });
+  assert.ok(spec.set.length > 0);
+  for (const c of spec.set) {
+    const expiresAt = c.ttlMs === null ? null : c.now + c.ttlMs;
+    assert.equal(kv.storedKey(c.key), c.storedKey, c.about);
+    assert.equal(encode(hex(c.valueHex), expiresAt).toString("hex"), c.storedHex, c.about);
+    assert.equal(px(expiresAt, c.wall), c.px ?? 0, c.about);
+  }
+  assert.ok(spec.read.length > 0);
+  for (const c of spec.read) {
+    const value = decode(hex(c.storedHex), c.now);
+    assert.equal(value === undefined ? null : Buffer.from(value).toString("hex"), c.valueHex, c.about);
+  }
+});
+
 test("expired entries are swept as writes go on", (t) => {
   let now = 0;
   const s = store(t);
@@ -212,6 +233,42 @@ test("the state file and a directory made for it are the owner's only", (t) => {
   const mode = (p) => statSync(p).mode & 0o777;
   assert.equal(mode(nested), 0o700);
   for (const f of readdirSync(nested)) assert.equal(mode(join(nested, f)), 0o600, f);
+});
+
+test("the SQLite schema and pragmas are spec/sqlite.sql, the file the Rust host runs", (t) => {
+  const spec = readFileSync(join(REPO, "spec", "sqlite.sql"), "utf8");
+  const { open } = store(t);
+  const kv = open();
+  t.after(() => kv.close());
+  const stored = kv.db.prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name").all();
+  assert.equal(stored.length, 2);
+  for (const { sql } of stored) {
+    // SQLite keeps a CREATE statement's text without its IF NOT EXISTS.
+    const written = String(sql).replace(/^CREATE (TABLE|INDEX) /, "CREATE $1 IF NOT EXISTS ");
+    assert.ok(spec.includes(written), `${sql} is not in spec/sqlite.sql`);
+  }
+  assert.equal(kv.db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
+  assert.equal(kv.db.prepare("PRAGMA synchronous").get()?.synchronous, 2);
+});
+
+test("the state is where the cases both hosts share say (spec/state.json)", async () => {
+  const { stateSpec } = await import("../plugin/src/state.js");
+  const spec = JSON.parse(readFileSync(join(REPO, "spec", "state.json"), "utf8"));
+  const shared = spec.cases.filter((c) => c.only !== "rust");
+  assert.ok(shared.length > 0);
+  for (const c of shared) {
+    if (c.error) {
+      assert.throws(() => stateSpec(c.section, c.env), (e) => {
+        for (const w of c.error) assert.ok(e.message.includes(w), `${c.about}: ${e.message}`);
+        return true;
+      }, c.about);
+    } else if (c.redis) {
+      const s = stateSpec(c.section, c.env);
+      assert.deepEqual(s.kind === "redis" ? [s.url, s.ca ?? null] : s, [c.redis.url, c.redis.ca], c.about);
+    } else {
+      assert.deepEqual(stateSpec(c.section, c.env), { kind: "sqlite", path: c.sqlite.node }, c.about);
+    }
+  }
 });
 
 test("a Redis URL is shown without its user or password (the cases both hosts share)", async () => {

@@ -2,16 +2,16 @@
 //! configuration and its credentials, the state, the runtime, and an instance configured with
 //! them (against the embedded emulator when no app key is found).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
 use host_test::emulator::{Emulator, EmulatorOptions};
 use host_test::runtime::clock::Clock;
 use host_test::runtime::config::{Prepared, load_file, prepare, prepare_keyed};
-use host_test::runtime::kv::{KvStore, Prefixed, RedisKv, SqliteKv};
+use host_test::runtime::kv::{KvStore, Prefixed, REDIS_NAMESPACE, RedisKv, SqliteKv};
 use host_test::runtime::{HostEnv, Plugin, Runtime, RuntimeOptions};
-use host_test::serve::delivery::deliver;
+use host_test::serve::delivery::{MAX_CALLS, deliver};
 use host_test::wit;
 use kakaowork_channel::model::config::APP_KEY_ENV;
 use serde_json::{Value, json};
@@ -48,34 +48,50 @@ pub struct Conn {
     pub state_ca: Option<PathBuf>,
 }
 
+/// An environment variable, trimmed; `None` if unset or blank (as the OpenClaw host reads
+/// them: `spec/state.json`).
+fn trimmed(v: Option<String>) -> Option<String> {
+    v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn env_var(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
 /// The CA of a `rediss://` state: `--state-ca`, else the config's `stateCa`, else
 /// `$KAKAOWORK_STATE_CA`; `None` for the system's CAs.
 fn redis_ca(conn: &Conn, section: &Value) -> Option<PathBuf> {
-    conn.state_ca
-        .clone()
-        .or_else(|| section.get("stateCa")?.as_str().map(PathBuf::from))
-        .or_else(|| {
-            std::env::var_os("KAKAOWORK_STATE_CA")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })
+    redis_ca_from(conn.state_ca.as_deref(), section, &env_var)
 }
 
-/// Where keys of this plugin live in a shared Redis.
-pub const REDIS_NAMESPACE: &str = "kakaowork-channel/";
+fn redis_ca_from(
+    flag: Option<&Path>,
+    section: &Value,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(|| {
+            let ca = section.get("stateCa")?.as_str()?.trim();
+            (!ca.is_empty()).then(|| PathBuf::from(ca))
+        })
+        .or_else(|| trimmed(env("KAKAOWORK_STATE_CA")).map(PathBuf::from))
+}
 
 /// The Redis URL the state goes to, if any: `--state`, else the config's `state`, else
 /// `$KAKAOWORK_STATE` (the same order as the OpenClaw host: explicit first).
 fn redis_url(conn: &Conn, section: &Value) -> Result<Option<String>, CliError> {
-    let url = conn
-        .state
-        .clone()
+    redis_url_from(conn.state.as_deref(), section, &env_var)
+}
+
+fn redis_url_from(
+    flag: Option<&str>,
+    section: &Value,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<String>, CliError> {
+    let url = flag
+        .map(str::to_owned)
         .or_else(|| section.get("state")?.as_str().map(str::to_owned))
-        .or_else(|| {
-            std::env::var("KAKAOWORK_STATE")
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-        });
+        .or_else(|| trimmed(env("KAKAOWORK_STATE")));
     match url {
         Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => Ok(Some(u)),
         Some(u) => Err(CliError::Usage(format!(
@@ -97,14 +113,19 @@ pub struct Session {
 }
 
 pub fn state_dir(conn: &Conn) -> PathBuf {
-    if let Some(d) = &conn.state_dir {
-        return d.clone();
+    state_dir_from(conn.state_dir.as_deref(), &|k| {
+        std::env::var_os(k).filter(|v| !v.is_empty())
+    })
+}
+
+fn state_dir_from(
+    flag: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+) -> PathBuf {
+    if let Some(d) = flag {
+        return d.to_path_buf();
     }
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
+    let env = |k: &str| env(k).map(PathBuf::from);
     env("KAKAOWORK_STATE_DIR")
         .or_else(|| env("XDG_STATE_HOME").map(|d| d.join("kakaowork-channel")))
         .or_else(|| env("HOME").map(|h| h.join(".local/state/kakaowork-channel")))
@@ -118,7 +139,7 @@ pub fn call<T>(
     mut f: impl FnMut(&mut Session) -> wasmtime::Result<Result<T, wit::ChannelError>>,
 ) -> Result<T, CliError> {
     let (outcome, _, _) =
-        host_test::serve::delivery::with_retries(&Clock::Real, 50, show_wait, || f(s))
+        host_test::serve::delivery::with_retries(&Clock::Real, MAX_CALLS, show_wait, || f(s))
             .map_err(trap)?;
     outcome.map_err(|e| super::error::channel_error(e, s.emulator.is_some()))
 }
@@ -128,7 +149,7 @@ pub fn deliver_showing_progress(
     plugin: &mut Plugin,
     req: &wit::SendRequest,
 ) -> Result<host_test::serve::delivery::Report, CliError> {
-    deliver(plugin, req, &Clock::Real, 50, show_wait).map_err(trap)
+    deliver(plugin, req, &Clock::Real, MAX_CALLS, show_wait).map_err(trap)
 }
 
 pub fn show_wait(ms: u64, reason: &str) {
@@ -302,4 +323,48 @@ pub fn configure(plugin: &mut Plugin, prepared: &Prepared) -> Result<(), CliErro
         eprintln!("warning: {}: {} (fix: {})", w.path, w.message, w.fix);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{redis_ca_from, redis_url_from, state_dir_from};
+    use serde_json::Value;
+    use std::path::Path;
+
+    /// The cases both hosts share (`spec/state.json`): where the state lives for a
+    /// configuration, an environment and (this host's) flags.
+    #[test]
+    fn the_state_is_where_the_shared_cases_say() {
+        let spec: Value = serde_json::from_str(include_str!("../../../spec/state.json")).unwrap();
+        let cases = spec["cases"].as_array().unwrap();
+        assert!(!cases.is_empty());
+        for c in cases {
+            let about = c["about"].as_str().unwrap();
+            let env = |k: &str| c["env"][k].as_str().map(str::to_owned);
+            let flag = |k: &str| c["flags"][k].as_str();
+            let url = redis_url_from(flag("state"), &c["section"], &env);
+            let ca = redis_ca_from(flag("stateCa").map(Path::new), &c["section"], &env);
+            let dir = state_dir_from(flag("stateDir").map(Path::new), &|k| {
+                env(k).filter(|v| !v.is_empty()).map(Into::into)
+            });
+            if let Some(says) = c["error"].as_array() {
+                let text = url.unwrap_err().to_string();
+                for w in says {
+                    assert!(text.contains(w.as_str().unwrap()), "{about}: {text}");
+                }
+            } else if c["redis"].is_object() {
+                assert_eq!(
+                    url.unwrap().as_deref(),
+                    c["redis"]["url"].as_str(),
+                    "{about}"
+                );
+                let ca = ca.map(|p| p.to_str().unwrap().to_owned());
+                assert_eq!(ca.as_deref(), c["redis"]["ca"].as_str(), "{about}");
+            } else {
+                assert_eq!(url.unwrap(), None, "{about}");
+                let path = dir.join("state.sqlite3");
+                assert_eq!(path.to_str(), c["sqlite"]["rust"].as_str(), "{about}");
+            }
+        }
+    }
 }

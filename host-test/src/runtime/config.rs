@@ -238,6 +238,60 @@ mod tests {
         }
     }
 
+    /// The cases both hosts share (`spec/credentials.json`): which source each account's key
+    /// comes from, and the key, or the error.
+    #[test]
+    fn credentials_are_resolved_in_the_shared_order() {
+        let spec: Value =
+            serde_json::from_str(include_str!("../../../spec/credentials.json")).unwrap();
+        let cases = spec["cases"].as_array().unwrap();
+        assert!(!cases.is_empty());
+        for (i, c) in cases.iter().enumerate() {
+            let about = c["about"].as_str().unwrap();
+            let dir = std::env::temp_dir().join(format!("kw-cred-{}-{i}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            for (name, text) in c["files"].as_object().unwrap() {
+                std::fs::write(dir.join(name), text.as_str().unwrap()).unwrap();
+            }
+            let section = c["section"]
+                .to_string()
+                .replace("$DIR", dir.to_str().unwrap());
+            let env_key = c["env"]["KAKAOWORK_APP_KEY"].as_str();
+            let result = prepare(serde_json::from_str(&section).unwrap(), env_key);
+            let _ = std::fs::remove_dir_all(&dir);
+            match (result, c["error"].as_array()) {
+                (Ok(p), None) => {
+                    let got: serde_json::Map<String, Value> = p
+                        .credentials
+                        .iter()
+                        .map(|cred| {
+                            let source = match cred.source {
+                                wit::CredentialSource::Config => "config",
+                                wit::CredentialSource::KeyFile => "key-file",
+                                wit::CredentialSource::Env => "env",
+                                wit::CredentialSource::None => "none",
+                            };
+                            let key = p.policy.accounts[&cred.account]
+                                .key
+                                .as_ref()
+                                .map(|k| k.expose().to_owned());
+                            (cred.account.clone(), json!({"source": source, "key": key}))
+                        })
+                        .collect();
+                    assert_eq!(Value::Object(got), c["accounts"], "{about}");
+                }
+                (Err(e), Some(says)) => {
+                    let text = e.to_string();
+                    for word in says {
+                        assert!(text.contains(word.as_str().unwrap()), "{about}: {text}");
+                    }
+                }
+                (r, _) => panic!("{about}: {:?}", r.map(|p| p.credentials)),
+            }
+        }
+    }
+
     #[test]
     fn keys_are_resolved_host_side_and_redacted() {
         let dir = std::env::temp_dir().join(format!("kw-cfg-{}", std::process::id()));

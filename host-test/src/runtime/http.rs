@@ -414,6 +414,59 @@ mod tests {
         assert_eq!(send(&["x-missing"]), vec![]);
     }
 
+    /// The cases both hosts share (`spec/http-policy.json`): what the capability checks allow,
+    /// with or without the account's key, and what they refuse, with which words.
+    #[test]
+    fn the_capability_checks_are_the_shared_ones() {
+        let spec: serde_json::Value =
+            serde_json::from_str(include_str!("../../../spec/http-policy.json")).unwrap();
+        let accounts = spec["accounts"].as_object().unwrap();
+        let endpoints = accounts.iter().map(|(id, a)| {
+            let key = a["key"].as_str().map(AppKey::new);
+            let ep = Endpoint::new(a["apiBase"].as_str().unwrap(), key, None).unwrap();
+            (id.clone(), ep)
+        });
+        let state = HttpState::new(Arc::new(HttpPolicy::new(endpoints.collect())));
+        let cases = spec["cases"].as_array().unwrap();
+        assert!(!cases.is_empty());
+        for c in cases {
+            let about = c["about"].as_str().unwrap();
+            let headers = c["headers"].as_array().unwrap().iter().map(|h| {
+                let s = |i: usize| h[i].as_str().unwrap().to_owned();
+                (s(0), s(1))
+            });
+            let req = Request {
+                method: if c["method"] == "post" {
+                    Method::Post
+                } else {
+                    Method::Get
+                },
+                url: c["url"].as_str().unwrap().into(),
+                headers: headers.collect(),
+                body: None,
+                account: c["account"].as_str().map(str::to_owned),
+                timeout_ms: None,
+                response_headers: vec![],
+            };
+            match (state.authorize(&req), &c["allowed"]) {
+                (Ok((_, auth, _)), allowed) if allowed.is_object() => {
+                    let key = allowed["key"].as_bool().unwrap();
+                    let want = key.then(|| {
+                        let id = c["account"].as_str().unwrap();
+                        format!("Bearer {}", accounts[id]["key"].as_str().unwrap())
+                    });
+                    assert_eq!(auth, want, "{about}");
+                }
+                (Err(Error::Denied(m)), refused) if refused.is_null() => {
+                    assert_eq!(c["refused"], "denied", "{about}");
+                    let says = c["says"].as_str().unwrap();
+                    assert!(m.contains(says), "{about}: {m}");
+                }
+                (r, _) => panic!("{about}: {r:?}"),
+            }
+        }
+    }
+
     #[test]
     fn the_request_log_keeps_only_the_latest() {
         let mut policy = HttpPolicy::new(HashMap::new());

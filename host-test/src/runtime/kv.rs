@@ -10,7 +10,7 @@ pub mod redis_server;
 mod sqlite;
 mod state;
 
-pub use self::redis::{RedisKv, shown_url};
+pub use self::redis::{REDIS_NAMESPACE, RedisKv, shown_url};
 pub use crate::bindings::moltbot::channel::kv::Error;
 pub use memory::MemoryKv;
 pub use prefixed::Prefixed;

@@ -5,6 +5,9 @@ use crate::runtime::Plugin;
 use crate::runtime::clock::Clock;
 use crate::wit::{ChannelError, SendReceipt, SendRequest};
 
+/// How many calls of `send` one delivery makes at most (`spec/delivery.json`).
+pub const MAX_CALLS: u32 = 50;
+
 /// How long to wait before calling `send` again, and why; `None` when calling again is useless.
 pub fn retry_hint(e: &ChannelError) -> Option<(u64, &'static str)> {
     match e {
@@ -64,6 +67,95 @@ pub fn with_retries<T>(
                 waited_ms += ms;
             }
             _ => return Ok((outcome, calls, waited_ms)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_CALLS, retry_hint, with_retries};
+    use crate::runtime::clock::Clock;
+    use crate::wit::{ApiFailure, ChannelError, TransportError};
+    use serde_json::Value;
+
+    /// A channel-error from its jco shape (`{tag, val}`, camelCase fields).
+    fn error(v: &Value) -> ChannelError {
+        let s = |v: &Value| v.as_str().unwrap().to_owned();
+        let api = |v: &Value| ApiFailure {
+            code: s(&v["code"]),
+            message: s(&v["message"]),
+            http_status: v["httpStatus"].as_u64().unwrap() as u16,
+            retryable: v["retryable"].as_bool().unwrap(),
+            retry_after_ms: v["retryAfterMs"].as_u64(),
+        };
+        let val = &v["val"];
+        match v["tag"].as_str().unwrap() {
+            "deferred" => ChannelError::Deferred(val.as_u64().unwrap()),
+            "api" => ChannelError::Api(api(val)),
+            "rate-limited" => ChannelError::RateLimited(api(val)),
+            "authentication" => ChannelError::Authentication(api(val)),
+            "transport" => ChannelError::Transport(TransportError {
+                message: s(&val["message"]),
+                retry_after_ms: val["retryAfterMs"].as_u64(),
+            }),
+            "timeout" => ChannelError::Timeout,
+            "not-configured" => ChannelError::NotConfigured,
+            "storage" => ChannelError::Storage(s(val)),
+            "denied" => ChannelError::Denied(s(val)),
+            "invalid-target" => ChannelError::InvalidTarget(s(val)),
+            other => panic!("no case for {other}"),
+        }
+    }
+
+    fn tag(e: &ChannelError) -> &'static str {
+        match e {
+            ChannelError::Deferred(_) => "deferred",
+            ChannelError::Api(_) => "api",
+            ChannelError::RateLimited(_) => "rate-limited",
+            ChannelError::Transport(_) => "transport",
+            _ => "other",
+        }
+    }
+
+    /// The cases both hosts share (`spec/delivery.json`): the wait each error asks for, and
+    /// how a run of answers ends.
+    #[test]
+    fn the_delivery_loop_follows_the_shared_cases() {
+        let spec: Value =
+            serde_json::from_str(include_str!("../../../spec/delivery.json")).unwrap();
+        assert_eq!(spec["maxCalls"], MAX_CALLS);
+        let hints = spec["hints"].as_array().unwrap();
+        assert!(!hints.is_empty());
+        for c in hints {
+            let wait = retry_hint(&error(&c["error"])).map(|(ms, _)| ms);
+            assert_eq!(wait, c["wait"].as_u64(), "{}", c["about"]);
+        }
+        let loops = spec["loops"].as_array().unwrap();
+        assert!(!loops.is_empty());
+        for c in loops {
+            let about = &c["about"];
+            let answers = c["answers"].as_array().unwrap();
+            let repeat = c["repeatLast"].as_bool().unwrap_or(false);
+            let mut next = 0;
+            let (outcome, calls, waited) = with_retries(
+                &Clock::fake(0),
+                MAX_CALLS,
+                |_, _| {},
+                || {
+                    let a = &answers[next.min(answers.len() - 1)];
+                    assert!(
+                        next < answers.len() || repeat,
+                        "{about}: called past the answers"
+                    );
+                    next += 1;
+                    Ok(if a == "ok" { Ok(()) } else { Err(error(a)) })
+                },
+            )
+            .unwrap();
+            let outcome = outcome.err().map_or("ok", |e| tag(&e));
+            assert_eq!(outcome, c["outcome"], "{about}");
+            assert_eq!(calls, c["calls"].as_u64().unwrap() as u32, "{about}");
+            assert_eq!(waited, c["waited"].as_u64().unwrap(), "{about}");
         }
     }
 }

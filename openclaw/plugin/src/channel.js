@@ -25,15 +25,69 @@ import {
 export const TARGET_HINT =
   "a KakaoWork target: conversation:<id> (or a bare numeric id), user:<user id>, users:<id>,<id> (a new group) or email:<address>";
 
-const TARGET_RE =
-  /^(?:(?:conversation|user):\d{1,20}|users:\d{1,20}(?:,\s*\d{1,20})*|\d{1,20}|email:[^\s@]+@[^\s@]+)$/i;
+// The guest's grammar (src/model/target.rs), restated so that OpenClaw learns before any call
+// whether a string is a target or a name to look up; both run the cases of spec/targets.json.
+const CHANNEL_PREFIX = /^(kakaowork|kakao|kw):/i;
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+const MAX_GROUP_USERS = 100;
+
+/** @param {string} s */
+function numericId(s) {
+  const t = s.trim();
+  return /^[0-9]{1,20}$/.test(t) && BigInt(t) <= U64_MAX ? t : undefined;
+}
+
+/** @param {string} s */
+function validEmail(s) {
+  const at = s.lastIndexOf("@");
+  if (at < 0) return false;
+  const local = s.slice(0, at);
+  const domain = s.slice(at + 1);
+  return (
+    local.length > 0 &&
+    domain.includes(".") &&
+    !domain.startsWith(".") &&
+    !domain.endsWith(".") &&
+    Buffer.byteLength(s, "utf8") <= 254 &&
+    !/[\p{White_Space}\p{Cc}]/u.test(s)
+  );
+}
+
+/**
+ * The kind of target `raw` is, as the guest parses it, or `undefined` when it is none.
+ * @returns {"conversation" | "user" | "users" | "email" | undefined}
+ */
+export function targetKind(raw) {
+  let t = String(raw ?? "").trim();
+  const m = CHANNEL_PREFIX.exec(t);
+  if (m) t = t.slice(m[0].length).trim();
+  if (!t) return undefined;
+  // Forms compare in ASCII without case (no `u` flag: a non-ASCII letter never matches).
+  const form = /^(conversation|user|users|email):/i.exec(t);
+  const rest = form ? t.slice(form[0].length) : t;
+  switch (form?.[1].toLowerCase()) {
+    case "conversation":
+      return numericId(rest) ? "conversation" : undefined;
+    case "user":
+      return numericId(rest) ? "user" : undefined;
+    case "users": {
+      const ids = rest.split(",").map(numericId);
+      if (ids.some((id) => id === undefined)) return undefined;
+      return new Set(ids).size <= MAX_GROUP_USERS ? "users" : undefined;
+    }
+    case "email":
+      return validEmail(rest.trim()) ? "email" : undefined;
+    default:
+      return numericId(rest) ? "conversation" : undefined;
+  }
+}
 
 /** Strips `kakao:`/`kakaowork:`/`kw:` and whitespace; `undefined` when it cannot be a target. */
 export function normalizeTarget(raw) {
+  if (targetKind(raw) === undefined) return undefined;
   let t = String(raw ?? "").trim();
-  const m = /^(kakaowork|kakao|kw):/i.exec(t);
+  const m = CHANNEL_PREFIX.exec(t);
   if (m) t = t.slice(m[0].length).trim();
-  if (!TARGET_RE.test(t)) return undefined;
   const i = t.indexOf(":");
   return i < 0 ? t : `${t.slice(0, i).toLowerCase()}:${t.slice(i + 1)}`;
 }

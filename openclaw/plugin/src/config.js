@@ -84,7 +84,8 @@ export function resolveCredentials(section, accountIds, defaultAccount, env = pr
     const entry = own && own.v && typeof own.v === "object" ? own.v : {};
     const path = own ? `channels.kakao.accounts.${own.k}` : "channels.kakao";
     const inline = [entry.appKey, section.appKey].find((k) => typeof k === "string" && k.trim());
-    const keyFile = [entry.keyFile, section.keyFile].find((k) => typeof k === "string" && k.trim());
+    // Trimmed, as the guest's parser (and so the Rust host) reads it (spec/credentials.json).
+    const keyFile = [entry.keyFile, section.keyFile].find((k) => typeof k === "string" && k.trim())?.trim();
     if (inline) {
       out.set(id, { source: "config", key: inline.trim() });
     } else if (keyFile) {
@@ -133,7 +134,7 @@ export function keyFileStamps(section) {
     .filter((f) => typeof f === "string" && f.trim())
     .map((f) => {
       try {
-        return createHash("sha256").update(readFileSync(f, "utf8").trim()).digest("hex");
+        return createHash("sha256").update(readFileSync(f.trim(), "utf8").trim()).digest("hex");
       } catch (e) {
         return e.code ?? "unreadable";
       }

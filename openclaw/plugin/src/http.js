@@ -64,6 +64,16 @@ export function authorize(req, endpoints) {
   return { err: denied(`${url.origin} is not a configured API origin`) };
 }
 
+/**
+ * An account's endpoint as `authorize` takes it: the origin of its API base, and its key.
+ * @param {string} apiBase
+ * @param {string | undefined} key
+ * @returns {{origin: string, key?: string}}
+ */
+export function endpoint(apiBase, key) {
+  return { origin: new URL(apiBase).origin, key };
+}
+
 function refusedBeforeSending(e) {
   const code = e?.cause?.code ?? e?.code;
   return ["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EADDRNOTAVAIL", "ERR_INVALID_URL"].includes(

@@ -16,6 +16,7 @@ import { KvError, checkKey, checkValue } from "./kv.js";
 
 export const REDIS_NAMESPACE = "kakaowork-channel/";
 const COLLECT_AFTER_MS = 3600 * 1000;
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
 const TIMEOUT_MS = 2000;
 
 /** @type {typeof import("@redis/client") | null} */
@@ -46,9 +47,13 @@ export function decode(raw, now) {
   if (!raw) return undefined;
   const nl = raw.indexOf(10);
   if (nl < 0) return undefined;
-  const exp = Number(raw.subarray(0, nl).toString("latin1"));
-  if (!Number.isSafeInteger(exp)) return undefined;
-  return exp === 0 || exp > now ? new Uint8Array(raw.subarray(nl + 1)) : undefined;
+  // Read as the Rust host reads it (a u64; spec/kv-layout.json): decimal digits, an optional
+  // leading +, nothing else.
+  const digits = raw.subarray(0, nl).toString("latin1");
+  if (!/^\+?[0-9]+$/.test(digits)) return undefined;
+  const exp = BigInt(digits);
+  if (exp > U64_MAX) return undefined;
+  return exp === 0n || exp > BigInt(Math.floor(now)) ? new Uint8Array(raw.subarray(nl + 1)) : undefined;
 }
 
 /** `prefix` as a SCAN pattern that matches it literally. */
@@ -56,10 +61,14 @@ export function globEscape(prefix) {
   return `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
 }
 
-/** Redis's own expiry for an entry: an hour after it expired (wall clock); none if it never does. */
-function px(expiresAt) {
+/**
+ * Redis's own expiry for an entry: an hour after it expired, counted from `wall` (wall clock);
+ * 0 (none) if it never does.
+ * @param {number | null | undefined} expiresAt
+ */
+export function px(expiresAt, wall = Date.now()) {
   if (expiresAt === null || expiresAt === undefined) return 0;
-  return Math.max(0, expiresAt - Date.now()) + COLLECT_AFTER_MS;
+  return Math.max(0, expiresAt - wall) + COLLECT_AFTER_MS;
 }
 
 /**
@@ -183,7 +192,8 @@ export class RedisKv {
     }
   }
 
-  #key(key) {
+  /** @param {string} key the key as stored: under the namespace */
+  storedKey(key) {
     return this.namespace + key;
   }
 
@@ -199,7 +209,7 @@ export class RedisKv {
    */
   async get(key) {
     checkKey(key);
-    const raw = await this.#run((c) => c.sendCommand(["GET", this.#key(key)]));
+    const raw = await this.#run((c) => c.sendCommand(["GET", this.storedKey(key)]));
     return decode(raw, this.now());
   }
 
@@ -212,7 +222,7 @@ export class RedisKv {
     checkKey(key);
     checkValue(value);
     const at = this.#expiry(ttlMs);
-    const args = ["SET", this.#key(key), encode(value, at)];
+    const args = ["SET", this.storedKey(key), encode(value, at)];
     if (at !== null) args.push("PX", String(px(at)));
     await this.#run((c) => c.sendCommand(args));
   }
@@ -220,7 +230,7 @@ export class RedisKv {
   /** @param {string} key */
   async delete(key) {
     checkKey(key);
-    await this.#run((c) => c.sendCommand(["DEL", this.#key(key)]));
+    await this.#run((c) => c.sendCommand(["DEL", this.storedKey(key)]));
   }
 
   /**
@@ -244,10 +254,10 @@ export class RedisKv {
     ];
     const swapped = await this.#run(async (c) => {
       try {
-        return await c.sendCommand(["EVALSHA", this.sha, "1", this.#key(key), ...argv]);
+        return await c.sendCommand(["EVALSHA", this.sha, "1", this.storedKey(key), ...argv]);
       } catch (e) {
         if (!String(e?.message).startsWith("NOSCRIPT")) throw e;
-        return c.sendCommand(["EVAL", this.script, "1", this.#key(key), ...argv]);
+        return c.sendCommand(["EVAL", this.script, "1", this.storedKey(key), ...argv]);
       }
     });
     return Number(swapped) === 1;
@@ -258,7 +268,7 @@ export class RedisKv {
    * @returns {Promise<string[]>}
    */
   async listKeys(prefix) {
-    const pattern = globEscape(this.#key(prefix));
+    const pattern = globEscape(this.storedKey(prefix));
     const now = this.now();
     return this.#run(async (c) => {
       const keys = new Set();

@@ -4,7 +4,7 @@
 // TTLs on absolute wall-clock time, compare-and-swap in an IMMEDIATE transaction so that it is
 // atomic across the processes that share the file (the CLI's `message send` and the gateway).
 import { DatabaseSync } from "node:sqlite";
-import { mkdirSync, openSync, closeSync, chmodSync } from "node:fs";
+import { mkdirSync, openSync, closeSync, chmodSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 /** @import { Error as KvErrorPayload } from "../dist/component/interfaces/moltbot-channel-kv.js" */
 
@@ -45,14 +45,15 @@ function unavailable(e) {
   return new KvError("unavailable", `SQLite: ${e.message}`);
 }
 
-const SCHEMA = `PRAGMA journal_mode = WAL;
-  PRAGMA synchronous = FULL;
-  CREATE TABLE IF NOT EXISTS kv (
-    key TEXT PRIMARY KEY NOT NULL,
-    value BLOB NOT NULL,
-    expires_at INTEGER
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at) WHERE expires_at IS NOT NULL;`;
+// The schema and pragmas: the repository's spec/sqlite.sql, which the Rust host runs too,
+// copied into dist/ by `npm run build` (read on first open, so that importing this module needs
+// no build).
+/** @type {string | undefined} */
+let schema;
+export function sqliteSchema() {
+  schema ??= readFileSync(new URL("../dist/sqlite.sql", import.meta.url), "utf8");
+  return schema;
+}
 
 // While another process's last connection closes (its checkpoint removes the WAL file) or
 // recovers the WAL, SQLite answers "busy" without waiting: try again, for at most 10 s.
@@ -60,7 +61,7 @@ function initSchema(db) {
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      return db.exec(SCHEMA);
+      return db.exec(sqliteSchema());
     } catch (e) {
       if (e?.errcode !== 5 || Date.now() > deadline) throw e;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
@@ -84,7 +85,6 @@ export class SqliteKv {
       closeSync(openSync(path, "a", 0o600));
       chmodSync(path, 0o600);
       this.db = new DatabaseSync(path, { timeout: 10_000 });
-      // FULL: a claim that guards against sending twice is on disk before the request leaves.
       initSchema(this.db);
     } catch (e) {
       throw unavailable(e);

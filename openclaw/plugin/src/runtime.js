@@ -10,6 +10,7 @@ import { ComponentHost, ChannelError, PoolError } from "./component.js";
 import { ApprovalNotices, APPROVED_MESSAGE } from "./approvals.js";
 import { stateSpec, openStore, statePath, StateConfigError, STATE_ENV } from "./state.js";
 import { deliver } from "./send.js";
+import { endpoint } from "./http.js";
 import {
   sectionOf,
   redact,
@@ -213,7 +214,7 @@ async function configure(cfg) {
   h.endpoints = new Map(
     result.accounts.map((a) => [
       a.id,
-      { origin: new URL(a.apiBase).origin, key: credentials.get(a.id)?.key },
+      endpoint(a.apiBase, credentials.get(a.id)?.key),
     ]),
   );
   // Each account's callback token, asked of the component once per configuration.

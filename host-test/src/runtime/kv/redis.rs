@@ -13,6 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Error, KvStore};
 
+/// Where keys of this plugin live in a shared Redis (`spec/kv-layout.json`).
+pub const REDIS_NAMESPACE: &str = "kakaowork-channel/";
+
 /// How long after its expiry Redis keeps an entry (it already reads as absent).
 const COLLECT_AFTER_MS: u64 = 3600 * 1000;
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -42,13 +45,16 @@ fn decode(raw: &[u8], now: u64) -> Option<Vec<u8>> {
     (exp == 0 || exp > now).then(|| raw[nl + 1..].to_vec())
 }
 
-/// Redis's own expiry: an hour after the entry's (wall-clock time); none for an entry that
-/// never expires.
-fn px(expires_at: Option<u64>) -> Option<u64> {
-    let wall = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+/// Redis's own expiry: an hour after the entry's, counted from `wall` (wall-clock time); none
+/// for an entry that never expires.
+fn px(expires_at: Option<u64>, wall: u64) -> Option<u64> {
     expires_at.map(|at| at.saturating_sub(wall) + COLLECT_AFTER_MS)
+}
+
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// `prefix` as a SCAN pattern that matches it literally.
@@ -223,7 +229,7 @@ impl KvStore for RedisKv {
     fn set(&self, key: &str, value: &[u8], expires_at: Option<u64>) -> Result<(), Error> {
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.key(key)).arg(encode(value, expires_at));
-        if let Some(ms) = px(expires_at) {
+        if let Some(ms) = px(expires_at, wall_ms()) {
             cmd.arg("PX").arg(ms);
         }
         self.with(|c| cmd.query(c))
@@ -249,7 +255,7 @@ impl KvStore for RedisKv {
                 .arg(expected.unwrap_or_default())
                 .arg(if new.is_some() { "1" } else { "0" })
                 .arg(new.map(|v| encode(v, expires_at)).unwrap_or_default())
-                .arg(px(expires_at).unwrap_or(0))
+                .arg(px(expires_at, wall_ms()).unwrap_or(0))
                 .invoke(c)
         })?;
         Ok(swapped == 1)
@@ -300,6 +306,63 @@ mod shown {
             let shown = super::shown_url(c["url"].as_str().unwrap());
             assert_eq!(shown, c["shown"].as_str().unwrap());
             assert!(!shown.contains("s3cret"), "{shown}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    use super::{REDIS_NAMESPACE, RedisKv, decode, encode, px};
+    use serde_json::Value;
+
+    fn hex(v: &Value) -> Vec<u8> {
+        let s = v.as_str().unwrap();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The cases both hosts share (`spec/kv-layout.json`): what a set stores and what stored
+    /// bytes read as.
+    #[test]
+    fn the_redis_layout_is_the_shared_one() {
+        let spec: Value =
+            serde_json::from_str(include_str!("../../../../spec/kv-layout.json")).unwrap();
+        assert_eq!(spec["namespace"], REDIS_NAMESPACE);
+        // Not reached: a store connects on its first call.
+        let store = RedisKv::open("redis://127.0.0.1:1/0", REDIS_NAMESPACE).unwrap();
+        let sets = spec["set"].as_array().unwrap();
+        assert!(!sets.is_empty());
+        for c in sets {
+            let about = &c["about"];
+            let expires_at = c["ttlMs"].as_u64().map(|t| c["now"].as_u64().unwrap() + t);
+            assert_eq!(
+                store.key(c["key"].as_str().unwrap()),
+                c["storedKey"],
+                "{about}"
+            );
+            assert_eq!(
+                encode(&hex(&c["valueHex"]), expires_at),
+                hex(&c["storedHex"]),
+                "{about}"
+            );
+            assert_eq!(
+                px(expires_at, c["wall"].as_u64().unwrap()),
+                c["px"].as_u64(),
+                "{about}"
+            );
+        }
+        let reads = spec["read"].as_array().unwrap();
+        assert!(!reads.is_empty());
+        for c in reads {
+            let value = (!c["valueHex"].is_null()).then(|| hex(&c["valueHex"]));
+            assert_eq!(
+                decode(&hex(&c["storedHex"]), c["now"].as_u64().unwrap()),
+                value,
+                "{}",
+                c["about"]
+            );
         }
     }
 }

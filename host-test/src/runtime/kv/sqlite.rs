@@ -62,19 +62,11 @@ impl SqliteKv {
     }
 }
 
+/// The schema and pragmas, the one file both hosts run (`spec/sqlite.sql`).
+const SCHEMA: &str = include_str!("../../../../spec/sqlite.sql");
+
 fn init_schema(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    // FULL: a claim that guards against sending twice is on disk before the request leaves.
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS kv (
-             key TEXT PRIMARY KEY NOT NULL,
-             value BLOB NOT NULL,
-             expires_at INTEGER
-         ) WITHOUT ROWID;
-         CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at)
-             WHERE expires_at IS NOT NULL;",
-    )
+    conn.execute_batch(SCHEMA)
 }
 
 /// Creates `dir` (and its parents) as needed; a directory created here is the owner's only.
@@ -194,5 +186,49 @@ impl KvStore for SqliteKv {
             })
             .map_err(sql)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SCHEMA;
+
+    /// The schema comes from `spec/sqlite.sql`, the file the Node host runs too: a fresh file holds
+    /// its CREATE statements as written there, in WAL mode with synchronous FULL.
+    #[test]
+    fn sqlite_schema_is_the_shared_file() {
+        let dir = std::env::temp_dir().join(format!("kw-kv-{}-schema", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("state.sqlite3");
+        let store = super::SqliteKv::open(&path).unwrap();
+        let conn = store.conn.lock().unwrap();
+        let stored: Vec<String> = conn
+            .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(stored.len(), 2, "{stored:?}");
+        for sql in &stored {
+            // SQLite keeps a CREATE statement's text without its IF NOT EXISTS.
+            let written = sql
+                .replacen("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)
+                .replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1);
+            assert!(
+                SCHEMA.contains(&written),
+                "{sql:?} is not in spec/sqlite.sql"
+            );
+        }
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((mode.as_str(), sync), ("wal", 2));
+        drop(conn);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

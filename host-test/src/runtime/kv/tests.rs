@@ -272,6 +272,29 @@ fn sqlite_honours_ttl_and_cas_across_connections() {
     assert_eq!(b.list_keys("p/", 0).unwrap(), ["p/1", "p/2"]);
 }
 
+/// A file made by the statements the hosts ran before `spec/sqlite.sql` still opens and reads.
+#[test]
+fn sqlite_opens_a_file_made_before_the_shared_schema() {
+    let path = temp_db("old");
+    private_dir(path.parent().unwrap()).unwrap();
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE IF NOT EXISTS kv (
+             key TEXT PRIMARY KEY NOT NULL,
+             value BLOB NOT NULL,
+             expires_at INTEGER
+         ) WITHOUT ROWID;
+         CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at)
+             WHERE expires_at IS NOT NULL;
+         INSERT INTO kv VALUES ('k', x'76', NULL);",
+    )
+    .unwrap();
+    drop(old);
+    let store = SqliteKv::open(&path).unwrap();
+    assert_eq!(store.get("k", 0).unwrap(), Some(b"v".to_vec()));
+}
+
 #[test]
 fn sqlite_concurrent_cas_from_separate_connections_loses_nothing() {
     let path = temp_db("cas");
