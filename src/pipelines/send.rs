@@ -11,25 +11,26 @@
 //! workspace rate limiter (see [`crate::api::budget`]), and when the budget is spent the call
 //! returns `Deferred` instead of waiting.
 
-use std::borrow::Cow;
-
 use crate::api::auth_guard;
 use crate::api::budget::{self, Admitted, LimitGate};
 use crate::api::client::{ApiError, Client, Gate};
-use crate::api::retry;
-use crate::api::rooms::{self, Room};
-use crate::contract::ports::{HttpError, Ports};
-use crate::contract::records::{ChunkOutcome, ChunkReceipt, SendReceipt, SendRequest};
-use crate::model::config::{Account, Delivery};
-use crate::model::envelope::{EnvelopeError, ErrorCode};
-use crate::model::error::{ChannelError, TransportFailure};
+use crate::api::rooms::Room;
+use crate::contract::ports::Ports;
+use crate::contract::records::{SendReceipt, SendRequest};
+use crate::model::config::Delivery;
+use crate::model::envelope::EnvelopeError;
+use crate::model::error::ChannelError;
 use crate::model::target::{self, Target};
 use crate::pipelines::context::Core;
 use crate::render::blockkit;
-use crate::state::binding;
-use crate::state::ledger::{self, ChunkState, Ledger, LoadError, Stored};
-use crate::state::limiter::{self, Limiter};
-use crate::state::memo::Memo;
+use crate::state::ledger::{self, ChunkState, Ledger, Stored};
+use crate::state::limiter::Limiter;
+
+use outcome::{Attempt, Destination, classify, receipt, record};
+use route::{Route, route};
+use run::{Checked, Flow, Identity, Run, commit, reread};
+
+pub use outcome::MAX_ATTEMPTS;
 
 /// The longest text one `send` accepts (it is split into chunks).
 pub const MAX_TEXT_CHARS: usize = 100_000;
@@ -37,62 +38,6 @@ pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 200;
 /// An inflight chunk whose owner has not finished within this is presumed abandoned. It
 /// exceeds the host's longest request timeout.
 pub const INFLIGHT_LEASE_MS: u64 = 60_000;
-/// Attempts per chunk for retryable failures before `send` stops asking to be called again.
-pub const MAX_ATTEMPTS: u32 = 6;
-
-/// What one attempt at a chunk ended with.
-enum Attempt {
-    Sent {
-        message_id: String,
-        conversation_id: String,
-        send_time: u64,
-        /// The bot's user id, as KakaoWork answered it.
-        bot: String,
-    },
-    /// Known not delivered; the chunk stays pending. The error is what `send` returns.
-    NotSent(ChannelError),
-    /// The request may have been delivered.
-    Unknown(String),
-}
-
-/// The request, checked (step 1): what every later step reads.
-struct Checked<'a> {
-    account: &'a Account,
-    key_id: Option<&'a str>,
-    target: Target,
-    /// The ledger's KV key.
-    lkey: String,
-    /// What a stored ledger must match to be this message's.
-    me: Identity<'a>,
-    /// Whether authentication failures are on record for the account.
-    on_record: bool,
-}
-
-/// Where the call stands between chunks: the ledger as last read or written, and what the
-/// call learnt on the way.
-struct Run {
-    stored: Stored,
-    /// An admission granted and not yet spent on a request (after a lost claim).
-    admitted: bool,
-    /// Whether KV was asked for this message's ledger (a group target needs to know).
-    ledger_checked: bool,
-    /// What the conversation is, as KakaoWork says: its sent record and buttons follow it.
-    room: Option<Room>,
-}
-
-/// What a step leaves the loop to do with the chunk it looked at.
-enum Flow {
-    /// It is done with (sent, or left ambiguous): on to the next.
-    Next,
-    /// Look at it again: the ledger changed under the call, or the chunk goes once more.
-    Again,
-}
-
-/// Where a chunk goes, or `Again` when the ledger must be looked at first.
-enum Route<'a> {
-    To(Option<Cow<'a, str>>),
-    Again,
-}
 
 /// The outcome of claiming a chunk in the ledger.
 enum Claim {
@@ -306,90 +251,6 @@ fn settle(
     }
 }
 
-/// The conversation the chunk goes to: a user's DM (opened once, kept in the ledger), a group
-/// (opened once per message, in the ledger before any part is claimed), a conversation as
-/// given (what it is looked up), or none for an e-mail address.
-fn route<'m>(
-    ports: &Ports<'_>,
-    memo: &Memo,
-    msg: &'m Checked<'_>,
-    run: &mut Run,
-    client: &Client<'_>,
-) -> Result<Route<'m>, ChannelError> {
-    let account = msg.account;
-    let conversation = match &msg.target {
-        Target::User(user) => match &run.stored.ledger.conversation_id {
-            Some(c) => Cow::Owned(c.clone()),
-            None => {
-                let scope = format!("{}/{}/conversations.open", account.id, msg.me.key);
-                let c = open_dm(ports, memo, client, account, user, &scope)?;
-                let mut next = run.stored.ledger.clone();
-                next.conversation_id = Some(c.clone());
-                let stored = std::mem::replace(&mut run.stored, placeholder());
-                run.stored = commit(ports, &msg.lkey, &msg.me, stored, next)?;
-                Cow::Owned(c)
-            }
-        },
-        Target::Users(users) => {
-            if run.stored.ledger.conversation_id.is_none()
-                && run.stored.raw.is_none()
-                && !run.ledger_checked
-            {
-                // A group is opened anew at every call: a resumed send must find the one its
-                // ledger names before opening any.
-                run.ledger_checked = true;
-                if let Some(s) = ledger::load(ports.kv, &msg.lkey).map_err(load_error)? {
-                    run.stored = same_message(s, &msg.me)?;
-                    return Ok(Route::Again);
-                }
-            }
-            match &run.stored.ledger.conversation_id {
-                Some(c) => Cow::Owned(c.clone()),
-                None => Cow::Owned(open_group(ports, memo, client, msg, run, users)?),
-            }
-        }
-        Target::Conversation(c) => {
-            if run.room.is_none() {
-                run.room = Some(rooms::resolve(ports, memo, client, &account.id, c)?);
-            }
-            Cow::Borrowed(c.as_str())
-        }
-        Target::Email(_) => return Ok(Route::To(None)),
-    };
-    Ok(Route::To(Some(conversation)))
-}
-
-/// A ledger that stands in while the real one is handed to a step that gives it back.
-fn placeholder() -> Stored {
-    Stored {
-        raw: None,
-        ledger: Ledger::new("", 0, Vec::new()),
-    }
-}
-
-/// Opens the group of `users` and writes it in the ledger at once, even before any part is
-/// claimed: a call deferred after the open must find this room, not open another. Another
-/// instance's room wins if it wrote first.
-fn open_group(
-    ports: &Ports<'_>,
-    memo: &Memo,
-    client: &Client<'_>,
-    msg: &Checked<'_>,
-    run: &mut Run,
-    users: &[String],
-) -> Result<String, ChannelError> {
-    // Not repeated on a transient failure: a second try could leave an empty room behind.
-    let c = client.conversations_open_group(users)?.id.0;
-    rooms::remember(ports, memo, &msg.account.id, &c, Room::Group);
-    let mut next = run.stored.ledger.clone();
-    next.conversation_id = Some(c.clone());
-    run.stored = match ledger::swap(ports.kv, &msg.lkey, run.stored.raw.as_deref(), next)? {
-        Ok(s) => s,
-        Err(_) => reread(ports, &msg.lkey, &msg.me)?,
-    };
-    Ok(run.stored.ledger.conversation_id.clone().unwrap_or(c))
-}
-
 /// Marks chunk `i` inflight under this call, with a compare-and-swap of the whole ledger.
 fn claim(
     ports: &Ports<'_>,
@@ -439,117 +300,6 @@ fn post(
     classify(ports, gate, result, attempts, account.delivery)
 }
 
-/// Where a sent chunk went, as its sent record keeps it.
-struct Destination<'a> {
-    conversation: Option<&'a str>,
-    nonce: &'a str,
-    room: &'a Room,
-}
-
-/// The chunk's outcome written over its claim (moved, not copied): `Next` when done with,
-/// `Again` when it goes once more in this call (its DM reopened), the error when it stops.
-fn record(
-    ports: &Ports<'_>,
-    memo: &Memo,
-    msg: &Checked<'_>,
-    stored: Stored,
-    i: usize,
-    attempt: Attempt,
-    to: &Destination<'_>,
-) -> Result<(Stored, Flow), ChannelError> {
-    let account = msg.account;
-    let attempts = stored.ledger.chunks[i].attempts;
-    let Stored {
-        raw,
-        ledger: mut next,
-    } = stored;
-    next.chunks[i].since = None;
-    let mut stop = None;
-    match attempt {
-        Attempt::Sent {
-            message_id,
-            conversation_id,
-            send_time,
-            bot,
-        } => {
-            // Remember the message as ours, where it went and its button's nonce: its
-            // callbacks are checked against this record.
-            let record = binding::SentRecord::encode(
-                to.room.is_group(),
-                // Where it was sent, as its button says; the answer's for an e-mail.
-                to.conversation.unwrap_or(&conversation_id),
-                to.nonce,
-                to.room.user(),
-                &bot,
-            );
-            let _ = ports.kv.set(
-                &crate::state::keys::sent(&account.id, &message_id),
-                record.as_bytes(),
-                Some(crate::state::keys::SENT_TTL_MS),
-            );
-            let c = &mut next.chunks[i];
-            c.state = ChunkState::Sent;
-            c.message_id = Some(message_id);
-            c.send_time = Some(send_time);
-            c.last_error = None;
-            if next.conversation_id.is_none() {
-                next.conversation_id = Some(conversation_id);
-            }
-            auth_guard::record(ports, memo, account, msg.key_id, false, msg.on_record);
-        }
-        Attempt::Unknown(why) => {
-            next.chunks[i].state = ChunkState::Ambiguous;
-            next.chunks[i].last_error = Some(why);
-        }
-        Attempt::NotSent(err) => {
-            stop = not_sent(ports, memo, msg, &mut next, i, attempts, err);
-        }
-    }
-    let stored = commit_owned(ports, &msg.lkey, &msg.me, raw, next, i)?;
-    if let Some(err) = stop {
-        return Err(err);
-    }
-    // Pending again: sent once more after reopening the DM (its attempts bound this to once).
-    let flow = if stored.ledger.chunks[i].state == ChunkState::Pending {
-        Flow::Again
-    } else {
-        Flow::Next
-    };
-    Ok((stored, flow))
-}
-
-/// A chunk known not sent goes back to pending; the error stops the call, but for a DM that
-/// KakaoWork no longer knows, which is opened again and tried once more in this call.
-fn not_sent(
-    ports: &Ports<'_>,
-    memo: &Memo,
-    msg: &Checked<'_>,
-    next: &mut Ledger,
-    i: usize,
-    attempts: u32,
-    err: ChannelError,
-) -> Option<ChannelError> {
-    let account = msg.account;
-    let c = &mut next.chunks[i];
-    c.state = ChunkState::Pending;
-    c.last_error = Some(err.to_string());
-    if matches!(err, ChannelError::Authentication(_)) {
-        auth_guard::record(ports, memo, account, msg.key_id, true, msg.on_record);
-    }
-    if let (Target::User(user), ChannelError::Api(f)) = (&msg.target, &err)
-        && f.code == ErrorCode::ConversationNotFound.as_str()
-    {
-        // The cached DM is gone (deleted, or another workspace's).
-        next.conversation_id = None;
-        let _ = ports.kv.delete(&crate::state::keys::dm(&account.id, user));
-        memo.set_dm(&account.id, user, None);
-        if attempts <= 1 {
-            return None;
-        }
-    }
-    Some(err)
-}
-
 /// Step 4: an admission left unspent (nothing was left to send) given back, and the receipt.
 fn finish(core: &Core, ports: &Ports<'_>, msg: &Checked<'_>, run: Run) -> SendReceipt {
     let account = msg.account;
@@ -564,235 +314,11 @@ fn finish(core: &Core, ports: &Ports<'_>, msg: &Checked<'_>, run: Run) -> SendRe
     receipt(account, msg.me.key, run.stored.ledger)
 }
 
-fn load_error(e: LoadError) -> ChannelError {
-    match e {
-        LoadError::Kv(e) => e.into(),
-        LoadError::Corrupt(m) => {
-            ChannelError::Storage(format!("the send ledger is unreadable: {m}"))
-        }
-    }
-}
-
-/// What a stored ledger must match to be this message's: computed once per call.
-struct Identity<'a> {
-    target: &'a str,
-    hash: u64,
-    /// The idempotency key, for the error message.
-    key: &'a str,
-}
-
-/// The ledger as KV has it now, which must be this message's.
-fn reread(ports: &Ports<'_>, key: &str, me: &Identity<'_>) -> Result<Stored, ChannelError> {
-    let stored = ledger::load(ports.kv, key)
-        .map_err(load_error)?
-        .ok_or_else(|| ChannelError::Storage("the send ledger vanished while in use".into()))?;
-    same_message(stored, me)
-}
-
-/// A stored ledger, checked to be this message's.
-fn same_message(stored: Stored, me: &Identity<'_>) -> Result<Stored, ChannelError> {
-    if stored.ledger.target != me.target || stored.ledger.text_hash != me.hash {
-        return Err(ChannelError::InvalidMessage(format!(
-            "idempotency key `{}` was already used for a different message; use a new key per message",
-            me.key
-        )));
-    }
-    Ok(stored)
-}
-
-/// Write a change that does not depend on owning a chunk; on a race, the caller re-reads. A
-/// ledger not in KV yet is not written here: the claim of its first part writes it.
-fn commit(
-    ports: &Ports<'_>,
-    key: &str,
-    me: &Identity<'_>,
-    stored: Stored,
-    next: Ledger,
-) -> Result<Stored, ChannelError> {
-    if stored.raw.is_none() {
-        return Ok(Stored {
-            raw: None,
-            ledger: next,
-        });
-    }
-    match ledger::swap(ports.kv, key, stored.raw.as_deref(), next)? {
-        Ok(s) => Ok(s),
-        Err(_) => reread(ports, key, me),
-    }
-}
-
-/// Record the outcome of chunk `i`, which this call owns (it is inflight under our claim):
-/// re-apply it onto the latest record if another instance changed something else meanwhile.
-fn commit_owned(
-    ports: &Ports<'_>,
-    key: &str,
-    me: &Identity<'_>,
-    mut raw: Option<Vec<u8>>,
-    next: Ledger,
-    i: usize,
-) -> Result<Stored, ChannelError> {
-    let mut next = next;
-    for _ in 0..16 {
-        let mut lost = match ledger::swap(ports.kv, key, raw.as_deref(), next)? {
-            Ok(s) => return Ok(s),
-            Err(lost) => lost,
-        };
-        let latest = reread(ports, key, me)?;
-        let mut merged = latest.ledger;
-        merged.chunks[i] = lost.chunks.swap_remove(i);
-        if merged.conversation_id.is_none() {
-            merged.conversation_id = lost.conversation_id.take();
-        }
-        next = merged;
-        raw = latest.raw;
-    }
-    Err(ChannelError::Storage(
-        "could not record a sent chunk: the ledger keeps changing".into(),
-    ))
-}
-
-fn open_dm(
-    ports: &Ports<'_>,
-    memo: &Memo,
-    client: &Client<'_>,
-    account: &Account,
-    user: &str,
-    scope: &str,
-) -> Result<String, ChannelError> {
-    if let Some(c) = memo.dm(&account.id, user) {
-        return Ok(c);
-    }
-    let key = crate::state::keys::dm(&account.id, user);
-    // The cache only saves a request; a KV outage must not stop delivery.
-    let dm = || Room::Dm {
-        user: user.to_owned(),
-    };
-    if let Some(c) = ports
-        .kv
-        .get(&key)
-        .ok()
-        .flatten()
-        .and_then(|v| String::from_utf8(v).ok())
-    {
-        memo.set_dm(&account.id, user, Some(&c));
-        // Once per instance and user: a DM opened by an earlier version has no room record.
-        rooms::remember(ports, memo, &account.id, &c, dm());
-        return Ok(c);
-    }
-    let conv = retry::safe_call(ports, scope, "conversations.open", || {
-        client.conversations_open(user)
-    })?;
-    let _ = ports.kv.set(
-        &key,
-        conv.id.as_str().as_bytes(),
-        Some(crate::state::keys::DM_TTL_MS),
-    );
-    memo.set_dm(&account.id, user, Some(conv.id.as_str()));
-    rooms::remember(ports, memo, &account.id, conv.id.as_str(), dm());
-    Ok(conv.id.0)
-}
-
-/// Sort one attempt's result into sent, known-not-sent (with the error to return) or unknown.
-fn classify(
-    ports: &Ports<'_>,
-    gate: &LimitGate<'_>,
-    result: Result<crate::api::client::Message, ApiError>,
-    attempts: u32,
-    delivery: Delivery,
-) -> Attempt {
-    let backoff = |ports: &Ports<'_>| limiter::backoff_ms(attempts, ports.random.next_u64());
-    let exhausted = attempts >= MAX_ATTEMPTS;
-    let unknown = |why: String| -> Attempt {
-        match delivery {
-            Delivery::AtMostOnce => Attempt::Unknown(why),
-            Delivery::AtLeastOnce => Attempt::NotSent(ChannelError::Transport(TransportFailure {
-                message: format!("{why}; the chunk will be sent again (at-least-once)"),
-                retry_after_ms: (!exhausted).then(|| backoff(ports)),
-            })),
-        }
-    };
-    match result {
-        Ok(m) => Attempt::Sent {
-            message_id: m.id.0,
-            conversation_id: m.conversation_id.0,
-            send_time: m.send_time.unwrap_or(ports.clock.now_ms() / 1000),
-            bot: m.user_id.map(|u| u.0).unwrap_or_default(),
-        },
-        Err(ApiError::Envelope(EnvelopeError::Api { status: 429, .. })) => {
-            // `after` recorded the block; report how long it is.
-            let wait = gate
-                .limiter
-                .blocked_for(ports.clock.now_ms())
-                .unwrap_or(0)
-                .max(1000);
-            Attempt::NotSent(ChannelError::Deferred(wait))
-        }
-        // A 5xx does not prove the message was refused before it was stored (a failing proxy,
-        // a timeout behind the load balancer): its outcome is unknown.
-        Err(ApiError::Envelope(EnvelopeError::Api {
-            code,
-            message,
-            status,
-            ..
-        })) if status >= 500 => unknown(format!(
-            "KakaoWork answered {status} ({}: {message}); the message may have been stored",
-            code.as_str()
-        )),
-        // A 4xx: KakaoWork refused the message; the same request would be refused again.
-        Err(e @ ApiError::Envelope(EnvelopeError::Api { .. })) => {
-            Attempt::NotSent(ChannelError::from(e))
-        }
-        // A 2xx we could not read may still have posted the message.
-        Err(ApiError::Envelope(e @ EnvelopeError::Invalid { .. })) => unknown(e.to_string()),
-        Err(ApiError::Http(HttpError::Timeout)) => unknown("no answer within the timeout".into()),
-        Err(ApiError::Http(HttpError::Transport {
-            message,
-            maybe_delivered: true,
-        })) => unknown(message),
-        Err(ApiError::Http(HttpError::TooLarge)) => {
-            unknown("the answer was too large to read".into())
-        }
-        Err(ApiError::Http(HttpError::Transport {
-            message,
-            maybe_delivered: false,
-        })) => Attempt::NotSent(ChannelError::Transport(TransportFailure {
-            message,
-            retry_after_ms: (!exhausted).then(|| backoff(ports)),
-        })),
-        Err(e) => Attempt::NotSent(e.into()),
-    }
-}
-
-/// The receipt, made from the ledger's own strings (it is not needed after).
-fn receipt(account: &Account, idem: &str, ledger: Ledger) -> SendReceipt {
-    let chunks: Vec<ChunkReceipt> = ledger
-        .chunks
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| ChunkReceipt {
-            index: i as u32,
-            outcome: if c.state == ChunkState::Sent {
-                ChunkOutcome::Sent
-            } else {
-                ChunkOutcome::Ambiguous
-            },
-            message_id: c.message_id,
-            send_time: c.send_time,
-        })
-        .collect();
-    SendReceipt {
-        account: account.id.clone(),
-        idempotency_key: idem.to_owned(),
-        message_id: chunks.first().and_then(|c| c.message_id.clone()),
-        conversation_id: ledger.conversation_id,
-        send_time: chunks.iter().find_map(|c| c.send_time),
-        ambiguous: chunks.iter().any(|c| c.outcome == ChunkOutcome::Ambiguous),
-        chunks,
-    }
-}
-
 pub mod compose;
+mod outcome;
 mod outgoing;
+mod route;
+mod run;
 pub mod status;
 
 #[cfg(test)]

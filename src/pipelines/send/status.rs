@@ -1,7 +1,8 @@
 //! A send's status from its ledger, read without sending: what a host asks when it lost a
 //! send's outcome (a crash, a timeout) and must decide between "sent", "send it" and "unknown".
 
-use super::{INFLIGHT_LEASE_MS, receipt};
+use super::INFLIGHT_LEASE_MS;
+use super::outcome::receipt;
 use crate::contract::ports::Ports;
 use crate::contract::records::SendState;
 use crate::model::error::ChannelError;

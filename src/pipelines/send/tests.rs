@@ -1,4 +1,7 @@
 use super::*;
+use crate::contract::ports::HttpError;
+use crate::contract::records::ChunkOutcome;
+use crate::state::binding;
 use crate::testkit::*;
 
 #[test]
