@@ -7,8 +7,6 @@ use crate::model::error::ChannelError;
 use crate::pipelines::context::Core;
 use crate::pipelines::{inbound, listing, policy, send};
 
-pub use crate::api::auth_guard::AUTH_FAILURE_LIMIT;
-
 /// One instance: its configuration and what it remembers between calls (shared state lives
 /// in KV).
 #[derive(Default)]

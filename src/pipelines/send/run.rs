@@ -7,8 +7,7 @@ use crate::model::config::Account;
 use crate::model::error::ChannelError;
 use crate::model::target::Target;
 use crate::state::ledger::{self, Ledger, LoadError, Stored};
-
-use crate::api::rooms::Room;
+use crate::state::room::Room;
 
 /// The request, checked (step 1): what every later step reads.
 pub(super) struct Checked<'a> {
