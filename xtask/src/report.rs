@@ -88,8 +88,11 @@ impl fmt::Display for Summary<'_> {
             if let Some(p) = &r.problem {
                 writeln!(f, "  {} {}: {p}", r.group, r.name)?;
             }
-            for t in &r.failures {
+            for (i, t) in r.failures.iter().enumerate() {
                 writeln!(f, "  {} {}: {t}", r.group, r.name)?;
+                for (_, why) in r.why.iter().filter(|(at, _)| *at == i) {
+                    writeln!(f, "      {why}")?;
+                }
             }
             if r.problem.is_none() && r.failures.is_empty() {
                 writeln!(f, "  {} {}: {} failed", r.group, r.name, r.failed)?;
@@ -119,6 +122,7 @@ mod tests {
                 passed: 7,
                 failed: 1,
                 failures: vec!["answers the second turn".into()],
+                why: vec![(0, "AssertionError: turn 2: no modal".into())],
                 reported: true,
                 ..Default::default()
             },
@@ -141,7 +145,10 @@ mod tests {
         assert!(text.contains("total: 37 passed, 1 failed"), "{text}");
         assert!(text.contains("in 1m 15s"), "{text}");
         assert!(
-            text.contains("  openclaw gateway.test.js: answers the second turn"),
+            text.contains(
+                "  openclaw gateway.test.js: answers the second turn\n      \
+                 AssertionError: turn 2: no modal\n"
+            ),
             "{text}"
         );
         assert!(

@@ -74,6 +74,9 @@ pub struct SuiteResult {
     pub time: Duration,
     /// The failing tests' names.
     pub failures: Vec<String>,
+    /// Where known, why a failing test failed (the first line of its error), by its index in
+    /// `failures`: the summary is often all of a run's log a reader gets.
+    pub why: Vec<(usize, String)>,
     /// Why the suite failed without (or besides) a failing test: it did not build, it
     /// crashed, it was not run because its set-up failed.
     pub problem: Option<String>,
@@ -251,6 +254,9 @@ impl LintParser {
 pub struct RustParser {
     done: Vec<SuiteResult>,
     current: Option<SuiteResult>,
+    /// The failing test whose `---- name stdout ----` block is being read, and whether its
+    /// panic line was seen (the line after it is the message).
+    reading: Option<(String, bool)>,
 }
 
 impl RustParser {
@@ -273,6 +279,25 @@ impl RustParser {
             && let Some(suite) = &mut self.current
         {
             suite.failures.push(name.to_owned());
+        } else if let Some(name) = t.strip_prefix("---- ")
+            && let Some(name) = name.strip_suffix(" stdout ----")
+        {
+            self.reading = Some((name.to_owned(), false));
+        } else if let Some((_, panicked)) = &mut self.reading
+            && !*panicked
+            && t.starts_with("thread '")
+            && t.contains("panicked at")
+        {
+            *panicked = true;
+        } else if let Some((name, true)) = &self.reading
+            && !t.is_empty()
+        {
+            if let Some(suite) = &mut self.current
+                && let Some(i) = suite.failures.iter().position(|f| f == name)
+            {
+                suite.why.push((i, shorten(t, WHY_CHARS)));
+            }
+            self.reading = None;
         }
     }
 
@@ -565,11 +590,23 @@ impl TscParser {
     }
 }
 
+/// How much of a failing test's error the summary repeats.
+const WHY_CHARS: usize = 400;
+
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
 /// Reads the summary of Node's `spec` reporter (`ℹ pass 12`, `ℹ fail 1`, ...) and the names
 /// under `✖ failing tests:`.
 pub struct NodeParser {
     suite: SuiteResult,
     in_failing: bool,
+    /// The failing test whose error is still to be read.
+    awaiting_why: bool,
 }
 
 impl NodeParser {
@@ -577,6 +614,7 @@ impl NodeParser {
         Self {
             suite: SuiteResult::new("openclaw", name),
             in_failing: false,
+            awaiting_why: false,
         }
     }
 
@@ -608,6 +646,12 @@ impl NodeParser {
                 _ => name,
             };
             self.suite.failures.push(name.to_owned());
+            self.awaiting_why = true;
+        } else if self.awaiting_why && line.starts_with(' ') && !t.is_empty() {
+            // The first indented line under a failing test's name is its error.
+            self.awaiting_why = false;
+            let index = self.suite.failures.len() - 1;
+            self.suite.why.push((index, shorten(t, WHY_CHARS)));
         }
     }
 
@@ -646,6 +690,17 @@ running 3 tests
 test a::one ... ok
 test a::two ... FAILED
 test a::three ... ignored
+
+failures:
+
+---- a::two stdout ----
+
+thread 'a::two' panicked at src/a.rs:10:5:
+assertion `left == right` failed: the second turn is answered
+  left: 1
+ right: 2
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
 
 failures:
     a::two
@@ -694,6 +749,13 @@ error: 2 targets failed:
         );
         assert_eq!((r[0].passed, r[0].failed, r[0].ignored), (1, 1, 1));
         assert_eq!(r[0].failures, ["a::two"]);
+        assert_eq!(
+            r[0].why,
+            [(
+                0,
+                "assertion `left == right` failed: the second turn is answered".to_owned()
+            )]
+        );
         assert_eq!(r[0].time, Duration::from_millis(520));
         assert!(!r[0].ok());
         assert!(r[1].ok() && r[1].passed == 2);
@@ -749,7 +811,26 @@ test at test/a.test.js:4:1
         let r = p.finish(exit(1), Duration::from_secs(2));
         assert_eq!((r.passed, r.failed, r.ignored), (1, 1, 1));
         assert_eq!(r.failures, ["fails here"]);
+        assert_eq!(
+            r.why,
+            [(0, "AssertionError [ERR_ASSERTION]: 1 == 2".to_owned())]
+        );
         assert!(!r.ok() && r.problem.is_none());
+    }
+
+    #[test]
+    fn a_long_error_is_cut_on_a_character_boundary() {
+        let mut p = NodeParser::new("d.test.js");
+        for l in [
+            "✖ failing tests:",
+            "✖ long (1ms)",
+            &format!("  Error: {}", "가".repeat(1000)),
+        ] {
+            p.line(l);
+        }
+        let why = &p.suite.why[0].1;
+        assert_eq!(why.chars().count(), WHY_CHARS + 3);
+        assert!(why.ends_with("가..."));
     }
 
     #[test]
