@@ -265,6 +265,12 @@ export async function startGateway(t, home, port, probePath, { env = {} } = {}) 
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
   t.after(async () => {
+    // A failing test shows what the gateway said: often the only clue a CI log keeps (a file
+    // scope has no `passed`: it shows nothing).
+    if (t.passed === false) {
+      const tail = output.split("\n").slice(-80).join("\n");
+      process.stderr.write(`--- the gateway's last output (${t.name}):\n${tail}\n--- end of the gateway's output\n`);
+    }
     try {
       process.kill(-child.pid, "SIGTERM");
     } catch {}
