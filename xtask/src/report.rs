@@ -88,9 +88,9 @@ impl fmt::Display for Summary<'_> {
             if let Some(p) = &r.problem {
                 writeln!(f, "  {} {}: {p}", r.group, r.name)?;
             }
-            for (i, t) in r.failures.iter().enumerate() {
+            for t in &r.failures {
                 writeln!(f, "  {} {}: {t}", r.group, r.name)?;
-                for (_, why) in r.why.iter().filter(|(at, _)| *at == i) {
+                if let Some(why) = r.why.get(t) {
                     writeln!(f, "      {why}")?;
                 }
             }
@@ -122,7 +122,11 @@ mod tests {
                 passed: 7,
                 failed: 1,
                 failures: vec!["answers the second turn".into()],
-                why: vec![(0, "AssertionError: turn 2: no modal".into())],
+                why: [(
+                    "answers the second turn".into(),
+                    "AssertionError: turn 2: no modal".into(),
+                )]
+                .into(),
                 reported: true,
                 ..Default::default()
             },

@@ -4,6 +4,7 @@
 //! then each `openclaw/test/*.test.js` file as a suite, run as `npm test` runs them). Every
 //! output line is shown as it comes and read for the counts.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -74,9 +75,9 @@ pub struct SuiteResult {
     pub time: Duration,
     /// The failing tests' names.
     pub failures: Vec<String>,
-    /// Where known, why a failing test failed (the first line of its error), by its index in
+    /// Where known, why a failing test failed (the first line of its error), by its name in
     /// `failures`: the summary is often all of a run's log a reader gets.
-    pub why: Vec<(usize, String)>,
+    pub why: BTreeMap<String, String>,
     /// Why the suite failed without (or besides) a failing test: it did not build, it
     /// crashed, it was not run because its set-up failed.
     pub problem: Option<String>,
@@ -289,15 +290,11 @@ impl RustParser {
             && t.contains("panicked at")
         {
             *panicked = true;
-        } else if let Some((name, true)) = &self.reading
+        } else if matches!(self.reading, Some((_, true)))
             && !t.is_empty()
+            && let (Some((name, _)), Some(suite)) = (self.reading.take(), &mut self.current)
         {
-            if let Some(suite) = &mut self.current
-                && let Some(i) = suite.failures.iter().position(|f| f == name)
-            {
-                suite.why.push((i, shorten(t, WHY_CHARS)));
-            }
-            self.reading = None;
+            suite.why.insert(name, shorten(t, WHY_CHARS));
         }
     }
 
@@ -650,8 +647,9 @@ impl NodeParser {
         } else if self.awaiting_why && line.starts_with(' ') && !t.is_empty() {
             // The first indented line under a failing test's name is its error.
             self.awaiting_why = false;
-            let index = self.suite.failures.len() - 1;
-            self.suite.why.push((index, shorten(t, WHY_CHARS)));
+            if let Some(name) = self.suite.failures.last() {
+                self.suite.why.insert(name.clone(), shorten(t, WHY_CHARS));
+            }
         }
     }
 
@@ -750,11 +748,8 @@ error: 2 targets failed:
         assert_eq!((r[0].passed, r[0].failed, r[0].ignored), (1, 1, 1));
         assert_eq!(r[0].failures, ["a::two"]);
         assert_eq!(
-            r[0].why,
-            [(
-                0,
-                "assertion `left == right` failed: the second turn is answered".to_owned()
-            )]
+            r[0].why["a::two"],
+            "assertion `left == right` failed: the second turn is answered"
         );
         assert_eq!(r[0].time, Duration::from_millis(520));
         assert!(!r[0].ok());
@@ -812,8 +807,8 @@ test at test/a.test.js:4:1
         assert_eq!((r.passed, r.failed, r.ignored), (1, 1, 1));
         assert_eq!(r.failures, ["fails here"]);
         assert_eq!(
-            r.why,
-            [(0, "AssertionError [ERR_ASSERTION]: 1 == 2".to_owned())]
+            r.why["fails here"],
+            "AssertionError [ERR_ASSERTION]: 1 == 2"
         );
         assert!(!r.ok() && r.problem.is_none());
     }
@@ -828,7 +823,7 @@ test at test/a.test.js:4:1
         ] {
             p.line(l);
         }
-        let why = &p.suite.why[0].1;
+        let why = &p.suite.why["long"];
         assert_eq!(why.chars().count(), WHY_CHARS + 3);
         assert!(why.ends_with("가..."));
     }
